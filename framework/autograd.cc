@@ -1,0 +1,153 @@
+#include "framework/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+namespace repflow {
+namespace {
+thread_local bool t_grad_enabled = true;
+}
+
+Node::Node(std::string name, BackwardFn fn, std::vector<Edge> inputs)
+    : name_(std::move(name)), fn_(std::move(fn)), inputs_(std::move(inputs)) {}
+
+std::vector<Tensor> Node::apply(const Tensor& grad) {
+  RF_CHECK(fn_, "backward: the graph through '", name_,
+           "' was already freed by an earlier backward(); pass retain_graph=true to the first "
+           "backward to go through it twice");
+  GradMask needs(inputs_.size());
+  for (size_t i = 0; i < inputs_.size(); ++i) needs[i] = inputs_[i].wanted();
+  std::vector<Tensor> grads = fn_(grad, needs);
+  RF_CHECK(grads.size() == inputs_.size(), "backward of '", name_, "' returned ", grads.size(),
+           " gradients for ", inputs_.size(), " inputs");
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (!needs[i] || !grads[i].defined()) continue;
+    RF_CHECK(grads[i].shape() == inputs_[i].shape && grads[i].device() == inputs_[i].device,
+             "backward of '", name_, "' returned a gradient of shape ", shape_str(grads[i].shape()),
+             " on ", grads[i].device().str(), " for input ", i, " of shape ",
+             shape_str(inputs_[i].shape), " on ", inputs_[i].device.str());
+  }
+  return grads;
+}
+
+bool grad_enabled() { return t_grad_enabled; }
+
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Tensor record(const std::string& name, Tensor out, const std::vector<Tensor>& inputs,
+              BackwardFn fn) {
+  if (!grad_enabled() || !any_requires_grad(inputs)) return out;
+  std::vector<Edge> edges;
+  edges.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    Edge e;
+    if (t.defined()) {
+      e.shape = t.shape();
+      e.device = t.device();
+      if (t.grad_fn()) {
+        e.node = t.grad_fn();
+      } else if (t.requires_grad()) {
+        e.leaf = t.impl_ptr();
+      }
+    }
+    edges.push_back(std::move(e));
+  }
+  out.impl()->grad_fn = std::make_shared<Node>(name, std::move(fn), std::move(edges));
+  out.impl()->requires_grad = true;
+  return out;
+}
+
+namespace {
+
+void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
+  if (!leaf.grad.defined()) {
+    // A private copy: g may be shared with other gradients, and optimisers change grads in place.
+    leaf.grad = g.detach().clone();
+  } else {
+    leaf.grad.add_(g);
+  }
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph) {
+  RF_CHECK(root.defined(), "backward: called on an undefined tensor");
+  RF_CHECK(root.requires_grad(), "backward: tensor of shape ", shape_str(root.shape()),
+           " does not require grad and has no grad_fn");
+  Tensor grad = grad_output;
+  if (!grad.defined()) {
+    RF_CHECK(root.numel() == 1, "backward: grad can be implicitly created only for a tensor of ",
+             "one element, got shape ", shape_str(root.shape()), "; pass an output gradient");
+    grad = Tensor::ones(root.shape(), root.device());
+  }
+  RF_CHECK(grad.shape() == root.shape() && grad.device() == root.device(),
+           "backward: output gradient of shape ", shape_str(grad.shape()), " on ",
+           grad.device().str(), " does not match tensor of shape ", shape_str(root.shape()), " on ",
+           root.device().str());
+  NoGradGuard no_grad;
+  if (!root.grad_fn()) {
+    accumulate_leaf(*root.impl(), grad);
+    return;
+  }
+
+  // Count, for each node, how many edges from other nodes of the graph lead into it, so each
+  // node runs once, after all the gradients flowing into it have been summed.
+  std::unordered_map<Node*, int> pending;
+  std::vector<Node*> stack{root.grad_fn().get()};
+  std::unordered_set<Node*> seen{root.grad_fn().get()};
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->inputs()) {
+      if (!e.node) continue;
+      ++pending[e.node.get()];
+      if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+    }
+  }
+
+  std::unordered_map<Node*, Tensor> grads{{root.grad_fn().get(), grad}};
+  std::vector<Node*> ready{root.grad_fn().get()};
+  while (!ready.empty()) {
+    Node* n = ready.back();
+    ready.pop_back();
+    Tensor g = std::move(grads[n]);
+    grads.erase(n);
+    std::vector<Tensor> input_grads = n->apply(g);
+    if (!retain_graph) n->release();
+    for (size_t i = 0; i < input_grads.size(); ++i) {
+      const Edge& e = n->inputs()[i];
+      const Tensor& gi = input_grads[i];
+      if (e.node) {
+        if (gi.defined()) {
+          Tensor& acc = grads[e.node.get()];
+          if (!acc.defined()) {
+            acc = gi;
+          } else {
+            // Out of place: gi and acc may alias gradients held elsewhere.
+            Tensor sum = acc.clone();
+            sum.add_(gi);
+            acc = sum;
+          }
+        }
+        if (--pending[e.node.get()] == 0) {
+          if (grads.count(e.node.get())) {
+            ready.push_back(e.node.get());
+          } else if (!retain_graph) {
+            e.node->release();
+          }
+        }
+      } else if (e.leaf && gi.defined()) {
+        accumulate_leaf(*e.leaf, gi);
+      }
+    }
+  }
+}
+
+}  // namespace repflow

@@ -1,0 +1,64 @@
+#include "framework/device.h"
+
+#include <cstdlib>
+
+#include "framework/error.h"
+
+#if REPFLOW_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace repflow {
+
+std::string Device::str() const {
+  return is_cuda() ? "cuda:" + std::to_string(index) : std::string("cpu");
+}
+
+bool built_with_cuda() {
+#if REPFLOW_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+int cuda_device_count() {
+#if REPFLOW_WITH_CUDA
+  // A machine with no driver or GPU reports an error here; that simply means no GPU.
+  static const int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      cudaGetLastError();
+      return 0;
+    }
+    return n;
+  }();
+  return count;
+#else
+  return 0;
+#endif
+}
+
+Device parse_device(const std::string& spec) {
+  if (spec == "auto") return cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu();
+  if (spec == "cpu") return Device::cpu();
+  if (spec.rfind("cuda", 0) == 0) {
+    int index = 0;
+    if (spec.size() > 4) {
+      RF_CHECK(spec[4] == ':' && spec.size() > 5, "device: '", spec,
+               "' is not one of auto, cpu, cuda, cuda:N");
+      char* end = nullptr;
+      const long v = std::strtol(spec.c_str() + 5, &end, 10);
+      RF_CHECK(*end == '\0' && v >= 0, "device: '", spec, "' has a bad GPU index");
+      index = static_cast<int>(v);
+    }
+    RF_CHECK(built_with_cuda(), "device: '", spec,
+             "' requested but this build has no CUDA backend (nvcc was not found at build time)");
+    RF_CHECK(index < cuda_device_count(), "device: '", spec, "' requested but only ",
+             cuda_device_count(), " GPU(s) are visible");
+    return Device::cuda(index);
+  }
+  RF_FAIL("device: '", spec, "' is not one of auto, cpu, cuda, cuda:N");
+}
+
+}  // namespace repflow
