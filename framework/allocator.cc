@@ -24,8 +24,8 @@ HostCounters& host_counters() {
 }  // namespace
 
 void* host_alloc(size_t bytes) {
-  const size_t rounded = std::max<size_t>(kHostAlignment, (bytes + kHostAlignment - 1) /
-                                                              kHostAlignment * kHostAlignment);
+  const size_t rounded = std::max<size_t>(
+      kHostAlignment, (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment);
   void* p = std::aligned_alloc(kHostAlignment, rounded);
   RF_CHECK(p != nullptr, "host_alloc: out of memory allocating ", bytes, " bytes");
   HostCounters& c = host_counters();

@@ -19,8 +19,8 @@ constexpr size_t kRound = 512;
 
 struct DeviceCache {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;        // size -> block, for best fit
-  std::unordered_map<void*, size_t> block_sizes;   // every block we own, in use or cached
+  std::multimap<size_t, void*> free_blocks;       // size -> block, for best fit
+  std::unordered_map<void*, size_t> block_sizes;  // every block we own, in use or cached
   AllocatorStats stats;
 };
 

@@ -7,10 +7,10 @@
 
 #include "framework/error.h"
 
-#define RF_CUDA_CHECK(expr)                                                                   \
-  do {                                                                                        \
-    const cudaError_t rf_err_ = (expr);                                                       \
-    if (rf_err_ != cudaSuccess)                                                               \
+#define RF_CUDA_CHECK(expr)                                                                  \
+  do {                                                                                       \
+    const cudaError_t rf_err_ = (expr);                                                      \
+    if (rf_err_ != cudaSuccess)                                                              \
       RF_FAIL(#expr, ": ", cudaGetErrorString(rf_err_), " (", __FILE__, ":", __LINE__, ")"); \
   } while (0)
 

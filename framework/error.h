@@ -31,8 +31,8 @@ std::string concat(const Args&... args) {
 }  // namespace repflow
 
 // RF_CHECK(cond, parts...): throws repflow::Error with the parts streamed together.
-#define RF_CHECK(cond, ...)                                              \
-  do {                                                                   \
+#define RF_CHECK(cond, ...)                                                      \
+  do {                                                                           \
     if (!(cond)) throw ::repflow::Error(::repflow::detail::concat(__VA_ARGS__)); \
   } while (0)
 

@@ -6,8 +6,8 @@ namespace repflow {
 
 Storage::Storage(size_t numel, Device device) : numel_(numel), device_(device) {
   const size_t bytes = numel * sizeof(float);
-  data_ = static_cast<float*>(device.is_cuda() ? device_alloc(bytes, device.index)
-                                               : host_alloc(bytes));
+  data_ =
+      static_cast<float*>(device.is_cuda() ? device_alloc(bytes, device.index) : host_alloc(bytes));
 }
 
 Storage::~Storage() {

@@ -98,8 +98,7 @@ Tensor Tensor::uniform(const Shape& shape, float low, float high, Generator& gen
   return random_tensor(shape, RandomDist::kUniform, low, high, gen, device);
 }
 
-Tensor Tensor::normal(const Shape& shape, float mean, float stddev, Generator& gen,
-                      Device device) {
+Tensor Tensor::normal(const Shape& shape, float mean, float stddev, Generator& gen, Device device) {
   RF_CHECK(stddev >= 0, "normal: negative standard deviation ", stddev);
   return random_tensor(shape, RandomDist::kNormal, mean, stddev, gen, device);
 }
@@ -119,8 +118,7 @@ const std::shared_ptr<Storage>& Tensor::storage() const { return checked().stora
 
 int64_t Tensor::size(int d) const {
   const int n = dim();
-  RF_CHECK(d >= -n && d < n, "size: dimension ", d, " out of range for shape ",
-           shape_str(shape()));
+  RF_CHECK(d >= -n && d < n, "size: dimension ", d, " out of range for shape ", shape_str(shape()));
   return shape()[d < 0 ? d + n : d];
 }
 

@@ -43,8 +43,8 @@ void copy_cuda(int device, float* dst, const StridedLayout& dst_layout, const fl
                const StridedLayout& src_layout, int64_t n) {
   if (n == 0) return;
   CudaDeviceGuard guard(device);
-  copy_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(
-      dst, dst_layout, src, src_layout, n);
+  copy_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(dst, dst_layout, src,
+                                                                              src_layout, n);
   RF_CUDA_LAUNCH_CHECK();
 }
 
@@ -52,8 +52,8 @@ void random_cuda(int device, float* dst, int64_t n, RandomDist dist, float a, fl
                  uint64_t seed, uint64_t offset) {
   if (n == 0) return;
   CudaDeviceGuard guard(device);
-  random_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(
-      dst, n, dist, a, b, seed, offset);
+  random_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(dst, n, dist, a, b,
+                                                                                seed, offset);
   RF_CUDA_LAUNCH_CHECK();
 }
 
@@ -66,15 +66,15 @@ void axpy_cuda(int device, float* dst, const float* src, float alpha, int64_t n)
 
 void memcpy_to_device(int device, float* dst, const float* src, int64_t n) {
   CudaDeviceGuard guard(device);
-  RF_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice,
-                                cuda_stream(device)));
+  RF_CUDA_CHECK(
+      cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, cuda_stream(device)));
   RF_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(device)));
 }
 
 void memcpy_to_host(int device, float* dst, const float* src, int64_t n) {
   CudaDeviceGuard guard(device);
-  RF_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost,
-                                cuda_stream(device)));
+  RF_CUDA_CHECK(
+      cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, cuda_stream(device)));
   RF_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(device)));
 }
 

@@ -25,7 +25,7 @@ Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
-Tensor abs(const Tensor& x);  // gradient 0 at 0
+Tensor abs(const Tensor& x);   // gradient 0 at 0
 Tensor relu(const Tensor& x);  // gradient 0 at 0
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);

@@ -34,5 +34,6 @@ void check_same_device(const char* op, const std::vector<Tensor>& tensors);
     __VA_ARGS__;          \
   } while (0)
 #else
-#define RF_CUDA_CALL(...) RF_FAIL("this build has no CUDA backend (nvcc was not found at build time)")
+#define RF_CUDA_CALL(...) \
+  RF_FAIL("this build has no CUDA backend (nvcc was not found at build time)")
 #endif

@@ -15,7 +15,7 @@ Tensor view(const Tensor& x, const Shape& shape);
 Tensor flatten(const Tensor& x, int start = 0, int end = -1);
 Tensor permute(const Tensor& x, const std::vector<int>& dims);
 Tensor transpose(const Tensor& x, int dim0, int dim1);
-Tensor squeeze(const Tensor& x, int dim);  // dim must have size 1
+Tensor squeeze(const Tensor& x, int dim);    // dim must have size 1
 Tensor unsqueeze(const Tensor& x, int dim);  // dim in [-(n+1), n]
 // Broadcasts size-1 (or missing leading) dimensions up to `shape` with stride 0.
 Tensor expand(const Tensor& x, const Shape& shape);

@@ -37,9 +37,9 @@ Tensor random_leaf(const Shape& shape, uint64_t seed, float low = -1.0f, float h
 }  // namespace repflow::testing
 
 // EXPECT_GRADCHECK(fn, inputs[, options]): a gtest expectation that prints the report.
-#define EXPECT_GRADCHECK(...)                                                 \
-  do {                                                                        \
-    const auto rf_result_ = ::repflow::testing::gradcheck(__VA_ARGS__);       \
-    EXPECT_TRUE(rf_result_.ok) << rf_result_.report;                          \
-    EXPECT_GT(rf_result_.checked, 0) << "gradcheck compared no element";      \
+#define EXPECT_GRADCHECK(...)                                            \
+  do {                                                                   \
+    const auto rf_result_ = ::repflow::testing::gradcheck(__VA_ARGS__);  \
+    EXPECT_TRUE(rf_result_.ok) << rf_result_.report;                     \
+    EXPECT_GT(rf_result_.checked, 0) << "gradcheck compared no element"; \
   } while (0)
