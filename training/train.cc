@@ -25,8 +25,7 @@ void make_clusters(int64_t n, int64_t dims, int64_t classes, Generator& gen, Dev
   for (int64_t i = 0; i < n; ++i) {
     const int64_t label = std::min<int64_t>(classes - 1, static_cast<int64_t>(u[i] * classes));
     one[i * classes + label] = 1.0f;
-    for (int64_t d = 0; d < dims; ++d)
-      points[i * dims + d] = c[label * dims + d] + z[i * dims + d];
+    for (int64_t d = 0; d < dims; ++d) points[i * dims + d] = c[label * dims + d] + z[i * dims + d];
   }
   *x = Tensor::from_vector({n, dims}, points, device);
   *onehot = Tensor::from_vector({n, classes}, one, device);
