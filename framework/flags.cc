@@ -75,8 +75,7 @@ double Flags::number(const std::string& name) const {
   const std::string& v = flag(name).value;
   char* end = nullptr;
   const double x = std::strtod(v.c_str(), &end);
-  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", v,
-           "' is not a number");
+  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", v, "' is not a number");
   return x;
 }
 

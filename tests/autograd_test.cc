@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "tests/test_util.h"
@@ -69,8 +71,9 @@ TEST(Autograd, GraphIsFreedAfterBackward) {
 
 TEST(Autograd, Errors) {
   Tensor x = Tensor::ones({2, 2}).set_requires_grad();
-  EXPECT_ERROR_CONTAINS((x * 2.0f).backward(),
-                        "grad can be implicitly created only for a tensor of one element, got shape [2,2]");
+  EXPECT_ERROR_CONTAINS(
+      (x * 2.0f).backward(),
+      "grad can be implicitly created only for a tensor of one element, got shape [2,2]");
   EXPECT_ERROR_CONTAINS(Tensor::ones({1}).backward(), "does not require grad");
   EXPECT_ERROR_CONTAINS((x * 2.0f).backward(Tensor::ones({3})),
                         "output gradient of shape [3] on cpu does not match tensor of shape [2,2]");

@@ -24,8 +24,8 @@ Tensor cube_with_backward_scaled(const Tensor& x, float factor) {
 
 TEST(Gradcheck, AcceptsCorrectBackward) {
   const Tensor x = testing::random_leaf({3, 4}, 1);
-  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return cube_with_backward_scaled(in[0], 1.0f); },
-                   {x});
+  EXPECT_GRADCHECK(
+      [](const std::vector<Tensor>& in) { return cube_with_backward_scaled(in[0], 1.0f); }, {x});
 }
 
 TEST(Gradcheck, DetectsBackwardOffByOnePercent) {

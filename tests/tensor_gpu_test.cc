@@ -16,7 +16,8 @@ TEST(TensorGpu, RoundTripAndStridedCopies) {
   EXPECT_TRUE(g.device().is_cuda());
   EXPECT_EQ(g.to_vector(), x.to_vector());
   const Tensor view = g.as_strided({4, 3}, {1, 4}, 2);
-  EXPECT_EQ(view.contiguous().to_vector(), x.as_strided({4, 3}, {1, 4}, 2).contiguous().to_vector());
+  EXPECT_EQ(view.contiguous().to_vector(),
+            x.as_strided({4, 3}, {1, 4}, 2).contiguous().to_vector());
   Tensor dst = Tensor::zeros({4, 3}, Device::cuda(0));
   dst.copy_(x.as_strided({4, 3}, {1, 4}, 2));
   EXPECT_EQ(dst.to_vector(), view.to_vector());

@@ -118,7 +118,9 @@ TEST(Device, ParsingAndAvailability) {
   EXPECT_EQ(parse_device("auto"), cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu());
   EXPECT_ERROR_CONTAINS(parse_device("tpu"), "device: 'tpu' is not one of auto, cpu, cuda, cuda:N");
   EXPECT_ERROR_CONTAINS(parse_device("cuda:x"), "bad GPU index");
-  if (cuda_device_count() == 0) EXPECT_THROW(parse_device("cuda"), Error);
+  if (cuda_device_count() == 0) {
+    EXPECT_THROW(parse_device("cuda"), Error);
+  }
   EXPECT_EQ(Device::cuda(1).str(), "cuda:1");
 }
 

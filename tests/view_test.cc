@@ -61,7 +61,8 @@ TEST(View, Errors) {
   const Tensor x = Tensor::zeros({2, 3});
   EXPECT_ERROR_CONTAINS(ops::reshape(x, {4, -1}), "reshape: cannot reshape [2,3]");
   EXPECT_ERROR_CONTAINS(ops::reshape(x, {-1, -1}), "more than one -1");
-  EXPECT_ERROR_CONTAINS(ops::reshape(x, {7}), "reshape: cannot reshape [2,3] (6 elements) into [7]");
+  EXPECT_ERROR_CONTAINS(ops::reshape(x, {7}),
+                        "reshape: cannot reshape [2,3] (6 elements) into [7]");
   EXPECT_ERROR_CONTAINS(ops::permute(x, {0}), "permute: 1 dimensions given");
   EXPECT_ERROR_CONTAINS(ops::permute(x, {1, 1}), "permute: dimension 1 repeated");
   EXPECT_ERROR_CONTAINS(ops::transpose(x, 0, 2), "transpose: dimension 2 out of range");
@@ -74,14 +75,20 @@ TEST(ViewGrad, AllViews) {
   const Tensor x = random_leaf({2, 3, 4}, 61);
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return ops::reshape(in[0], {4, -1}); }, {x});
   EXPECT_GRADCHECK(
-      [](const std::vector<Tensor>& in) { return ops::reshape(ops::permute(in[0], {2, 0, 1}), {-1}); },
+      [](const std::vector<Tensor>& in) {
+        return ops::reshape(ops::permute(in[0], {2, 0, 1}), {-1});
+      },
       {x});
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return ops::transpose(in[0], 0, 2); }, {x});
   EXPECT_GRADCHECK(
       [](const std::vector<Tensor>& in) { return ops::squeeze(ops::unsqueeze(in[0], 1), 1); }, {x});
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return ops::flatten(in[0], 0, 1); }, {x});
   const Tensor y = random_leaf({3, 1}, 62);
-  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return ops::expand(in[0], {2, 3, 5}); }, {y});
+  EXPECT_GRADCHECK(
+      [](const std::vector<Tensor>& in) {
+        return ops::expand(in[0], {2, 3, 5});
+      },
+      {y});
 }
 
 TEST(ViewGrad, ViewOfViewAccumulatesIntoOneLeaf) {

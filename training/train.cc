@@ -14,10 +14,10 @@
 namespace repflow {
 namespace {
 
-// Points around `classes` random centres in `dims` dimensions; labels one-hot.
-void make_clusters(int64_t n, int64_t dims, int64_t classes, Generator& gen, Device device,
-                   Tensor* x, Tensor* onehot) {
-  const Tensor centres = Tensor::normal({classes, dims}, 0.0f, 2.0f, gen);
+// n points around the rows of `centres` (one per class), with unit noise; labels one-hot.
+void make_clusters(int64_t n, const Tensor& centres, Generator& gen, Device device, Tensor* x,
+                   Tensor* onehot) {
+  const int64_t classes = centres.size(0), dims = centres.size(1);
   const Tensor noise = Tensor::normal({n, dims}, 0.0f, 1.0f, gen);
   const std::vector<float> u = Tensor::uniform({n}, 0.0f, 1.0f, gen).to_vector();
   std::vector<float> one(n * classes, 0.0f), points(n * dims);
@@ -25,8 +25,7 @@ void make_clusters(int64_t n, int64_t dims, int64_t classes, Generator& gen, Dev
   for (int64_t i = 0; i < n; ++i) {
     const int64_t label = std::min<int64_t>(classes - 1, static_cast<int64_t>(u[i] * classes));
     one[i * classes + label] = 1.0f;
-    for (int64_t d = 0; d < dims; ++d)
-      points[i * dims + d] = c[label * dims + d] + z[i * dims + d];
+    for (int64_t d = 0; d < dims; ++d) points[i * dims + d] = c[label * dims + d] + z[i * dims + d];
   }
   *x = Tensor::from_vector({n, dims}, points, device);
   *onehot = Tensor::from_vector({n, classes}, one, device);
@@ -65,10 +64,10 @@ int train(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   Generator gen(static_cast<uint64_t>(flags.integer("seed")));
   const int64_t dims = 16, classes = 5;
+  const Tensor centres = Tensor::normal({classes, dims}, 0.0f, 1.0f, gen);
   Tensor x_train, y_train, x_val, y_val;
-  make_clusters(2000, dims, classes, gen, device, &x_train, &y_train);
-  Generator val_gen(static_cast<uint64_t>(flags.integer("seed")));
-  make_clusters(500, dims, classes, val_gen, device, &x_val, &y_val);
+  make_clusters(2000, centres, gen, device, &x_train, &y_train);
+  make_clusters(500, centres, gen, device, &x_val, &y_val);
   Tensor w = Tensor::normal({classes, dims}, 0.0f, 0.01f, gen, device).set_requires_grad();
   Tensor b = Tensor::zeros({classes}, device).set_requires_grad();
 
