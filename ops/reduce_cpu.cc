@@ -10,7 +10,7 @@ namespace {
 // A row is reduced as blocks of kBlock elements whose partials are combined pairwise, the same
 // way whichever threads run it, so results never depend on the thread count. Inside a block,
 // kLanes interleaved accumulators keep float sums accurate and the adds independent.
-constexpr int64_t kBlock = 4096;
+constexpr int64_t kBlock = 1024;
 constexpr int kLanes = 8;
 // Elements a parallel chunk reads at least, so that short jobs stay on one thread.
 constexpr int64_t kGrain = 1 << 15;
