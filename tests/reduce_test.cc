@@ -215,6 +215,18 @@ TEST(ReduceTest, ForwardLongRowsUseManyBlocks) {
   }
 }
 
+TEST(ReduceTest, ForwardReducingOuterDims) {
+  // Many outputs contiguous in memory and rows strided across it (tiles of outputs on the CPU),
+  // with rows longer than a block and a partial last tile.
+  const Tensor x = random_leaf({1100, 2100}, 13);
+  const Tensor y = random_leaf({3, 1100, 700}, 14);
+  for (Kind kind : kAllKinds) {
+    expect_matches_reference(kind, x, {0}, false);
+    expect_matches_reference(kind, y, {1}, true);
+    expect_matches_reference(kind, y, {0, 1}, false);
+  }
+}
+
 TEST(ReduceTest, RankZero) {
   const Tensor x = Tensor::scalar(2.5f);
   for (Kind kind : kAllKinds) {
