@@ -1,0 +1,111 @@
+#include "framework/flags.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include "framework/error.h"
+
+namespace repflow {
+
+Flags::Flags(std::string program, std::string description)
+    : program_(std::move(program)), description_(std::move(description)) {
+  add("help", "false", "print this help and exit");
+}
+
+void Flags::add(const std::string& name, const std::string& default_value,
+                const std::string& help) {
+  flags_[name] = Flag{default_value, default_value, help};
+  order_.push_back(name);
+}
+
+bool Flags::parse(int argc, char** argv, bool allow_positional) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      RF_CHECK(allow_positional, program_, ": unexpected argument '", arg, "' (see --help)");
+      positional_.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    const size_t eq = name.find('=');
+    const bool has_value = eq != std::string::npos;
+    if (has_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    auto it = flags_.find(name);
+    RF_CHECK(it != flags_.end(), program_, ": unknown flag --", name, " (see --help)");
+    const bool is_bool = it->second.default_value == "true" || it->second.default_value == "false";
+    if (!has_value) {
+      if (is_bool) {
+        value = "true";
+      } else {
+        RF_CHECK(i + 1 < argc, program_, ": flag --", name, " needs a value");
+        value = argv[++i];
+      }
+    }
+    it->second.value = value;
+    if (is_bool) boolean(name);  // validates now, naming the flag
+  }
+  if (boolean("help")) {
+    std::cout << usage();
+    return false;
+  }
+  return true;
+}
+
+const Flags::Flag& Flags::flag(const std::string& name) const {
+  auto it = flags_.find(name);
+  RF_CHECK(it != flags_.end(), program_, ": no flag --", name, " was declared");
+  return it->second;
+}
+
+std::string Flags::str(const std::string& name) const { return flag(name).value; }
+
+int64_t Flags::integer(const std::string& name) const {
+  const std::string& v = flag(name).value;
+  char* end = nullptr;
+  const long long n = std::strtoll(v.c_str(), &end, 10);
+  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", v,
+           "' is not an integer");
+  return n;
+}
+
+double Flags::number(const std::string& name) const {
+  const std::string& v = flag(name).value;
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", v, "' is not a number");
+  return x;
+}
+
+bool Flags::boolean(const std::string& name) const {
+  const std::string& v = flag(name).value;
+  RF_CHECK(v == "true" || v == "false", program_, ": flag --", name, ": '", v,
+           "' is not true or false");
+  return v == "true";
+}
+
+std::string Flags::usage() const {
+  std::string s = "usage: " + program_ + " [flags]\n" + description_ + "\n\nflags:\n";
+  for (const std::string& name : order_) {
+    const Flag& f = flags_.at(name);
+    s += "  --" + name + " (default: " + (f.default_value.empty() ? "\"\"" : f.default_value) +
+         ")\n      " + f.help + "\n";
+  }
+  return s;
+}
+
+int run_main(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace repflow

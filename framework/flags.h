@@ -1,0 +1,42 @@
+#pragma once
+// Command-line flags for every binary: --name=value or --name value, --help listing every flag
+// with its default, and errors that name the flag.
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace repflow {
+
+class Flags {
+ public:
+  Flags(std::string program, std::string description);
+  // Declares --name with a default (as text) and a help line. Boolean flags take "true"/"false"
+  // and may be given bare (--quiet).
+  void add(const std::string& name, const std::string& default_value, const std::string& help);
+  // Parses argv; returns false when --help was printed. Unknown flags, missing values and
+  // positional arguments (unless allowed) are Errors.
+  bool parse(int argc, char** argv, bool allow_positional = false);
+
+  std::string str(const std::string& name) const;
+  int64_t integer(const std::string& name) const;
+  double number(const std::string& name) const;
+  bool boolean(const std::string& name) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+  std::string usage() const;
+
+ private:
+  struct Flag {
+    std::string value, default_value, help;
+  };
+  const Flag& flag(const std::string& name) const;
+  std::string program_, description_;
+  std::map<std::string, Flag> flags_;
+  std::vector<std::string> order_, positional_;
+};
+
+// Runs a binary's body: a repflow::Error (bad input or usage) is printed as "error: ..." and
+// gives exit code 2, as the project's conventions say; other exceptions give 1.
+int run_main(const std::function<int()>& body);
+
+}  // namespace repflow
