@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -12,6 +11,7 @@
 #include "ops/elementwise.h"
 #include "ops/view.h"
 #include "tests/gradcheck.h"
+#include "tests/test_util.h"
 
 namespace repflow {
 namespace {
@@ -143,17 +143,6 @@ Tensor distinct_leaf(const Shape& shape, uint64_t seed) {
 Tensor leaf_for(Kind kind, const Shape& shape, uint64_t seed) {
   const bool extreme = kind == Kind::kMax || kind == Kind::kMin;
   return extreme ? distinct_leaf(shape, seed) : random_leaf(shape, seed);
-}
-
-void expect_error(const std::function<void()>& fn, const std::string& text) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos)
-        << "message '" << e.what() << "' lacks '" << text << "'";
-    return;
-  }
-  ADD_FAILURE() << "no Error thrown; expected one containing '" << text << "'";
 }
 
 struct DimsCase {
@@ -374,33 +363,27 @@ TEST(SumToTest, EmptyInput) {
 
 TEST(ReduceErrorTest, Messages) {
   const Tensor x = Tensor::zeros({2, 3});
-  expect_error([&] { ops::sum(x, {3}); },
-               "sum: dimension 3 out of range for a tensor of 2 dimensions");
-  expect_error([&] { ops::mean(x, {-3}); },
-               "mean: dimension -3 out of range for a tensor of 2 dimensions");
-  expect_error([&] { ops::sum(x, {1, 1}); }, "sum: dimension 1 repeated in dims [1,1]");
-  expect_error([&] { ops::max(x, {1, -1}, true); }, "max: dimension 1 repeated in dims [1,-1]");
-  expect_error([&] { ops::min(Tensor::scalar(1.0f), {0}); },
-               "min: dimension 0 out of range for a tensor of 0 dimensions");
-  expect_error([&] { ops::sum_to(x, {4}); }, "sum_to: shape [4] does not broadcast to [2,3]");
-  expect_error([&] { ops::sum_to(x, {3, 1}); }, "sum_to: shape [3,1] does not broadcast to [2,3]");
-  expect_error(
-      [&] {
-        ops::sum_to(x, {1, 2, 3});
-      },
-      "sum_to: shape [1,2,3] does not broadcast to [2,3]");
+  EXPECT_ERROR_CONTAINS(ops::sum(x, {3}),
+                        "sum: dimension 3 out of range for a tensor of 2 dimensions");
+  EXPECT_ERROR_CONTAINS(ops::mean(x, {-3}),
+                        "mean: dimension -3 out of range for a tensor of 2 dimensions");
+  EXPECT_ERROR_CONTAINS(ops::sum(x, {1, 1}), "sum: dimension 1 repeated in dims [1,1]");
+  EXPECT_ERROR_CONTAINS(ops::max(x, {1, -1}, true), "max: dimension 1 repeated in dims [1,-1]");
+  EXPECT_ERROR_CONTAINS(ops::min(Tensor::scalar(1.0f), {0}),
+                        "min: dimension 0 out of range for a tensor of 0 dimensions");
+  EXPECT_ERROR_CONTAINS(ops::sum_to(x, {4}), "sum_to: shape [4] does not broadcast to [2,3]");
+  EXPECT_ERROR_CONTAINS(ops::sum_to(x, {3, 1}), "sum_to: shape [3,1] does not broadcast to [2,3]");
+  EXPECT_ERROR_CONTAINS(ops::sum_to(x, {1, 2, 3}),
+                        "sum_to: shape [1,2,3] does not broadcast to [2,3]");
   const Tensor empty = Tensor::zeros({0, 3});
-  expect_error([&] { ops::max(empty); },
-               "max: no elements to reduce (tensor of shape [0,3] over dims [0,1])");
-  expect_error([&] { ops::min(empty); },
-               "min: no elements to reduce (tensor of shape [0,3] over dims [0,1])");
-  expect_error([&] { ops::max(empty, {0}, true); },
-               "max: no elements to reduce (tensor of shape [0,3] over dims [0])");
-  expect_error(
-      [&] {
-        ops::min(Tensor::zeros({2, 0}), {-1});
-      },
-      "min: no elements to reduce (tensor of shape [2,0] over dims [-1])");
+  EXPECT_ERROR_CONTAINS(ops::max(empty),
+                        "max: no elements to reduce (tensor of shape [0,3] over dims [0,1])");
+  EXPECT_ERROR_CONTAINS(ops::min(empty),
+                        "min: no elements to reduce (tensor of shape [0,3] over dims [0,1])");
+  EXPECT_ERROR_CONTAINS(ops::max(empty, {0}, true),
+                        "max: no elements to reduce (tensor of shape [0,3] over dims [0])");
+  EXPECT_ERROR_CONTAINS(ops::min(Tensor::zeros({2, 0}), {-1}),
+                        "min: no elements to reduce (tensor of shape [2,0] over dims [-1])");
 }
 
 }  // namespace
