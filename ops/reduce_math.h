@@ -23,16 +23,17 @@ struct MeanReduce : SumReduce {
 };
 
 // A NaN anywhere in the extent wins (a != a only for NaN), so it reaches the result as in
-// PyTorch instead of being skipped by the comparison.
+// PyTorch instead of being skipped by the comparison. `|` rather than `||` keeps the combine
+// branch-free, which lets compilers vectorise it.
 struct MaxReduce {
   static RF_HD float identity() { return -INFINITY; }
-  static RF_HD float combine(float a, float b) { return (a > b || a != a) ? a : b; }
+  static RF_HD float combine(float a, float b) { return ((a > b) | (a != a)) ? a : b; }
   static RF_HD float finish(float acc, int64_t /*count*/) { return acc; }
 };
 
 struct MinReduce {
   static RF_HD float identity() { return INFINITY; }
-  static RF_HD float combine(float a, float b) { return (a < b || a != a) ? a : b; }
+  static RF_HD float combine(float a, float b) { return ((a < b) | (a != a)) ? a : b; }
   static RF_HD float finish(float acc, int64_t /*count*/) { return acc; }
 };
 
