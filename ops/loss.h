@@ -1,0 +1,21 @@
+#pragma once
+// Softmax, log-softmax, cross-entropy and accuracy.
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace repflow::ops {
+
+Tensor softmax(const Tensor& x, int dim);
+Tensor log_softmax(const Tensor& x, int dim);
+
+// logits (N, C), labels N integers in [0, C): mean over the batch of -log p[label], with label
+// smoothing s: target = (1 - s) one_hot + s / C. A label out of range is an Error naming it.
+Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
+                     float label_smoothing = 0.0f);
+
+// Fraction (0..1) of rows whose label is among the k largest logits; ties count as hits when
+// the label's logit equals the k-th largest. No gradient.
+float topk_accuracy(const Tensor& logits, const std::vector<int64_t>& labels, int k);
+
+}  // namespace repflow::ops
