@@ -75,6 +75,18 @@ void gemm_into(const Tensor& a, const Tensor& b, const Shape& batch, float beta,
   }
 }
 
+// The matrices of t stacked into one: (all leading dims folded, last dim).
+Tensor fold_rows(const Tensor& t) {
+  return reshape(t, {shape_numel(Shape(t.shape().begin(), t.shape().end() - 1)), t.size(-1)});
+}
+
+// a^T g summed over the batch. When b is one matrix shared by the whole batch, the sum is a
+// single GEMM over the stacked rows of a and g, instead of a batch of products and a reduction.
+Tensor matmul_grad_b(const Tensor& a, const Tensor& b, const Tensor& g) {
+  if (b.dim() == 2) return matmul(transpose(fold_rows(a), 0, 1), fold_rows(g));
+  return sum_to(matmul(transpose(a, -2, -1), g), b.shape());
+}
+
 // linear on x (rows, in): one GEMM against the transposed weight, read in place by BLAS, into
 // an output that already holds the bias.
 Tensor linear_2d(const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -119,7 +131,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return record("matmul", out, {a, b}, [da, db](const Tensor& g, const GradMask& needs) {
     return std::vector<Tensor>{
         needs[0] ? sum_to(matmul(g, transpose(db, -2, -1)), da.shape()) : Tensor(),
-        needs[1] ? sum_to(matmul(transpose(da, -2, -1), g), db.shape()) : Tensor()};
+        needs[1] ? matmul_grad_b(da, db, g) : Tensor()};
   });
 }
 
@@ -136,10 +148,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_same_device("linear", {x, weight, bias});
   if (x.dim() == 2) return linear_2d(x, weight, bias);
   // Leading dimensions fold into the rows of one GEMM (a view for contiguous inputs).
-  const Shape lead(x.shape().begin(), x.shape().end() - 1);
-  Shape out_shape = lead;
+  Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(weight.size(0));
-  return reshape(linear_2d(reshape(x, {shape_numel(lead), x.size(-1)}), weight, bias), out_shape);
+  return reshape(linear_2d(fold_rows(x), weight, bias), out_shape);
 }
 
 }  // namespace repflow::ops
