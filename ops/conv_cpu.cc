@@ -169,8 +169,12 @@ std::shared_ptr<const BackwardWeights> backward_weights(const ConvGeometry& g, c
   });
 }
 
-// One execution: a stream, and the temporary buffers (reordered copies, scratchpad) that must
-// live until it finishes.
+// Reordered copies and scratchpads, kept per thread from call to call: a fresh allocation of
+// tens of megabytes costs a page fault per 4 KB on first touch, as much as the reorder itself.
+thread_local std::vector<Tensor> t_buffers;
+
+// One execution: a stream, and the temporary buffers (reordered copies, scratchpad) it uses.
+// Not reentrant on a thread, which holds because oneDNN never calls back into repflow.
 class Run {
  public:
   Run() : stream_(engine()) {
@@ -184,8 +188,14 @@ class Run {
   }
 
   memory buffer(const memory::desc& md) {
-    buffers_.push_back(Tensor::empty({static_cast<int64_t>((md.get_size() + 3) / 4)}));
-    return memory(md, engine(), buffers_.back().data());
+    const int64_t floats = static_cast<int64_t>((md.get_size() + 3) / 4);
+    if (used_ == t_buffers.size()) t_buffers.emplace_back();
+    Tensor& b = t_buffers[used_++];
+    if (!b.defined() || b.numel() < floats) {
+      b = Tensor();  // freed first, so the old and the new buffer never coexist
+      b = Tensor::empty({floats});
+    }
+    return memory(md, engine(), b.data());
   }
 
   // `user` in the layout `want`: the user's memory itself, or a reordered copy.
@@ -216,7 +226,7 @@ class Run {
 
  private:
   dnnl::stream stream_;
-  std::vector<Tensor> buffers_;
+  size_t used_ = 0;  // buffers of t_buffers handed out by this run
 };
 
 // Only when the weight gradient is not wanted; otherwise oneDNN fuses this into it.
