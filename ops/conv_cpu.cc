@@ -96,12 +96,16 @@ struct BackwardWeights {
   dnnl::reorder src_in, diff_dst_in, diff_weights_out;
 };
 
+// oneDNN splits the work among the threads it sees when a primitive is made, so the thread
+// count is part of the key (and must be set before a primitive is made: see use_our_threads).
 std::vector<int64_t> cache_key(const ConvGeometry& g, int kind, bool with_bias) {
   std::vector<int64_t> key = g.key();
-  key.push_back(kind);
-  key.push_back(with_bias);
+  key.insert(key.end(), {kind, with_bias, num_threads()});
   return key;
 }
+
+// oneDNN runs on OpenMP, whose team size is a setting of the calling thread: make it ours.
+void use_our_threads() { omp_set_num_threads(num_threads()); }
 
 std::shared_ptr<const Forward> forward(const ConvGeometry& g, const Problem& p, bool with_bias) {
   static LruCache<Forward> cache(kCacheCapacity);
@@ -177,10 +181,7 @@ thread_local std::vector<Tensor> t_buffers;
 // Not reentrant on a thread, which holds because oneDNN never calls back into repflow.
 class Run {
  public:
-  Run() : stream_(engine()) {
-    // oneDNN runs on OpenMP, whose team size is a setting of the calling thread: make it ours.
-    omp_set_num_threads(num_threads());
-  }
+  Run() : stream_(engine()) {}
 
   memory user(const Dims& dims, const float* data) {
     // oneDNN wants a mutable handle; inputs are only read.
@@ -249,6 +250,7 @@ void bias_grad(const ConvGeometry& g, const float* gy, float* gb) {
 
 void conv_forward_cpu(const ConvGeometry& g, const float* x, const float* w, const float* bias,
                       float* y) {
+  use_our_threads();
   const Problem p(g);
   const auto f = forward(g, p, bias != nullptr);
   Run run;
@@ -266,6 +268,7 @@ void conv_forward_cpu(const ConvGeometry& g, const float* x, const float* w, con
 
 void conv_backward_cpu(const ConvGeometry& g, const float* x, const float* w, const float* gy,
                        float* gx, float* gw, float* gb) {
+  use_our_threads();
   const Problem p(g);
   Run run;
   // Both gradients read gy; when their primitives want it in the same layout, reorder once.

@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "framework/thread_pool.h"
 #include "ops/reduce.h"
 #include "ops/view.h"
 #include "tests/conv_cases.h"
@@ -117,6 +119,25 @@ TEST(ConvTest, RepeatedCallsReuseCachedPrimitives) {
     const Tensor x = random_leaf({2, 16, 8, 8}, seed);
     expect_matches_reference(ops::conv(x, w, b, opt), reference_conv(x, w, b, opt), "repeat");
   }
+}
+
+// Cached primitives are shared: threads run them at once, and a new thread count gets its own.
+TEST(ConvTest, ConcurrentCallsAndThreadCounts) {
+  const ConvOptions opt = conv_options({2}, {1});
+  const Tensor w = random_leaf({32, 16, 3, 3}, 1);
+  const Tensor x1 = random_leaf({2, 16, 9, 9}, 2), x2 = random_leaf({2, 16, 9, 9}, 3);
+  Tensor y1, y2;
+  std::thread t1([&] { y1 = ops::conv(x1, w, Tensor(), opt); });
+  std::thread t2([&] { y2 = ops::conv(x2, w, Tensor(), opt); });
+  t1.join();
+  t2.join();
+  expect_matches_reference(y1, reference_conv(x1, w, Tensor(), opt), "thread 1");
+  expect_matches_reference(y2, reference_conv(x2, w, Tensor(), opt), "thread 2");
+  const int threads = num_threads();
+  set_num_threads(1);
+  expect_matches_reference(ops::conv(x1, w, Tensor(), opt), reference_conv(x1, w, Tensor(), opt),
+                           "one thread");
+  set_num_threads(threads);
 }
 
 TEST(ConvTest, Conv2dAndConv3dMatchConv) {
