@@ -49,49 +49,112 @@ void for_planes(const PoolGeometry& g, F fn) {
   });
 }
 
+// The outputs along the innermost dimension whose windows lie wholly inside the input.
+Range interior_outputs(const PoolGeometry& g) {
+  const int64_t lo = std::min((g.pad[2] + g.stride[2] - 1) / g.stride[2], g.out[2]);
+  const int64_t hi = floor_div(g.in[2] + g.pad[2] - g.kernel[2], g.stride[2]) + 1;
+  return {lo, std::max(lo, std::min(hi, g.out[2]))};
+}
+
+// Interior outputs are pooled kLanes at a time in GCC/Clang vector types: branch-free compares
+// and selects, where a scalar max would mispredict its branch on every new maximum.
+constexpr int kLanes = 4;
+typedef float Floats __attribute__((vector_size(4 * kLanes)));
+typedef int32_t Ints __attribute__((vector_size(4 * kLanes)));
+static_assert(kLanes == 4, "visit_lanes fills four lanes");
+
+// combine(values, positions) once per element of the windows of outputs o2 .. o2 + kLanes - 1
+// (all interior) in row-major window order; lane l holds output o2 + l's element and its flat
+// position in the plane.
+template <class Combine>
+void visit_lanes(const PoolGeometry& g, const Range& w0, const Range& w1, const float* xp,
+                 int64_t o2, Combine combine) {
+  const int64_t s = g.stride[2];
+  const Ints lane_offsets = Ints{0, 1, 2, 3} * static_cast<int32_t>(s);
+  for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
+    for (int64_t i1 = w1.begin; i1 < w1.end; ++i1)
+      for (int64_t k = 0; k < g.kernel[2]; ++k) {
+        const int64_t first = plane_index(g.in, i0, i1, o2 * s + k - g.pad[2]);
+        const float* p = xp + first;
+        combine(Floats{p[0], p[s], p[2 * s], p[3 * s]}, static_cast<int32_t>(first) + lane_offsets);
+      }
+}
+
+// fn(o2) for the outputs of a row not pooled by lanes: the edges and the interior's remainder.
+template <class F>
+int64_t for_scalar_outputs(const PoolGeometry& g, const Range& interior, F fn) {
+  for (int64_t o2 = 0; o2 < interior.begin; ++o2) fn(o2);
+  const int64_t lanes_end = interior.begin + (interior.end - interior.begin) / kLanes * kLanes;
+  for (int64_t o2 = lanes_end; o2 < g.out[2]; ++o2) fn(o2);
+  return lanes_end;
+}
+
 }  // namespace
 
 void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y, int32_t* indices) {
   const Tables t(g);
+  const Range interior = interior_outputs(g);
   for_output_rows(g, [&](int64_t plane, int64_t o0, int64_t o1, int64_t row) {
     const float* xp = x + plane * g.in_plane();
+    float* yr = y + row * g.out[2];
+    int32_t* ir = indices + row * g.out[2];
     const Range w0 = t.window[0][o0], w1 = t.window[1][o1];
-    for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
+    const int64_t lanes_end = for_scalar_outputs(g, interior, [&](int64_t o2) {
       const Range w2 = t.window[2][o2];
       float best = -INFINITY;
       int64_t best_at = plane_index(g.in, w0.begin, w1.begin, w2.begin);
       for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
-        for (int64_t i1 = w1.begin; i1 < w1.end; ++i1) {
-          const int64_t line = plane_index(g.in, i0, i1, 0);
+        for (int64_t i1 = w1.begin; i1 < w1.end; ++i1)
           for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) {
-            const float v = xp[line + i2];
-            if (max_pool_takes(v, best)) {
-              best = v;
-              best_at = line + i2;
+            const int64_t at = plane_index(g.in, i0, i1, i2);
+            if (max_pool_takes(xp[at], best)) {
+              best = xp[at];
+              best_at = at;
             }
           }
-        }
-      y[row * g.out[2] + o2] = best;
-      indices[row * g.out[2] + o2] = static_cast<int32_t>(best_at);
+      yr[o2] = best;
+      ir[o2] = static_cast<int32_t>(best_at);
+    });
+    for (int64_t o2 = interior.begin; o2 < lanes_end; o2 += kLanes) {
+      Floats best = Floats{} - INFINITY;
+      Ints best_at;
+      for (int l = 0; l < kLanes; ++l)
+        best_at[l] =
+            static_cast<int32_t>(plane_index(g.in, w0.begin, w1.begin, t.window[2][o2 + l].begin));
+      visit_lanes(g, w0, w1, xp, o2, [&](Floats values, Ints positions) {
+        const Ints takes = max_pool_takes(values, best);
+        best = takes ? values : best;
+        best_at = takes ? positions : best_at;
+      });
+      for (int l = 0; l < kLanes; ++l) {
+        yr[o2 + l] = best[l];
+        ir[o2 + l] = best_at[l];
+      }
     }
   });
 }
 
 void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) {
   const Tables t(g);
+  const Range interior = interior_outputs(g);
   for_output_rows(g, [&](int64_t plane, int64_t o0, int64_t o1, int64_t row) {
     const float* xp = x + plane * g.in_plane();
+    float* yr = y + row * g.out[2];
     const Range w0 = t.window[0][o0], w1 = t.window[1][o1];
     const int64_t count01 = t.count[0][o0] * t.count[1][o1];
-    for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
+    const int64_t lanes_end = for_scalar_outputs(g, interior, [&](int64_t o2) {
       const Range w2 = t.window[2][o2];
       float sum = 0.0f;
       for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
-        for (int64_t i1 = w1.begin; i1 < w1.end; ++i1) {
-          const float* line = xp + plane_index(g.in, i0, i1, 0);
-          for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) sum += line[i2];
-        }
-      y[row * g.out[2] + o2] = sum / static_cast<float>(count01 * t.count[2][o2]);
+        for (int64_t i1 = w1.begin; i1 < w1.end; ++i1)
+          for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) sum += xp[plane_index(g.in, i0, i1, i2)];
+      yr[o2] = sum / static_cast<float>(count01 * t.count[2][o2]);
+    });
+    for (int64_t o2 = interior.begin; o2 < lanes_end; o2 += kLanes) {
+      Floats sum = {};
+      visit_lanes(g, w0, w1, xp, o2, [&](Floats values, Ints) { sum += values; });
+      for (int l = 0; l < kLanes; ++l)
+        yr[o2 + l] = sum[l] / static_cast<float>(count01 * t.count[2][o2 + l]);
     }
   });
 }

@@ -65,8 +65,12 @@ RF_HD int64_t avg_pool_count(const PoolGeometry& g, int d, int64_t o) {
 }
 
 // Whether v replaces the running maximum: strictly greater, so ties keep the first position,
-// and NaN always, so that it propagates (both as in PyTorch).
-RF_HD bool max_pool_takes(float v, float best) { return v > best || v != v; }
+// and NaN always, so that it propagates (both as in PyTorch). A template so that the CPU
+// schedule applies the same formula to vectors of lanes (giving a lane mask).
+template <class T>
+RF_HD auto max_pool_takes(T v, T best) {
+  return (v > best) | (v != v);
+}
 
 // Flat index of (i0, i1, i2) in a plane of sizes `size`.
 RF_HD int64_t plane_index(const int64_t size[3], int64_t i0, int64_t i1, int64_t i2) {

@@ -32,7 +32,8 @@ struct Case {
 };
 
 // 1-D, 2-D and 3-D; stride above the kernel; padding; ceil_mode adding a partial window (with
-// and without padding) and ceil_mode dropping a window that would start in the right padding.
+// and without padding), ceil_mode dropping a window that would start in the right padding, and
+// rows wide enough for the CPU's vector lanes.
 const Case kCases[] = {
     {{2, 3, 11}, {{3}, {2}, {1}}, {6}},
     {{1, 2, 10}, {{3}, {4}, {0}, true}, {3}},
@@ -45,6 +46,8 @@ const Case kCases[] = {
     {{2, 2, 7, 7}, {{2}, {}, {0}}, {3, 3}},
     {{2, 2, 5, 6, 7}, {{3}, {2}, {1}}, {3, 3, 4}},
     {{1, 2, 5, 6, 7}, {{2, 3, 2}, {3, 2, 1}, {1, 1, 0}, true}, {2, 4, 6}},
+    {{2, 2, 6, 30}, {{3}, {1}, {1}}, {6, 30}},
+    {{1, 2, 4, 25}, {{2, 3}, {1, 3}, {0, 1}, true}, {3, 9}},
 };
 
 // Output element at (plane, o) computed with plain loops over the window in padded coordinates.
@@ -131,14 +134,18 @@ TEST(PoolTest, PaddingNeverWinsAMax) {
 }
 
 TEST(PoolTest, MaxTiesGoToTheFirstPositionAndNaNPropagates) {
-  const Tensor x = Tensor::ones({1, 1, 4, 4}).set_requires_grad();
-  ops::sum(ops::max_pool(x, {{2}, {2}})).backward();
-  const std::vector<float> expected{1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0};
+  // Width 20 pools 8 outputs per row in vector lanes and 2 one by one.
+  const Tensor x = Tensor::ones({1, 1, 2, 20}).set_requires_grad();
+  ops::sum(ops::max_pool(x, kernel_only({2}))).backward();
+  std::vector<float> expected(40, 0.0f);
+  for (int i = 0; i < 20; i += 2) expected[i] = 1.0f;
   EXPECT_EQ(x.grad().to_vector(), expected);
-  const Tensor n = Tensor::from_vector({1, 1, 4}, {1.0f, NAN, 3.0f, 2.0f});
-  const std::vector<float> y = ops::max_pool(n, kernel_only({2})).to_vector();
-  EXPECT_TRUE(std::isnan(y[0]));
-  EXPECT_EQ(y[1], 3.0f);
+  std::vector<float> values(12, 1.0f);
+  values[1] = NAN;
+  values[10] = NAN;
+  const std::vector<float> y =
+      ops::max_pool(Tensor::from_vector({1, 1, 12}, values), kernel_only({2})).to_vector();
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(std::isnan(y[i]), i == 0 || i == 5) << i;
 }
 
 // Values k * 0.05 in a random order: no two closer than the gradcheck step, so no max flips.
