@@ -11,17 +11,12 @@ namespace {
 // Window elements a parallel chunk visits at least, so that small problems stay on one thread.
 constexpr int64_t kGrain = 1 << 15;
 
-// Each output's window and average-pooling count along each dimension, computed once per call
-// rather than once per output.
+// Each output's window along each dimension, computed once per call rather than per output.
 struct Tables {
   std::vector<Range> window[3];
-  std::vector<int64_t> count[3];
   explicit Tables(const PoolGeometry& g) {
     for (int d = 0; d < 3; ++d)
-      for (int64_t o = 0; o < g.out[d]; ++o) {
-        window[d].push_back(pool_window(g, d, o));
-        count[d].push_back(avg_pool_count(g, d, o));
-      }
+      for (int64_t o = 0; o < g.out[d]; ++o) window[d].push_back(pool_window(g, d, o));
   }
 };
 
@@ -100,20 +95,9 @@ void max_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y, int32
     int32_t* ir = indices + row * g.out[2];
     const Range w0 = t.window[0][o0], w1 = t.window[1][o1];
     const int64_t lanes_end = for_scalar_outputs(g, interior, [&](int64_t o2) {
-      const Range w2 = t.window[2][o2];
-      float best = -INFINITY;
-      int64_t best_at = plane_index(g.in, w0.begin, w1.begin, w2.begin);
-      for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
-        for (int64_t i1 = w1.begin; i1 < w1.end; ++i1)
-          for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) {
-            const int64_t at = plane_index(g.in, i0, i1, i2);
-            if (max_pool_takes(xp[at], best)) {
-              best = xp[at];
-              best_at = at;
-            }
-          }
-      yr[o2] = best;
-      ir[o2] = static_cast<int32_t>(best_at);
+      const MaxResult r = max_pool_output(g, xp, o0, o1, o2);
+      yr[o2] = r.value;
+      ir[o2] = static_cast<int32_t>(r.position);
     });
     for (int64_t o2 = interior.begin; o2 < lanes_end; o2 += kLanes) {
       Floats best = Floats{} - INFINITY;
@@ -141,20 +125,12 @@ void avg_pool_forward_cpu(const PoolGeometry& g, const float* x, float* y) {
     const float* xp = x + plane * g.in_plane();
     float* yr = y + row * g.out[2];
     const Range w0 = t.window[0][o0], w1 = t.window[1][o1];
-    const int64_t count01 = t.count[0][o0] * t.count[1][o1];
-    const int64_t lanes_end = for_scalar_outputs(g, interior, [&](int64_t o2) {
-      const Range w2 = t.window[2][o2];
-      float sum = 0.0f;
-      for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
-        for (int64_t i1 = w1.begin; i1 < w1.end; ++i1)
-          for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) sum += xp[plane_index(g.in, i0, i1, i2)];
-      yr[o2] = sum / static_cast<float>(count01 * t.count[2][o2]);
-    });
+    const int64_t lanes_end = for_scalar_outputs(
+        g, interior, [&](int64_t o2) { yr[o2] = avg_pool_output(g, xp, o0, o1, o2); });
     for (int64_t o2 = interior.begin; o2 < lanes_end; o2 += kLanes) {
       Floats sum = {};
       visit_lanes(g, w0, w1, xp, o2, [&](Floats values, Ints) { sum += values; });
-      for (int l = 0; l < kLanes; ++l)
-        yr[o2 + l] = sum[l] / static_cast<float>(count01 * t.count[2][o2 + l]);
+      for (int l = 0; l < kLanes; ++l) yr[o2 + l] = sum[l] / avg_pool_divisor(g, o0, o1, o2 + l);
     }
   });
 }
@@ -176,11 +152,9 @@ void avg_pool_backward_cpu(const PoolGeometry& g, const float* gy, float* gx) {
     for (int64_t o0 = 0; o0 < g.out[0]; ++o0)
       for (int64_t o1 = 0; o1 < g.out[1]; ++o1) {
         const Range w0 = t.window[0][o0], w1 = t.window[1][o1];
-        const int64_t count01 = t.count[0][o0] * t.count[1][o1];
         for (int64_t o2 = 0; o2 < g.out[2]; ++o2) {
           const Range w2 = t.window[2][o2];
-          const float share =
-              gyp[plane_index(g.out, o0, o1, o2)] / static_cast<float>(count01 * t.count[2][o2]);
+          const float share = gyp[plane_index(g.out, o0, o1, o2)] / avg_pool_divisor(g, o0, o1, o2);
           for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
             for (int64_t i1 = w1.begin; i1 < w1.end; ++i1) {
               float* line = gxp + plane_index(g.in, i0, i1, 0);

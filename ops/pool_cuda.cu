@@ -22,11 +22,6 @@ __device__ Position unravel(int64_t e, const int64_t size[3]) {
   return p;
 }
 
-__device__ float avg_divisor(const PoolGeometry& g, const int64_t o[3]) {
-  return static_cast<float>(avg_pool_count(g, 0, o[0]) * avg_pool_count(g, 1, o[1]) *
-                            avg_pool_count(g, 2, o[2]));
-}
-
 // One thread per output.
 __global__ void max_pool_forward_kernel(PoolGeometry g, const float* x, float* y,
                                         int32_t* indices) {
@@ -34,24 +29,9 @@ __global__ void max_pool_forward_kernel(PoolGeometry g, const float* x, float* y
   for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
        e += int64_t{gridDim.x} * blockDim.x) {
     const Position p = unravel(e, g.out);
-    const float* xp = x + p.plane * g.in_plane();
-    const Range w0 = pool_window(g, 0, p.i[0]), w1 = pool_window(g, 1, p.i[1]),
-                w2 = pool_window(g, 2, p.i[2]);
-    float best = -INFINITY;
-    int64_t best_at = plane_index(g.in, w0.begin, w1.begin, w2.begin);
-    for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
-      for (int64_t i1 = w1.begin; i1 < w1.end; ++i1) {
-        const int64_t line = plane_index(g.in, i0, i1, 0);
-        for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) {
-          const float v = xp[line + i2];
-          if (max_pool_takes(v, best)) {
-            best = v;
-            best_at = line + i2;
-          }
-        }
-      }
-    y[e] = best;
-    indices[e] = static_cast<int32_t>(best_at);
+    const MaxResult r = max_pool_output(g, x + p.plane * g.in_plane(), p.i[0], p.i[1], p.i[2]);
+    y[e] = r.value;
+    indices[e] = static_cast<int32_t>(r.position);
   }
 }
 
@@ -60,16 +40,7 @@ __global__ void avg_pool_forward_kernel(PoolGeometry g, const float* x, float* y
   for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
        e += int64_t{gridDim.x} * blockDim.x) {
     const Position p = unravel(e, g.out);
-    const float* xp = x + p.plane * g.in_plane();
-    const Range w0 = pool_window(g, 0, p.i[0]), w1 = pool_window(g, 1, p.i[1]),
-                w2 = pool_window(g, 2, p.i[2]);
-    float sum = 0.0f;
-    for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
-      for (int64_t i1 = w1.begin; i1 < w1.end; ++i1) {
-        const float* line = xp + plane_index(g.in, i0, i1, 0);
-        for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) sum += line[i2];
-      }
-    y[e] = sum / avg_divisor(g, p.i);
+    y[e] = avg_pool_output(g, x + p.plane * g.in_plane(), p.i[0], p.i[1], p.i[2]);
   }
 }
 
@@ -108,8 +79,7 @@ __global__ void avg_pool_backward_kernel(PoolGeometry g, const float* gy, float*
     for (int64_t o0 = r0.begin; o0 < r0.end; ++o0)
       for (int64_t o1 = r1.begin; o1 < r1.end; ++o1)
         for (int64_t o2 = r2.begin; o2 < r2.end; ++o2) {
-          const int64_t o[3] = {o0, o1, o2};
-          sum += gyp[plane_index(g.out, o0, o1, o2)] / avg_divisor(g, o);
+          sum += gyp[plane_index(g.out, o0, o1, o2)] / avg_pool_divisor(g, o0, o1, o2);
         }
     gx[e] = sum;
   }

@@ -2,6 +2,7 @@
 // Window and index arithmetic of max and average pooling, shared by the CPU loops and the CUDA
 // kernels. Problems always have three spatial dimensions: 1-D and 2-D pooling get leading
 // dimensions of size 1 (kernel 1, stride 1, no padding), so one set of kernels serves all.
+#include <cmath>
 #include <cstdint>
 
 #include "framework/hostdev.h"
@@ -75,6 +76,41 @@ RF_HD auto max_pool_takes(T v, T best) {
 // Flat index of (i0, i1, i2) in a plane of sizes `size`.
 RF_HD int64_t plane_index(const int64_t size[3], int64_t i0, int64_t i1, int64_t i2) {
   return (i0 * size[1] + i1) * size[2] + i2;
+}
+
+RF_HD float avg_pool_divisor(const PoolGeometry& g, int64_t o0, int64_t o1, int64_t o2) {
+  return static_cast<float>(avg_pool_count(g, 0, o0) * avg_pool_count(g, 1, o1) *
+                            avg_pool_count(g, 2, o2));
+}
+
+struct MaxResult {
+  float value;
+  int64_t position;  // flat in the plane
+};
+
+// Output (o0, o1, o2) of max pooling over `plane`. The window is scanned in row-major order,
+// which with max_pool_takes gives ties to the first position; a window of -inf keeps its first.
+RF_HD MaxResult max_pool_output(const PoolGeometry& g, const float* plane, int64_t o0, int64_t o1,
+                                int64_t o2) {
+  const Range w0 = pool_window(g, 0, o0), w1 = pool_window(g, 1, o1), w2 = pool_window(g, 2, o2);
+  MaxResult r{-INFINITY, plane_index(g.in, w0.begin, w1.begin, w2.begin)};
+  for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
+    for (int64_t i1 = w1.begin; i1 < w1.end; ++i1)
+      for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) {
+        const int64_t at = plane_index(g.in, i0, i1, i2);
+        if (max_pool_takes(plane[at], r.value)) r = {plane[at], at};
+      }
+  return r;
+}
+
+RF_HD float avg_pool_output(const PoolGeometry& g, const float* plane, int64_t o0, int64_t o1,
+                            int64_t o2) {
+  const Range w0 = pool_window(g, 0, o0), w1 = pool_window(g, 1, o1), w2 = pool_window(g, 2, o2);
+  float sum = 0.0f;
+  for (int64_t i0 = w0.begin; i0 < w0.end; ++i0)
+    for (int64_t i1 = w1.begin; i1 < w1.end; ++i1)
+      for (int64_t i2 = w2.begin; i2 < w2.end; ++i2) sum += plane[plane_index(g.in, i0, i1, i2)];
+  return sum / avg_pool_divisor(g, o0, o1, o2);
 }
 
 }  // namespace repflow::ops

@@ -236,6 +236,15 @@ TEST(BatchNormTest, GradientsOfLargeInputsMatchTheFormula) {
   expect_near_all(b.grad(), gb, 1e-4);
 }
 
+TEST(BatchNormTest, EmptyBatchInEvalMode) {
+  const Tensor x = Tensor::zeros({0, 3, 2, 2}).set_requires_grad();
+  const Tensor w = Tensor::ones({3}).set_requires_grad();
+  const Tensor y = ops::batch_norm(x, w, Tensor(), Tensor::zeros({3}), Tensor::ones({3}), false);
+  EXPECT_EQ(y.shape(), x.shape());
+  y.backward(Tensor::zeros(x.shape()));
+  EXPECT_EQ(w.grad().to_vector(), (std::vector<float>{0, 0, 0}));
+}
+
 TEST(BatchNormTest, Errors) {
   const Tensor x = Tensor::zeros({2, 4, 3, 3});
   const Tensor c4 = Tensor::ones({4});

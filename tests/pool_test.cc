@@ -195,6 +195,15 @@ TEST(PoolTest, GlobalAvgPool) {
                    {x});
 }
 
+TEST(PoolTest, EmptyBatch) {
+  const Tensor x = Tensor::zeros({0, 2, 4, 4}).set_requires_grad();
+  const Tensor y = ops::max_pool(x, kernel_only({2}));
+  EXPECT_EQ(y.shape(), (Shape{0, 2, 2, 2}));
+  ops::sum(y).backward();
+  EXPECT_EQ(x.grad().shape(), x.shape());
+  EXPECT_EQ(ops::avg_pool(x, kernel_only({2})).shape(), (Shape{0, 2, 2, 2}));
+}
+
 TEST(PoolTest, Errors) {
   const Tensor x = Tensor::zeros({1, 1, 2, 2});
   EXPECT_ERROR_CONTAINS(
