@@ -1,6 +1,7 @@
 #include "models/reference_modules.h"
 
 #include "models/layers.h"
+#include "models/reference_flow_layer.h"
 #include "ops/elementwise.h"
 
 namespace repflow {
@@ -95,7 +96,8 @@ std::shared_ptr<Module> make_reference_bottleneck3d(int64_t inputs, int64_t filt
 std::shared_ptr<Module> make_reference_kinetics_stem() { return std::make_shared<KineticsStem>(); }
 
 bool reference_kind_supported(const std::string& kind) {
-  return kind == "reference_bottleneck3d" || kind == "reference_kinetics_stem";
+  return kind == "reference_bottleneck3d" || kind == "reference_kinetics_stem" ||
+         kind == "reference_flow_layer";
 }
 
 std::shared_ptr<Module> make_reference_module(const std::string& kind, const nlohmann::json& args) {
@@ -105,6 +107,13 @@ std::shared_ptr<Module> make_reference_module(const std::string& kind, const nlo
         arg<int64_t>(args, "strides", kind), arg<bool>(args, "use_projection", kind),
         arg<int64_t>(args, "T", kind));
   if (kind == "reference_kinetics_stem") return make_reference_kinetics_stem();
+  if (kind == "reference_flow_layer") {
+    std::vector<bool> learnable;
+    for (int flag : arg<std::vector<int>>(args, "learnable", kind)) learnable.push_back(flag != 0);
+    return std::make_shared<ReferenceFlowLayer>(arg<int64_t>(args, "channels", kind),
+                                                arg<int64_t>(args, "bottleneck", kind),
+                                                arg<int>(args, "n_iter", kind), learnable);
+  }
   RF_FAIL("unknown module kind '", kind, "'");
 }
 
