@@ -28,9 +28,9 @@ FlowBlock::FlowBlock(int64_t channels, FlowBlockOptions options) : options_(opti
     t.set_requires_grad(learn);
     return t;
   };
-  params_ = {param("theta", d.theta),   param("lambda", d.lambda),   param("tau", d.tau),
-             param("div_x", d.div_x),   param("div_y", d.div_y),     param("grad_x", d.grad_x),
-             param("grad_y", d.grad_y), param("sobel_x", d.sobel_x), param("sobel_y", d.sobel_y)};
+  params_ = {{param("theta", d.theta), param("lambda", d.lambda), param("tau", d.tau),
+              param("div_x", d.div_x), param("div_y", d.div_y), param("grad_x", d.grad_x),
+              param("grad_y", d.grad_y), param("sobel_x", d.sobel_x), param("sobel_y", d.sobel_y)}};
 }
 
 Tensor FlowBlock::flow(const Tensor& x) {
