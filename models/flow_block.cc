@@ -24,8 +24,8 @@ FlowBlock::FlowBlock(int64_t channels, FlowBlockOptions options) : options_(opti
   // Registered under their own names; requires_grad comes from the defaults.
   const auto param = [this](const char* name, const Tensor& value) {
     const bool learn = value.requires_grad();
-    Tensor& t = register_parameter(name, value.detach().clone());
-    t.set_requires_grad(learn);
+    Tensor* t = &register_parameter(name, value.detach().clone());
+    t->set_requires_grad(learn);
     return t;
   };
   params_ = {{param("theta", d.theta), param("lambda", d.lambda), param("tau", d.tau),
