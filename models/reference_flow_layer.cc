@@ -102,6 +102,19 @@ Tensor ReferenceFlowLayer::forward(const Tensor& x) {
   const Tensor first = ops::reshape(ops::narrow(frames, 1, 0, t - 1), {n * (t - 1), b, h, w});
   const Tensor second = ops::reshape(ops::narrow(frames, 1, 1, t - 1), {n * (t - 1), b, h, w});
 
+  const Tensor flow = this->flow(first, second);
+  // (n (T-1), 2B, H, W) -> (n, 2B, T-1, H, W).
+  const Tensor flow_frames =
+      ops::permute(ops::reshape(flow, {n, t - 1, 2 * b, h, w}), {0, 2, 1, 3, 4});
+  return ops::relu(residual + bn_->forward(unbottleneck_conv_->forward(flow_frames)));
+}
+
+Tensor ReferenceFlowLayer::flow(const Tensor& first, const Tensor& second) {
+  RF_CHECK(first.dim() == 4 && first.shape() == second.shape() && first.size(1) == bottleneck_ &&
+               first.size(2) >= 2 && first.size(3) >= 2,
+           "reference_flow_layer: frames ", shape_str(first.shape()), " and ",
+           shape_str(second.shape()), " are not two (m, ", bottleneck_, ", H, W) with H, W >= 2");
+  const int64_t h = first.size(2), w = first.size(3);
   const Tensor gx = replace_borders(ops::conv2d(pad_hw(second, {0, 0}, {1, 1}), *img_grad_), 3,
                                     border_differences(first, 3));
   const Tensor gy = replace_borders(ops::conv2d(pad_hw(second, {1, 1}, {0, 0}), *img_grad2_), 2,
@@ -110,9 +123,10 @@ Tensor ReferenceFlowLayer::forward(const Tensor& x) {
   const Tensor lt = *l_ * *t_, taut = *a_ / *t_;
   const Tensor g2 = gx * gx + gy * gy + 1e-12f;
   const Tensor rho_c = second - first;
-  const Tensor zero = Tensor::zeros(first.shape(), x.device());
+  const Tensor zero = Tensor::zeros(first.shape(), first.device());
   // The published fgrad zeroes the last row of both components.
-  const Tensor last_row_zero = ops::pad(Tensor::ones({h - 1, w}, x.device()), Pads{{0, 1}, {0, 0}});
+  const Tensor last_row_zero =
+      ops::pad(Tensor::ones({h - 1, w}, first.device()), Pads{{0, 1}, {0, 0}});
   const auto fgrad = [&](const Tensor& u) {
     const Tensor padded = pad_hw(u, {0, 1}, {0, 0});
     return std::make_pair(ops::conv2d(padded, *f_grad_) * last_row_zero,
@@ -135,7 +149,7 @@ Tensor ReferenceFlowLayer::forward(const Tensor& x) {
       const Tensor bound = lt.detach() * g2.detach();
       m1 = ops::lt(rho, ops::neg(bound));
       m2 = ops::gt(rho, bound);
-      m3 = ops::gt(g2, Tensor::scalar(1e-12f, x.device()));
+      m3 = ops::gt(g2, Tensor::scalar(1e-12f, first.device()));
     }
     const auto threshold = [&](const Tensor& g) {
       return ops::where(
@@ -153,10 +167,7 @@ Tensor ReferenceFlowLayer::forward(const Tensor& x) {
     p22 = p_update(p22, u2y, u2x, u2y);
   }
 
-  // (n (T-1), 2B, H, W) -> (n, 2B, T-1, H, W).
-  const Tensor flow =
-      ops::permute(ops::reshape(ops::cat({u1, u2}, 1), {n, t - 1, 2 * b, h, w}), {0, 2, 1, 3, 4});
-  return ops::relu(residual + bn_->forward(unbottleneck_conv_->forward(flow)));
+  return ops::cat({u1, u2}, 1);
 }
 
 }  // namespace repflow

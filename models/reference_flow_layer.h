@@ -21,6 +21,9 @@ class ReferenceFlowLayer : public Module {
                      std::vector<bool> learnable = {true, true, true, true, true});
   // x: (n, C, T, H, W) -> (n, C, T - 1, H, W).
   Tensor forward(const Tensor& x) override;
+  // The TV-L1 iterations alone: frames t and t+1 as (m, B, H, W) (H, W >= 2), already on the
+  // layer's intensity scale; returns (m, 2B, H, W), u1's channels first.
+  Tensor flow(const Tensor& first, const Tensor& second);
 
  private:
   int64_t bottleneck_;
