@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     for (const std::string& path : flags.positional()) {
       std::printf("%s\n", path.c_str());
       const repflow::FixtureReport r = repflow::check_fixture(
-          path, flags.boolean("skip-unsupported"),
+          repflow::user_path(path), flags.boolean("skip-unsupported"),
           [](const std::string& line) { std::printf("  %s\n", line.c_str()); });
       passed += r.passed;
       failed += r.failed;
