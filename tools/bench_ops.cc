@@ -1,12 +1,10 @@
 // bench_ops: forward and backward time of the convolution, batch-norm and pooling layers of a
 // ResNet-18 on the CPU, per distinct layer and for the whole network (each layer's time times
 // its count), and the same measured with PyTorch in the same run.
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,6 +17,7 @@
 #include "ops/conv.h"
 #include "ops/pool.h"
 #include "tools/resnet18_layers.h"
+#include "tools/torch_runner.h"
 
 namespace repflow {
 namespace {
@@ -89,45 +88,6 @@ Timing time_layer(const LayerSpec& spec, int repeats, Generator& gen) {
   return {median(fwd), median(bwd), allocator_stats(Device::cpu()).peak};
 }
 
-// Runs the PyTorch script; returns layer name -> (fwd, bwd), or empty if torch is unavailable.
-std::map<std::string, std::pair<double, double>> run_torch(const nlohmann::json& config,
-                                                           const std::string& python,
-                                                           const std::string& script) {
-  std::map<std::string, std::pair<double, double>> result;
-  if (std::system((python + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
-    std::fprintf(stderr, "bench_ops: installing Debian's python3-torch for the comparison\n");
-    const char* sudo = geteuid() == 0 ? "" : "sudo ";
-    const std::string install = std::string(sudo) +
-                                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive " + sudo +
-                                "apt-get install -y -qq python3-torch >/dev/null";
-    if (std::system(install.c_str()) != 0) {
-      std::fprintf(stderr, "bench_ops: could not install python3-torch; PyTorch column left out\n");
-      return result;
-    }
-  }
-  const std::string input = "/tmp/bench_ops_config_" + std::to_string(getpid()) + ".json";
-  {
-    FILE* f = std::fopen(input.c_str(), "w");
-    RF_CHECK(f, "bench_ops: cannot write ", input);
-    std::fputs(config.dump().c_str(), f);
-    std::fclose(f);
-  }
-  FILE* pipe = popen((python + " " + script + " < " + input).c_str(), "r");
-  RF_CHECK(pipe, "bench_ops: cannot run ", python);
-  char line[4096];
-  while (std::fgets(line, sizeof line, pipe)) {
-    std::fputs(line, stdout);
-    if (std::string(line).rfind("BENCH ", 0) != 0) continue;
-    const nlohmann::json j = nlohmann::json::parse(line + 6);
-    result[j["config"]["layer"].get<std::string>() + shape_str(j["config"]["input"].get<Shape>())] =
-        {j["fwd_ms"].get<double>(), j["bwd_ms"].get<double>()};
-  }
-  const int status = pclose(pipe);
-  std::remove(input.c_str());
-  RF_CHECK(status == 0, "bench_ops: the PyTorch script failed (status ", status, ")");
-  return result;
-}
-
 int bench(int argc, char** argv) {
   Flags flags("bench_ops",
               "Times ResNet-18's conv, batch-norm and pooling layers (forward and backward) on "
@@ -174,8 +134,13 @@ int bench(int argc, char** argv) {
     std::fflush(stdout);
   }
   std::map<std::string, std::pair<double, double>> torch;
-  if (flags.boolean("torch"))
-    torch = run_torch(config, flags.str("python"), "tools/bench_ops_torch.py");
+  if (flags.boolean("torch")) {
+    for (const nlohmann::json& j :
+         run_torch_benchmark(flags.str("python"), "tools/bench_ops_torch.py", config))
+      torch[j["config"]["layer"].get<std::string>() +
+            shape_str(j["config"]["input"].get<Shape>())] = {j["fwd_ms"].get<double>(),
+                                                             j["bwd_ms"].get<double>()};
+  }
 
   std::printf("\n%-28s %-18s %5s %12s %12s %12s %8s\n", "layer", "input", "count", "repflow ms",
               "pytorch ms", "(fwd+bwd)", "ratio");
