@@ -6,6 +6,8 @@
 
 namespace repflow::ops {
 
+// Along `dim` (negative counts from the end), stable for any magnitude of logits: each row is
+// shifted by its maximum before exp.
 Tensor softmax(const Tensor& x, int dim);
 Tensor log_softmax(const Tensor& x, int dim);
 
@@ -15,7 +17,9 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
                      float label_smoothing = 0.0f);
 
 // Fraction (0..1) of rows whose label is among the k largest logits; ties count as hits when
-// the label's logit equals the k-th largest. No gradient.
+// the label's logit equals the k-th largest. No gradient. k above C counts every row as a hit
+// (as if k were C); k < 1, an empty batch and a label out of range are Errors. A NaN logit at
+// the label is a miss. Computed on the host.
 float topk_accuracy(const Tensor& logits, const std::vector<int64_t>& labels, int k);
 
 }  // namespace repflow::ops
