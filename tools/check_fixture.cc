@@ -3,6 +3,7 @@
 // every tensor is within tolerance; 2 on bad input.
 #include <cstdio>
 
+#include "framework/error.h"
 #include "framework/flags.h"
 #include "tools/fixture_check.h"
 
