@@ -96,6 +96,12 @@ std::string Flags::usage() const {
   return s;
 }
 
+std::string user_path(const std::string& path) {
+  const char* dir = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path[0] == '/' || !dir || !*dir) return path;
+  return std::string(dir) + "/" + path;
+}
+
 int run_main(const std::function<int()>& body) {
   try {
     return body();

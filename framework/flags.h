@@ -35,6 +35,10 @@ class Flags {
   std::vector<std::string> order_, positional_;
 };
 
+// A path the user typed: under `bazel run` the binary starts in its runfiles, so a relative path
+// is taken from the directory the user ran bazel in (BUILD_WORKING_DIRECTORY).
+std::string user_path(const std::string& path);
+
 // Runs a binary's body: a repflow::Error (bad input or usage) is printed as "error: ..." and
 // gives exit code 2, as the project's conventions say; other exceptions give 1.
 int run_main(const std::function<int()>& body);

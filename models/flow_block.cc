@@ -1,0 +1,80 @@
+#include "models/flow_block.h"
+
+#include "ops/batch_norm.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/slice.h"
+#include "ops/view.h"
+
+namespace repflow {
+
+FlowBlock::FlowBlock(int64_t channels, FlowBlockOptions options) : options_(options) {
+  RF_CHECK(channels > 0 && options.reduced_channels > 0 && options.n_iter >= 1,
+           "FlowBlock: channels, reduced_channels and n_iter must be positive");
+  const int64_t c = channels, r = options.reduced_channels;
+  const ops::ConvOptions one;
+  reduce_ = register_module(
+      "reduce", std::make_shared<Conv>(c, r, std::vector<int64_t>{1, 1, 1}, one, /*bias=*/false));
+  expand_ = register_module(
+      "expand",
+      std::make_shared<Conv>(2 * r, c, std::vector<int64_t>{1, 1, 1}, one, /*bias=*/false));
+  if (options.batch_norm) bn_ = register_module("bn", std::make_shared<BatchNorm>(c));
+  const ops::FlowParams d =
+      ops::default_flow_params(options.learnable_gradients, options.learnable_sobel);
+  // Registered under their own names; requires_grad comes from the defaults.
+  const auto param = [this](const char* name, const Tensor& value) {
+    const bool learn = value.requires_grad();
+    Tensor* t = &register_parameter(name, value.detach().clone());
+    t->set_requires_grad(learn);
+    return t;
+  };
+  params_ = {{param("theta", d.theta), param("lambda", d.lambda), param("tau", d.tau),
+              param("div_x", d.div_x), param("div_y", d.div_y), param("grad_x", d.grad_x),
+              param("grad_y", d.grad_y), param("sobel_x", d.sobel_x), param("sobel_y", d.sobel_y)}};
+}
+
+Tensor FlowBlock::flow(const Tensor& x) {
+  RF_CHECK(x.dim() == 5 && x.size(2) >= 2, "FlowBlock: input ", shape_str(x.shape()),
+           " is not (N, C, T, H, W) with T >= 2");
+  const int64_t n = x.size(0), t = x.size(2), h = x.size(3), w = x.size(4);
+  const int64_t r = options_.reduced_channels;
+  Tensor z = reduce_->forward(x);
+  // Per-sample min-max to [0, 255]: the TV-L1 parameters assume intensities on that scale.
+  const Tensor mn = ops::min(z, {1, 2, 3, 4}, true), mx = ops::max(z, {1, 2, 3, 4}, true);
+  z = (z - mn) * 255.0f / (mx - mn + 1e-6f);
+  const Tensor frames = ops::permute(z, {0, 2, 1, 3, 4});  // (N, T, C', H, W)
+  const Tensor f1 = ops::reshape(ops::narrow(frames, 1, 0, t - 1), {n * (t - 1), r, h, w});
+  const Tensor f2 = ops::reshape(ops::narrow(frames, 1, 1, t - 1), {n * (t - 1), r, h, w});
+  const ops::FlowParams params{*params_[0], *params_[1], *params_[2], *params_[3], *params_[4],
+                               *params_[5], *params_[6], *params_[7], *params_[8]};
+  const Tensor flow = ops::representation_flow(f1, f2, params, options_.n_iter);
+  return ops::permute(ops::reshape(flow, {n, t - 1, 2 * r, h, w}), {0, 2, 1, 3, 4});
+}
+
+Tensor FlowBlock::forward(const Tensor& x) {
+  Tensor y = expand_->forward(flow(x));
+  if (bn_) y = bn_->forward(y);
+  if (!options_.residual) return y;
+  return ops::relu(ops::narrow(x, 2, 0, x.size(2) - 1) + y);
+}
+
+FlowOfFlow::FlowOfFlow(int64_t channels, int stages, bool conv_between, FlowBlockOptions options) {
+  RF_CHECK(stages >= 1, "FlowOfFlow: needs at least one stage, got ", stages);
+  stages_ = register_module("stages", std::make_shared<Sequential>());
+  for (int s = 0; s < stages; ++s) {
+    stages_->add(std::make_shared<FlowBlock>(channels, options));
+    if (conv_between && s + 1 < stages) {
+      ops::ConvOptions pad;
+      pad.padding = {0, 1, 1};
+      stages_
+          ->add(std::make_shared<Conv>(channels, channels, std::vector<int64_t>{1, 3, 3}, pad,
+                                       /*bias=*/false))
+          .add(std::make_shared<BatchNorm>(channels))
+          .add(std::make_shared<ReLU>());
+    }
+  }
+}
+
+Tensor FlowOfFlow::forward(const Tensor& x) { return stages_->forward(x); }
+
+}  // namespace repflow

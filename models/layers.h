@@ -1,0 +1,76 @@
+#pragma once
+// The building blocks networks are made of, with PyTorch's parameter names and default
+// initialisation.
+#include <memory>
+#include <vector>
+
+#include "models/module.h"
+#include "ops/conv.h"
+#include "ops/pool.h"
+
+namespace repflow {
+
+// Conv1d/2d/3d by the length of `kernel`: parameters `weight` (out, in / groups, *kernel) and,
+// with bias, `bias` (out). Initialised like PyTorch: uniform in +-1/sqrt(fan_in).
+class Conv : public Module {
+ public:
+  Conv(int64_t in_channels, int64_t out_channels, std::vector<int64_t> kernel,
+       ops::ConvOptions options = {}, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  Tensor& weight() { return *weight_; }
+
+ private:
+  ops::ConvOptions options_;
+  Tensor* weight_;
+  Tensor* bias_ = nullptr;
+};
+
+// BatchNorm1d/2d/3d: `weight`, `bias` (ones, zeros) and buffers `running_mean`, `running_var`.
+class BatchNorm : public Module {
+ public:
+  explicit BatchNorm(int64_t channels, float eps = 1e-5f, float momentum = 0.1f);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  float eps_, momentum_;
+  Tensor *weight_, *bias_, *running_mean_, *running_var_;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+};
+
+class MaxPool : public Module {
+ public:
+  explicit MaxPool(ops::PoolOptions options) : options_(std::move(options)) {}
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  ops::PoolOptions options_;
+};
+
+// TensorFlow's "SAME" padding of the trailing spatial dims for a window `kernel` moved by
+// `stride`: a dim of size n is padded by max(k - s, 0) if n % s == 0 else max(k - n % s, 0),
+// half (rounded down) in front and the rest behind.
+class SamePadding : public Module {
+ public:
+  SamePadding(std::vector<int64_t> kernel, std::vector<int64_t> stride)
+      : kernel_(std::move(kernel)), stride_(std::move(stride)) {}
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::vector<int64_t> kernel_, stride_;
+};
+
+// Children named "0", "1", ... in order, as PyTorch's nn.Sequential.
+class Sequential : public Module {
+ public:
+  Sequential& add(std::shared_ptr<Module> module);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  std::vector<std::shared_ptr<Module>> modules_;
+};
+
+}  // namespace repflow

@@ -1,0 +1,101 @@
+#include "models/module.h"
+
+#include <set>
+
+#include "framework/autograd.h"
+
+namespace repflow {
+
+Tensor& Module::register_parameter(const std::string& name, Tensor value) {
+  value.set_requires_grad(true);
+  parameters_.emplace_back(name, std::make_unique<Tensor>(std::move(value)));
+  return *parameters_.back().second;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor value) {
+  buffers_.emplace_back(name, std::make_unique<Tensor>(std::move(value)));
+  return *buffers_.back().second;
+}
+
+void Module::visit_tensors(const std::string& prefix, bool parameters,
+                           const std::function<void(const std::string&, Tensor&)>& fn) {
+  for (auto& [name, t] : parameters ? parameters_ : buffers_) fn(prefix + name, *t);
+  for (auto& [name, child] : children_) child->visit_tensors(prefix + name + ".", parameters, fn);
+}
+
+void Module::collect(const std::string& prefix, bool parameters, NamedTensors* out) const {
+  const_cast<Module*>(this)->visit_tensors(
+      prefix, parameters,
+      [out](const std::string& name, Tensor& t) { out->emplace_back(name, t); });
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", true, &out);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", false, &out);
+  return out;
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out = named_parameters();
+  collect("", false, &out);
+  return out;
+}
+
+void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
+  std::vector<std::string> missing, mismatched, unexpected;
+  std::set<std::string> known;
+  const NamedTensors mine = state_dict();
+  for (const auto& [name, t] : mine) {
+    known.insert(name);
+    auto it = state.find(name);
+    if (it == state.end()) {
+      missing.push_back(name);
+    } else if (it->second.shape() != t.shape()) {
+      mismatched.push_back(name + " (expected " + shape_str(t.shape()) + ", got " +
+                           shape_str(it->second.shape()) + ")");
+    }
+  }
+  for (const auto& [name, t] : state)
+    if (!known.count(name)) unexpected.push_back(name);
+  std::string problems;
+  const auto list = [&problems](const char* what, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    problems += std::string("\n  ") + what + ":";
+    for (const std::string& n : names) problems += " " + n;
+  };
+  list("mis-shaped", mismatched);
+  if (strict) {
+    list("missing", missing);
+    list("unexpected", unexpected);
+  }
+  RF_CHECK(problems.empty(), "load_state_dict: the state does not fit the module:", problems);
+  NoGradGuard no_grad;
+  for (const auto& [name, t] : mine) {
+    auto it = state.find(name);
+    if (it != state.end()) const_cast<Tensor&>(t).copy_(it->second);
+  }
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::to(Device device) {
+  const auto move = [device](const std::string&, Tensor& t) {
+    const bool requires = t.requires_grad();
+    Tensor moved = t.detach().to(device);
+    if (requires) moved.set_requires_grad(true);
+    t = moved;
+  };
+  visit_tensors("", true, move);
+  visit_tensors("", false, move);
+}
+
+}  // namespace repflow

@@ -1,0 +1,61 @@
+#pragma once
+// Module: a network part with named parameters, buffers and child modules, a train/eval mode,
+// and a state dict whose dotted names follow PyTorch's (`res2.blocks.0.layers.1.weight`), so a
+// converted PyTorch checkpoint loads without renaming.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace repflow {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // Recursive, in registration order, with dotted names.
+  NamedTensors named_parameters() const;
+  NamedTensors named_buffers() const;
+  // Parameters, then buffers, each with its full name.
+  NamedTensors state_dict() const;
+  // Copies values into the existing tensors (their identity is kept, so optimisers holding
+  // them stay valid). With strict, missing, unexpected and mis-shaped names are all reported in
+  // one Error; without it, only mis-shaped ones are.
+  void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  // Moves every parameter and buffer to `device` (parameters stay leaves requiring grad).
+  void to(Device device);
+
+ protected:
+  // The returned reference stays valid for the module's lifetime.
+  Tensor& register_parameter(const std::string& name, Tensor value);
+  Tensor& register_buffer(const std::string& name, Tensor value);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    children_.emplace_back(name, module);
+    return module;
+  }
+
+ private:
+  void collect(const std::string& prefix, bool parameters, NamedTensors* out) const;
+  void visit_tensors(const std::string& prefix, bool parameters,
+                     const std::function<void(const std::string&, Tensor&)>& fn);
+
+  bool training_ = true;
+  // Each tensor in its own slot, so references handed out stay valid as more are added.
+  std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> parameters_, buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+};
+
+}  // namespace repflow

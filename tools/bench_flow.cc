@@ -1,0 +1,127 @@
+// bench_flow: forward and backward time and peak memory of the fused representation-flow op on
+// the CPU for the paper's setting, and of the same algorithm as plain PyTorch tensor ops.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "framework/allocator.h"
+#include "framework/flags.h"
+#include "framework/thread_pool.h"
+#include "ops/flow.h"
+#include "tools/torch_runner.h"
+
+namespace repflow {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads) {
+  const int64_t pairs = c["pairs"], channels = c["channels"], size = c["size"];
+  const int iters = c["iters"];
+  Generator gen(0);
+  Tensor f1 = Tensor::uniform({pairs, channels, size, size}, 0, 255, gen).set_requires_grad();
+  Tensor f2 = Tensor::uniform({pairs, channels, size, size}, 0, 255, gen).set_requires_grad();
+  const ops::FlowParams params = ops::default_flow_params();
+  std::vector<double> fwd, bwd;
+  const size_t base = allocator_stats(Device::cpu()).in_use;
+  reset_peak(Device::cpu());
+  for (int i = 0; i <= repeats; ++i) {
+    const auto t0 = Clock::now();
+    const Tensor out = ops::representation_flow(f1, f2, params, iters);
+    const double f = ms_since(t0);
+    const Tensor g = Tensor::ones(out.shape());
+    const auto t1 = Clock::now();
+    out.backward(g);
+    const double b = ms_since(t1);
+    if (i > 0) {  // the first run warms caches
+      fwd.push_back(f);
+      bwd.push_back(b);
+    }
+    f1.set_grad(Tensor());
+    f2.set_grad(Tensor());
+  }
+  return {{"bench", "flow_layer"}, {"impl", "repflow"},
+          {"device", "cpu"},       {"threads", threads},
+          {"config", c},           {"fwd_ms", median(fwd)},
+          {"bwd_ms", median(bwd)}, {"peak_bytes", allocator_stats(Device::cpu()).peak - base}};
+}
+
+int bench(int argc, char** argv) {
+  Flags flags("bench_flow",
+              "Times the fused representation-flow op (forward, backward, peak memory) against "
+              "the same algorithm written as plain PyTorch tensor operations.");
+  flags.add("threads", "0", "CPU threads for both (0: one per core)");
+  flags.add("repeats", "3", "timed runs per configuration (median), after one warm-up run");
+  flags.add("torch", "true", "also time PyTorch (installs Debian's python3-torch if missing)");
+  flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  if (!flags.parse(argc, argv)) return 0;
+  if (flags.integer("threads") > 0) set_num_threads(static_cast<int>(flags.integer("threads")));
+  const int threads = num_threads(), repeats = static_cast<int>(flags.integer("repeats"));
+  RF_CHECK(repeats >= 1, "bench_flow: flag --repeats must be at least 1");
+
+  // The paper's setting: 16 frame pairs x 32 channels of 28 x 28, 10 and 20 iterations; and 56
+  // x 56.
+  nlohmann::json configs = nlohmann::json::array();
+  for (auto [size, iters] :
+       std::vector<std::pair<int, int>>{{28, 10}, {28, 20}, {56, 10}, {56, 20}})
+    configs.push_back({{"pairs", 16}, {"channels", 32}, {"size", size}, {"iters", iters}});
+
+  std::vector<nlohmann::json> ours;
+  for (const nlohmann::json& c : configs) {
+    ours.push_back(time_flow(c, repeats, threads));
+    std::printf("BENCH %s\n", ours.back().dump().c_str());
+    std::fflush(stdout);
+  }
+  std::map<std::string, nlohmann::json> torch;
+  if (flags.boolean("torch")) {
+    const nlohmann::json config{{"threads", threads}, {"repeats", repeats}, {"configs", configs}};
+    for (const nlohmann::json& j :
+         run_torch_benchmark(flags.str("python"), "tools/bench_flow_torch.py", config))
+      torch[j["config"].dump()] = j;
+  }
+  std::printf("\n%-26s %10s %10s %12s %11s %11s %12s %9s\n", "config (pairs x C x HxW)", "fwd ms",
+              "bwd ms", "peak MB", "torch fwd", "torch bwd", "torch MB*", "speedup");
+  for (const nlohmann::json& r : ours) {
+    const nlohmann::json& c = r["config"];
+    const std::string label = std::to_string(c["pairs"].get<int>()) + "x" +
+                              std::to_string(c["channels"].get<int>()) + "x" +
+                              std::to_string(c["size"].get<int>()) + "^2, " +
+                              std::to_string(c["iters"].get<int>()) + " it";
+    const double mine = r["fwd_ms"].get<double>() + r["bwd_ms"].get<double>();
+    auto it = torch.find(c.dump());
+    if (it == torch.end()) {
+      std::printf("%-26s %10.2f %10.2f %12.1f\n", label.c_str(), r["fwd_ms"].get<double>(),
+                  r["bwd_ms"].get<double>(), r["peak_bytes"].get<double>() / 1e6);
+      continue;
+    }
+    const nlohmann::json& t = it->second;
+    const double theirs = t["fwd_ms"].get<double>() + t["bwd_ms"].get<double>();
+    std::printf("%-26s %10.2f %10.2f %12.1f %11.2f %11.2f %12.1f %8.1fx\n", label.c_str(),
+                r["fwd_ms"].get<double>(), r["bwd_ms"].get<double>(),
+                r["peak_bytes"].get<double>() / 1e6, t["fwd_ms"].get<double>(),
+                t["bwd_ms"].get<double>(), t["peak_bytes"].get<double>() / 1e6, theirs / mine);
+  }
+  if (!torch.empty())
+    std::printf(
+        "* PyTorch's memory is the growth of its process's max RSS; ours is the peak of "
+        "live tensor bytes.\nspeedup = PyTorch (fwd + bwd) / repflow (fwd + bwd)\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace repflow
+
+int main(int argc, char** argv) {
+  return repflow::run_main([&] { return repflow::bench(argc, argv); });
+}

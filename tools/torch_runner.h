@@ -1,0 +1,16 @@
+#pragma once
+// Runs a benchmark's PyTorch side: installs Debian's python3-torch when missing, feeds the
+// script a JSON config on stdin, echoes its output and returns its `BENCH {...}` records.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace repflow {
+
+// Returns no records (after saying why on stderr) when torch cannot be had; a script that
+// fails is an Error.
+std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
+                                                const std::string& script,
+                                                const nlohmann::json& config);
+
+}  // namespace repflow
