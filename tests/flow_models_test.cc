@@ -1,0 +1,99 @@
+// The flow compositions in models/: the published layer (reference mode) and the paper-mode
+// FlowBlock and flow-of-flow stacks.
+#include <gtest/gtest.h>
+
+#include "models/flow_block.h"
+#include "models/reference_flow_layer.h"
+#include "tests/gradcheck.h"
+#include "tests/test_util.h"
+
+namespace repflow {
+namespace {
+
+using testing::GradcheckOptions;
+using testing::random_leaf;
+
+std::vector<Tensor> parameters(const Module& m) {
+  std::vector<Tensor> out;
+  for (const auto& [name, t] : m.named_parameters()) out.push_back(t);
+  return out;
+}
+
+// Reference mode: every parameter of the TV-L1 core (dense gradient kernels, difference and
+// divergence kernels, t, l, a) and both frames, for 1, 2 and 10 iterations.
+TEST(ReferenceFlow, GradientsOfTheIterationsForEveryInputAndParameter) {
+  for (int iters : {1, 2, 10}) {
+    SCOPED_TRACE(iters);
+    ReferenceFlowLayer layer(3, 2, iters);
+    // Intensities of a few units: all three thresholding branches occur.
+    const Tensor first = random_leaf({2, 2, 4, 5}, 71, -3, 3);
+    const Tensor second = random_leaf({2, 2, 4, 5}, 72, -3, 3);
+    std::vector<Tensor> inputs{first, second};
+    for (const auto& [name, t] : layer.named_parameters())
+      if (name.find("bottleneck") == std::string::npos && name.rfind("bn.", 0) != 0)
+        inputs.push_back(t);
+    GradcheckOptions options;
+    // Ten unrolled iterations in float32 accumulate more rounding than one op.
+    if (iters == 10) options.rtol = options.atol = 5e-3;
+    EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return layer.flow(in[0], in[1]); },
+                     inputs, options);
+  }
+}
+
+TEST(ReferenceFlow, LayerShapesAndStateDictNames) {
+  ReferenceFlowLayer layer(6, 4, 2);
+  const Tensor y = layer.forward(random_leaf({2, 6, 4, 7, 9}, 73));
+  EXPECT_EQ(y.shape(), (Shape{2, 6, 3, 7, 9}));
+  std::vector<std::string> names;
+  for (const auto& [name, t] : layer.state_dict()) names.push_back(name);
+  const std::vector<std::string> expected = {"img_grad",
+                                             "img_grad2",
+                                             "f_grad",
+                                             "f_grad2",
+                                             "div",
+                                             "div2",
+                                             "t",
+                                             "l",
+                                             "a",
+                                             "bottleneck.weight",
+                                             "unbottleneck.weight",
+                                             "bn.weight",
+                                             "bn.bias",
+                                             "bn.running_mean",
+                                             "bn.running_var"};
+  EXPECT_EQ(names, expected);
+  EXPECT_ERROR_CONTAINS(layer.forward(Tensor::zeros({2, 6, 1, 7, 9})),
+                        "reference_flow_layer: input [2,6,1,7,9] is not (n, C, T, H, W)");
+}
+
+TEST(FlowBlock, ShapesOfBlockAndStacks) {
+  FlowBlockOptions o;
+  o.reduced_channels = 2;
+  o.n_iter = 3;
+  const Tensor x = random_leaf({2, 3, 4, 5, 6}, 74);
+  FlowBlock block(3, o);
+  EXPECT_EQ(block.forward(x).shape(), (Shape{2, 3, 3, 5, 6}));
+  EXPECT_EQ(block.flow(x).shape(), (Shape{2, 4, 3, 5, 6}));
+  EXPECT_EQ(FlowOfFlow(3, 2, true, o).forward(x).shape(), (Shape{2, 3, 2, 5, 6}));
+  EXPECT_EQ(FlowOfFlow(3, 3, false, o).forward(x).shape(), (Shape{2, 3, 1, 5, 6}));
+  EXPECT_ERROR_CONTAINS(block.forward(Tensor::zeros({2, 3, 1, 5, 6})),
+                        "FlowBlock: input [2,3,1,5,6] is not (N, C, T, H, W) with T >= 2");
+}
+
+TEST(FlowBlock, GradientsForInputAndEveryParameter) {
+  FlowBlockOptions o;
+  o.reduced_channels = 2;
+  o.n_iter = 2;
+  o.batch_norm = false;  // batch statistics make every output depend on every input: slow check
+  o.learnable_gradients = o.learnable_sobel = true;
+  FlowBlock block(2, o);
+  std::vector<Tensor> inputs{random_leaf({1, 2, 3, 4, 5}, 75)};
+  for (const Tensor& p : parameters(block)) inputs.push_back(p);
+  GradcheckOptions options;
+  options.rtol = options.atol = 5e-3;  // values are rescaled to [0, 255] inside
+  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return block.forward(in[0]); }, inputs,
+                   options);
+}
+
+}  // namespace
+}  // namespace repflow
