@@ -25,16 +25,25 @@ TEST(ReferenceFlow, GradientsOfTheIterationsForEveryInputAndParameter) {
   for (int iters : {1, 2, 10}) {
     SCOPED_TRACE(iters);
     ReferenceFlowLayer layer(3, 2, iters);
-    // Intensities of a few units: all three thresholding branches occur.
-    const Tensor first = random_leaf({2, 2, 4, 5}, 71, -3, 3);
+    // Intensities of a few units: all three thresholding branches occur. The update is
+    // piecewise, and a central difference across a branch boundary measures nothing, so the
+    // seeds are ones for which no pixel of any iteration changes branch within the step (other
+    // seeds give 2-6% mismatches on t, l, a at 10 iterations from such a crossing;
+    // //tests:fixtures_test compares these gradients with PyTorch's autograd at every pixel).
+    const Tensor first = random_leaf({2, 2, 4, 5}, 111, -3, 3);
     const Tensor second = random_leaf({2, 2, 4, 5}, 72, -3, 3);
     std::vector<Tensor> inputs{first, second};
     for (const auto& [name, t] : layer.named_parameters())
       if (name.find("bottleneck") == std::string::npos && name.rfind("bn.", 0) != 0)
         inputs.push_back(t);
     GradcheckOptions options;
-    // Ten unrolled iterations in float32 accumulate more rounding than one op.
-    if (iters == 10) options.rtol = options.atol = 5e-3;
+    // Ten unrolled iterations in float32 accumulate more rounding than one op, and a step in t,
+    // l or a moves every pixel's thresholds at once: a smaller step keeps each pixel in its
+    // branch of the (piecewise) update.
+    if (iters == 10) {
+      options.rtol = options.atol = 5e-3;
+      options.eps = 2e-4;
+    }
     EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return layer.flow(in[0], in[1]); },
                      inputs, options);
   }
@@ -87,10 +96,14 @@ TEST(FlowBlock, GradientsForInputAndEveryParameter) {
   o.batch_norm = false;  // batch statistics make every output depend on every input: slow check
   o.learnable_gradients = o.learnable_sobel = true;
   FlowBlock block(2, o);
-  std::vector<Tensor> inputs{random_leaf({1, 2, 3, 4, 5}, 75)};
+  // A seed for which no pixel changes thresholding branch within the step (see above).
+  std::vector<Tensor> inputs{random_leaf({1, 2, 3, 4, 5}, 111)};
   for (const Tensor& p : parameters(block)) inputs.push_back(p);
   GradcheckOptions options;
-  options.rtol = options.atol = 5e-3;  // values are rescaled to [0, 255] inside
+  // Features are rescaled to [0, 255] inside, so a step of 1e-3 in a parameter moves the
+  // thresholds of many pixels; a smaller one keeps them in their branch.
+  options.rtol = options.atol = 5e-3;
+  options.eps = 1e-4;
   EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return block.forward(in[0]); }, inputs,
                    options);
 }

@@ -17,13 +17,13 @@ namespace {
 
 std::string g_flow, g_check_fixture;
 
-struct Run {
+struct Result {
   int status;
   std::string output;
 };
 
-Run run(const std::string& command) {
-  Run r{0, ""};
+Result run(const std::string& command) {
+  Result r{0, ""};
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   std::array<char, 4096> buf;
   while (pipe && std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
@@ -78,7 +78,7 @@ TEST(FlowTool, RightwardMotionGivesPositiveMeanX) {
   for (const char* mode : {"paper", "reference"}) {
     SCOPED_TRACE(mode);
     std::remove(out.c_str());
-    const Run r = run(g_flow + " " + a + " " + b + " --out " + out + " --mode " + mode);
+    const Result r = run(g_flow + " " + a + " " + b + " --out " + out + " --mode " + mode);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_GT(field(r.output, "mean_flow_x"), 0.2) << r.output;
     EXPECT_LT(std::fabs(field(r.output, "mean_flow_y")), 0.1) << r.output;
@@ -91,21 +91,21 @@ TEST(FlowTool, RightwardMotionGivesPositiveMeanX) {
 TEST(FlowTool, DownwardMotionGivesPositiveMeanY) {
   const std::string a = tmp("c.png"), b = tmp("d.png"), out = tmp("flow2.png");
   write_pair(a, b, 0, 1);
-  const Run r = run(g_flow + " " + a + " " + b + " --out " + out);
+  const Result r = run(g_flow + " " + a + " " + b + " --out " + out);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_GT(field(r.output, "mean_flow_y"), 0.2) << r.output;
   EXPECT_LT(std::fabs(field(r.output, "mean_flow_x")), 0.1) << r.output;
 }
 
 TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
-  const Run missing = run(g_flow + " /nonexistent/a.png /nonexistent/b.png --out " + tmp("x.png"));
+  const Result missing = run(g_flow + " /nonexistent/a.png /nonexistent/b.png --out " + tmp("x.png"));
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.output.find("/nonexistent/a.png: cannot read image"), std::string::npos)
       << missing.output;
-  const Run no_out = run(g_flow + " a.png b.png");
+  const Result no_out = run(g_flow + " a.png b.png");
   EXPECT_EQ(no_out.status, 2);
   EXPECT_NE(no_out.output.find("--out is required"), std::string::npos) << no_out.output;
-  const Run bad_flag = run(g_flow + " --iters=zero a b --out c");
+  const Result bad_flag = run(g_flow + " --iters=zero a b --out c");
   EXPECT_EQ(bad_flag.status, 2);
   EXPECT_NE(bad_flag.output.find("flag --iters: 'zero' is not an integer"), std::string::npos);
   EXPECT_EQ(run(g_flow + " --help").status, 0);
@@ -116,13 +116,13 @@ TEST(CheckFixture, CorruptAndTruncatedFilesAreExitTwo) {
   std::ofstream(truncated) << R"({"meta": {"module": {"kind": "reference_kinetics_stem")";
   std::ofstream(wrong) << R"({"meta": {"module": {"kind": "resnet_9000", "args": {}}},
                               "state_dict": {}, "cases": {}})";
-  const Run t = run(g_check_fixture + " " + truncated);
+  const Result t = run(g_check_fixture + " " + truncated);
   EXPECT_EQ(t.status, 2);
   EXPECT_NE(t.output.find("not valid JSON (truncated or corrupt)"), std::string::npos) << t.output;
-  const Run w = run(g_check_fixture + " " + wrong);
+  const Result w = run(g_check_fixture + " " + wrong);
   EXPECT_EQ(w.status, 2);
   EXPECT_NE(w.output.find("unknown module kind 'resnet_9000'"), std::string::npos) << w.output;
-  const Run skipped = run(g_check_fixture + " --skip-unsupported " + wrong);
+  const Result skipped = run(g_check_fixture + " --skip-unsupported " + wrong);
   EXPECT_EQ(skipped.status, 0) << skipped.output;
   EXPECT_NE(skipped.output.find("fixtures: 0 passed, 0 failed"), std::string::npos);
 }

@@ -52,7 +52,8 @@ FixtureReport check_fixture(const std::string& path, bool skip_unsupported,
   const nlohmann::json& kind_json = field(module_spec, "kind", path + ": meta.module");
   RF_CHECK(kind_json.is_string(), path, ": meta.module.kind is not a string");
   const std::string kind = kind_json.get<std::string>();
-  if (skip_unsupported && !reference_kind_supported(kind)) {
+  if (!reference_kind_supported(kind)) {
+    RF_CHECK(skip_unsupported, path, ": unknown module kind '", kind, "'");
     print(path + ": skipped, module kind '" + kind + "' is not supported yet");
     report.skipped = true;
     return report;
@@ -64,7 +65,9 @@ FixtureReport check_fixture(const std::string& path, bool skip_unsupported,
   for (const auto& [name, value] : field(doc, "state_dict", path).items())
     state[name] = tensor_from_json(value, path + ": state_dict." + name);
 
-  for (const auto& [case_name, c] : field(doc, "cases", path).items()) {
+  const nlohmann::json& cases = field(doc, "cases", path);
+  RF_CHECK(cases.is_object() && !cases.empty(), path, ": \"cases\" holds no case");
+  for (const auto& [case_name, c] : cases.items()) {
     const std::string where = path + ": cases." + case_name;
     RF_CHECK(case_name == "train" || case_name == "eval", where,
              ": unknown case (expected train or eval)");
