@@ -323,5 +323,164 @@ TEST(FlowTest, GradientsConstantSecondFrame) {
   expect_flow_gradcheck(intensities({1, 2, 4, 5}, 21), f2, 3, false, options);
 }
 
+// A smooth random texture: noise blurred by two passes of a 5 x 5 box filter (wrapping),
+// stretched to intensities 0..255.
+std::vector<float> texture(int h, int w, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::vector<float> img(h * w);
+  for (float& v : img) v = uniform(gen);
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<float> blurred(h * w, 0.0f);
+    for (int i = 0; i < h; ++i)
+      for (int j = 0; j < w; ++j)
+        for (int di = -2; di <= 2; ++di)
+          for (int dj = -2; dj <= 2; ++dj)
+            blurred[i * w + j] += img[(i + di + h) % h * w + (j + dj + w) % w] / 25.0f;
+    img = blurred;
+  }
+  const auto [lo, hi] = std::minmax_element(img.begin(), img.end());
+  const float low = *lo, range = *hi - *lo;
+  for (float& v : img) v = 255.0f * (v - low) / range;
+  return img;
+}
+
+// Mean x- and y-flow from F1 = the texture to F2 = the texture moved by (dx, dy) pixels
+// (wrapping), at the default parameters.
+std::pair<double, double> mean_flow(int dx, int dy) {
+  const int h = 32, w = 32;
+  const std::vector<float> a = texture(h, w, 5);
+  std::vector<float> b(h * w);
+  for (int i = 0; i < h; ++i)
+    for (int j = 0; j < w; ++j) b[i * w + j] = a[(i - dy + h) % h * w + (j - dx + w) % w];
+  NoGradGuard no_grad;
+  const std::vector<float> flow = ops::representation_flow(Tensor::from_vector({1, 1, h, w}, a),
+                                                           Tensor::from_vector({1, 1, h, w}, b),
+                                                           ops::default_flow_params(), 100)
+                                      .to_vector();
+  double x = 0, y = 0;
+  for (int k = 0; k < h * w; ++k) {
+    x += flow[k];
+    y += flow[h * w + k];
+  }
+  return {x / (h * w), y / (h * w)};
+}
+
+// 100 iterations recover the one-pixel motion almost exactly (means of 1.04 / 1.05 / -1.06),
+// which fixes the sign convention of ops/flow.h.
+TEST(FlowTest, ContentMovingRightGivesPositiveXFlow) {
+  const auto [x, y] = mean_flow(1, 0);
+  EXPECT_NEAR(x, 1.0, 0.2);
+  EXPECT_LT(std::fabs(y), 0.1);
+}
+
+TEST(FlowTest, ContentMovingDownGivesPositiveYFlow) {
+  const auto [x, y] = mean_flow(0, 1);
+  EXPECT_NEAR(y, 1.0, 0.2);
+  EXPECT_LT(std::fabs(x), 0.1);
+}
+
+TEST(FlowTest, ContentMovingLeftGivesNegativeXFlow) {
+  const auto [x, y] = mean_flow(-1, 0);
+  EXPECT_NEAR(x, -1.0, 0.2);
+  EXPECT_LT(std::fabs(y), 0.1);
+}
+
+TEST(FlowTest, Errors) {
+  const ops::FlowParams p = ops::default_flow_params();
+  const Tensor x = Tensor::zeros({1, 2, 4, 5});
+  EXPECT_ERROR_CONTAINS(ops::representation_flow(Tensor::zeros({2, 4, 5}), x, p, 1),
+                        "representation_flow: f1 must be (N, C, H, W), got shape [2,4,5]");
+  EXPECT_ERROR_CONTAINS(ops::representation_flow(x, Tensor::zeros({1, 2, 4, 6}), p, 1),
+                        "representation_flow: f1 and f2 must have the same shape, got [1,2,4,5] "
+                        "and [1,2,4,6]");
+  EXPECT_ERROR_CONTAINS(ops::representation_flow(x, x, p, 0),
+                        "representation_flow: n_iter must be at least 1, got 0");
+  ops::FlowParams bad = p;
+  bad.div_y = Tensor::zeros({3});
+  EXPECT_ERROR_CONTAINS(ops::representation_flow(x, x, bad, 1),
+                        "representation_flow: parameter div_y must have shape [2], got [3]");
+  bad = p;
+  bad.lambda = Tensor::zeros({2});
+  EXPECT_ERROR_CONTAINS(ops::representation_flow(x, x, bad, 1),
+                        "parameter lambda must have shape [] or [1], got [2]");
+  bad = p;
+  bad.sobel_x = Tensor::zeros({9});
+  EXPECT_ERROR_CONTAINS(ops::representation_flow(x, x, bad, 1),
+                        "parameter sobel_x must have shape [3,3], got [9]");
+  bad = p;
+  bad.tau = Tensor();
+  EXPECT_ERROR_CONTAINS(ops::representation_flow(x, x, bad, 1), "parameter tau is undefined");
+  bad = p;
+  bad.theta = Tensor::scalar(0.0f);
+  EXPECT_ERROR_CONTAINS(ops::representation_flow(x, x, bad, 1), "theta must be nonzero");
+}
+
+TEST(FlowTest, DefaultParams) {
+  const ops::FlowParams p = ops::default_flow_params();
+  EXPECT_FLOAT_EQ(p.theta.item(), 0.3f);
+  EXPECT_FLOAT_EQ(p.lambda.item(), 0.15f);
+  EXPECT_FLOAT_EQ(p.tau.item(), 0.25f);
+  EXPECT_EQ(p.div_x.to_vector(), (std::vector<float>{-1, 1}));
+  EXPECT_EQ(p.grad_y.to_vector(), (std::vector<float>{-1, 1}));
+  EXPECT_FLOAT_EQ(p.sobel_x.at({1, 2}), 0.25f);
+  EXPECT_FLOAT_EQ(p.sobel_y.at({2, 1}), 0.25f);
+  for (const Tensor& t : {p.theta, p.lambda, p.tau, p.div_x, p.div_y})
+    EXPECT_TRUE(t.requires_grad());
+  for (const Tensor& t : {p.grad_x, p.grad_y, p.sobel_x, p.sobel_y})
+    EXPECT_FALSE(t.requires_grad());
+  const ops::FlowParams all = ops::default_flow_params(true, true);
+  EXPECT_TRUE(all.grad_x.requires_grad());
+  EXPECT_TRUE(all.sobel_y.requires_grad());
+}
+
+// Fixed parameters get no gradient, and no state is recorded when nothing wants one.
+TEST(FlowTest, GradientsOnlyWhereWanted) {
+  const ops::FlowParams p = ops::default_flow_params();
+  const Tensor f1 = intensities({1, 2, 4, 5}, 31), f2 = intensities({1, 2, 4, 5}, 32);
+  ops::representation_flow(f1, f2, p, 3).backward(Tensor::ones({1, 4, 4, 5}));
+  EXPECT_TRUE(f1.grad().defined());
+  EXPECT_TRUE(p.theta.grad().defined());
+  EXPECT_TRUE(p.div_y.grad().defined());
+  EXPECT_FALSE(p.grad_x.grad().defined());
+  EXPECT_FALSE(p.sobel_x.grad().defined());
+  {
+    NoGradGuard no_grad;
+    EXPECT_FALSE(ops::representation_flow(f1, f2, p, 3).requires_grad());
+  }
+  const ops::FlowParams fixed{Tensor::scalar(0.3f),
+                              Tensor::scalar(0.15f),
+                              Tensor::scalar(0.25f),
+                              p.div_x.detach(),
+                              p.div_y.detach(),
+                              p.grad_x,
+                              p.grad_y,
+                              p.sobel_x,
+                              p.sobel_y};
+  EXPECT_FALSE(ops::representation_flow(f1.detach(), f2.detach(), fixed, 3).requires_grad());
+}
+
+// Scalars of shape [1] act as those of shape [].
+TEST(FlowTest, ScalarParametersOfShapeOne) {
+  const Tensor f1 = intensities({1, 1, 4, 5}, 33), f2 = intensities({1, 1, 4, 5}, 34);
+  ops::FlowParams p = ops::default_flow_params();
+  const std::vector<float> want = ops::representation_flow(f1, f2, p, 4).to_vector();
+  p.theta = Tensor::from_vector({1}, {0.3f}).set_requires_grad(true);
+  const Tensor out = ops::representation_flow(f1, f2, p, 4);
+  EXPECT_EQ(out.to_vector(), want);
+  out.backward(Tensor::ones(out.shape()));
+  EXPECT_EQ(p.theta.grad().shape(), Shape{1});
+}
+
+TEST(FlowTest, EmptyBatch) {
+  const Tensor f1 = random_leaf({0, 2, 4, 5}, 1), f2 = random_leaf({0, 2, 4, 5}, 2);
+  const ops::FlowParams p = ops::default_flow_params();
+  const Tensor out = ops::representation_flow(f1, f2, p, 2);
+  EXPECT_EQ(out.shape(), (Shape{0, 4, 4, 5}));
+  out.backward(Tensor::zeros(out.shape()));
+  EXPECT_EQ(f1.grad().shape(), (Shape{0, 2, 4, 5}));
+  EXPECT_EQ(p.theta.grad().item(), 0.0f);
+}
+
 }  // namespace
 }  // namespace repflow
