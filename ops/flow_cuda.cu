@@ -124,14 +124,11 @@ __global__ void __launch_bounds__(kMaxThreads)
     for (int q = threadIdx.x; q < hw; q += blockDim.x) {
       const int k = flow_index(q / w, q % w, w);
       if (dst) save_state(fp.st, dst, padded, k);
-      float u1, u2;
-      flow_relax(fp.im, fp.st, pb.s, stride, k, &u1, &u2);
-      fp.st.u1[k] = u1;
-      fp.st.u2[k] = u2;
+      flow_relax<float>(fp.im, fp.st, pb.s, stride, k);
     }
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_dual_step(fp.st, pb.s, h, w, q / w, q % w);
+      flow_dual_step_at(fp.st, pb.s, h, w, q / w, q % w);
     __syncthreads();
   }
   float* out1 = out + flow_out_offset(plane, pb.channels, hw);
@@ -161,13 +158,13 @@ __global__ void __launch_bounds__(kMaxThreads)
   for (int it = pb.n_iter - 1; it >= 0; --it) {
     const FlowState st = flow_saved_state_at(saved_iteration(saved, pb, plane, it), padded);
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_recompute(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
+      flow_back_recompute<float>(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_dual(st, bp.ad, pb.s, h, w, q / w, q % w, acc);
+      flow_back_dual_at(st, bp.ad, pb.s, h, w, q / w, q % w, acc);
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_grad(bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
+      flow_back_grad<float>(bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
       flow_back_relax(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w), acc);
@@ -228,10 +225,7 @@ struct ForwardRelax {
     if (saved)
       save_state(fp.st, saved + (plane * pb.n_iter + it) * kFlowStatePlanes * work.padded,
                  work.padded, k);
-    float u1, u2;
-    flow_relax(fp.im, fp.st, pb.s, flow_stride(pb.w), k, &u1, &u2);
-    fp.st.u1[k] = u1;
-    fp.st.u2[k] = u2;
+    flow_relax<float>(fp.im, fp.st, pb.s, flow_stride(pb.w), k);
   }
 };
 
@@ -240,7 +234,7 @@ struct ForwardDual {
   FlowProblem pb;
   Fields work;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
-    flow_dual_step(flow_forward_planes(work.at(plane), work.padded).st, pb.s, pb.h, pb.w, i, j);
+    flow_dual_step_at(flow_forward_planes(work.at(plane), work.padded).st, pb.s, pb.h, pb.w, i, j);
   }
 };
 
@@ -290,22 +284,22 @@ struct BackwardRecompute : BackwardStep {
   static constexpr bool kPartials = false;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
     const FlowBackwardPlanes bp = planes(plane);
-    flow_back_recompute(bp.im, state(plane), bp.ad, pb.s, flow_stride(pb.w),
-                        flow_index(i, j, pb.w));
+    flow_back_recompute<float>(bp.im, state(plane), bp.ad, pb.s, flow_stride(pb.w),
+                               flow_index(i, j, pb.w));
   }
 };
 
 struct BackwardDual : BackwardStep {
   static constexpr bool kPartials = true;
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
-    flow_back_dual(state(plane), planes(plane).ad, pb.s, pb.h, pb.w, i, j, acc);
+    flow_back_dual_at(state(plane), planes(plane).ad, pb.s, pb.h, pb.w, i, j, acc);
   }
 };
 
 struct BackwardGrad : BackwardStep {
   static constexpr bool kPartials = false;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
-    flow_back_grad(planes(plane).ad, pb.s, flow_stride(pb.w), flow_index(i, j, pb.w));
+    flow_back_grad<float>(planes(plane).ad, pb.s, flow_stride(pb.w), flow_index(i, j, pb.w));
   }
 };
 

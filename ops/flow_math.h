@@ -216,68 +216,97 @@ RF_HD void flow_back_inputs(const FlowAdjoint& ad, const float* f2, int h, int w
   flow_sobel_tap_grads(ad.gx, ad.gy, f2, h, w, i, j, acc);
 }
 
+// ---- Value types ------------------------------------------------------------------------
+// The iteration formulas below are templates on the value type V: float (one pixel: a CUDA
+// thread, or the CPU at the end of a row), or on the CPU a vector of adjacent pixels of one row
+// (flow_cpu.cc). FlowLanes<V> supplies what differs: loads and stores at a padded index, the
+// mask type of comparisons, select and sqrt. The arithmetic is IEEE either way, so both give
+// the same bits.
+template <class V>
+struct FlowLanes;
+
+template <>
+struct FlowLanes<float> {
+  using Mask = bool;
+  static RF_HD float load(const float* p) { return *p; }
+  static RF_HD void store(float* p, float v) { *p = v; }
+  static RF_HD float select(bool m, float a, float b) { return m ? a : b; }
+  static RF_HD float sqrt(float x) { return sqrtf(x); }
+};
+
+template <class V>
+using FlowMask = typename FlowLanes<V>::Mask;
+
 // ---- Data term (Eq. 2-3) -----------------------------------------------------------------
 
-// All three cases of the thresholding are v = u + c g; this is c. The masks carry no gradient.
-RF_HD float flow_threshold_coef(float rho, float g2, float lt) {
-  if (rho < -lt * g2) return lt;
-  if (rho > lt * g2) return -lt;
-  return -rho / g2;
+template <class V>
+RF_HD V flow_g2(V gx, V gy) {
+  return gx * gx + gy * gy + V(kFlowG2Eps);
 }
 
-RF_HD float flow_g2(float gx, float gy) { return gx * gx + gy * gy + kFlowG2Eps; }
+// All three cases of the thresholding are v = u + c g; this is c. The masks carry no gradient.
+template <class V>
+RF_HD V flow_threshold_coef(V rho, V g2, V lt) {
+  using L = FlowLanes<V>;
+  const V bound = lt * g2;
+  return L::select(rho < -bound, lt, L::select(rho > bound, -lt, -rho / g2));
+}
 
 // The reverse of v = u + c g at one pixel, given the adjoint (a1, a2) of v: returns the adjoint
 // of u in (a1, a2) and adds those of g, rho_c and lambda * theta. In the middle case c = -rho/g2
 // depends on u, g (also through g2) and rho_c; outside it c = +-lt.
-RF_HD void flow_threshold_adjoint(float rho_c, float gx, float gy, float u1, float u2, float lt,
-                                  float* a1, float* a2, float* agx, float* agy, float* arho_c,
-                                  float* alt) {
-  const float g2 = flow_g2(gx, gy);
-  const float rho = rho_c + gx * u1 + gy * u2;
-  const float c = flow_threshold_coef(rho, g2, lt);
-  const float dot = *a1 * gx + *a2 * gy;
-  *agx += c * *a1;
-  *agy += c * *a2;
-  if (rho < -lt * g2) {
-    *alt += dot;
-  } else if (rho > lt * g2) {
-    *alt -= dot;
-  } else {
-    const float arho = -dot / g2;
-    // d/dg of -rho g/g2 beyond c I: through rho (u) and through g2 (2 g).
-    const float kg = -2.0f * c * dot / g2;
-    *agx += arho * u1 + kg * gx;
-    *agy += arho * u2 + kg * gy;
-    *arho_c += arho;
-    *a1 += arho * gx;
-    *a2 += arho * gy;
-  }
+template <class V>
+RF_HD void flow_threshold_adjoint(V rho_c, V gx, V gy, V u1, V u2, V lt, V& a1, V& a2, V& agx,
+                                  V& agy, V& arho_c, V& alt) {
+  using L = FlowLanes<V>;
+  const V zero(0.0f), g2 = flow_g2(gx, gy);
+  const V rho = rho_c + gx * u1 + gy * u2;
+  const V bound = lt * g2;
+  const FlowMask<V> below = rho<-bound, above = rho> bound;
+  const V c = L::select(below, lt, L::select(above, -lt, -rho / g2));
+  const V dot = a1 * gx + a2 * gy;
+  alt += L::select(below, dot, L::select(above, -dot, zero));
+  const V arho = L::select(below, zero, L::select(above, zero, -dot / g2));
+  // d/dg of -rho g/g2 beyond c I: through rho (u) and through g2 (2 g); 0 outside the middle.
+  const V kg = V(2.0f) * c * arho;
+  agx += c * a1 + arho * u1 + kg * gx;
+  agy += c * a2 + arho * u2 + kg * gy;
+  arho_c += arho;
+  a1 += arho * gx;
+  a2 += arho * gy;
 }
 
 // ---- Divergence and forward differences (Eq. 6-10) ---------------------------------------
 
-RF_HD float flow_div(const float* a, const float* b, int k, int stride, const FlowScalars& s) {
-  return s.div_x[0] * a[k - 1] + s.div_x[1] * a[k] + s.div_y[0] * b[k - stride] + s.div_y[1] * b[k];
+template <class V>
+RF_HD V flow_div(const float* a, const float* b, int k, int stride, const FlowScalars& s) {
+  using L = FlowLanes<V>;
+  return V(s.div_x[0]) * L::load(a + k - 1) + V(s.div_x[1]) * L::load(a + k) +
+         V(s.div_y[0]) * L::load(b + k - stride) + V(s.div_y[1]) * L::load(b + k);
 }
 
 // grad(u) at padded index k; `right` / `down` say whether (i, j + 1) / (i + 1, j) is inside.
-RF_HD void flow_grad(const float* u, int k, int stride, bool right, bool down, const FlowScalars& s,
-                     float* ux, float* uy) {
-  const float dx = s.grad_x[0] * u[k] + s.grad_x[1] * u[k + 1];
-  const float dy = s.grad_y[0] * u[k] + s.grad_y[1] * u[k + stride];
-  *ux = right ? dx : 0.0f;
-  *uy = down ? dy : 0.0f;
+template <class V>
+RF_HD void flow_grad(const float* u, int k, int stride, FlowMask<V> right, FlowMask<V> down,
+                     const FlowScalars& s, V& ux, V& uy) {
+  using L = FlowLanes<V>;
+  const V uk = L::load(u + k);
+  ux = L::select(right, V(s.grad_x[0]) * uk + V(s.grad_x[1]) * L::load(u + k + 1), V(0.0f));
+  uy = L::select(down, V(s.grad_y[0]) * uk + V(s.grad_y[1]) * L::load(u + k + stride), V(0.0f));
 }
 
 // ---- Dual update (Eq. 5) -----------------------------------------------------------------
 
-RF_HD float flow_norm(float ux, float uy) { return sqrtf(ux * ux + uy * uy + kFlowNormEps); }
+template <class V>
+RF_HD V flow_norm(V ux, V uy) {
+  return FlowLanes<V>::sqrt(ux * ux + uy * uy + V(kFlowNormEps));
+}
 
-RF_HD void flow_p_update(float ux, float uy, float step, float* p1, float* p2) {
-  const float d = 1.0f + step * flow_norm(ux, uy);
-  *p1 = (*p1 + step * ux) / d;
-  *p2 = (*p2 + step * uy) / d;
+template <class V>
+RF_HD void flow_p_update(V ux, V uy, V step, V& p1, V& p2) {
+  const V d = V(1.0f) + step * flow_norm(ux, uy);
+  p1 = (p1 + step * ux) / d;
+  p2 = (p2 + step * uy) / d;
 }
 
 // The reverse of flow_p_update from the old (p1, p2) and (ux, uy): (a1, a2) enter as the
@@ -285,115 +314,176 @@ RF_HD void flow_p_update(float ux, float uy, float step, float* p1, float* p2) {
 // that of the step s. With N = |grad u|, D = 1 + s N, p' = (p + s ux) / D:
 //   dp'/dp = 1/D, dp'_1/dux = s/D - p'_1 s ux/(N D), dp'_1/duy = -p'_1 s uy/(N D),
 //   dp'/ds = (u - p' N)/D, and likewise for p'_2.
-RF_HD void flow_p_update_adjoint(float p1, float p2, float ux, float uy, float step, float* a1,
-                                 float* a2, float* aux, float* auy, float* astep) {
-  const float n = flow_norm(ux, uy);
-  const float inv_d = 1.0f / (1.0f + step * n);
-  const float q1 = (p1 + step * ux) * inv_d, q2 = (p2 + step * uy) * inv_d;
-  const float dot = *a1 * q1 + *a2 * q2;
-  const float k = dot * step * inv_d / n;
-  *aux = *a1 * step * inv_d - k * ux;
-  *auy = *a2 * step * inv_d - k * uy;
-  *astep += (*a1 * ux + *a2 * uy - dot * n) * inv_d;
-  *a1 *= inv_d;
-  *a2 *= inv_d;
+template <class V>
+RF_HD void flow_p_update_adjoint(V p1, V p2, V ux, V uy, V step, V& a1, V& a2, V& aux, V& auy,
+                                 V& astep) {
+  const V n = flow_norm(ux, uy);
+  const V inv_d = V(1.0f) / (V(1.0f) + step * n);
+  const V q1 = (p1 + step * ux) * inv_d, q2 = (p2 + step * uy) * inv_d;
+  const V dot = a1 * q1 + a2 * q2;
+  const V k = dot * step * inv_d / n;
+  aux = a1 * step * inv_d - k * ux;
+  auy = a2 * step * inv_d - k * uy;
+  astep += (a1 * ux + a2 * uy - dot * n) * inv_d;
+  a1 = a1 * inv_d;
+  a2 = a2 * inv_d;
 }
 
 // ---- Forward sweeps ----------------------------------------------------------------------
 
-// Sweep A at padded index k: u' = v + theta div(p) for both components. Reads p at the pixel
-// and its left and upper neighbours, u only at the pixel.
-RF_HD void flow_relax(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
-                      int k, float* out1, float* out2) {
-  const float g2 = flow_g2(im.gx[k], im.gy[k]);
-  const float rho = im.rho_c[k] + im.gx[k] * st.u1[k] + im.gy[k] * st.u2[k];
-  const float c = flow_threshold_coef(rho, g2, s.lambda * s.theta);
-  *out1 = st.u1[k] + c * im.gx[k] + s.theta * flow_div(st.p11, st.p12, k, stride, s);
-  *out2 = st.u2[k] + c * im.gy[k] + s.theta * flow_div(st.p21, st.p22, k, stride, s);
+// u' = v + theta div(p) at padded index k, both components. Reads p at the pixel and its left
+// and upper neighbours, u only at the pixel.
+template <class V>
+RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
+                        int k, V& out1, V& out2) {
+  using L = FlowLanes<V>;
+  const V gx = L::load(im.gx + k), gy = L::load(im.gy + k);
+  const V u1 = L::load(st.u1 + k), u2 = L::load(st.u2 + k);
+  const V rho = L::load(im.rho_c + k) + gx * u1 + gy * u2;
+  const V c = flow_threshold_coef(rho, flow_g2(gx, gy), V(s.lambda * s.theta));
+  out1 = u1 + c * gx + V(s.theta) * flow_div<V>(st.p11, st.p12, k, stride, s);
+  out2 = u2 + c * gy + V(s.theta) * flow_div<V>(st.p21, st.p22, k, stride, s);
 }
 
-// Sweep B at (i, j): the p update from grad(u'). Reads u' at the pixel and its right and lower
+// Sweep A: u <- u' in place (u is read only at the pixel being written).
+template <class V>
+RF_HD void flow_relax(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
+                      int k) {
+  V u1, u2;
+  flow_relaxed(im, st, s, stride, k, u1, u2);
+  FlowLanes<V>::store(st.u1 + k, u1);
+  FlowLanes<V>::store(st.u2 + k, u2);
+}
+
+// Sweep B: the p update from grad(u'). Reads u' at the pixel and its right and lower
 // neighbours, p only at the pixel.
-RF_HD void flow_dual_step(const FlowState& st, const FlowScalars& s, int h, int w, int i, int j) {
-  const int k = flow_index(i, j, w), stride = flow_stride(w);
-  const float step = s.tau / s.theta;
-  float ux, uy;
-  flow_grad(st.u1, k, stride, j + 1 < w, i + 1 < h, s, &ux, &uy);
-  flow_p_update(ux, uy, step, &st.p11[k], &st.p12[k]);
-  flow_grad(st.u2, k, stride, j + 1 < w, i + 1 < h, s, &ux, &uy);
-  flow_p_update(ux, uy, step, &st.p21[k], &st.p22[k]);
+template <class V>
+RF_HD void flow_dual_step(const FlowState& st, const FlowScalars& s, int stride, int k,
+                          FlowMask<V> right, FlowMask<V> down) {
+  using L = FlowLanes<V>;
+  const V step(s.tau / s.theta);
+  V ux, uy, p1 = L::load(st.p11 + k), p2 = L::load(st.p12 + k);
+  flow_grad(st.u1, k, stride, right, down, s, ux, uy);
+  flow_p_update(ux, uy, step, p1, p2);
+  L::store(st.p11 + k, p1);
+  L::store(st.p12 + k, p2);
+  p1 = L::load(st.p21 + k);
+  p2 = L::load(st.p22 + k);
+  flow_grad(st.u2, k, stride, right, down, s, ux, uy);
+  flow_p_update(ux, uy, step, p1, p2);
+  L::store(st.p21 + k, p1);
+  L::store(st.p22 + k, p2);
 }
 
 // ---- Backward sweeps, one iteration in reverse from its start state `st` -----------------
+// `acc` holds kFlowSlots partial sums of the parameter gradients.
 
 // B0: recompute u' into t1, t2.
+template <class V>
 RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
                                const FlowScalars& s, int stride, int k) {
-  flow_relax(im, st, s, stride, k, &ad.t1[k], &ad.t2[k]);
+  V u1, u2;
+  flow_relaxed(im, st, s, stride, k, u1, u2);
+  FlowLanes<V>::store(ad.t1 + k, u1);
+  FlowLanes<V>::store(ad.t2 + k, u2);
 }
 
-RF_HD void flow_back_dual_one(const float* up, float p1, float p2, float* a1, float* a2, float* aux,
-                              float* auy, const FlowScalars& s, int k, int stride, bool right,
-                              bool down, float* acc) {
-  const float step = s.tau / s.theta;
-  float ux, uy;
-  flow_grad(up, k, stride, right, down, s, &ux, &uy);
-  flow_p_update_adjoint(p1, p2, ux, uy, step, a1, a2, &aux[k], &auy[k], &acc[kSlotStep]);
+template <class V>
+RF_HD void flow_back_dual_one(const float* up, const float* p1, const float* p2, float* a1,
+                              float* a2, float* aux, float* auy, const FlowScalars& s, int k,
+                              int stride, FlowMask<V> right, FlowMask<V> down, V* acc) {
+  using L = FlowLanes<V>;
+  V ux, uy, gx, gy, b1 = L::load(a1 + k), b2 = L::load(a2 + k);
+  flow_grad(up, k, stride, right, down, s, ux, uy);
+  flow_p_update_adjoint(L::load(p1 + k), L::load(p2 + k), ux, uy, V(s.tau / s.theta), b1, b2, gx,
+                        gy, acc[kSlotStep]);
   // The components fixed at 0 on the last column / row pass nothing back.
-  if (!right) aux[k] = 0.0f;
-  if (!down) auy[k] = 0.0f;
-  acc[kSlotGradX] += aux[k] * up[k];
-  acc[kSlotGradX + 1] += aux[k] * up[k + 1];
-  acc[kSlotGradY] += auy[k] * up[k];
-  acc[kSlotGradY + 1] += auy[k] * up[k + stride];
+  gx = L::select(right, gx, V(0.0f));
+  gy = L::select(down, gy, V(0.0f));
+  L::store(a1 + k, b1);
+  L::store(a2 + k, b2);
+  L::store(aux + k, gx);
+  L::store(auy + k, gy);
+  const V uk = L::load(up + k);
+  acc[kSlotGradX] += gx * uk;
+  acc[kSlotGradX + 1] += gx * L::load(up + k + 1);
+  acc[kSlotGradY] += gy * uk;
+  acc[kSlotGradY + 1] += gy * L::load(up + k + stride);
 }
 
-// B1 at (i, j): reverse the p update. Reads u' (t) at the pixel and its right and lower
-// neighbours; turns the p adjoints at the pixel into those of the old p and writes the adjoints
-// of grad(u') there.
-RF_HD void flow_back_dual(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s, int h,
-                          int w, int i, int j, float* acc) {
-  const int k = flow_index(i, j, w), stride = flow_stride(w);
-  flow_back_dual_one(ad.t1, st.p11[k], st.p12[k], &ad.p11[k], &ad.p12[k], ad.ux1, ad.uy1, s, k,
-                     stride, j + 1 < w, i + 1 < h, acc);
-  flow_back_dual_one(ad.t2, st.p21[k], st.p22[k], &ad.p21[k], &ad.p22[k], ad.ux2, ad.uy2, s, k,
-                     stride, j + 1 < w, i + 1 < h, acc);
+// B1: reverse the p update. Reads u' (t) at the pixel and its right and lower neighbours; turns
+// the p adjoints at the pixel into those of the old p and writes the adjoints of grad(u') there.
+template <class V>
+RF_HD void flow_back_dual(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
+                          int stride, int k, FlowMask<V> right, FlowMask<V> down, V* acc) {
+  flow_back_dual_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k, stride, right,
+                     down, acc);
+  flow_back_dual_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k, stride, right,
+                     down, acc);
 }
 
-// B2 at padded index k: the adjoint of u' into t, from the incoming adjoint of u' and the
-// adjoint of grad(u') at the pixel and its left and upper neighbours.
+// B2: the adjoint of u' into t, from the incoming adjoint of u' and the adjoint of grad(u') at
+// the pixel and its left and upper neighbours.
+template <class V>
 RF_HD void flow_back_grad(const FlowAdjoint& ad, const FlowScalars& s, int stride, int k) {
-  ad.t1[k] = ad.u1[k] + s.grad_x[0] * ad.ux1[k] + s.grad_x[1] * ad.ux1[k - 1] +
-             s.grad_y[0] * ad.uy1[k] + s.grad_y[1] * ad.uy1[k - stride];
-  ad.t2[k] = ad.u2[k] + s.grad_x[0] * ad.ux2[k] + s.grad_x[1] * ad.ux2[k - 1] +
-             s.grad_y[0] * ad.uy2[k] + s.grad_y[1] * ad.uy2[k - stride];
+  using L = FlowLanes<V>;
+  const V gx0(s.grad_x[0]), gx1(s.grad_x[1]), gy0(s.grad_y[0]), gy1(s.grad_y[1]);
+  L::store(ad.t1 + k, L::load(ad.u1 + k) + gx0 * L::load(ad.ux1 + k) +
+                          gx1 * L::load(ad.ux1 + k - 1) + gy0 * L::load(ad.uy1 + k) +
+                          gy1 * L::load(ad.uy1 + k - stride));
+  L::store(ad.t2 + k, L::load(ad.u2 + k) + gx0 * L::load(ad.ux2 + k) +
+                          gx1 * L::load(ad.ux2 + k - 1) + gy0 * L::load(ad.uy2 + k) +
+                          gy1 * L::load(ad.uy2 + k - stride));
 }
 
 // The divergence part of B3 for one component: adds theta div^T(t) to the p adjoints at k
 // (reading t at the pixel and its right and lower neighbours) and the tap and theta partials.
+template <class V>
 RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, float* aa, float* ab,
-                             const FlowScalars& s, int k, int stride, float* acc) {
-  aa[k] += s.theta * (s.div_x[1] * t[k] + s.div_x[0] * t[k + 1]);
-  ab[k] += s.theta * (s.div_y[1] * t[k] + s.div_y[0] * t[k + stride]);
-  acc[kSlotThetaDiv] += t[k] * flow_div(pa, pb, k, stride, s);
-  const float tt = s.theta * t[k];
-  acc[kSlotDivX] += tt * pa[k - 1];
-  acc[kSlotDivX + 1] += tt * pa[k];
-  acc[kSlotDivY] += tt * pb[k - stride];
-  acc[kSlotDivY + 1] += tt * pb[k];
+                             const FlowScalars& s, int k, int stride, V* acc) {
+  using L = FlowLanes<V>;
+  const V theta(s.theta), tk = L::load(t + k);
+  L::store(aa + k,
+           L::load(aa + k) + theta * (V(s.div_x[1]) * tk + V(s.div_x[0]) * L::load(t + k + 1)));
+  L::store(ab + k, L::load(ab + k) +
+                       theta * (V(s.div_y[1]) * tk + V(s.div_y[0]) * L::load(t + k + stride)));
+  acc[kSlotThetaDiv] += tk * flow_div<V>(pa, pb, k, stride, s);
+  const V tt = theta * tk;
+  acc[kSlotDivX] += tt * L::load(pa + k - 1);
+  acc[kSlotDivX + 1] += tt * L::load(pa + k);
+  acc[kSlotDivY] += tt * L::load(pb + k - stride);
+  acc[kSlotDivY + 1] += tt * L::load(pb + k);
 }
 
-// B3 at padded index k: reverse u' = v + theta div(p) and the thresholding. Reads t at the
-// pixel and its right and lower neighbours; writes the adjoint of the start u at the pixel.
+// B3: reverse u' = v + theta div(p) and the thresholding. Reads t at the pixel and its right and
+// lower neighbours; writes the adjoint of the start u at the pixel.
+template <class V>
 RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
-                           const FlowScalars& s, int stride, int k, float* acc) {
+                           const FlowScalars& s, int stride, int k, V* acc) {
+  using L = FlowLanes<V>;
   flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, acc);
   flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, acc);
-  float a1 = ad.t1[k], a2 = ad.t2[k];
-  flow_threshold_adjoint(im.rho_c[k], im.gx[k], im.gy[k], st.u1[k], st.u2[k], s.lambda * s.theta,
-                         &a1, &a2, &ad.gx[k], &ad.gy[k], &ad.rho_c[k], &acc[kSlotLambdaTheta]);
-  ad.u1[k] = a1;
-  ad.u2[k] = a2;
+  V a1 = L::load(ad.t1 + k), a2 = L::load(ad.t2 + k);
+  V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
+  flow_threshold_adjoint(L::load(im.rho_c + k), L::load(im.gx + k), L::load(im.gy + k),
+                         L::load(st.u1 + k), L::load(st.u2 + k), V(s.lambda * s.theta), a1, a2, agx,
+                         agy, arho, acc[kSlotLambdaTheta]);
+  L::store(ad.u1 + k, a1);
+  L::store(ad.u2 + k, a2);
+  L::store(ad.gx + k, agx);
+  L::store(ad.gy + k, agy);
+  L::store(ad.rho_c + k, arho);
+}
+
+// The two sweeps with edge masks, for the single pixel (i, j): the form the CUDA threads use.
+RF_HD void flow_dual_step_at(const FlowState& st, const FlowScalars& s, int h, int w, int i,
+                             int j) {
+  flow_dual_step<float>(st, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h);
+}
+
+RF_HD void flow_back_dual_at(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
+                             int h, int w, int i, int j, float* acc) {
+  flow_back_dual<float>(st, ad, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h, acc);
 }
 
 // The parameter gradients from the summed partials; `grads` in the order theta, lambda, tau,
