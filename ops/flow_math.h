@@ -67,12 +67,9 @@ constexpr int kFlowStatePlanes = 6;
 constexpr int kFlowForwardPlanes = kFlowStatePlanes + 3;
 
 RF_HD FlowState flow_state_at(float* base, int padded) {
-  return {base,
-          base + padded,
-          base + 2 * padded,
-          base + 3 * padded,
-          base + 4 * padded,
-          base + 5 * padded};
+  float* f[kFlowStatePlanes];
+  for (int k = 0; k < kFlowStatePlanes; ++k) f[k] = base + k * padded;
+  return {f[0], f[1], f[2], f[3], f[4], f[5]};
 }
 // The saved start state of an iteration: only read by the backward, which shares the sweep
 // functions (and so the FlowState type) with the forward.
