@@ -1,0 +1,39 @@
+#pragma once
+// Entry points of the representation flow schedules. Planes are the N * C (sample, channel)
+// pairs of contiguous (N, C, H, W) inputs; the output is (N, 2C, H, W).
+#include <cstdint>
+
+#include "ops/flow_math.h"
+
+namespace repflow::ops {
+
+struct FlowProblem {
+  int64_t planes;    // N * C
+  int64_t channels;  // C
+  int h, w;
+  int n_iter;
+  FlowScalars s;
+};
+
+// Floats of backward state per plane: the padded iterate at the start of every iteration.
+inline int64_t flow_saved_floats(int h, int w, int n_iter) {
+  return int64_t{n_iter} * kFlowStatePlanes * flow_padded_size(h, w);
+}
+
+// `saved` is null when no backward will run; else it receives flow_saved_floats per plane.
+void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
+                      float* saved);
+// Writes the gradients of f1 and f2 and the kFlowSlots partial sums of every parameter
+// gradient, summed over planes (see flow_param_grads).
+void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2, const float* saved,
+                       const float* grad_out, float* grad_f1, float* grad_f2, double* sums);
+
+#if REPFLOW_WITH_CUDA
+void flow_forward_cuda(int device, const FlowProblem& pb, const float* f1, const float* f2,
+                       float* out, float* saved);
+void flow_backward_cuda(int device, const FlowProblem& pb, const float* f1, const float* f2,
+                        const float* saved, const float* grad_out, float* grad_f1, float* grad_f2,
+                        double* sums);
+#endif
+
+}  // namespace repflow::ops

@@ -1,0 +1,497 @@
+#pragma once
+// Per-pixel formulas of the representation flow op (definition in ops/flow.h) and of its exact
+// reverse: the single source of truth that the CPU loops and the CUDA kernels both run. Only the
+// order in which pixels are visited, and where the planes live, differ between schedules.
+//
+// Working planes are padded by one zero cell on every side (flow_index), so the stencils below
+// read neighbours without bounds tests: the zeros outside the plane that div() and the
+// adjoints assume are simply there, which keeps the CPU inner loops branch-free. Pad cells are
+// zeroed once and never written.
+#include <cmath>
+#include <cstdint>
+
+#include "framework/hostdev.h"
+
+namespace repflow::ops {
+
+// The epsilons of ops/flow.h: in g2 and in |grad u|.
+constexpr float kFlowG2Eps = 1e-12f;
+constexpr float kFlowNormEps = 1e-12f;
+
+// Parameter values, passed by value to kernels.
+struct FlowScalars {
+  float theta, lambda, tau;
+  float div_x[2], div_y[2], grad_x[2], grad_y[2];
+  float sobel_x[9], sobel_y[9];  // row-major 3x3
+};
+
+// Slots of the per-plane partial sums from which the parameter gradients are assembled: the
+// adjoints of theta where it multiplies div(p), of lambda * theta, of s = tau / theta, and of
+// every tap.
+enum FlowGradSlot : int {
+  kSlotThetaDiv = 0,
+  kSlotLambdaTheta = 1,
+  kSlotStep = 2,
+  kSlotDivX = 3,
+  kSlotDivY = 5,
+  kSlotGradX = 7,
+  kSlotGradY = 9,
+  kSlotSobelX = 11,
+  kSlotSobelY = 20,
+  kFlowSlots = 29
+};
+
+RF_HD int flow_stride(int w) { return w + 2; }
+RF_HD int flow_padded_size(int h, int w) { return (h + 2) * (w + 2); }
+RF_HD int flow_index(int i, int j, int w) { return (i + 1) * (w + 2) + j + 1; }
+RF_HD int flow_clamp(int i, int n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
+
+// One plane's image terms, padded.
+struct FlowImage {
+  float* gx;
+  float* gy;
+  float* rho_c;
+};
+
+// One plane's iterate (u, p), padded. These six planes are contiguous in this order, both in
+// the working memory and in the state saved for the backward.
+struct FlowState {
+  float* u1;
+  float* u2;
+  float* p11;
+  float* p12;
+  float* p21;
+  float* p22;
+};
+constexpr int kFlowStatePlanes = 6;
+constexpr int kFlowForwardPlanes = kFlowStatePlanes + 3;
+
+RF_HD FlowState flow_state_at(float* base, int padded) {
+  float* f[kFlowStatePlanes];
+  for (int k = 0; k < kFlowStatePlanes; ++k) f[k] = base + k * padded;
+  return {f[0], f[1], f[2], f[3], f[4], f[5]};
+}
+// The saved start state of an iteration: only read by the backward, which shares the sweep
+// functions (and so the FlowState type) with the forward.
+RF_HD FlowState flow_saved_state_at(const float* base, int padded) {
+  return flow_state_at(const_cast<float*>(base), padded);
+}
+RF_HD FlowImage flow_image_at(float* base, int padded) {
+  return {base, base + padded, base + 2 * padded};
+}
+
+// One plane's adjoints during the backward, padded. `t1`, `t2` first hold the recomputed
+// relaxed u' of the iteration, then (once the p update has been reversed) the adjoint of u';
+// u1..p22 hold the adjoints of the iterate; gx, gy, rho_c accumulate over all iterations.
+struct FlowAdjoint {
+  float* t1;
+  float* t2;
+  float* ux1;
+  float* uy1;
+  float* ux2;
+  float* uy2;
+  float* u1;
+  float* u2;
+  float* p11;
+  float* p12;
+  float* p21;
+  float* p22;
+  float* gx;
+  float* gy;
+  float* rho_c;
+};
+constexpr int kFlowAdjointPlanes = 15;
+constexpr int kFlowBackwardPlanes = kFlowAdjointPlanes + 3;
+
+RF_HD FlowAdjoint flow_adjoint_at(float* base, int padded) {
+  float* f[kFlowAdjointPlanes];
+  for (int k = 0; k < kFlowAdjointPlanes; ++k) f[k] = base + k * padded;
+  return {f[0], f[1], f[2],  f[3],  f[4],  f[5],  f[6], f[7],
+          f[8], f[9], f[10], f[11], f[12], f[13], f[14]};
+}
+
+// The working planes of the forward (iterate first, so that it can be saved as one block) and
+// of the backward.
+struct FlowForwardPlanes {
+  FlowState st;
+  FlowImage im;
+};
+RF_HD FlowForwardPlanes flow_forward_planes(float* base, int padded) {
+  return {flow_state_at(base, padded), flow_image_at(base + kFlowStatePlanes * padded, padded)};
+}
+struct FlowBackwardPlanes {
+  FlowImage im;
+  FlowAdjoint ad;
+};
+RF_HD FlowBackwardPlanes flow_backward_planes(float* base, int padded) {
+  return {flow_image_at(base, padded), flow_adjoint_at(base + 3 * padded, padded)};
+}
+
+// Offset of the x-flow plane of `plane` in the (N, 2C, H, W) output; the y-flow plane follows
+// C planes later.
+RF_HD int64_t flow_out_offset(int64_t plane, int64_t channels, int64_t hw) {
+  return (plane / channels * 2 * channels + plane % channels) * hw;
+}
+
+// ---- Image terms -------------------------------------------------------------------------
+
+// g = (sobel_x, sobel_y) cross-correlated with the unpadded plane f2 at (i, j), replicated
+// borders; rho_c = f2 - f1.
+RF_HD void flow_image_init(const FlowImage& im, const float* f1, const float* f2, int h, int w,
+                           int i, int j, const FlowScalars& s) {
+  float gx = 0.0f, gy = 0.0f;
+  for (int a = 0; a < 3; ++a) {
+    const float* row = f2 + flow_clamp(i + a - 1, h) * w;
+    for (int b = 0; b < 3; ++b) {
+      const float v = row[flow_clamp(j + b - 1, w)];
+      gx += s.sobel_x[a * 3 + b] * v;
+      gy += s.sobel_y[a * 3 + b] * v;
+    }
+  }
+  const int k = flow_index(i, j, w);
+  im.gx[k] = gx;
+  im.gy[k] = gy;
+  im.rho_c[k] = f2[i * w + j] - f1[i * w + j];
+}
+
+// The adjoint of the Sobel filtering at input pixel (r, c): every (output pixel, tap) pair
+// whose clamped source is (r, c), gathered rather than scattered so that each input pixel has
+// one writer and a fixed summation order. Sources lie within one pixel of their outputs, also
+// at replicated borders.
+RF_HD float flow_sobel_adjoint(const float* ax, const float* ay, int h, int w, int r, int c,
+                               const FlowScalars& s) {
+  float sum = 0.0f;
+  for (int i = r - 1; i <= r + 1; ++i) {
+    if (i < 0 || i >= h) continue;
+    for (int a = 0; a < 3; ++a) {
+      if (flow_clamp(i + a - 1, h) != r) continue;
+      for (int j = c - 1; j <= c + 1; ++j) {
+        if (j < 0 || j >= w) continue;
+        for (int b = 0; b < 3; ++b) {
+          if (flow_clamp(j + b - 1, w) != c) continue;
+          const int k = flow_index(i, j, w);
+          sum += s.sobel_x[a * 3 + b] * ax[k] + s.sobel_y[a * 3 + b] * ay[k];
+        }
+      }
+    }
+  }
+  return sum;
+}
+
+// Adds output pixel (i, j)'s share of the Sobel tap gradients to acc[kSlotSobelX..].
+RF_HD void flow_sobel_tap_grads(const float* ax, const float* ay, const float* f2, int h, int w,
+                                int i, int j, float* acc) {
+  const int k = flow_index(i, j, w);
+  for (int a = 0; a < 3; ++a) {
+    const float* row = f2 + flow_clamp(i + a - 1, h) * w;
+    for (int b = 0; b < 3; ++b) {
+      const float v = row[flow_clamp(j + b - 1, w)];
+      acc[kSlotSobelX + a * 3 + b] += ax[k] * v;
+      acc[kSlotSobelY + a * 3 + b] += ay[k] * v;
+    }
+  }
+}
+
+// The start of the backward at (i, j): the image terms again, and the output gradient (g1 for
+// the x-flow, g2 for the y-flow, unpadded) as the adjoint of the final u.
+RF_HD void flow_back_init(const FlowBackwardPlanes& bp, const float* f1, const float* f2,
+                          const float* g1, const float* g2, int h, int w, int i, int j,
+                          const FlowScalars& s) {
+  flow_image_init(bp.im, f1, f2, h, w, i, j, s);
+  const int k = flow_index(i, j, w);
+  bp.ad.u1[k] = g1[i * w + j];
+  bp.ad.u2[k] = g2[i * w + j];
+}
+
+// The end of the backward at (i, j): rho_c = f2 - f1 and g = sobel(f2) passed back to the
+// inputs (unpadded planes), and this pixel's share of the Sobel tap gradients.
+RF_HD void flow_back_inputs(const FlowAdjoint& ad, const float* f2, int h, int w, int i, int j,
+                            const FlowScalars& s, float* grad_f1, float* grad_f2, float* acc) {
+  const int k = flow_index(i, j, w);
+  grad_f1[i * w + j] = -ad.rho_c[k];
+  grad_f2[i * w + j] = ad.rho_c[k] + flow_sobel_adjoint(ad.gx, ad.gy, h, w, i, j, s);
+  flow_sobel_tap_grads(ad.gx, ad.gy, f2, h, w, i, j, acc);
+}
+
+// ---- Value types ------------------------------------------------------------------------
+// The iteration formulas below are templates on the value type V: float (one pixel: a CUDA
+// thread, or the CPU at the end of a row), or on the CPU a vector of adjacent pixels of one row
+// (flow_cpu.cc). FlowLanes<V> supplies what differs: loads and stores at a padded index, the
+// mask type of comparisons, select and sqrt. The arithmetic is IEEE either way, so both give
+// the same bits.
+template <class V>
+struct FlowLanes;
+
+template <>
+struct FlowLanes<float> {
+  using Mask = bool;
+  static RF_HD float load(const float* p) { return *p; }
+  static RF_HD void store(float* p, float v) { *p = v; }
+  static RF_HD float select(bool m, float a, float b) { return m ? a : b; }
+  static RF_HD float sqrt(float x) { return sqrtf(x); }
+};
+
+template <class V>
+using FlowMask = typename FlowLanes<V>::Mask;
+
+// ---- Data term (Eq. 2-3) -----------------------------------------------------------------
+
+template <class V>
+RF_HD V flow_g2(V gx, V gy) {
+  return gx * gx + gy * gy + V(kFlowG2Eps);
+}
+
+// All three cases of the thresholding are v = u + c g; this is c. The masks carry no gradient.
+template <class V>
+RF_HD V flow_threshold_coef(V rho, V g2, V lt) {
+  using L = FlowLanes<V>;
+  const V bound = lt * g2;
+  return L::select(rho < -bound, lt, L::select(rho > bound, -lt, -rho / g2));
+}
+
+// The reverse of v = u + c g at one pixel, given the adjoint (a1, a2) of v: returns the adjoint
+// of u in (a1, a2) and adds those of g, rho_c and lambda * theta. In the middle case c = -rho/g2
+// depends on u, g (also through g2) and rho_c; outside it c = +-lt.
+template <class V>
+RF_HD void flow_threshold_adjoint(V rho_c, V gx, V gy, V u1, V u2, V lt, V& a1, V& a2, V& agx,
+                                  V& agy, V& arho_c, V& alt) {
+  using L = FlowLanes<V>;
+  const V zero(0.0f), g2 = flow_g2(gx, gy);
+  const V rho = rho_c + gx * u1 + gy * u2;
+  const V bound = lt * g2;
+  const FlowMask<V> below = rho<-bound, above = rho> bound;
+  const V c = L::select(below, lt, L::select(above, -lt, -rho / g2));
+  const V dot = a1 * gx + a2 * gy;
+  alt += L::select(below, dot, L::select(above, -dot, zero));
+  const V arho = L::select(below, zero, L::select(above, zero, -dot / g2));
+  // d/dg of -rho g/g2 beyond c I: through rho (u) and through g2 (2 g); 0 outside the middle.
+  const V kg = V(2.0f) * c * arho;
+  agx += c * a1 + arho * u1 + kg * gx;
+  agy += c * a2 + arho * u2 + kg * gy;
+  arho_c += arho;
+  a1 += arho * gx;
+  a2 += arho * gy;
+}
+
+// ---- Divergence and forward differences (Eq. 6-10) ---------------------------------------
+
+template <class V>
+RF_HD V flow_div(const float* a, const float* b, int k, int stride, const FlowScalars& s) {
+  using L = FlowLanes<V>;
+  return V(s.div_x[0]) * L::load(a + k - 1) + V(s.div_x[1]) * L::load(a + k) +
+         V(s.div_y[0]) * L::load(b + k - stride) + V(s.div_y[1]) * L::load(b + k);
+}
+
+// grad(u) at padded index k; `right` / `down` say whether (i, j + 1) / (i + 1, j) is inside.
+template <class V>
+RF_HD void flow_grad(const float* u, int k, int stride, FlowMask<V> right, FlowMask<V> down,
+                     const FlowScalars& s, V& ux, V& uy) {
+  using L = FlowLanes<V>;
+  const V uk = L::load(u + k);
+  ux = L::select(right, V(s.grad_x[0]) * uk + V(s.grad_x[1]) * L::load(u + k + 1), V(0.0f));
+  uy = L::select(down, V(s.grad_y[0]) * uk + V(s.grad_y[1]) * L::load(u + k + stride), V(0.0f));
+}
+
+// ---- Dual update (Eq. 5) -----------------------------------------------------------------
+
+template <class V>
+RF_HD V flow_norm(V ux, V uy) {
+  return FlowLanes<V>::sqrt(ux * ux + uy * uy + V(kFlowNormEps));
+}
+
+template <class V>
+RF_HD void flow_p_update(V ux, V uy, V step, V& p1, V& p2) {
+  const V d = V(1.0f) + step * flow_norm(ux, uy);
+  p1 = (p1 + step * ux) / d;
+  p2 = (p2 + step * uy) / d;
+}
+
+// The reverse of flow_p_update from the old (p1, p2) and (ux, uy): (a1, a2) enter as the
+// adjoint of the new p and leave as that of the old p; writes the adjoint of (ux, uy) and adds
+// that of the step s. With N = |grad u|, D = 1 + s N, p' = (p + s ux) / D:
+//   dp'/dp = 1/D, dp'_1/dux = s/D - p'_1 s ux/(N D), dp'_1/duy = -p'_1 s uy/(N D),
+//   dp'/ds = (u - p' N)/D, and likewise for p'_2.
+template <class V>
+RF_HD void flow_p_update_adjoint(V p1, V p2, V ux, V uy, V step, V& a1, V& a2, V& aux, V& auy,
+                                 V& astep) {
+  const V n = flow_norm(ux, uy);
+  const V inv_d = V(1.0f) / (V(1.0f) + step * n);
+  const V q1 = (p1 + step * ux) * inv_d, q2 = (p2 + step * uy) * inv_d;
+  const V dot = a1 * q1 + a2 * q2;
+  const V k = dot * step * inv_d / n;
+  aux = a1 * step * inv_d - k * ux;
+  auy = a2 * step * inv_d - k * uy;
+  astep += (a1 * ux + a2 * uy - dot * n) * inv_d;
+  a1 = a1 * inv_d;
+  a2 = a2 * inv_d;
+}
+
+// ---- Forward sweeps ----------------------------------------------------------------------
+
+// u' = v + theta div(p) at padded index k, both components. Reads p at the pixel and its left
+// and upper neighbours, u only at the pixel.
+template <class V>
+RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
+                        int k, V& out1, V& out2) {
+  using L = FlowLanes<V>;
+  const V gx = L::load(im.gx + k), gy = L::load(im.gy + k);
+  const V u1 = L::load(st.u1 + k), u2 = L::load(st.u2 + k);
+  const V rho = L::load(im.rho_c + k) + gx * u1 + gy * u2;
+  const V c = flow_threshold_coef(rho, flow_g2(gx, gy), V(s.lambda * s.theta));
+  out1 = u1 + c * gx + V(s.theta) * flow_div<V>(st.p11, st.p12, k, stride, s);
+  out2 = u2 + c * gy + V(s.theta) * flow_div<V>(st.p21, st.p22, k, stride, s);
+}
+
+// Sweep A: u <- u' in place (u is read only at the pixel being written).
+template <class V>
+RF_HD void flow_relax(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
+                      int k) {
+  V u1, u2;
+  flow_relaxed(im, st, s, stride, k, u1, u2);
+  FlowLanes<V>::store(st.u1 + k, u1);
+  FlowLanes<V>::store(st.u2 + k, u2);
+}
+
+// Sweep B: the p update from grad(u'). Reads u' at the pixel and its right and lower
+// neighbours, p only at the pixel.
+template <class V>
+RF_HD void flow_dual_step(const FlowState& st, const FlowScalars& s, int stride, int k,
+                          FlowMask<V> right, FlowMask<V> down) {
+  using L = FlowLanes<V>;
+  const V step(s.tau / s.theta);
+  V ux, uy, p1 = L::load(st.p11 + k), p2 = L::load(st.p12 + k);
+  flow_grad(st.u1, k, stride, right, down, s, ux, uy);
+  flow_p_update(ux, uy, step, p1, p2);
+  L::store(st.p11 + k, p1);
+  L::store(st.p12 + k, p2);
+  p1 = L::load(st.p21 + k);
+  p2 = L::load(st.p22 + k);
+  flow_grad(st.u2, k, stride, right, down, s, ux, uy);
+  flow_p_update(ux, uy, step, p1, p2);
+  L::store(st.p21 + k, p1);
+  L::store(st.p22 + k, p2);
+}
+
+// ---- Backward sweeps, one iteration in reverse from its start state `st` -----------------
+// `acc` holds kFlowSlots partial sums of the parameter gradients.
+
+// B0: recompute u' into t1, t2.
+template <class V>
+RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
+                               const FlowScalars& s, int stride, int k) {
+  V u1, u2;
+  flow_relaxed(im, st, s, stride, k, u1, u2);
+  FlowLanes<V>::store(ad.t1 + k, u1);
+  FlowLanes<V>::store(ad.t2 + k, u2);
+}
+
+template <class V>
+RF_HD void flow_back_dual_one(const float* up, const float* p1, const float* p2, float* a1,
+                              float* a2, float* aux, float* auy, const FlowScalars& s, int k,
+                              int stride, FlowMask<V> right, FlowMask<V> down, V* acc) {
+  using L = FlowLanes<V>;
+  V ux, uy, gx, gy, b1 = L::load(a1 + k), b2 = L::load(a2 + k);
+  flow_grad(up, k, stride, right, down, s, ux, uy);
+  flow_p_update_adjoint(L::load(p1 + k), L::load(p2 + k), ux, uy, V(s.tau / s.theta), b1, b2, gx,
+                        gy, acc[kSlotStep]);
+  // The components fixed at 0 on the last column / row pass nothing back.
+  gx = L::select(right, gx, V(0.0f));
+  gy = L::select(down, gy, V(0.0f));
+  L::store(a1 + k, b1);
+  L::store(a2 + k, b2);
+  L::store(aux + k, gx);
+  L::store(auy + k, gy);
+  const V uk = L::load(up + k);
+  acc[kSlotGradX] += gx * uk;
+  acc[kSlotGradX + 1] += gx * L::load(up + k + 1);
+  acc[kSlotGradY] += gy * uk;
+  acc[kSlotGradY + 1] += gy * L::load(up + k + stride);
+}
+
+// B1: reverse the p update. Reads u' (t) at the pixel and its right and lower neighbours; turns
+// the p adjoints at the pixel into those of the old p and writes the adjoints of grad(u') there.
+template <class V>
+RF_HD void flow_back_dual(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
+                          int stride, int k, FlowMask<V> right, FlowMask<V> down, V* acc) {
+  flow_back_dual_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k, stride, right,
+                     down, acc);
+  flow_back_dual_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k, stride, right,
+                     down, acc);
+}
+
+// B2: the adjoint of u' into t, from the incoming adjoint of u' and the adjoint of grad(u') at
+// the pixel and its left and upper neighbours.
+template <class V>
+RF_HD void flow_back_grad(const FlowAdjoint& ad, const FlowScalars& s, int stride, int k) {
+  using L = FlowLanes<V>;
+  const V gx0(s.grad_x[0]), gx1(s.grad_x[1]), gy0(s.grad_y[0]), gy1(s.grad_y[1]);
+  L::store(ad.t1 + k, L::load(ad.u1 + k) + gx0 * L::load(ad.ux1 + k) +
+                          gx1 * L::load(ad.ux1 + k - 1) + gy0 * L::load(ad.uy1 + k) +
+                          gy1 * L::load(ad.uy1 + k - stride));
+  L::store(ad.t2 + k, L::load(ad.u2 + k) + gx0 * L::load(ad.ux2 + k) +
+                          gx1 * L::load(ad.ux2 + k - 1) + gy0 * L::load(ad.uy2 + k) +
+                          gy1 * L::load(ad.uy2 + k - stride));
+}
+
+// The divergence part of B3 for one component: adds theta div^T(t) to the p adjoints at k
+// (reading t at the pixel and its right and lower neighbours) and the tap and theta partials.
+template <class V>
+RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, float* aa, float* ab,
+                             const FlowScalars& s, int k, int stride, V* acc) {
+  using L = FlowLanes<V>;
+  const V theta(s.theta), tk = L::load(t + k);
+  L::store(aa + k,
+           L::load(aa + k) + theta * (V(s.div_x[1]) * tk + V(s.div_x[0]) * L::load(t + k + 1)));
+  L::store(ab + k, L::load(ab + k) +
+                       theta * (V(s.div_y[1]) * tk + V(s.div_y[0]) * L::load(t + k + stride)));
+  acc[kSlotThetaDiv] += tk * flow_div<V>(pa, pb, k, stride, s);
+  const V tt = theta * tk;
+  acc[kSlotDivX] += tt * L::load(pa + k - 1);
+  acc[kSlotDivX + 1] += tt * L::load(pa + k);
+  acc[kSlotDivY] += tt * L::load(pb + k - stride);
+  acc[kSlotDivY + 1] += tt * L::load(pb + k);
+}
+
+// B3: reverse u' = v + theta div(p) and the thresholding. Reads t at the pixel and its right and
+// lower neighbours; writes the adjoint of the start u at the pixel.
+template <class V>
+RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
+                           const FlowScalars& s, int stride, int k, V* acc) {
+  using L = FlowLanes<V>;
+  flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, acc);
+  flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, acc);
+  V a1 = L::load(ad.t1 + k), a2 = L::load(ad.t2 + k);
+  V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
+  flow_threshold_adjoint(L::load(im.rho_c + k), L::load(im.gx + k), L::load(im.gy + k),
+                         L::load(st.u1 + k), L::load(st.u2 + k), V(s.lambda * s.theta), a1, a2, agx,
+                         agy, arho, acc[kSlotLambdaTheta]);
+  L::store(ad.u1 + k, a1);
+  L::store(ad.u2 + k, a2);
+  L::store(ad.gx + k, agx);
+  L::store(ad.gy + k, agy);
+  L::store(ad.rho_c + k, arho);
+}
+
+// The two sweeps with edge masks, for the single pixel (i, j): the form the CUDA threads use.
+RF_HD void flow_dual_step_at(const FlowState& st, const FlowScalars& s, int h, int w, int i,
+                             int j) {
+  flow_dual_step<float>(st, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h);
+}
+
+RF_HD void flow_back_dual_at(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
+                             int h, int w, int i, int j, float* acc) {
+  flow_back_dual<float>(st, ad, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h, acc);
+}
+
+// The parameter gradients from the summed partials; `grads` in the order theta, lambda, tau,
+// div_x[2], div_y[2], grad_x[2], grad_y[2], sobel_x[9], sobel_y[9] (as FlowScalars).
+inline void flow_param_grads(const FlowScalars& s, const double* sums, float* grads) {
+  const double step_adj = sums[kSlotStep], lt_adj = sums[kSlotLambdaTheta];
+  grads[0] = static_cast<float>(sums[kSlotThetaDiv] + lt_adj * s.lambda -
+                                step_adj * s.tau / (double{s.theta} * s.theta));
+  grads[1] = static_cast<float>(lt_adj * s.theta);
+  grads[2] = static_cast<float>(step_adj / s.theta);
+  for (int t = kSlotDivX; t < kFlowSlots; ++t) grads[t] = static_cast<float>(sums[t]);
+}
+
+}  // namespace repflow::ops
