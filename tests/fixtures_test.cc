@@ -1,7 +1,9 @@
-// Runs every parity fixture given on the command line (the files in ../shared/fixtures) whose
-// module kind is implemented; each compared tensor must be within the fixtures' tolerance.
+// Runs every parity fixture listed in the index file given on the command line (the files in
+// ../shared/fixtures, beside the index in runfiles) whose module kind is implemented; each
+// compared tensor must be within the fixtures' tolerance.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -37,6 +39,14 @@ TEST(Fixtures, EveryImplementedKindMatchesThePublishedCode) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  g_files.assign(argv + 1, argv + argc);
+  if (argc != 2) {
+    std::cerr << "usage: fixtures_test INDEX_FILE\n";
+    return 2;
+  }
+  const std::string index = argv[1];
+  const std::string dir = index.substr(0, index.find_last_of('/') + 1);
+  std::ifstream in(index);
+  for (std::string name; std::getline(in, name);)
+    if (!name.empty()) g_files.push_back(dir + name);
   return RUN_ALL_TESTS();
 }
