@@ -8,12 +8,17 @@ namespace repflow {
 struct AllocatorStats {
   size_t in_use = 0;  // bytes handed out and not yet returned
   size_t peak = 0;    // highest in_use since start or the last reset_peak
-  size_t cached = 0;  // bytes held for reuse (device allocator only)
+  size_t cached = 0;  // bytes of freed blocks held for reuse
 };
 
-// 64-byte aligned host memory, so vector loads never straddle cache lines.
+// 64-byte aligned host memory, so vector loads never straddle cache lines. Blocks of 64 KB and
+// more are kept when freed and reused for later requests of similar size (up to
+// REPFLOW_HOST_CACHE_MB, default 4096, of cached blocks), so steady-state steps touch no fresh
+// pages.
 void* host_alloc(size_t bytes);
 void host_free(void* ptr, size_t bytes);
+// Returns cached host blocks to the system.
+void host_empty_cache();
 
 // Device memory comes from a caching allocator: freed blocks are kept and reused, so a
 // training step in steady state never calls cudaMalloc or cudaFree.

@@ -113,6 +113,27 @@ TEST(Allocator, HostStatsTrackInUseAndPeak) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(Tensor::empty({3}).data()) % 64, 0u);
 }
 
+TEST(Allocator, LargeHostBlocksAreCachedAndReused) {
+  host_empty_cache();
+  EXPECT_EQ(allocator_stats(Device::cpu()).cached, 0u);
+  float* first;
+  {
+    const Tensor t = Tensor::empty({1 << 20});  // 4 MB
+    first = t.data();
+  }
+  const size_t cached = allocator_stats(Device::cpu()).cached;
+  EXPECT_GE(cached, size_t{4} << 20);
+  {
+    const Tensor again = Tensor::empty({(1 << 20) - 100});  // a little smaller: same block
+    EXPECT_EQ(again.data(), first);
+    EXPECT_EQ(allocator_stats(Device::cpu()).cached, cached - (size_t{4} << 20));
+    const Tensor bigger = Tensor::empty({3 << 20});  // too big for it: fresh memory
+    EXPECT_NE(bigger.data(), first);
+  }
+  host_empty_cache();
+  EXPECT_EQ(allocator_stats(Device::cpu()).cached, 0u);
+}
+
 TEST(Device, ParsingAndAvailability) {
   EXPECT_EQ(parse_device("cpu"), Device::cpu());
   EXPECT_EQ(parse_device("auto"), cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu());
