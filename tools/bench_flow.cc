@@ -1,7 +1,6 @@
 // bench_flow: forward and backward time and peak memory of the fused representation-flow op on
 // the CPU for the paper's setting, and of the same algorithm as plain PyTorch tensor ops.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -10,21 +9,11 @@
 #include "framework/flags.h"
 #include "framework/thread_pool.h"
 #include "ops/flow.h"
+#include "tools/bench_timing.h"
 #include "tools/torch_runner.h"
 
 namespace repflow {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads) {
   const int64_t pairs = c["pairs"], channels = c["channels"], size = c["size"];
@@ -37,11 +26,11 @@ nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads) {
   const size_t base = allocator_stats(Device::cpu()).in_use;
   reset_peak(Device::cpu());
   for (int i = 0; i <= repeats; ++i) {
-    const auto t0 = Clock::now();
+    const auto t0 = BenchClock::now();
     const Tensor out = ops::representation_flow(f1, f2, params, iters);
     const double f = ms_since(t0);
     const Tensor g = Tensor::ones(out.shape());
-    const auto t1 = Clock::now();
+    const auto t1 = BenchClock::now();
     out.backward(g);
     const double b = ms_since(t1);
     if (i > 0) {  // the first run warms caches

@@ -3,7 +3,6 @@
 // its count), and the same measured with PyTorch in the same run.
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -16,22 +15,12 @@
 #include "ops/batch_norm.h"
 #include "ops/conv.h"
 #include "ops/pool.h"
+#include "tools/bench_timing.h"
 #include "tools/resnet18_layers.h"
 #include "tools/torch_runner.h"
 
 namespace repflow {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 const char* kind_name(LayerSpec::Kind k) {
   return k == LayerSpec::kConv ? "conv" : k == LayerSpec::kBatchNorm ? "batch_norm" : "max_pool";
@@ -71,11 +60,11 @@ Timing time_layer(const LayerSpec& spec, int repeats, Generator& gen) {
   std::vector<double> fwd, bwd;
   reset_peak(Device::cpu());
   for (int i = 0; i <= repeats; ++i) {
-    const auto t0 = Clock::now();
+    const auto t0 = BenchClock::now();
     const Tensor y = fn(x);
     const double f = ms_since(t0);
     const Tensor g = Tensor::ones(y.shape());
-    const auto t1 = Clock::now();
+    const auto t1 = BenchClock::now();
     y.backward(g);
     const double b = ms_since(t1);
     if (i > 0) {  // the first run warms caches and primitive selection
