@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "ops/batch_norm.h"
+#include "ops/dropout.h"
 #include "ops/elementwise.h"
+#include "ops/linear.h"
 #include "ops/pad.h"
 
 namespace repflow {
@@ -42,6 +44,21 @@ Tensor BatchNorm::forward(const Tensor& x) {
   return ops::batch_norm(x, *weight_, *bias_, *running_mean_, *running_var_, is_training(),
                          momentum_, eps_);
 }
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool bias) {
+  const float bound = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(in_features, 1)));
+  weight_ = &register_parameter(
+      "weight", Tensor::uniform({out_features, in_features}, -bound, bound, default_generator()));
+  if (bias)
+    bias_ = &register_parameter(
+        "bias", Tensor::uniform({out_features}, -bound, bound, default_generator()));
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  return ops::linear(x, *weight_, bias_ ? *bias_ : Tensor());
+}
+
+Tensor Dropout::forward(const Tensor& x) { return ops::dropout(x, p_, is_training(), *gen_); }
 
 Tensor ReLU::forward(const Tensor& x) { return ops::relu(x); }
 

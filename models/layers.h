@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "framework/generator.h"
 #include "models/module.h"
 #include "ops/conv.h"
 #include "ops/pool.h"
@@ -34,6 +35,29 @@ class BatchNorm : public Module {
  private:
   float eps_, momentum_;
   Tensor *weight_, *bias_, *running_mean_, *running_var_;
+};
+
+// Linear(in, out): `weight` (out, in), `bias` (out), initialised like Conv (PyTorch's default).
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  Tensor* weight_;
+  Tensor* bias_ = nullptr;
+};
+
+// Inverted dropout in training mode, the identity in eval mode. Each training-mode call takes
+// the next draw of `gen`, so consecutive calls use different masks.
+class Dropout : public Module {
+ public:
+  explicit Dropout(float p, Generator& gen = default_generator()) : p_(p), gen_(&gen) {}
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  float p_;
+  Generator* gen_;
 };
 
 class ReLU : public Module {

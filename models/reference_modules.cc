@@ -17,6 +17,16 @@ std::shared_ptr<Module> conv3d(int64_t in, int64_t out, std::vector<int64_t> ker
 class Bottleneck3D : public Module {
  public:
   Bottleneck3D(int64_t inputs, int64_t filters, int64_t strides, bool use_projection, int64_t t) {
+    // The shortcut first, in the published constructor's order of registration.
+    if (use_projection) {
+      shortcut_ = register_module("shortcut", std::make_shared<Sequential>());
+      shortcut_
+          ->add(std::make_shared<SamePadding>(std::vector<int64_t>{1, 1, 1},
+                                              std::vector<int64_t>{1, strides, strides}))
+          .add(conv3d(inputs, 4 * filters, {1, 1, 1}, {1, strides, strides}))
+          .add(std::make_shared<BatchNorm>(4 * filters))
+          .add(std::make_shared<BatchNorm>(4 * filters));
+    }
     layers_ = register_module("layers", std::make_shared<Sequential>());
     layers_
         ->add(std::make_shared<SamePadding>(std::vector<int64_t>{t, 1, 1},
@@ -31,15 +41,6 @@ class Bottleneck3D : public Module {
         .add(std::make_shared<ReLU>())
         .add(conv3d(filters, 4 * filters, {1, 1, 1}))
         .add(std::make_shared<BatchNorm>(4 * filters));
-    if (use_projection) {
-      shortcut_ = register_module("shortcut", std::make_shared<Sequential>());
-      shortcut_
-          ->add(std::make_shared<SamePadding>(std::vector<int64_t>{1, 1, 1},
-                                              std::vector<int64_t>{1, strides, strides}))
-          .add(conv3d(inputs, 4 * filters, {1, 1, 1}, {1, strides, strides}))
-          .add(std::make_shared<BatchNorm>(4 * filters))
-          .add(std::make_shared<BatchNorm>(4 * filters));
-    }
   }
 
   Tensor forward(const Tensor& x) override {
@@ -52,25 +53,15 @@ class Bottleneck3D : public Module {
 
 class KineticsStem : public Module {
  public:
-  KineticsStem() {
-    ops::ConvOptions options;
-    options.stride = {2, 2, 2};
-    stem_ = register_module("stem", std::make_shared<Conv>(3, 64, std::vector<int64_t>{7, 7, 7},
-                                                           options, /*bias=*/false));
-    bn1_ = register_module("bn1", std::make_shared<BatchNorm>(64, 1e-3f, 0.01f));
+  KineticsStem() : layers_(make_reference_kinetics_stem_layers()) {
+    register_module("stem", layers_.conv);
+    register_module("bn1", layers_.bn);
   }
 
-  Tensor forward(const Tensor& x) override {
-    const Tensor y = ops::relu(bn1_->forward(stem_->forward(x)));
-    ops::PoolOptions pool;
-    pool.kernel = {3, 3, 3};
-    pool.stride = {2, 2, 2};
-    return ops::max_pool(SamePadding({3, 3, 3}, {2, 2, 2}).forward(y), pool);
-  }
+  Tensor forward(const Tensor& x) override { return layers_.forward(x); }
 
  private:
-  std::shared_ptr<Conv> stem_;
-  std::shared_ptr<BatchNorm> bn1_;
+  KineticsStemLayers layers_;
 };
 
 template <class T>
@@ -94,6 +85,21 @@ std::shared_ptr<Module> make_reference_bottleneck3d(int64_t inputs, int64_t filt
 }
 
 std::shared_ptr<Module> make_reference_kinetics_stem() { return std::make_shared<KineticsStem>(); }
+
+KineticsStemLayers make_reference_kinetics_stem_layers() {
+  ops::ConvOptions options;
+  options.stride = {2, 2, 2};
+  return {std::make_shared<Conv>(3, 64, std::vector<int64_t>{7, 7, 7}, options, /*bias=*/false),
+          std::make_shared<BatchNorm>(64, 1e-3f, 0.01f)};
+}
+
+Tensor KineticsStemLayers::forward(const Tensor& x) const {
+  const Tensor y = ops::relu(bn->forward(conv->forward(x)));
+  ops::PoolOptions pool;
+  pool.kernel = {3, 3, 3};
+  pool.stride = {2, 2, 2};
+  return ops::max_pool(SamePadding({3, 3, 3}, {2, 2, 2}).forward(y), pool);
+}
 
 bool reference_kind_supported(const std::string& kind) {
   return kind == "reference_bottleneck3d" || kind == "reference_kinetics_stem" ||

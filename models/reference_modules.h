@@ -18,6 +18,14 @@ std::shared_ptr<Module> make_reference_bottleneck3d(int64_t inputs, int64_t filt
 // ReLU -> same padding -> max pool 3 stride 2.
 std::shared_ptr<Module> make_reference_kinetics_stem();
 
+// The stem's two layers with parameters, apart: ResNet3D holds them as its own children `stem`
+// and `bn1` (not under a `stem.` prefix), and so does models/kinetics.h.
+struct KineticsStemLayers {
+  std::shared_ptr<Module> conv, bn;
+  Tensor forward(const Tensor& x) const;
+};
+KineticsStemLayers make_reference_kinetics_stem_layers();
+
 // Builds a fixture's module from meta.module ({"kind": ..., "args": {...}}). An unknown kind or
 // a missing or mistyped argument is an Error naming it.
 std::shared_ptr<Module> make_reference_module(const std::string& kind, const nlohmann::json& args);

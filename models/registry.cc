@@ -1,0 +1,155 @@
+#include "models/registry.h"
+
+#include <cstdlib>
+#include <functional>
+#include <map>
+
+#include "models/kinetics.h"
+
+namespace repflow {
+namespace {
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// The whole of `text` as a number, or nullopt.
+std::optional<long long> parse_int(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (*end != '\0') return std::nullopt;
+  return v;
+}
+
+std::optional<float> parse_float(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const float v = std::strtof(text.c_str(), &end);
+  if (*end != '\0') return std::nullopt;
+  return v;
+}
+
+FlowSpec flow_spec(const ModelOptions& o) {
+  FlowSpec spec;
+  spec.position = *o.flow;
+  spec.block.reduced_channels = o.reduced_channels;
+  spec.block.n_iter = o.flow_iters;
+  spec.stages = o.flow_stages > 0 ? o.flow_stages : (o.fcf ? 2 : 1);
+  spec.conv_between = o.fcf;
+  return spec;
+}
+
+std::shared_ptr<Module> make_kinetics(const ModelOptions& o) {
+  const char* name = "kinetics_repflow_r50";
+  RF_CHECK(o.flow && o.flow->stage == 3 && o.flow->block < 0, name,
+           ": the published model has its flow layer after res3; flow must be after3");
+  RF_CHECK(o.flow_stages <= 1 && !o.fcf, name,
+           ": flow-stages and fcf do not apply to the published model");
+  KineticsOptions k;
+  k.classes = o.classes;
+  k.flow_iters = o.flow_iters;
+  k.flow_bottleneck = o.reduced_channels;
+  if (o.dropout) k.dropout = *o.dropout;
+  return std::make_shared<KineticsRepFlow>(k);
+}
+
+using Factory = std::function<std::shared_ptr<Module>(const ModelOptions&)>;
+
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> table = [] {
+    std::map<std::string, Factory> t;
+    const std::pair<const char*, ResNetKind> kinds[] = {
+        {"2d", ResNetKind::k2d}, {"2p1d", ResNetKind::k2plus1d}, {"3d", ResNetKind::k3d}};
+    for (int depth : {18, 34, 50}) {
+      for (const auto& [suffix, kind] : kinds) {
+        t["resnet" + std::to_string(depth) + "_" + suffix] = [depth,
+                                                              kind = kind](const ModelOptions& o) {
+          ResNetOptions r;
+          r.depth = depth;
+          r.kind = kind;
+          r.classes = o.classes;
+          if (o.flow) r.flow = flow_spec(o);
+          r.dropout = o.dropout.value_or(0.0f);
+          return std::make_shared<ResNet>(r);
+        };
+      }
+    }
+    t["kinetics_repflow_r50"] = make_kinetics;
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : factories()) names.push_back(name);
+  return names;
+}
+
+std::shared_ptr<Module> make_model(const std::string& name, const ModelOptions& options) {
+  const auto it = factories().find(name);
+  RF_CHECK(it != factories().end(), "unknown model '", name,
+           "'; valid models: ", join(model_names()));
+  RF_CHECK(options.flow_iters >= 1 && options.reduced_channels >= 1 && options.flow_stages >= 0,
+           name, ": flow-iters and reduced-channels must be positive and flow-stages not negative");
+  return it->second(options);
+}
+
+std::optional<FlowPosition> parse_flow_position(const std::string& text) {
+  if (text == "none") return std::nullopt;
+  const auto bad = [&text]() {
+    RF_FAIL("bad flow position '", text,
+            "'; valid: none, after<S> (after residual stage res<S>, S in 1..5), after<S>.<B> "
+            "(after block B of res<S>)");
+  };
+  if (text.rfind("after", 0) != 0) bad();
+  const std::string rest = text.substr(5);
+  const size_t dot = rest.find('.');
+  FlowPosition p;
+  const auto stage = parse_int(rest.substr(0, dot));
+  if (!stage || *stage < 1 || *stage > 5) bad();
+  p.stage = static_cast<int>(*stage);
+  if (dot != std::string::npos) {
+    const auto block = parse_int(rest.substr(dot + 1));
+    if (!block || *block < 0 || p.stage == 1) bad();
+    p.block = static_cast<int>(*block);
+  }
+  return p;
+}
+
+void set_model_option(ModelOptions* options, const std::string& flag, const std::string& value) {
+  const auto integer = [&](long long min) {
+    const auto v = parse_int(value);
+    RF_CHECK(v && *v >= min, "option ", flag, ": '", value, "' is not an integer >= ", min);
+    return *v;
+  };
+  if (flag == "classes") {
+    options->classes = integer(1);
+  } else if (flag == "flow") {
+    options->flow = parse_flow_position(value);
+  } else if (flag == "flow-iters") {
+    options->flow_iters = static_cast<int>(integer(1));
+  } else if (flag == "flow-stages") {
+    options->flow_stages = static_cast<int>(integer(1));
+  } else if (flag == "fcf") {
+    RF_CHECK(value == "true" || value == "false", "option fcf: '", value, "' is not true or false");
+    options->fcf = value == "true";
+  } else if (flag == "reduced-channels") {
+    options->reduced_channels = integer(1);
+  } else if (flag == "dropout") {
+    const auto v = parse_float(value);
+    RF_CHECK(v && *v >= 0 && *v <= 1, "option dropout: '", value, "' is not a number in [0, 1]");
+    options->dropout = *v;
+  } else {
+    RF_FAIL("unknown model option '", flag,
+            "'; valid options: classes, flow, flow-iters, flow-stages, fcf, reduced-channels, "
+            "dropout");
+  }
+}
+
+}  // namespace repflow

@@ -1,0 +1,72 @@
+#pragma once
+// ResNet-18/34/50 for clips (N, 3, T, H, W) -> class scores (N, classes), in three flavours, each
+// with an optional representation-flow block (or flow-of-flow stack) between two residual blocks:
+//
+// - k2d: torchvision's 2-D ResNet applied to every frame (time folded into the batch), names as
+//   torchvision's (`conv1.weight`, `bn1.*`, `layer1.0.conv1.weight`,
+//   `layer2.0.downsample.0.weight`, `fc.weight`), so ImageNet checkpoints load. Per-frame
+//   predictions are averaged over time (the paper's Fig. 3).
+// - k2plus1d: R(2+1)D, each 3x3 conv replaced by a (1,3,3) conv to M channels -> BN -> ReLU ->
+//   (3,1,1) conv, M chosen as R(2+1)D does to keep the parameter count of a (3,3,3) conv.
+// - k3d: every 3x3 conv inflated to (3,3,3).
+//   Both video flavours use torchvision.models.video's layout and names (`stem.0.weight`,
+//   `layer1.0.conv1.0.weight`, (2+1)D `layer1.0.conv1.0.3.weight`, `fc.*`; no max pool), so
+//   r3d_18 / r2plus1d_18 checkpoints load. Unlike torchvision, no layer strides in time: a flow
+//   layer needs consecutive frames, and the paper's clips are short. The output is the mean over
+//   T, H and W of the last features, then `fc` (a linear map, so the same as averaging
+//   per-frame predictions).
+//
+// Flow positions follow the residual stages res1..res5 of the ResNet papers: res1 is the stem
+// (conv1 + max pool, or the video stem), res2..res5 are torchvision's layer1..layer4. "After
+// block 3", the paper's best position and the published Kinetics model's, is after res3
+// (layer2). Each flow stage turns T frames into T - 1; the frames that remain go on through the
+// network.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/flow_block.h"
+#include "models/module.h"
+
+namespace repflow {
+
+enum class ResNetKind { k2d, k2plus1d, k3d };
+
+struct FlowPosition {
+  int stage = 3;   // after res<stage>, 1..5
+  int block = -1;  // >= 0: after block `block` of that stage instead of its end (stages 2..5)
+};
+
+struct FlowSpec {
+  FlowPosition position;
+  FlowBlockOptions block;     // reduced channels, iterations, ...
+  int stages = 1;             // > 1: flow-of-flow (Fig. 6), T - stages frames out
+  bool conv_between = false;  // FcF: (1,3,3) conv + BN + ReLU between consecutive stages
+};
+
+struct ResNetOptions {
+  int depth = 18;  // 18, 34 (basic blocks) or 50 (bottlenecks)
+  ResNetKind kind = ResNetKind::k2d;
+  int64_t classes = 400;
+  std::optional<FlowSpec> flow;  // none: a plain ResNet
+  float dropout = 0;             // before `fc`
+};
+
+class ResNet : public Module {
+ public:
+  explicit ResNet(const ResNetOptions& options);
+  // x: (N, 3, T, H, W) with T > the number of flow stages -> (N, classes).
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  Tensor apply_flow(const Tensor& x, int64_t n);
+  bool flow_after(int stage, int block) const;
+
+  ResNetOptions options_;
+  std::shared_ptr<Module> conv1_, bn1_, stem_;  // conv1/bn1 for k2d, stem otherwise
+  std::vector<std::vector<std::shared_ptr<Module>>> layers_;
+  std::shared_ptr<Module> flow_, dropout_, fc_;
+};
+
+}  // namespace repflow

@@ -1,0 +1,291 @@
+// The model zoo: the registry's ResNets (2D per frame, (2+1)D, 3D) with flow blocks, and the
+// published Kinetics model with its PyTorch names.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "framework/autograd.h"
+#include "models/registry.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "tests/gradcheck.h"
+#include "tests/test_util.h"
+
+namespace repflow {
+namespace {
+
+using testing::random_leaf;
+
+// Small flow blocks and few classes keep every test quick on two cores.
+ModelOptions small_options() {
+  ModelOptions o;
+  o.classes = 5;
+  o.flow_iters = 2;
+  o.reduced_channels = 4;
+  return o;
+}
+
+Tensor clip(const Shape& shape, uint64_t seed) { return random_leaf(shape, seed).detach(); }
+
+Tensor run_eval(Module& model, const Tensor& x) {
+  NoGradGuard no_grad;
+  model.eval();
+  return model.forward(x);
+}
+
+std::map<std::string, Tensor> as_map(const NamedTensors& named) {
+  return std::map<std::string, Tensor>(named.begin(), named.end());
+}
+
+TEST(Registry, EveryModelGivesOneScorePerClassAndClip) {
+  for (const std::string& name : model_names()) {
+    SCOPED_TRACE(name);
+    const bool kinetics = name == "kinetics_repflow_r50";
+    // The Kinetics stem's unpadded 7-frame conv and two temporal strides need 11 frames.
+    const Tensor x = clip({2, 3, kinetics ? 11 : 4, 32, 32}, 1);
+    auto model = make_model(name, small_options());
+    EXPECT_EQ(run_eval(*model, x).shape(), (Shape{2, 5}));
+  }
+}
+
+TEST(Registry, FlowPositionsStagesAndNone) {
+  const Tensor x = clip({1, 3, 4, 32, 32}, 2);
+  for (const char* name : {"resnet18_2d", "resnet50_2d", "resnet18_2p1d", "resnet18_3d"}) {
+    for (const char* flow : {"none", "after1", "after2", "after3.0", "after5"}) {
+      SCOPED_TRACE(std::string(name) + " " + flow);
+      ModelOptions o = small_options();
+      set_model_option(&o, "flow", flow);
+      EXPECT_EQ(run_eval(*make_model(name, o), x).shape(), (Shape{1, 5}));
+    }
+  }
+  // Flow-conv-flow and a three-stage flow of flow: 4 frames leave 2 and 1.
+  for (const char* flag : {"fcf", "flow-stages"}) {
+    SCOPED_TRACE(flag);
+    ModelOptions o = small_options();
+    set_model_option(&o, flag, std::string(flag) == "fcf" ? "true" : "3");
+    auto model = make_model("resnet18_2d", o);
+    EXPECT_EQ(run_eval(*model, x).shape(), (Shape{1, 5}));
+    const auto names = as_map(model->named_parameters());
+    EXPECT_TRUE(names.count("flow.stages.0.reduce.weight"));
+    // FcF's conv sits between the stages as child 1 of the stack.
+    EXPECT_EQ(names.count("flow.stages.1.weight"), std::string(flag) == "fcf" ? 1u : 0u);
+  }
+  ModelOptions four = small_options();
+  four.flow_stages = 4;
+  EXPECT_ERROR_CONTAINS(make_model("resnet18_2d", four)->forward(x),
+                        "is not (N, 3, T, H, W) with T > 4");
+}
+
+TEST(Registry, TorchvisionNamesAndShapes) {
+  ModelOptions o = small_options();
+  set_model_option(&o, "flow", "after3");
+  const auto r18 = as_map(make_model("resnet18_2d", o)->state_dict());
+  const std::map<std::string, Shape> expected = {{"conv1.weight", {64, 3, 7, 7}},
+                                                 {"bn1.running_var", {64}},
+                                                 {"layer1.0.conv1.weight", {64, 64, 3, 3}},
+                                                 {"layer1.1.bn2.bias", {64}},
+                                                 {"layer2.0.downsample.0.weight", {128, 64, 1, 1}},
+                                                 {"layer2.0.downsample.1.running_mean", {128}},
+                                                 {"layer4.1.conv2.weight", {512, 512, 3, 3}},
+                                                 {"flow.reduce.weight", {4, 128, 1, 1, 1}},
+                                                 {"flow.expand.weight", {128, 8, 1, 1, 1}},
+                                                 {"flow.theta", {}},
+                                                 {"fc.weight", {5, 512}},
+                                                 {"fc.bias", {5}}};
+  for (const auto& [name, shape] : expected) {
+    ASSERT_TRUE(r18.count(name)) << name;
+    EXPECT_EQ(r18.at(name).shape(), shape) << name;
+  }
+  EXPECT_FALSE(r18.count("layer1.0.downsample.0.weight"));
+
+  const auto r50 = as_map(make_model("resnet50_2d", o)->state_dict());
+  EXPECT_EQ(r50.at("layer1.0.conv3.weight").shape(), (Shape{256, 64, 1, 1}));
+  EXPECT_EQ(r50.at("layer1.0.downsample.0.weight").shape(), (Shape{256, 64, 1, 1}));
+  EXPECT_EQ(r50.at("layer3.5.conv2.weight").shape(), (Shape{256, 256, 3, 3}));
+  EXPECT_EQ(r50.at("fc.weight").shape(), (Shape{5, 2048}));
+
+  // torchvision.models.video: r3d_18 and r2plus1d_18 (45-channel stem, R(2+1)D mid widths).
+  const auto r3d = as_map(make_model("resnet18_3d", o)->state_dict());
+  EXPECT_EQ(r3d.at("stem.0.weight").shape(), (Shape{64, 3, 3, 7, 7}));
+  EXPECT_EQ(r3d.at("layer1.0.conv1.0.weight").shape(), (Shape{64, 64, 3, 3, 3}));
+  EXPECT_EQ(r3d.at("layer1.0.conv2.1.running_var").shape(), (Shape{64}));
+  EXPECT_EQ(r3d.at("layer2.0.downsample.0.weight").shape(), (Shape{128, 64, 1, 1, 1}));
+  const auto r2p1d = as_map(make_model("resnet18_2p1d", o)->state_dict());
+  EXPECT_EQ(r2p1d.at("stem.0.weight").shape(), (Shape{45, 3, 1, 7, 7}));
+  EXPECT_EQ(r2p1d.at("stem.3.weight").shape(), (Shape{64, 45, 3, 1, 1}));
+  EXPECT_EQ(r2p1d.at("layer1.0.conv1.0.0.weight").shape(), (Shape{144, 64, 1, 3, 3}));
+  EXPECT_EQ(r2p1d.at("layer1.0.conv1.0.1.weight").shape(), (Shape{144}));
+  EXPECT_EQ(r2p1d.at("layer1.0.conv1.0.3.weight").shape(), (Shape{64, 144, 3, 1, 1}));
+  EXPECT_EQ(r2p1d.at("layer2.0.conv1.0.0.weight").shape(), (Shape{230, 64, 1, 3, 3}));
+  EXPECT_EQ(r2p1d.at("layer2.0.conv2.0.0.weight").shape(), (Shape{230, 128, 1, 3, 3}));
+}
+
+TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
+  EXPECT_ERROR_CONTAINS(make_model("resnet101_2d"),
+                        "unknown model 'resnet101_2d'; valid models: kinetics_repflow_r50, "
+                        "resnet18_2d, resnet18_2p1d, resnet18_3d, resnet34_2d");
+  ModelOptions o;
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iterations", "3"),
+                        "unknown model option 'flow-iterations'; valid options: classes, flow, "
+                        "flow-iters, flow-stages, fcf, reduced-channels, dropout");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "after6"), "bad flow position 'after6'");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "after1.0"), "bad flow position");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "before3"), "valid: none, after<S>");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iters", "0"), "is not an integer >= 1");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "classes", "5x"), "is not an integer >= 1");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "dropout", "1.5"), "not a number in [0, 1]");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "fcf", "yes"), "is not true or false");
+  set_model_option(&o, "flow", "after5.3");
+  EXPECT_ERROR_CONTAINS(make_model("resnet34_2d", o), "res5 of ResNet-34 has no block 3");
+  EXPECT_ERROR_CONTAINS(make_model("kinetics_repflow_r50", o), "flow must be after3");
+  set_model_option(&o, "flow", "after3");
+  set_model_option(&o, "fcf", "true");
+  EXPECT_ERROR_CONTAINS(make_model("kinetics_repflow_r50", o), "do not apply to the published");
+}
+
+TEST(Kinetics, PublishedNamesShapesAndParameterCount) {
+  auto model = make_model("kinetics_repflow_r50", ModelOptions{});
+  const NamedTensors state = model->state_dict();
+  std::vector<std::string> first;
+  for (size_t i = 0; i < 20; ++i) first.push_back(state[i].first);
+  // Parameters in PyTorch's order: a module's own before its children's (the FlowLayer's
+  // kernels before its convs), children as registered (a projection block's shortcut first).
+  const std::vector<std::string> expected_first = {"stem.weight",
+                                                   "bn1.weight",
+                                                   "bn1.bias",
+                                                   "rep_flow.img_grad",
+                                                   "rep_flow.img_grad2",
+                                                   "rep_flow.f_grad",
+                                                   "rep_flow.f_grad2",
+                                                   "rep_flow.div",
+                                                   "rep_flow.div2",
+                                                   "rep_flow.t",
+                                                   "rep_flow.l",
+                                                   "rep_flow.a",
+                                                   "rep_flow.bottleneck.weight",
+                                                   "rep_flow.unbottleneck.weight",
+                                                   "rep_flow.bn.weight",
+                                                   "rep_flow.bn.bias",
+                                                   "res2.blocks.0.shortcut.1.weight",
+                                                   "res2.blocks.0.shortcut.2.weight",
+                                                   "res2.blocks.0.shortcut.2.bias",
+                                                   "res2.blocks.0.shortcut.3.weight"};
+  EXPECT_EQ(first, expected_first);
+
+  const auto named = as_map(state);
+  const std::map<std::string, Shape> shapes = {
+      {"stem.weight", {64, 3, 7, 7, 7}},
+      {"bn1.running_mean", {64}},
+      {"rep_flow.img_grad", {32, 32, 1, 3}},
+      {"rep_flow.div2", {32, 32, 2, 1}},
+      {"rep_flow.bottleneck.weight", {32, 512, 1, 1, 1}},
+      {"rep_flow.unbottleneck.weight", {512, 64, 1, 1, 1}},
+      {"rep_flow.bn.running_var", {512}},
+      {"res2.blocks.0.layers.1.weight", {64, 64, 3, 1, 1}},
+      {"res2.blocks.0.layers.5.weight", {64, 64, 1, 3, 3}},
+      {"res2.blocks.0.layers.8.weight", {256, 64, 1, 1, 1}},
+      {"res2.blocks.0.layers.9.running_mean", {256}},
+      {"res2.blocks.0.shortcut.1.weight", {256, 64, 1, 1, 1}},
+      {"res2.blocks.0.shortcut.2.weight", {256}},
+      {"res2.blocks.0.shortcut.3.running_var", {256}},
+      // After the first block of a group, temporal kernels alternate 3, 1, 3, ...
+      {"res2.blocks.1.layers.1.weight", {64, 256, 3, 1, 1}},
+      {"res2.blocks.2.layers.1.weight", {64, 256, 1, 1, 1}},
+      {"res3.blocks.0.shortcut.1.weight", {512, 256, 1, 1, 1}},
+      {"res3.blocks.3.layers.1.weight", {128, 512, 3, 1, 1}},
+      {"res4.blocks.0.layers.1.weight", {256, 512, 3, 1, 1}},
+      {"res4.blocks.4.layers.1.weight", {256, 1024, 1, 1, 1}},
+      {"res4.blocks.5.layers.1.weight", {256, 1024, 3, 1, 1}},
+      {"res5.blocks.0.shortcut.1.weight", {2048, 1024, 1, 1, 1}},
+      {"res5.blocks.2.layers.9.running_var", {2048}},
+      {"classify.weight", {400, 2048, 1, 1, 1}},
+      {"classify.bias", {400}}};
+  for (const auto& [name, shape] : shapes) {
+    ASSERT_TRUE(named.count(name)) << name;
+    EXPECT_EQ(named.at(name).shape(), shape) << name;
+  }
+  EXPECT_FALSE(named.count("res2.blocks.1.shortcut.1.weight"));
+
+  // From the architecture: stem 3*64*7^3 + 2*64 = 65,984; rep_flow 2*32*32*3 + 4*32*32*2 + 3 +
+  // 512*32 + 64*512 + 2*512 = 64,515; a Bottleneck3D(in, f, T) has in*f*T + 9f^2 + 4f^2 + 12f,
+  // plus in*4f + 16f with a projection: res2 257,280, res3 1,548,288, res4 8,935,424,
+  // res5 18,114,560; classify 2048*400 + 400 = 819,600.
+  int64_t parameters = 0;
+  const NamedTensors params = model->named_parameters();
+  for (const auto& [name, t] : params) parameters += t.numel();
+  EXPECT_EQ(parameters, 29805651);
+  // 16 blocks of 9 tensors, 4 projections of 5, stem 3, flow 13, classify 2.
+  EXPECT_EQ(params.size(), 182u);
+  // Two buffers for each of 58 batch norms.
+  EXPECT_EQ(model->named_buffers().size(), 116u);
+}
+
+TEST(Models, StateDictRoundTripGivesIdenticalEvalOutputs) {
+  for (const char* name : {"resnet18_2d", "resnet18_2p1d", "kinetics_repflow_r50"}) {
+    SCOPED_TRACE(name);
+    const bool kinetics = std::string(name) == "kinetics_repflow_r50";
+    const Tensor x = clip({2, 3, kinetics ? 11 : 4, 32, 32}, 3);
+    ModelOptions o = small_options();
+    if (!kinetics) o.fcf = true;
+    auto source = make_model(name, o), copy = make_model(name, o);
+    // A training-mode pass moves the running statistics away from their initial values, so
+    // the buffers' round trip is tested too.
+    {
+      NoGradGuard no_grad;
+      source->forward(x);
+    }
+    const Tensor expected = run_eval(*source, x);
+    EXPECT_NE(run_eval(*copy, x).to_vector(), expected.to_vector());
+    copy->load_state_dict(as_map(source->state_dict()));
+    EXPECT_EQ(run_eval(*copy, x).to_vector(), expected.to_vector());
+  }
+}
+
+TEST(Models, EvalIsDeterministicAndTrainDropoutDrawsNewMasks) {
+  const Tensor x = clip({2, 3, 11, 32, 32}, 4);
+  ModelOptions o = small_options();
+  auto kinetics = make_model("kinetics_repflow_r50", o);
+  EXPECT_EQ(run_eval(*kinetics, x).to_vector(), run_eval(*kinetics, x).to_vector());
+  NoGradGuard no_grad;
+  kinetics->train();
+  const Tensor a = kinetics->forward(x), b = kinetics->forward(x);
+  EXPECT_NE(a.to_vector(), b.to_vector());
+  // Without dropout, training mode (batch statistics) repeats too.
+  o.dropout = 0.0f;
+  auto plain = make_model("kinetics_repflow_r50", o);
+  EXPECT_EQ(plain->forward(x).to_vector(), plain->forward(x).to_vector());
+  // Batch statistics are not the running ones: train and eval outputs differ.
+  const Tensor y = clip({2, 3, 4, 32, 32}, 5);
+  auto resnet = make_model("resnet18_2d", small_options());
+  const Tensor train = resnet->forward(y);
+  EXPECT_NE(train.to_vector(), run_eval(*resnet, y).to_vector());
+}
+
+// Every learnable parameter of a 2D ResNet with a flow block, through the per-frame folding,
+// the flow's time shift and the temporal mean, gets a finite gradient that is not all zero.
+TEST(Models, EveryParameterOfA2DResNetWithFlowGetsAGradient) {
+  ModelOptions o = small_options();
+  o.dropout = 0.5f;
+  auto model = make_model("resnet18_2d", o);
+  const Tensor out = model->forward(clip({2, 3, 4, 32, 32}, 6));
+  ops::sum(out * random_leaf(out.shape(), 7).detach()).backward();
+  int checked = 0;
+  for (const auto& [name, p] : model->named_parameters()) {
+    if (!p.requires_grad()) continue;
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(p.grad().defined());
+    bool nonzero = false;
+    for (float g : p.grad().to_vector()) {
+      ASSERT_TRUE(std::isfinite(g));
+      nonzero = nonzero || g != 0;
+    }
+    EXPECT_TRUE(nonzero);
+    ++checked;
+  }
+  EXPECT_GT(checked, 60);
+}
+
+}  // namespace
+}  // namespace repflow
