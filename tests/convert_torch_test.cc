@@ -2,41 +2,20 @@
 // read back by load_weights, value for value. Needs Debian's /usr/bin/python3 with torch; skips
 // visibly without it.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "framework/weights.h"
+#include "tests/test_util.h"
 
 namespace repflow {
 namespace {
 
 const char kPython[] = "/usr/bin/python3";
 std::string g_script;
-
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run(const std::string& command) {
-  Result r{0, ""};
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (pipe && std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pipe ? pclose(pipe) : -1;
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string tmp(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/" + name;
-}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -80,24 +59,25 @@ const std::vector<std::string> kNames = {"0.bias",         "0.weight",      "1.b
 class ConvertTorch : public ::testing::Test {
  protected:
   void SetUp() override {
-    static const bool has_torch = run(std::string(kPython) + " -c 'import torch'").status == 0;
+    static const bool has_torch =
+        run_command(std::string(kPython) + " -c 'import torch'").status == 0;
     if (!has_torch)
       GTEST_SKIP() << kPython << " cannot import torch: install Debian's python3-torch to run "
                    << "the converter tests";
-    static const Result made = [] {
-      const std::string script = tmp("make_checkpoints.py");
+    static const CommandResult made = [] {
+      const std::string script = test_tmp("make_checkpoints.py");
       std::ofstream(script) << kMakeCheckpoints;
-      return run(std::string(kPython) + " " + script + " " + tmp(""));
+      return run_command(std::string(kPython) + " " + script + " " + test_tmp(""));
     }();
     ASSERT_EQ(made.status, 0) << made.output;
   }
 
-  Result convert(const std::string& args) {
-    return run(std::string(kPython) + " " + g_script + " " + args);
+  CommandResult convert(const std::string& args) {
+    return run_command(std::string(kPython) + " " + g_script + " " + args);
   }
 
   std::string expected(const std::string& name) {
-    return read_bytes(tmp("expected/" + name + ".bin"));
+    return read_bytes(test_tmp("expected/" + name + ".bin"));
   }
 };
 
@@ -105,8 +85,8 @@ TEST_F(ConvertTorch, EveryCheckpointKindConvertsExactlyInBothEncodings) {
   for (const char* checkpoint : {"state_dict.pt", "wrapped.pt", "model.pt", "whole.pt"})
     for (const char* encoding : {"", "--plain"}) {
       SCOPED_TRACE(std::string(checkpoint) + " " + encoding);
-      const std::string out = tmp("converted.json");
-      const Result r = convert(tmp(checkpoint) + " " + out + " " + encoding);
+      const std::string out = test_tmp("converted.json");
+      const CommandResult r = convert(test_tmp(checkpoint) + " " + out + " " + encoding);
       ASSERT_EQ(r.status, 0) << r.output;
       EXPECT_NE(r.output.find("6 tensors"), std::string::npos) << r.output;
       const std::map<std::string, Tensor> w = load_weights(out);
@@ -120,11 +100,12 @@ TEST_F(ConvertTorch, EveryCheckpointKindConvertsExactlyInBothEncodings) {
 }
 
 TEST_F(ConvertTorch, InflationRepeatsConvWeightsOverTime) {
-  const std::string out = tmp("inflated.json");
+  const std::string out = test_tmp("inflated.json");
   for (const bool divide : {false, true}) {
     SCOPED_TRACE(divide ? "divided by T" : "repeated");
-    const Result r = convert(tmp("state_dict.pt") + " " + out + " --inflate-3d --time '0.w*=3'" +
-                             (divide ? " --divide-by-time" : ""));
+    const CommandResult r =
+        convert(test_tmp("state_dict.pt") + " " + out + " --inflate-3d --time '0.w*=3'" +
+                (divide ? " --divide-by-time" : ""));
     ASSERT_EQ(r.status, 0) << r.output;
     const std::map<std::string, Tensor> w = load_weights(out);
     ASSERT_EQ(w.at("0.weight").shape(), (Shape{3, 2, 3, 3, 3}));
@@ -139,27 +120,28 @@ TEST_F(ConvertTorch, InflationRepeatsConvWeightsOverTime) {
         for (int64_t k = 0; k < 9; ++k)
           EXPECT_EQ(w3d[(oi * 3 + t) * 9 + k], divide ? w2d[oi * 9 + k] / 3 : w2d[oi * 9 + k]);
   }
-  const Result typo = convert(tmp("state_dict.pt") + " " + out + " --inflate-3d --time 'conv*=3'");
+  const CommandResult typo =
+      convert(test_tmp("state_dict.pt") + " " + out + " --inflate-3d --time 'conv*=3'");
   EXPECT_EQ(typo.status, 2);
   EXPECT_NE(typo.output.find("--time pattern(s) conv* match no 4-D tensor"), std::string::npos)
       << typo.output;
 }
 
 TEST_F(ConvertTorch, UnreadableInputIsExit2AndKeepsTheOldOutput) {
-  const std::string out = tmp("kept.json"), garbage = tmp("garbage.pt");
+  const std::string out = test_tmp("kept.json"), garbage = test_tmp("garbage.pt");
   std::ofstream(garbage) << "not a checkpoint";
   std::ofstream(out) << "old";
-  Result r = convert(garbage + " " + out);
+  CommandResult r = convert(garbage + " " + out);
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("error: " + garbage + ": cannot read as a PyTorch checkpoint"),
             std::string::npos)
       << r.output;
-  r = convert(tmp("absent.pt") + " " + out);
+  r = convert(test_tmp("absent.pt") + " " + out);
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.output.find(tmp("absent.pt") + ": no such readable file"), std::string::npos)
+  EXPECT_NE(r.output.find(test_tmp("absent.pt") + ": no such readable file"), std::string::npos)
       << r.output;
   EXPECT_EQ(read_bytes(out), "old");
-  r = convert(tmp("state_dict.pt") + " " + tmp("no/such/dir.json"));
+  r = convert(test_tmp("state_dict.pt") + " " + test_tmp("no/such/dir.json"));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("cannot create a temporary file"), std::string::npos) << r.output;
 }

@@ -26,8 +26,7 @@ namespace {
 
 // A fresh directory per test, so listing it shows exactly what a save left behind.
 std::string fresh_dir(const std::string& name) {
-  const char* root = std::getenv("TEST_TMPDIR");
-  const std::string dir = std::string(root ? root : "/tmp") + "/" + name;
+  const std::string dir = test_tmp(name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

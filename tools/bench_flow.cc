@@ -10,21 +10,11 @@
 #include "framework/flags.h"
 #include "framework/thread_pool.h"
 #include "ops/flow.h"
+#include "tools/bench_timing.h"
 #include "tools/torch_runner.h"
 
 namespace repflow {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads) {
   const int64_t pairs = c["pairs"], channels = c["channels"], size = c["size"];

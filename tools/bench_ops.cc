@@ -16,22 +16,12 @@
 #include "ops/batch_norm.h"
 #include "ops/conv.h"
 #include "ops/pool.h"
+#include "tools/bench_timing.h"
 #include "tools/resnet18_layers.h"
 #include "tools/torch_runner.h"
 
 namespace repflow {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 const char* kind_name(LayerSpec::Kind k) {
   return k == LayerSpec::kConv ? "conv" : k == LayerSpec::kBatchNorm ? "batch_norm" : "max_pool";

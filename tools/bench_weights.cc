@@ -2,28 +2,16 @@
 // each encoding of docs/weights.md, and the file size.
 #include <sys/stat.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "framework/flags.h"
 #include "framework/weights.h"
+#include "tools/bench_timing.h"
 
 namespace repflow {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // The shapes of torchvision's ResNet-50 state dict (25,557,032 parameters plus the batch-norm
 // buffers), so the per-tensor overhead is counted as well as the bytes.
