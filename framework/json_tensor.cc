@@ -1,35 +1,140 @@
 #include "framework/json_tensor.h"
 
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace repflow {
 
+// The compact encoding stores the bytes as they lie in memory.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "base64-f32le assumes a little-endian host");
+
+namespace {
+
+constexpr char kBase64Encoding[] = "base64-f32le";
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(const unsigned char* bytes, size_t n) {
+  std::string out((n + 2) / 3 * 4, '=');
+  size_t o = 0, i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const uint32_t v = bytes[i] << 16 | bytes[i + 1] << 8 | bytes[i + 2];
+    out[o++] = kAlphabet[v >> 18];
+    out[o++] = kAlphabet[(v >> 12) & 63];
+    out[o++] = kAlphabet[(v >> 6) & 63];
+    out[o++] = kAlphabet[v & 63];
+  }
+  if (i < n) {
+    const uint32_t v = bytes[i] << 16 | (i + 1 < n ? bytes[i + 1] << 8 : 0);
+    out[o++] = kAlphabet[v >> 18];
+    out[o++] = kAlphabet[(v >> 12) & 63];
+    if (i + 1 < n) out[o] = kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+// Strict: the length is a multiple of 4, '=' only as the last one or two characters, nothing
+// outside the alphabet (no whitespace), so a damaged string is an error, not other numbers.
+std::vector<unsigned char> base64_decode(const std::string& s, const std::string& what) {
+  static const std::array<int8_t, 256> value = [] {
+    std::array<int8_t, 256> v;
+    v.fill(-1);
+    for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(kAlphabet[i])] = i;
+    return v;
+  }();
+  RF_CHECK(s.size() % 4 == 0, what, ": base64 data has length ", s.size(),
+           ", not a multiple of 4 (truncated?)");
+  const size_t pad = s.empty() ? 0 : (s.back() == '=') + (s.size() > 1 && s[s.size() - 2] == '=');
+  std::vector<unsigned char> out(s.size() / 4 * 3 - pad);
+  size_t o = 0;
+  for (size_t i = 0; i < s.size(); i += 4) {
+    uint32_t v = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      const size_t at = i + k;
+      const int8_t d = value[static_cast<unsigned char>(s[at])];
+      const bool padding = s[at] == '=' && at >= s.size() - pad;
+      RF_CHECK(d >= 0 || padding, what, ": invalid base64 character at offset ", at);
+      v = v << 6 | (d >= 0 ? d : 0);
+    }
+    for (int k = 0; k < 3 && o < out.size(); ++k) out[o++] = (v >> (16 - 8 * k)) & 255;
+  }
+  return out;
+}
+
+Shape shape_from_json(const nlohmann::json& j, const std::string& what) {
+  Shape shape;
+  int64_t numel = 1;
+  for (const auto& s : j) {
+    RF_CHECK(s.is_number_integer() && s.get<int64_t>() >= 0, what, ": shape entry ", s.dump(),
+             " is not a non-negative integer");
+    const int64_t n = s.get<int64_t>();
+    RF_CHECK(n == 0 || numel <= std::numeric_limits<int64_t>::max() / 4 / n, what,
+             ": shape is too large");
+    numel *= n;
+    shape.push_back(n);
+  }
+  RF_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), what, ": shape ", shape_str(shape),
+           " has more than ", kMaxDims, " dimensions");
+  return shape;
+}
+
+void check_finite(const float* values, int64_t n, const std::string& what) {
+  for (int64_t i = 0; i < n; ++i)
+    RF_CHECK(std::isfinite(values[i]), what, ": data[", i, "] is ", values[i],
+             " (only finite values are allowed)");
+}
+
+}  // namespace
+
 Tensor tensor_from_json(const nlohmann::json& j, const std::string& what) {
   RF_CHECK(j.is_object(), what, ": expected an object with \"shape\" and \"data\"");
   RF_CHECK(j.contains("shape") && j["shape"].is_array(), what, ": missing \"shape\" array");
-  RF_CHECK(j.contains("data") && j["data"].is_array(), what, ": missing \"data\" array");
-  Shape shape;
-  for (const auto& s : j["shape"]) {
-    RF_CHECK(s.is_number_integer() && s.get<int64_t>() >= 0, what, ": shape entry ", s.dump(),
-             " is not a non-negative integer");
-    shape.push_back(s.get<int64_t>());
-  }
+  RF_CHECK(j.contains("data"), what, ": missing \"data\"");
+  const Shape shape = shape_from_json(j["shape"], what);
+  const int64_t numel = shape_numel(shape);
   const auto& data = j["data"];
-  RF_CHECK(static_cast<int64_t>(data.size()) == shape_numel(shape), what, ": shape ",
-           shape_str(shape), " needs ", shape_numel(shape), " values but data has ", data.size());
-  std::vector<float> values(data.size());
-  for (size_t i = 0; i < data.size(); ++i) {
-    RF_CHECK(data[i].is_number(), what, ": data[", i, "] is not a number");
-    values[i] = data[i].get<float>();
-    RF_CHECK(std::isfinite(values[i]), what, ": data[", i, "] is not finite");
+  std::vector<float> values;
+  if (j.contains("encoding")) {
+    RF_CHECK(j["encoding"] == kBase64Encoding, what, ": unknown encoding ", j["encoding"].dump(),
+             " (known: \"", kBase64Encoding, "\", or none for an array of numbers)");
+    RF_CHECK(data.is_string(), what, ": \"data\" must be a base64 string with encoding \"",
+             kBase64Encoding, "\"");
+    const std::vector<unsigned char> bytes =
+        base64_decode(data.get_ref<const std::string&>(), what);
+    RF_CHECK(static_cast<int64_t>(bytes.size()) == 4 * numel, what, ": shape ", shape_str(shape),
+             " needs ", 4 * numel, " bytes but data has ", bytes.size());
+    values.resize(numel);
+    std::memcpy(values.data(), bytes.data(), bytes.size());
+  } else {
+    RF_CHECK(data.is_array(), what, ": \"data\" must be an array of numbers");
+    RF_CHECK(static_cast<int64_t>(data.size()) == numel, what, ": shape ", shape_str(shape),
+             " needs ", numel, " values but data has ", data.size());
+    values.resize(numel);
+    for (int64_t i = 0; i < numel; ++i) {
+      RF_CHECK(data[i].is_number(), what, ": data[", i, "] is not a number");
+      // Narrowing a double beyond float's range is undefined, so it is caught first.
+      const double v = data[i].get<double>();
+      RF_CHECK(std::fabs(v) <= std::numeric_limits<float>::max(), what, ": data[", i, "] = ", v,
+               " is outside the float32 range");
+      values[i] = static_cast<float>(v);
+    }
   }
+  check_finite(values.data(), numel, what);
   return Tensor::from_vector(shape, values);
 }
 
-nlohmann::json tensor_to_json(const Tensor& t) {
-  return nlohmann::json{{"shape", t.shape()}, {"data", t.to_vector()}};
+nlohmann::json tensor_to_json(const Tensor& t, const std::string& what, TensorEncoding encoding) {
+  const std::vector<float> values = t.to_vector();
+  check_finite(values.data(), static_cast<int64_t>(values.size()), what);
+  if (encoding == TensorEncoding::kPlain) return {{"shape", t.shape()}, {"data", values}};
+  return {{"shape", t.shape()},
+          {"encoding", kBase64Encoding},
+          {"data", base64_encode(reinterpret_cast<const unsigned char*>(values.data()),
+                                 values.size() * sizeof(float))}};
 }
 
 nlohmann::json read_json_file(const std::string& path) {

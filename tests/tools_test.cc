@@ -1,9 +1,7 @@
 // The user-facing binaries end to end: exit codes, messages and outputs
 // (../shared/notes/conventions.md).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -12,30 +10,11 @@
 #include "framework/generator.h"
 #include "framework/image_io.h"
 #include "framework/tensor.h"
+#include "tests/test_util.h"
 
 namespace {
 
 std::string g_flow, g_check_fixture;
-
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run(const std::string& command) {
-  Result r{0, ""};
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (pipe && std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pipe ? pclose(pipe) : -1;
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string tmp(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/" + name;
-}
 
 // A smooth random texture, and the same texture moved by (dx, dy) pixels (wrapping around).
 void write_pair(const std::string& a, const std::string& b, int dx, int dy) {
@@ -73,12 +52,13 @@ double field(const std::string& out, const std::string& key) {
 }
 
 TEST(FlowTool, RightwardMotionGivesPositiveMeanX) {
-  const std::string a = tmp("a.png"), b = tmp("b.png"), out = tmp("flow.png");
+  const std::string a = test_tmp("a.png"), b = test_tmp("b.png"), out = test_tmp("flow.png");
   write_pair(a, b, 1, 0);
   for (const char* mode : {"paper", "reference"}) {
     SCOPED_TRACE(mode);
     std::remove(out.c_str());
-    const Result r = run(g_flow + " " + a + " " + b + " --out " + out + " --mode " + mode);
+    const CommandResult r =
+        run_command(g_flow + " " + a + " " + b + " --out " + out + " --mode " + mode);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_GT(field(r.output, "mean_flow_x"), 0.2) << r.output;
     EXPECT_LT(std::fabs(field(r.output, "mean_flow_y")), 0.1) << r.output;
@@ -89,40 +69,41 @@ TEST(FlowTool, RightwardMotionGivesPositiveMeanX) {
 }
 
 TEST(FlowTool, DownwardMotionGivesPositiveMeanY) {
-  const std::string a = tmp("c.png"), b = tmp("d.png"), out = tmp("flow2.png");
+  const std::string a = test_tmp("c.png"), b = test_tmp("d.png"), out = test_tmp("flow2.png");
   write_pair(a, b, 0, 1);
-  const Result r = run(g_flow + " " + a + " " + b + " --out " + out);
+  const CommandResult r = run_command(g_flow + " " + a + " " + b + " --out " + out);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_GT(field(r.output, "mean_flow_y"), 0.2) << r.output;
   EXPECT_LT(std::fabs(field(r.output, "mean_flow_x")), 0.1) << r.output;
 }
 
 TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
-  const Result missing = run(g_flow + " /nonexistent/a.png /nonexistent/b.png --out " + tmp("x.png"));
+  const CommandResult missing =
+      run_command(g_flow + " /nonexistent/a.png /nonexistent/b.png --out " + test_tmp("x.png"));
   EXPECT_EQ(missing.status, 2);
   EXPECT_NE(missing.output.find("/nonexistent/a.png: cannot read image"), std::string::npos)
       << missing.output;
-  const Result no_out = run(g_flow + " a.png b.png");
+  const CommandResult no_out = run_command(g_flow + " a.png b.png");
   EXPECT_EQ(no_out.status, 2);
   EXPECT_NE(no_out.output.find("--out is required"), std::string::npos) << no_out.output;
-  const Result bad_flag = run(g_flow + " --iters=zero a b --out c");
+  const CommandResult bad_flag = run_command(g_flow + " --iters=zero a b --out c");
   EXPECT_EQ(bad_flag.status, 2);
   EXPECT_NE(bad_flag.output.find("flag --iters: 'zero' is not an integer"), std::string::npos);
-  EXPECT_EQ(run(g_flow + " --help").status, 0);
+  EXPECT_EQ(run_command(g_flow + " --help").status, 0);
 }
 
 TEST(CheckFixture, CorruptAndTruncatedFilesAreExitTwo) {
-  const std::string truncated = tmp("truncated.json"), wrong = tmp("wrong.json");
+  const std::string truncated = test_tmp("truncated.json"), wrong = test_tmp("wrong.json");
   std::ofstream(truncated) << R"({"meta": {"module": {"kind": "reference_kinetics_stem")";
   std::ofstream(wrong) << R"({"meta": {"module": {"kind": "resnet_9000", "args": {}}},
                               "state_dict": {}, "cases": {}})";
-  const Result t = run(g_check_fixture + " " + truncated);
+  const CommandResult t = run_command(g_check_fixture + " " + truncated);
   EXPECT_EQ(t.status, 2);
   EXPECT_NE(t.output.find("not valid JSON (truncated or corrupt)"), std::string::npos) << t.output;
-  const Result w = run(g_check_fixture + " " + wrong);
+  const CommandResult w = run_command(g_check_fixture + " " + wrong);
   EXPECT_EQ(w.status, 2);
   EXPECT_NE(w.output.find("unknown module kind 'resnet_9000'"), std::string::npos) << w.output;
-  const Result skipped = run(g_check_fixture + " --skip-unsupported " + wrong);
+  const CommandResult skipped = run_command(g_check_fixture + " --skip-unsupported " + wrong);
   EXPECT_EQ(skipped.status, 0) << skipped.output;
   EXPECT_NE(skipped.output.find("fixtures: 0 passed, 0 failed"), std::string::npos);
 }

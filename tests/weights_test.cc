@@ -1,0 +1,326 @@
+// Weight files (docs/weights.md): exact round trips in both encodings, the errors for every
+// kind of bad file, strict loading into a module, and the atomic write.
+#include "framework/weights.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <sstream>
+
+#include "models/layers.h"
+#include "models/weights_io.h"
+#include "tests/test_util.h"
+
+namespace repflow {
+namespace {
+
+// A fresh directory per test, so listing it shows exactly what a save left behind.
+std::string fresh_dir(const std::string& name) {
+  const std::string dir = test_tmp(name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::vector<uint32_t> bits(const Tensor& t) {
+  const std::vector<float> v = t.to_vector();
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * 4);
+  return b;
+}
+
+// Every kind of finite float: random bit patterns (all exponents, denormals included), signed
+// zeros, the extremes, and values whose shortest decimals are long.
+std::vector<float> awkward_floats(size_t n) {
+  std::vector<float> v = {0.0f,
+                          -0.0f,
+                          std::numeric_limits<float>::denorm_min(),
+                          -std::numeric_limits<float>::denorm_min(),
+                          std::numeric_limits<float>::min() * 0.999f,
+                          std::numeric_limits<float>::min(),
+                          std::numeric_limits<float>::max(),
+                          -std::numeric_limits<float>::max(),
+                          0.1f,
+                          1.0f / 3.0f,
+                          16777217.0f,
+                          1e-30f,
+                          3e38f};
+  std::mt19937 rng(7);
+  while (v.size() < n) {
+    const uint32_t b = rng();
+    float f;
+    std::memcpy(&f, &b, 4);
+    if (std::isfinite(f)) v.push_back(f);
+  }
+  return v;
+}
+
+const TensorEncoding kEncodings[] = {TensorEncoding::kBase64, TensorEncoding::kPlain};
+
+TEST(Weights, RoundTripIsBitExactInBothEncodings) {
+  const std::string dir = fresh_dir("roundtrip");
+  const std::vector<std::pair<std::string, Tensor>> tensors = {
+      {"layer.0.weight", Tensor::from_vector({50, 20, 20}, awkward_floats(20000))},
+      {"scalar", Tensor::scalar(-0.0f)},
+      {"empty", Tensor::zeros({0, 3})},
+      {"odd.bytes", Tensor::from_vector({1}, {1.5f})},
+      {"name with \"quotes\" and \xc3\xa9", Tensor::from_vector({2}, {-1e-40f, 7e-45f})},
+  };
+  for (const TensorEncoding encoding : kEncodings) {
+    SCOPED_TRACE(encoding == TensorEncoding::kBase64 ? "base64" : "plain");
+    const std::string path = dir + "/w.json";
+    save_weights(path, tensors, encoding);
+    const std::map<std::string, Tensor> back = load_weights(path);
+    ASSERT_EQ(back.size(), tensors.size());
+    for (const auto& [name, t] : tensors) {
+      SCOPED_TRACE(name);
+      ASSERT_TRUE(back.count(name));
+      EXPECT_EQ(back.at(name).shape(), t.shape());
+      EXPECT_EQ(bits(back.at(name)), bits(t));
+    }
+  }
+}
+
+TEST(Weights, NonContiguousTensorsAndTheMapOverloadSaveTheirValues) {
+  const std::string path = fresh_dir("views") + "/w.json";
+  const Tensor base = Tensor::arange(0, 6).as_strided({3, 2}, {1, 3}, 0);
+  save_weights(path, std::map<std::string, Tensor>{{"t", base}});
+  EXPECT_EQ(load_weights(path).at("t").to_vector(), base.to_vector());
+}
+
+TEST(Weights, TheDocumentedLayoutIsWhatIsWritten) {
+  const std::string path = fresh_dir("layout") + "/w.json";
+  save_weights(path, std::map<std::string, Tensor>{{"a", Tensor::from_vector({2}, {1, -2})}});
+  const nlohmann::json doc = read_json_file(path);
+  EXPECT_EQ(doc["format"], "repflow-weights");
+  EXPECT_EQ(doc["version"], 1);
+  EXPECT_EQ(doc["tensors"]["a"]["shape"], nlohmann::json({2}));
+  EXPECT_EQ(doc["tensors"]["a"]["encoding"], "base64-f32le");
+  // 1.0f = 0x3f800000 and -2.0f = 0xc0000000, little-endian.
+  EXPECT_EQ(doc["tensors"]["a"]["data"], "AACAPwAAAMA=");
+  save_weights(path, std::map<std::string, Tensor>{{"a", Tensor::from_vector({2}, {1, -2})}},
+               TensorEncoding::kPlain);
+  EXPECT_EQ(read_json_file(path)["tensors"]["a"],
+            nlohmann::json::parse(R"({"shape": [2], "data": [1.0, -2.0]})"));
+}
+
+class Tiny : public Module {
+ public:
+  Tiny() {
+    register_parameter("weight", Tensor::zeros({2, 3}));
+    register_buffer("scale", Tensor::zeros({3}));
+  }
+  Tensor forward(const Tensor& x) override { return x; }
+};
+
+TEST(Weights, LoadIntoModuleCopiesEveryValue) {
+  Sequential net;
+  net.add(std::make_shared<Conv>(2, 3, std::vector<int64_t>{3})).add(std::make_shared<Tiny>());
+  Generator gen(1);
+  std::map<std::string, Tensor> state;
+  for (const auto& [name, t] : net.state_dict()) state[name] = Tensor::normal(t.shape(), 0, 1, gen);
+  const std::string path = fresh_dir("module") + "/w.json";
+  save_weights(path, state);
+  load_weights_into(net, path);
+  for (const auto& [name, t] : net.state_dict()) EXPECT_EQ(bits(t), bits(state.at(name))) << name;
+  // And back out: a module's state dict saves as is.
+  save_weights(path, net.state_dict());
+  EXPECT_EQ(load_weights(path).size(), state.size());
+}
+
+TEST(Weights, StrictLoadNamesTheFileAndEveryBadName) {
+  Tiny tiny;
+  const std::string path = fresh_dir("strict") + "/w.json";
+  save_weights(path, std::map<std::string, Tensor>{{"weight", Tensor::zeros({3, 2})},
+                                                   {"extra", Tensor::zeros({1})},
+                                                   {"other", Tensor::zeros({1})}});
+  try {
+    load_weights_into(tiny, path);
+    ADD_FAILURE() << "expected an Error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(path), std::string::npos) << m;
+    EXPECT_NE(m.find("mis-shaped: weight (expected [2,3], got [3,2])"), std::string::npos) << m;
+    EXPECT_NE(m.find("missing: scale"), std::string::npos) << m;
+    EXPECT_NE(m.find("unexpected: extra other"), std::string::npos) << m;
+  }
+  // Without strict, only the shapes must fit.
+  EXPECT_ERROR_CONTAINS(load_weights_into(tiny, path, false), "mis-shaped: weight");
+  save_weights(path, std::map<std::string, Tensor>{{"weight", Tensor::ones({2, 3})},
+                                                   {"extra", Tensor::zeros({1})}});
+  load_weights_into(tiny, path, false);
+  EXPECT_EQ(tiny.state_dict()[0].second.to_vector(), std::vector<float>(6, 1.0f));
+}
+
+TEST(Weights, TruncatedOrMissingFilesAreErrorsNamingTheFile) {
+  const std::string dir = fresh_dir("truncated");
+  const std::string path = dir + "/w.json";
+  for (const TensorEncoding encoding : kEncodings) {
+    save_weights(path, std::map<std::string, Tensor>{{"a", Tensor::ones({100})}}, encoding);
+    const std::string text = read_text(path);
+    for (const size_t keep : {size_t{0}, size_t{1}, text.size() / 2, text.size() - 1}) {
+      write_text(path, text.substr(0, keep));
+      EXPECT_ERROR_CONTAINS(load_weights(path), path + ": not valid JSON (truncated or corrupt)");
+    }
+  }
+  EXPECT_ERROR_CONTAINS(load_weights(dir + "/absent.json"), dir + "/absent.json: cannot open");
+}
+
+// Each case: a file's text and a fragment its error must contain, after "<path>: ".
+struct BadFile {
+  std::string text, error;
+};
+
+TEST(Weights, BadContentIsAnErrorNamingFileAndTensor) {
+  const std::string path = fresh_dir("bad") + "/w.json";
+  const auto file = [](const std::string& tensors) {
+    return R"({"format": "repflow-weights", "version": 1, "tensors": )" + tensors + "}";
+  };
+  const std::vector<BadFile> cases = {
+      {"[1, 2]", "not a weight file"},
+      {R"({"format": "other", "version": 1, "tensors": {}})", "not a weight file"},
+      {R"({"format": "repflow-weights", "version": 2, "tensors": {}})",
+       "format version 2 is not supported"},
+      {R"({"format": "repflow-weights", "tensors": {}})", "format version (missing)"},
+      {file("[]"), "\"tensors\" must be an object"},
+      {file(R"({"a": 3})"), "tensor 'a': expected an object"},
+      {file(R"({"a": {"shape": "2", "data": [1, 2]}})"), "tensor 'a': missing \"shape\" array"},
+      {file(R"({"a": {"shape": [2]}})"), "tensor 'a': missing \"data\""},
+      {file(R"({"a": {"shape": [-2], "data": []}})"), "tensor 'a': shape entry -2"},
+      {file(R"({"a": {"shape": [1.5], "data": [1]}})"), "tensor 'a': shape entry 1.5"},
+      {file(R"({"a": {"shape": [4294967296, 4294967296], "data": []}})"),
+       "tensor 'a': shape is too large"},
+      {file(R"({"a": {"shape": [1,1,1,1,1,1,1,1,1], "data": [1]}})"), "more than 8 dimensions"},
+      {file(R"({"a": {"shape": [2], "data": [1, "x"]}})"), "tensor 'a': data[1] is not a number"},
+      {file(R"({"a": {"shape": [2], "data": "AAAA"}})"), "\"data\" must be an array of numbers"},
+      {file(R"({"a": {"shape": [3], "data": [1, 2]}})"), "needs 3 values but data has 2"},
+      {file(R"({"a": {"shape": [1], "data": [1e39]}})"), "data[0] = 1e+39 is outside the float32"},
+      {file(R"({"a": {"shape": [1], "encoding": "hex", "data": "00"}})"),
+       "tensor 'a': unknown encoding \"hex\""},
+      {file(R"({"a": {"shape": [1], "encoding": "base64-f32le", "data": [0]}})"),
+       "tensor 'a': \"data\" must be a base64 string"},
+      {file(R"({"a": {"shape": [1], "encoding": "base64-f32le", "data": "AAA*"}})"),
+       "tensor 'a': invalid base64 character at offset 3"},
+      {file(R"({"a": {"shape": [1], "encoding": "base64-f32le", "data": "AA=A"}})"),
+       "invalid base64 character at offset 2"},
+      {file(R"({"a": {"shape": [1], "encoding": "base64-f32le", "data": "AAAAA"}})"),
+       "not a multiple of 4 (truncated?)"},
+      {file(R"({"a": {"shape": [2], "encoding": "base64-f32le", "data": "AAAAAA=="}})"),
+       "needs 8 bytes but data has 4"},
+      // 0x7fc00000 (NaN) and 0x7f800000 (+inf) as the second value.
+      {file(R"({"a": {"shape": [2], "encoding": "base64-f32le", "data": "AAAAAAAAwH8="}})"),
+       "tensor 'a': data[1] is nan (only finite values are allowed)"},
+      {file(R"({"a": {"shape": [2], "encoding": "base64-f32le", "data": "AAAAAAAAgH8="}})"),
+       "data[1] is inf"},
+      {file(R"({"a": {"shape": [1], "data": [NaN]}})"), "not valid JSON"},
+  };
+  for (const BadFile& c : cases) {
+    SCOPED_TRACE(c.text);
+    write_text(path, c.text);
+    EXPECT_ERROR_CONTAINS(load_weights(path), path + ": ");
+    EXPECT_ERROR_CONTAINS(load_weights(path), c.error);
+  }
+}
+
+TEST(Weights, SavingNonFiniteValuesOrDuplicateNamesWritesNothing) {
+  const std::string dir = fresh_dir("reject");
+  const std::string path = dir + "/w.json";
+  for (const float bad : {std::nanf(""), std::numeric_limits<float>::infinity()})
+    for (const TensorEncoding encoding : kEncodings)
+      EXPECT_ERROR_CONTAINS(
+          save_weights(path,
+                       std::map<std::string, Tensor>{{"b", Tensor::from_vector({2}, {0, bad})}},
+                       encoding),
+          path + ": tensor 'b': data[1] is");
+  const std::vector<std::pair<std::string, Tensor>> twice = {{"a", Tensor::ones({1})},
+                                                             {"a", Tensor::ones({1})}};
+  EXPECT_ERROR_CONTAINS(save_weights(path, twice), "tensor 'a': the name appears twice");
+  EXPECT_TRUE(list_dir(dir).empty());
+}
+
+TEST(Weights, SaveLeavesOnlyTheFile) {
+  const std::string dir = fresh_dir("only");
+  save_weights(dir + "/w.json", std::map<std::string, Tensor>{{"a", Tensor::ones({3})}});
+  save_weights(dir + "/w.json", std::map<std::string, Tensor>{{"a", Tensor::ones({4})}});
+  EXPECT_EQ(list_dir(dir), std::vector<std::string>{"w.json"});
+  EXPECT_EQ(load_weights(dir + "/w.json").at("a").shape(), Shape{4});
+}
+
+TEST(Weights, SaveIntoAMissingDirectoryIsAnError) {
+  const std::string dir = fresh_dir("missing");
+  EXPECT_ERROR_CONTAINS(save_weights(dir + "/no/such/w.json",
+                                     std::map<std::string, Tensor>{{"a", Tensor::ones({1})}}),
+                        dir + "/no/such/w.json: cannot create the temporary file");
+  EXPECT_TRUE(list_dir(dir).empty());
+}
+
+TEST(Weights, AFailedRenameKeepsWhatWasThere) {
+  const std::string dir = fresh_dir("rename");
+  // A directory cannot be replaced by a file.
+  const std::string path = dir + "/w.json";
+  ASSERT_EQ(mkdir(path.c_str(), 0755), 0);
+  EXPECT_ERROR_CONTAINS(save_weights(path, std::map<std::string, Tensor>{{"a", Tensor::ones({1})}}),
+                        path + ": cannot move into place");
+  EXPECT_EQ(list_dir(dir), std::vector<std::string>{"w.json"});
+}
+
+// A write that fails half way (the file size limit is hit, as on a full disk) must keep the
+// old file whole and remove the temporary one. In a child process, so the limit stays there.
+TEST(Weights, AWriteFailingHalfWayKeepsTheOldFile) {
+  const std::string dir = fresh_dir("halfway");
+  const std::string path = dir + "/w.json";
+  save_weights(path, std::map<std::string, Tensor>{{"old", Tensor::ones({2})}});
+  const std::string old = read_text(path);
+  const std::map<std::string, Tensor> big = {{"new", Tensor::ones({1 << 16})}};
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    try {
+      save_weights(path, big);
+    } catch (const Error& e) {
+      _exit(std::string(e.what()).find("write failed") != std::string::npos ? 0 : 3);
+    }
+    _exit(4);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: another error, 4: no error";
+  EXPECT_EQ(read_text(path), old);
+  EXPECT_EQ(list_dir(dir), std::vector<std::string>{"w.json"});
+}
+
+}  // namespace
+}  // namespace repflow
