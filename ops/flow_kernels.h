@@ -28,6 +28,12 @@ void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, f
 void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2, const float* saved,
                        const float* grad_out, float* grad_f1, float* grad_f2, double* sums);
 
+// The CPU sweeps' vector width in floats: the widest of 16 (AVX-512F), 8 (AVX2 and FMA) and 4
+// (SSE, the baseline) that this CPU supports and that is at most the limit (16 unless set; tests
+// lower it to run every variant).
+int flow_cpu_lanes();
+void set_flow_cpu_max_lanes(int max_lanes);
+
 #if REPFLOW_WITH_CUDA
 void flow_forward_cuda(int device, const FlowProblem& pb, const float* f1, const float* f2,
                        float* out, float* saved);

@@ -9,6 +9,7 @@
 
 #include "framework/autograd.h"
 #include "framework/thread_pool.h"
+#include "ops/flow_kernels.h"
 #include "ops/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
@@ -504,6 +505,28 @@ TEST(FlowTest, GradientsDoNotDependOnThreadCount) {
   }
   set_num_threads(threads);
   EXPECT_EQ(grads[0], grads[1]);
+}
+
+// Every vector width of the CPU sweeps that this CPU has, on rows of 29 = 16 + 8 + 4 + 1 pixels
+// so that every width handles a part of each row.
+TEST(FlowTest, EveryCpuVectorWidth) {
+  const int widest = ops::flow_cpu_lanes();
+  for (int lanes : {4, 8, 16}) {
+    if (lanes > widest) continue;
+    SCOPED_TRACE("lanes " + std::to_string(lanes));
+    ops::set_flow_cpu_max_lanes(lanes);
+    ASSERT_EQ(ops::flow_cpu_lanes(), lanes);
+    const std::vector<Tensor> in = flow_inputs(intensities({1, 2, 4, 29}, 61),
+                                               intensities({1, 2, 4, 29}, 62), learnable_params());
+    const std::vector<float> got =
+        ops::representation_flow(in[0], in[1], params_from(in), 3).to_vector();
+    const RefResult want = reference_of(in, 3);
+    ASSERT_EQ(got.size(), want.flow.size());
+    for (size_t k = 0; k < got.size(); ++k)
+      ASSERT_NEAR(got[k], want.flow[k], 1e-4 + 1e-4 * std::fabs(want.flow[k])) << "at " << k;
+    expect_reference_gradients(in, 3, 1e-4, 1e-3);
+  }
+  ops::set_flow_cpu_max_lanes(16);
 }
 
 TEST(FlowTest, NonContiguousInputs) {

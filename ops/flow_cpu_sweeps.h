@@ -1,0 +1,230 @@
+#pragma once
+// The CPU schedule's per-iteration sweeps over one plane, for every vector width the schedule
+// picks between at run time (flow_cpu.cc). Each translation unit that includes this header
+// instantiates the sweeps with the widths its compiler flags enable: flow_cpu.cc the baseline
+// SSE, flow_cpu_avx2.cc and flow_cpu_avx512.cc the wider ones. The lane types sit in an
+// anonymous namespace, so every flow_math.h template instantiated with them, and everything
+// here, is local to its translation unit: a shared (weak) copy compiled for AVX-512 could
+// otherwise be the one the linker keeps, also for callers on CPUs without it. For the same
+// reason the sweeps use no library templates (std::fill and friends): only this header and
+// flow_math.h's formulas run under the wider flags.
+#include <immintrin.h>
+
+#include "ops/flow_math.h"
+
+namespace repflow::ops {
+
+// One vector width's sweeps: one forward iteration of a plane in place; one backward iteration
+// from its start state, adding the parameter-gradient partials to `sums`.
+struct FlowCpuSweeps {
+  int lanes;
+  void (*forward)(const FlowForwardPlanes& fp, const FlowScalars& s, int h, int w);
+  void (*backward)(const FlowBackwardPlanes& bp, const FlowState& st, const FlowScalars& s, int h,
+                   int w, double* sums);
+};
+FlowCpuSweeps flow_cpu_sweeps_sse();
+FlowCpuSweeps flow_cpu_sweeps_avx2();
+FlowCpuSweeps flow_cpu_sweeps_avx512();
+
+namespace {
+
+// GCC vectors of N floats and of their comparison masks. (Spelt out per N: GCC cannot tell a
+// vector_size typedef that depends on a template argument from its element type.)
+template <int N>
+struct VectorTypes;
+#define REPFLOW_FLOW_VECTOR_TYPES(N)                       \
+  template <>                                              \
+  struct VectorTypes<N> {                                  \
+    typedef float Raw __attribute__((vector_size(4 * N))); \
+    typedef int Mask __attribute__((vector_size(4 * N)));  \
+  };
+REPFLOW_FLOW_VECTOR_TYPES(4)
+REPFLOW_FLOW_VECTOR_TYPES(8)
+REPFLOW_FLOW_VECTOR_TYPES(16)
+#undef REPFLOW_FLOW_VECTOR_TYPES
+
+// N adjacent pixels of a row (N = 4, 8, 16: an SSE, AVX or AVX-512 register).
+template <int N>
+struct Lanes {
+  using Raw = typename VectorTypes<N>::Raw;
+  using Mask = typename VectorTypes<N>::Mask;
+  Raw v;
+  Lanes() = default;
+  Lanes(float x) : v(Raw{} + x) {}  // NOLINT: broadcasts, as float literals in the formulas
+  explicit Lanes(Raw x) : v(x) {}
+};
+
+template <int N>
+Lanes<N> operator+(Lanes<N> a, Lanes<N> b) {
+  return Lanes<N>(a.v + b.v);
+}
+template <int N>
+Lanes<N> operator-(Lanes<N> a, Lanes<N> b) {
+  return Lanes<N>(a.v - b.v);
+}
+template <int N>
+Lanes<N> operator*(Lanes<N> a, Lanes<N> b) {
+  return Lanes<N>(a.v * b.v);
+}
+template <int N>
+Lanes<N> operator/(Lanes<N> a, Lanes<N> b) {
+  return Lanes<N>(a.v / b.v);
+}
+template <int N>
+Lanes<N> operator-(Lanes<N> a) {
+  return Lanes<N>(-a.v);
+}
+template <int N>
+Lanes<N>& operator+=(Lanes<N>& a, Lanes<N> b) {
+  return a = a + b;
+}
+template <int N>
+typename Lanes<N>::Mask operator<(Lanes<N> a, Lanes<N> b) {
+  return a.v < b.v;
+}
+template <int N>
+typename Lanes<N>::Mask operator>(Lanes<N> a, Lanes<N> b) {
+  return a.v > b.v;
+}
+
+// One pixel: the rest of a row. A type of its own rather than float, so that its
+// instantiations stay local too.
+struct Lane1 {
+  float v;
+  Lane1() = default;
+  Lane1(float x) : v(x) {}  // NOLINT: as float literals in the formulas
+};
+inline Lane1 operator+(Lane1 a, Lane1 b) { return a.v + b.v; }
+inline Lane1 operator-(Lane1 a, Lane1 b) { return a.v - b.v; }
+inline Lane1 operator*(Lane1 a, Lane1 b) { return a.v * b.v; }
+inline Lane1 operator/(Lane1 a, Lane1 b) { return a.v / b.v; }
+inline Lane1 operator-(Lane1 a) { return -a.v; }
+inline Lane1& operator+=(Lane1& a, Lane1 b) { return a = a + b; }
+inline bool operator<(Lane1 a, Lane1 b) { return a.v < b.v; }
+inline bool operator>(Lane1 a, Lane1 b) { return a.v > b.v; }
+
+}  // namespace
+
+template <int N>
+struct FlowLanes<Lanes<N>> {
+  using V = Lanes<N>;
+  using Mask = typename V::Mask;
+  static constexpr int kWidth = N;
+  static V load(const float* p) {
+    V x;
+    __builtin_memcpy(&x.v, p, sizeof x.v);
+    return x;
+  }
+  static void store(float* p, V x) { __builtin_memcpy(p, &x.v, sizeof x.v); }
+  static V select(Mask m, V a, V b) { return V(m ? a.v : b.v); }
+  static V sqrt(V x) {
+    if constexpr (N == 4) return V(_mm_sqrt_ps(x.v));
+    if constexpr (N == 8) return V(_mm256_sqrt_ps(x.v));
+    // The masked form: GCC 12's _mm512_sqrt_ps trips -Wuninitialized in its own header.
+    if constexpr (N == 16) return V(_mm512_maskz_sqrt_ps(0xffff, x.v));
+  }
+  // Lanes l with l < n.
+  static Mask first(int n) {
+    Mask index;
+    for (int l = 0; l < N; ++l) index[l] = l;
+    return index < n;
+  }
+  static Mask all(bool on) { return Mask{} - static_cast<int>(on); }
+  static double sum(V x) {
+    double total = 0.0;
+    for (int l = 0; l < N; ++l) total += x.v[l];
+    return total;
+  }
+};
+
+template <>
+struct FlowLanes<Lane1> {
+  using Mask = bool;
+  static constexpr int kWidth = 1;
+  static Lane1 load(const float* p) { return *p; }
+  static void store(float* p, Lane1 x) { *p = x.v; }
+  static Lane1 select(bool m, Lane1 a, Lane1 b) { return m ? a : b; }
+  static Lane1 sqrt(Lane1 x) { return __builtin_sqrtf(x.v); }
+  static bool first(int n) { return 0 < n; }
+  static bool all(bool on) { return on; }
+  static double sum(Lane1 x) { return x.v; }
+};
+
+namespace {
+
+// Runs f(V(), k, right, down) over row i's pixels by padded index k from column j on, as many
+// pixels at a time as the widest of V... that fits, narrower ones for the rest; right / down
+// say whether the pixel has a neighbour to its right / below.
+template <class V, class... Narrower, class F>
+void each_chunk(int w, int k0, bool down, int j, F& f) {
+  using L = FlowLanes<V>;
+  for (; j + L::kWidth <= w; j += L::kWidth) f(V(), k0 + j, L::first(w - 1 - j), L::all(down));
+  if constexpr (sizeof...(Narrower) > 0) each_chunk<Narrower...>(w, k0, down, j, f);
+}
+
+template <class... V, class F>
+void each_pixel_vec(int h, int w, F f) {
+  for (int i = 0; i < h; ++i) each_chunk<V...>(w, flow_index(i, 0, w), i + 1 < h, 0, f);
+}
+
+// Partial sums of the parameter gradients over one iteration: per lane in float for every
+// width, then added to the plane's double sums, so that many iterations and large planes do
+// not lose the small terms.
+template <class... V>
+struct PartialSums;
+template <>
+struct PartialSums<> {
+  void of() {}
+  void flush_into(double*) {}
+};
+template <class V, class... Narrower>
+struct PartialSums<V, Narrower...> : PartialSums<Narrower...> {
+  V acc[kFlowSlots];
+  PartialSums() {
+    for (V& a : acc) a = V(0.0f);
+  }
+  using PartialSums<Narrower...>::of;
+  V* of(V) { return acc; }
+  void flush_into(double* sums) {
+    for (int t = 0; t < kFlowSlots; ++t) sums[t] += FlowLanes<V>::sum(acc[t]);
+    PartialSums<Narrower...>::flush_into(sums);
+  }
+};
+
+template <class... V>
+void forward_iteration(const FlowForwardPlanes& fp, const FlowScalars& s, int h, int w) {
+  const int stride = flow_stride(w);
+  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto, auto) {
+    flow_relax<decltype(v)>(fp.im, fp.st, s, stride, k);
+  });
+  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto right, auto down) {
+    flow_dual_step<decltype(v)>(fp.st, s, stride, k, right, down);
+  });
+}
+
+template <class... V>
+void backward_iteration(const FlowBackwardPlanes& bp, const FlowState& st, const FlowScalars& s,
+                        int h, int w, double* sums) {
+  const int stride = flow_stride(w);
+  PartialSums<V...> partial;
+  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto, auto) {
+    flow_back_recompute<decltype(v)>(bp.im, st, bp.ad, s, stride, k);
+  });
+  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto right, auto down) {
+    flow_back_dual<decltype(v)>(st, bp.ad, s, stride, k, right, down, partial.of(v));
+  });
+  each_pixel_vec<V...>(
+      h, w, [&](auto v, int k, auto, auto) { flow_back_grad<decltype(v)>(bp.ad, s, stride, k); });
+  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto, auto) {
+    flow_back_relax<decltype(v)>(bp.im, st, bp.ad, s, stride, k, partial.of(v));
+  });
+  partial.flush_into(sums);
+}
+
+template <class... V>
+FlowCpuSweeps sweeps_of(int lanes) {
+  return {lanes, forward_iteration<V...>, backward_iteration<V...>};
+}
+
+}  // namespace
+}  // namespace repflow::ops
