@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "framework/error.h"
+#include "framework/thread_pool.h"
 
 namespace repflow {
 
@@ -94,6 +95,16 @@ std::string Flags::usage() const {
          ")\n      " + f.help + "\n";
   }
   return s;
+}
+
+void add_threads_flag(Flags& flags, const std::string& help) {
+  flags.add("threads", "0", help + " (0: one per core)");
+}
+
+void apply_threads_flag(const Flags& flags) {
+  const int64_t n = flags.integer("threads");
+  RF_CHECK(n >= 0 && n <= 1024, "flag --threads: ", n, " is not a thread count between 0 and 1024");
+  if (n > 0) set_num_threads(static_cast<int>(n));
 }
 
 std::string user_path(const std::string& path) {

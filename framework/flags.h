@@ -35,6 +35,11 @@ class Flags {
   std::vector<std::string> order_, positional_;
 };
 
+// --threads: declared with `help` and default 0 (one thread per core); applying it sets the CPU
+// thread pool, and a value outside 0..1024 is an Error naming the flag.
+void add_threads_flag(Flags& flags, const std::string& help);
+void apply_threads_flag(const Flags& flags);
+
 // A path the user typed: under `bazel run` the binary starts in its runfiles, so a relative path
 // is taken from the directory the user ran bazel in (BUILD_WORKING_DIRECTORY).
 std::string user_path(const std::string& path);

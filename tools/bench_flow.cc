@@ -50,12 +50,12 @@ int bench(int argc, char** argv) {
   Flags flags("bench_flow",
               "Times the fused representation-flow op (forward, backward, peak memory) against "
               "the same algorithm written as plain PyTorch tensor operations.");
-  flags.add("threads", "0", "CPU threads for both (0: one per core)");
+  add_threads_flag(flags, "CPU threads for both");
   flags.add("repeats", "3", "timed runs per configuration (median), after one warm-up run");
   flags.add("torch", "true", "also time PyTorch (installs Debian's python3-torch if missing)");
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
   if (!flags.parse(argc, argv)) return 0;
-  if (flags.integer("threads") > 0) set_num_threads(static_cast<int>(flags.integer("threads")));
+  apply_threads_flag(flags);
   const int threads = num_threads(), repeats = static_cast<int>(flags.integer("repeats"));
   RF_CHECK(repeats >= 1, "bench_flow: flag --repeats must be at least 1");
 

@@ -83,12 +83,12 @@ int bench(int argc, char** argv) {
               "the CPU, and the same layers in PyTorch.");
   flags.add("batch", "32", "batch size");
   flags.add("size", "112", "input height and width");
-  flags.add("threads", "0", "CPU threads for both frameworks (0: one per core)");
+  add_threads_flag(flags, "CPU threads for both frameworks");
   flags.add("repeats", "5", "timed runs per layer (median reported), after one warm-up run");
   flags.add("torch", "true", "also time PyTorch (installs Debian's python3-torch if missing)");
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
   if (!flags.parse(argc, argv)) return 0;
-  if (flags.integer("threads") > 0) set_num_threads(static_cast<int>(flags.integer("threads")));
+  apply_threads_flag(flags);
   const int threads = num_threads();
   const int repeats = static_cast<int>(flags.integer("repeats"));
   RF_CHECK(repeats >= 1, "bench_ops: flag --repeats must be at least 1");

@@ -6,7 +6,6 @@
 
 #include "framework/autograd.h"
 #include "framework/flags.h"
-#include "framework/thread_pool.h"
 #include "ops/linear.h"
 #include "ops/loss.h"
 
@@ -36,10 +35,10 @@ int train(int argc, char** argv) {
   flags.add("lr", "0.5", "SGD learning rate");
   flags.add("seed", "0", "random seed for data and weights");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
-  flags.add("threads", "0", "CPU threads (0: one per core)");
+  add_threads_flag(flags, "CPU threads");
   if (!flags.parse(argc, argv)) return 0;
   const Device device = parse_device(flags.str("device"));
-  if (flags.integer("threads") > 0) set_num_threads(static_cast<int>(flags.integer("threads")));
+  apply_threads_flag(flags);
   const int64_t epochs = flags.integer("epochs");
   RF_CHECK(epochs >= 1, "train: flag --epochs: ", epochs, " is not a positive count");
   const float lr = static_cast<float>(flags.number("lr"));
