@@ -91,11 +91,11 @@ FixtureReport check_fixture(const std::string& path, bool skip_unsupported,
     tally(compare(case_name + " grad.input", input.grad(), tensor("grad.input"), print));
     for (const auto& [name, p] : module->named_parameters())
       tally(compare(case_name + " grad." + name, p.grad(), tensor("grad." + name), print));
+    const NamedTensors buffers = module->named_buffers();
     for (const auto& [key, value] : c.items()) {
       if (key.rfind("after.", 0) != 0) continue;
       const std::string name = key.substr(6);
       const Tensor* buffer = nullptr;
-      const NamedTensors buffers = module->named_buffers();
       for (const auto& [bname, b] : buffers)
         if (bname == name) buffer = &b;
       RF_CHECK(buffer, where, ": '", key, "' names no buffer of the module");
