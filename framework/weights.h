@@ -24,6 +24,15 @@ void save_weights(const std::string& path, const std::map<std::string, Tensor>& 
 // Reads a weight file in either encoding, as CPU tensors. Errors name the file and the tensor.
 std::map<std::string, Tensor> load_weights(const std::string& path);
 
+// The same with extra top-level fields beside "tensors" (docs/weights.md: readers ignore fields
+// they do not know): training checkpoints keep the trainer's state there, so a checkpoint is
+// also a weight file. `extra` must be an object and must not use the format's own keys.
+void save_weights(const std::string& path,
+                  const std::vector<std::pair<std::string, Tensor>>& tensors,
+                  const nlohmann::json& extra, TensorEncoding encoding = TensorEncoding::kBase64);
+// Reads the tensors and returns every top-level field other than format, version and tensors.
+std::map<std::string, Tensor> load_weights(const std::string& path, nlohmann::json* extra);
+
 // Writes into a new temporary file in the same directory, flushes it to disk and renames it
 // over `path`: readers see the old file or the whole new one, never a partial one, and the
 // temporary file is removed when any step fails.

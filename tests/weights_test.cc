@@ -142,6 +142,22 @@ class Tiny : public Module {
   Tensor forward(const Tensor& x) override { return x; }
 };
 
+TEST(Weights, ExtraFieldsTravelBesideTheTensorsAndPlainReadersIgnoreThem) {
+  const std::string path = fresh_dir("extra") + "/w.json";
+  const nlohmann::json extra = {{"trainer", {{"epoch", 3}, {"schedule", "cosine"}}}};
+  save_weights(path, NamedTensors{{"a", Tensor::from_vector({2}, {1, -2})}}, extra);
+  nlohmann::json back;
+  const std::map<std::string, Tensor> tensors = load_weights(path, &back);
+  EXPECT_EQ(back, extra);
+  EXPECT_EQ(tensors.at("a").to_vector(), (std::vector<float>{1, -2}));
+  EXPECT_EQ(load_weights(path).at("a").to_vector(), (std::vector<float>{1, -2}));
+  EXPECT_ERROR_CONTAINS(save_weights(path, NamedTensors{}, nlohmann::json{{"tensors", 1}}),
+                        "extra field 'tensors'");
+  EXPECT_ERROR_CONTAINS(save_weights(path, NamedTensors{}, nlohmann::json::array()),
+                        "must be a JSON object");
+  EXPECT_EQ(load_weights(path, &back).size(), 1u);
+}
+
 TEST(Weights, LoadIntoModuleCopiesEveryValue) {
   Sequential net;
   net.add(std::make_shared<Conv>(2, 3, std::vector<int64_t>{3})).add(std::make_shared<Tiny>());
