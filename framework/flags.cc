@@ -15,7 +15,7 @@ Flags::Flags(std::string program, std::string description)
 
 void Flags::add(const std::string& name, const std::string& default_value,
                 const std::string& help) {
-  flags_[name] = Flag{default_value, default_value, help};
+  flags_[name] = Flag{default_value, default_value, help, false};
   order_.push_back(name);
 }
 
@@ -46,6 +46,7 @@ bool Flags::parse(int argc, char** argv, bool allow_positional) {
       }
     }
     it->second.value = value;
+    it->second.given = true;
     if (is_bool) boolean(name);  // validates now, naming the flag
   }
   if (boolean("help")) {
@@ -85,6 +86,21 @@ bool Flags::boolean(const std::string& name) const {
   RF_CHECK(v == "true" || v == "false", program_, ": flag --", name, ": '", v,
            "' is not true or false");
   return v == "true";
+}
+
+bool Flags::given(const std::string& name) const { return flag(name).given; }
+
+std::vector<std::pair<std::string, std::string>> Flags::values() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& name : order_)
+    if (name != "help") out.emplace_back(name, flags_.at(name).value);
+  return out;
+}
+
+void Flags::set(const std::string& name, const std::string& value) {
+  auto it = flags_.find(name);
+  RF_CHECK(it != flags_.end(), program_, ": unknown flag --", name);
+  it->second.value = value;
 }
 
 std::string Flags::usage() const {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace repflow {
@@ -25,9 +26,19 @@ class Flags {
   const std::vector<std::string>& positional() const { return positional_; }
   std::string usage() const;
 
+  // Whether the command line set --name (a run resumed from a saved configuration keeps the
+  // saved values except those the user gives again).
+  bool given(const std::string& name) const;
+  // Every declared flag but --help with its current value, in declaration order: what a run
+  // saves as its configuration.
+  std::vector<std::pair<std::string, std::string>> values() const;
+  // Sets a declared flag as if parsed, without marking it given; an undeclared name is an Error.
+  void set(const std::string& name, const std::string& value);
+
  private:
   struct Flag {
     std::string value, default_value, help;
+    bool given = false;
   };
   const Flag& flag(const std::string& name) const;
   std::string program_, description_;

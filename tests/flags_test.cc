@@ -35,6 +35,21 @@ TEST(Flags, ValuesDefaultsAndErrorsNameTheFlag) {
   EXPECT_NE(flags.usage().find("--lr (default: 0.1)"), std::string::npos);
 }
 
+TEST(Flags, GivenValuesAndSetSupportSavedConfigurations) {
+  Flags flags("prog", "test");
+  flags.add("epochs", "3", "passes");
+  flags.add("lr", "0.1", "rate");
+  ASSERT_TRUE(parse(flags, {"--lr=0.5"}));
+  EXPECT_TRUE(flags.given("lr"));
+  EXPECT_FALSE(flags.given("epochs"));
+  using Values = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(flags.values(), (Values{{"epochs", "3"}, {"lr", "0.5"}}));
+  flags.set("epochs", "9");
+  EXPECT_EQ(flags.integer("epochs"), 9);
+  EXPECT_FALSE(flags.given("epochs"));
+  EXPECT_ERROR_CONTAINS(flags.set("nope", "1"), "unknown flag --nope");
+}
+
 TEST(Flags, ThreadsFlagSetsThePoolAndRejectsBadCounts) {
   const int before = num_threads();
   Flags flags("prog", "test");
