@@ -1,79 +1,172 @@
-// The project's main job. Until the video models and the trainer land (issues 5 and 6), it
-// trains a softmax classifier on synthetic Gaussian clusters with the framework's autograd, so
-// that the command in README runs the whole stack end to end: tensors, ops, backward, SGD.
+// //training:train, the project's main job. With no flags it trains a small 2-D ResNet with a
+// representation-flow block on the built-in synthetic motion dataset (classes defined by motion
+// alone); with --data and list files it trains any registry model on frame folders. README,
+// "Training", lists the flags; `--help` prints them with their defaults.
 #include <chrono>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
 
-#include "framework/autograd.h"
+#include "framework/error.h"
 #include "framework/flags.h"
-#include "ops/linear.h"
-#include "ops/loss.h"
+#include "framework/generator.h"
+#include "models/registry.h"
+#include "models/weights_io.h"
+#include "training/averaging.h"
+#include "training/data_flags.h"
+#include "training/lr_schedule.h"
+#include "training/trainer.h"
 
 namespace repflow {
 namespace {
 
-// n points around the rows of `centres` (one per class), with unit noise, and their labels.
-void make_clusters(int64_t n, const Tensor& centres, Generator& gen, Device device, Tensor* x,
-                   std::vector<int64_t>* labels) {
-  const int64_t classes = centres.size(0), dims = centres.size(1);
-  const Tensor noise = Tensor::normal({n, dims}, 0.0f, 1.0f, gen);
-  const std::vector<float> u = Tensor::uniform({n}, 0.0f, 1.0f, gen).to_vector();
-  const std::vector<float> c = centres.to_vector(), z = noise.to_vector();
-  std::vector<float> points(n * dims);
-  labels->resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t label = std::min<int64_t>(classes - 1, static_cast<int64_t>(u[i] * classes));
-    (*labels)[i] = label;
-    for (int64_t d = 0; d < dims; ++d) points[i * dims + d] = c[label * dims + d] + z[i * dims + d];
-  }
-  *x = Tensor::from_vector({n, dims}, points, device);
+constexpr char kDefaultModel[] = "resnet18_2d";
+// The registry's options that the trainer passes through; "" keeps the model's default.
+const char* const kModelOptions[] = {"flow",  "flow-iters", "flow-stages", "fcf",
+                                     "reduced-channels", "dropout"};
+
+void add_flags(Flags& flags) {
+  flags.add("model", kDefaultModel, "model name (" + [] {
+    std::string names;
+    for (const std::string& n : model_names()) names += (names.empty() ? "" : ", ") + n;
+    return names;
+  }() + ")");
+  flags.add("flow", "", "model option: flow position none | after<S> | after<S>.<B>");
+  flags.add("flow-iters", "", "model option: TV-L1 iterations of the flow layer");
+  flags.add("flow-stages", "", "model option: flow-of-flow stages");
+  flags.add("fcf", "", "model option: conv between flow-of-flow stages (true/false)");
+  flags.add("reduced-channels", "", "model option: channels of the flow block's bottleneck");
+  flags.add("dropout", "", "model option: dropout before the classifier");
+  flags.add("init-weights", "", "weight file to start from (non-strict: missing names keep "
+                                "their initial values, e.g. a classifier of another size)");
+  add_data_flags(flags);
+  flags.add("epochs", "10", "passes over the training set");
+  flags.add("batch-size", "32", "clips per step");
+  flags.add("momentum", "0.9", "SGD momentum");
+  flags.add("nesterov", "false", "Nesterov momentum");
+  flags.add("weight-decay", "0.0001", "L2 weight decay");
+  flags.add("no-decay-1d", "false", "no weight decay on biases, BN scales/shifts and other 1-d "
+                                    "parameters");
+  flags.add("param-groups", "flow:0.01",
+            "learning-rate groups pattern:lr_mult[:weight_decay],... by parameter-name substring "
+            "(the paper trains the flow layer at 0.01x)");
+  flags.add("clip-grad", "0", "clip the gradients' global L2 norm to this (0: off)");
+  add_lr_schedule_flags(flags);
+  add_averaging_flags(flags);
+  flags.add("workers", "2", "data loading threads");
+  flags.add("prefetch", "4", "batches decoded ahead of training");
+  flags.add("clips-per-video", "1", "evaluation clips per video (video-level accuracy averages "
+                                    "their predictions)");
+  flags.add("skip-bad-samples", "false", "skip (and report) missing or unreadable videos "
+                                         "instead of stopping with an error");
+  flags.add("run-dir", "", "where metrics.jsonl, chart.png, config.json, checkpoint.json and "
+                           "weights.json go (default runs/<model>-<date>-<time>)");
+  flags.add("resume", "", "a run directory or checkpoint to continue from, exactly; its saved "
+                          "configuration is used except for flags given again");
+  flags.add("quiet", "false", "no progress bar, one line per epoch");
+  flags.add("seed", "0", "seed of the weights, the sampling and dropout");
+  flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
+  add_threads_flag(flags, "CPU compute threads");
+}
+
+std::string default_run_dir(const std::string& model) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return "runs/" + model + "-" + stamp;
+}
+
+// --resume: the checkpoint, with the saved flags applied where the command line is silent.
+Checkpoint resume(Flags& flags) {
+  std::string path = user_path(flags.str("resume"));
+  if (std::filesystem::is_directory(path)) path = checkpoint_path(path);
+  Checkpoint c = load_checkpoint(path);
+  const nlohmann::json& saved = c.trainer.contains("config") ? c.trainer["config"]["flags"]
+                                                             : nlohmann::json();
+  RF_CHECK(saved.is_object(), path, ": the checkpoint has no saved configuration");
+  for (const auto& [name, value] : saved.items())
+    if (name != "resume" && !flags.given(name)) flags.set(name, value.get<std::string>());
+  if (!flags.given("run-dir")) flags.set("run-dir", std::filesystem::path(path).parent_path());
+  return c;
+}
+
+int64_t count(const Flags& flags, const std::string& name, int64_t min) {
+  const int64_t v = flags.integer(name);
+  RF_CHECK(v >= min, "flag --", name, ": ", v, " is below ", min);
+  return v;
 }
 
 int train(int argc, char** argv) {
-  Flags flags("train", "Trains a softmax classifier on synthetic clusters (placeholder job).");
-  flags.add("epochs", "30", "passes over the training set");
-  flags.add("lr", "0.5", "SGD learning rate");
-  flags.add("seed", "0", "random seed for data and weights");
-  flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
-  add_threads_flag(flags, "CPU threads");
+  Flags flags("train", "Trains a video model; with no flags, a small 2-D ResNet with a "
+                       "representation-flow block on built-in synthetic motion classes.");
+  add_flags(flags);
   if (!flags.parse(argc, argv)) return 0;
+  std::optional<Checkpoint> checkpoint;
+  if (!flags.str("resume").empty()) checkpoint = resume(flags);
   const Device device = parse_device(flags.str("device"));
   apply_threads_flag(flags);
-  const int64_t epochs = flags.integer("epochs");
-  RF_CHECK(epochs >= 1, "train: flag --epochs: ", epochs, " is not a positive count");
-  const float lr = static_cast<float>(flags.number("lr"));
 
-  const auto start = std::chrono::steady_clock::now();
-  Generator gen(static_cast<uint64_t>(flags.integer("seed")));
-  const int64_t dims = 16, classes = 5;
-  const Tensor centres = Tensor::normal({classes, dims}, 0.0f, 1.0f, gen);
-  Tensor x_train, x_val;
-  std::vector<int64_t> y_train, y_val;
-  make_clusters(2000, centres, gen, device, &x_train, &y_train);
-  make_clusters(500, centres, gen, device, &x_val, &y_val);
-  Tensor w = Tensor::normal({classes, dims}, 0.0f, 0.01f, gen, device).set_requires_grad();
-  Tensor b = Tensor::zeros({classes}, device).set_requires_grad();
+  TrainerOptions o;
+  o.seed = static_cast<uint64_t>(flags.integer("seed"));
+  o.epochs = count(flags, "epochs", 1);
+  o.device = device;
+  o.quiet = flags.boolean("quiet");
+  const DataSplits data = make_datasets(flags);
 
-  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
-    const Tensor loss = ops::cross_entropy(ops::linear(x_train, w, b), y_train);
-    w.set_grad(Tensor());
-    b.set_grad(Tensor());
-    loss.backward();
-    {
-      NoGradGuard no_grad;
-      w.add_(w.grad(), -lr);
-      b.add_(b.grad(), -lr);
-    }
-    if (epoch == 1 || epoch % 10 == 0 || epoch == epochs)
-      std::printf("epoch %lld loss %.4f\n", static_cast<long long>(epoch), loss.item());
+  ModelOptions model_options;
+  model_options.classes = data.train->num_classes();
+  for (const char* name : kModelOptions)
+    if (!flags.str(name).empty()) set_model_option(&model_options, name, flags.str(name));
+  manual_seed(o.seed);
+  const std::shared_ptr<Module> model = make_model(flags.str("model"), model_options);
+  if (!flags.str("init-weights").empty())
+    load_weights_into(*model, user_path(flags.str("init-weights")), /*strict=*/false);
+  model->to(device);
+
+  for (LoaderOptions* l : {&o.train_loader, &o.val_loader}) {
+    l->batch_size = count(flags, "batch-size", 1);
+    l->workers = static_cast<int>(count(flags, "workers", 1));
+    l->prefetch = static_cast<int>(count(flags, "prefetch", 1));
+    l->skip_bad_samples = flags.boolean("skip-bad-samples");
   }
-  NoGradGuard no_grad;
-  const Tensor z = ops::linear(x_val, w, b);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  o.train_loader.drop_last = true;
+  o.val_loader.order.clips_per_video = static_cast<int>(count(flags, "clips-per-video", 1));
+  o.group_rules = parse_group_rules(flags.str("param-groups"), "--param-groups");
+  o.weight_decay = flags.number("weight-decay");
+  o.no_decay_1d = flags.boolean("no-decay-1d");
+  o.sgd.momentum = flags.number("momentum");
+  o.sgd.nesterov = flags.boolean("nesterov");
+  o.clip_grad_norm = flags.number("clip-grad");
+  RF_CHECK(o.clip_grad_norm >= 0, "flag --clip-grad: ", o.clip_grad_norm, " is negative");
+  o.schedule = lr_schedule_from_flags(flags, o.epochs);
+  o.averaging = averaging_from_flags(flags);
+  if (flags.str("run-dir").empty()) flags.set("run-dir", default_run_dir(flags.str("model")));
+  o.run_dir = user_path(flags.str("run-dir"));
+  o.resume_from = std::move(checkpoint);
+
+  nlohmann::json saved_flags = nlohmann::json::object();
+  for (const auto& [name, value] : flags.values()) saved_flags[name] = value;
+  int64_t parameters = 0;
+  for (const auto& [name, p] : model->named_parameters()) parameters += p.numel();
+  o.config = {{"flags", saved_flags},
+              {"model_parameters", parameters},
+              {"classes", data.train->num_classes()},
+              {"train_videos", data.train->size()},
+              {"val_videos", data.val->size()},
+              {"device", device.str()}};
+  std::cout << "model " << flags.str("model") << ": " << parameters << " parameters, "
+            << data.train->num_classes() << " classes; " << data.train->size()
+            << " training and " << data.val->size() << " validation videos; run directory "
+            << o.run_dir << std::endl;
+
+  const TrainSummary s = train_model(*model, *data.train, *data.val, o);
+  if (s.interrupted) return 128 + s.interrupt_signal;
+  RF_CHECK(s.last_eval.has_value(), "train: nothing to do: the checkpoint already completed ",
+           s.epochs_done, " epochs (raise --epochs to continue)");
   std::printf("final: val_top1=%.2f val_top5=%.2f epochs=%lld seconds=%.2f\n",
-              100 * ops::topk_accuracy(z, y_val, 1), 100 * ops::topk_accuracy(z, y_val, 5),
-              static_cast<long long>(epochs), seconds);
+              100 * s.last_eval->top1, 100 * s.last_eval->top5,
+              static_cast<long long>(s.epochs_done), s.seconds);
   return 0;
 }
 

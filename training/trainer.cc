@@ -1,0 +1,303 @@
+#include "training/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "framework/autograd.h"
+#include "framework/error.h"
+#include "framework/generator.h"
+#include "framework/weights.h"
+#include "ops/loss.h"
+#include "training/chart.h"
+#include "training/interrupt.h"
+#include "training/metrics_log.h"
+#include "training/progress.h"
+
+namespace repflow {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::map<std::string, Tensor> as_map(const NamedTensors& tensors) {
+  return std::map<std::string, Tensor>(tensors.begin(), tensors.end());
+}
+
+// Running sums of the epoch's training loss and accuracy; kept in checkpoints so that an epoch
+// resumed in the middle reports the same figures as an uninterrupted one.
+struct EpochSums {
+  double loss = 0.0, correct = 0.0;
+  int64_t clips = 0;
+  nlohmann::json to_json() const {
+    return {{"loss", loss}, {"correct", correct}, {"clips", clips}};
+  }
+  static EpochSums from_json(const nlohmann::json& j) {
+    return {j.at("loss").get<double>(), j.at("correct").get<double>(),
+            j.at("clips").get<int64_t>()};
+  }
+  double mean_loss() const { return clips ? loss / clips : 0.0; }
+  double accuracy() const { return clips ? correct / clips : 0.0; }
+};
+
+// Where the run stands: the next step to take.
+struct Position {
+  int64_t epoch = 0;        // 0-based epoch in progress
+  int64_t step = 0;         // steps of it already taken
+  int64_t global_step = 0;  // steps over the whole run
+  double seconds = 0.0;     // training seconds over the whole run
+  EpochSums sums;
+};
+
+class Trainer {
+ public:
+  Trainer(Module& model, const Dataset& train_set, const Dataset& val_set,
+          const TrainerOptions& options)
+      : model_(model),
+        train_set_(train_set),
+        val_set_(val_set),
+        options_(options),
+        train_loader_(train_set, loader_options(options.train_loader, true)),
+        val_loader_(val_set, loader_options(options.val_loader, false)),
+        sgd_(make_param_groups(model.named_parameters(), options.group_rules,
+                               options.weight_decay, options.no_decay_1d),
+             options.sgd),
+        schedule_(options.schedule),
+        average_(model, options.averaging),
+        metrics_(options.run_dir + "/metrics.jsonl") {
+    RF_CHECK(options.epochs >= 1, "train: --epochs ", options.epochs, " is not a positive count");
+    RF_CHECK(train_set.num_classes() == val_set.num_classes(), "train: the training set has ",
+             train_set.num_classes(), " classes but the validation set ", val_set.num_classes());
+    RF_CHECK(train_loader_.batches_per_epoch() > 0, "train: the training set (",
+             train_set.size(), " videos) gives no batch of ", options.train_loader.batch_size);
+    if (options.resume_from) restore(*options.resume_from);
+  }
+
+  TrainSummary run() {
+    const auto start = std::chrono::steady_clock::now();
+    TrainSummary summary;
+    InterruptGuard interrupts;
+    const int64_t steps = train_loader_.batches_per_epoch();
+    while (position_.epoch < options_.epochs) {
+      const auto epoch_start = std::chrono::steady_clock::now();
+      const double seconds_before = position_.seconds;
+      ProgressOptions progress_options;
+      progress_options.quiet = options_.quiet;
+      progress_options.terminal = is_terminal(stdout);
+      EpochProgress progress(std::cout, static_cast<int>(position_.epoch + 1),
+                             static_cast<int>(options_.epochs), steps, progress_options);
+      model_.train();
+      train_loader_.start_epoch(position_.epoch, position_.step);
+      Batch batch;
+      double lr = 0.0;
+      while (train_loader_.next(&batch)) {
+        lr = train_step(batch, steps);
+        progress.update(position_.step, position_.sums.mean_loss(), position_.sums.accuracy(),
+                        position_.sums.clips);
+        if (InterruptGuard::requested() && position_.step < steps) {
+          position_.seconds = seconds_before + seconds_since(epoch_start);
+          save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
+          std::cout << "\ninterrupted: checkpoint saved at epoch " << position_.epoch + 1
+                    << " step " << position_.step << " in " << checkpoint_path(options_.run_dir)
+                    << " (continue with --resume " << options_.run_dir << ")" << std::endl;
+          summary.interrupted = true;
+          summary.interrupt_signal = InterruptGuard::signal_number();
+          break;
+        }
+      }
+      if (summary.interrupted) break;
+      const double train_seconds = seconds_since(epoch_start);
+      const EvalResult eval = evaluate();
+      schedule_.observe(eval.top1);
+      position_.seconds = seconds_before + seconds_since(epoch_start);
+      finish_epoch(eval, lr, train_seconds, progress);
+      summary.last_eval = eval;
+      if (InterruptGuard::requested()) {
+        summary.interrupted = true;
+        summary.interrupt_signal = InterruptGuard::signal_number();
+        std::cout << "interrupted: checkpoint saved after epoch " << position_.epoch << " in "
+                  << checkpoint_path(options_.run_dir) << std::endl;
+        break;
+      }
+    }
+    summary.epochs_done = position_.epoch;
+    summary.seconds = seconds_since(start);
+    summary.bad_samples = train_loader_.bad_sample_count() + val_loader_.bad_sample_count();
+    report_bad_samples();
+    return summary;
+  }
+
+ private:
+  LoaderOptions loader_options(LoaderOptions o, bool train) const {
+    o.order.train = train;
+    o.order.seed = options_.seed;
+    if (train) o.order.clips_per_video = 1;
+    return o;
+  }
+
+  double train_step(const Batch& batch, int64_t steps) {
+    const Tensor x = batch.clips.to(options_.device);
+    const Tensor logits = model_(x);
+    const Tensor loss = ops::cross_entropy(logits, batch.labels);
+    const double loss_value = loss.item();
+    if (!std::isfinite(loss_value)) {
+      std::ostringstream msg;
+      msg << "train: the loss became " << loss_value << " at epoch " << position_.epoch + 1
+          << " step " << position_.step + 1 << " (try a lower --lr or --clip-grad)";
+      throw std::runtime_error(msg.str());
+    }
+    sgd_.zero_grad();
+    loss.backward();
+    if (options_.clip_grad_norm > 0) sgd_.clip_grad_norm(options_.clip_grad_norm);
+    const double lr = schedule_.lr(position_.epoch, position_.step, steps);
+    sgd_.step(lr);
+    if (averaging()) average_.update();
+    const int64_t n = static_cast<int64_t>(batch.labels.size());
+    position_.sums.loss += loss_value * n;
+    position_.sums.correct += ops::topk_accuracy(logits, batch.labels, 1) * n;
+    position_.sums.clips += n;
+    ++position_.step;
+    ++position_.global_step;
+    return lr;
+  }
+
+  bool averaging() const { return options_.averaging.kind != AveragingKind::kNone; }
+
+  EvalResult evaluate() {
+    NoGradGuard no_grad;
+    std::optional<AveragedWeightsScope> averaged;
+    if (averaging()) averaged.emplace(average_);
+    model_.eval();
+    Evaluator evaluator(val_set_.num_classes());
+    val_loader_.start_epoch(0);
+    Batch batch;
+    while (val_loader_.next(&batch))
+      evaluator.add(model_(batch.clips.to(options_.device)), batch.labels, batch.videos);
+    model_.train();
+    return evaluator.result();
+  }
+
+  void finish_epoch(const EvalResult& eval, double lr, double train_seconds,
+                    EpochProgress& progress) {
+    nlohmann::json record = {{"epoch", position_.epoch + 1},
+                             {"step", position_.global_step},
+                             {"lr", lr},
+                             {"train_loss", position_.sums.mean_loss()},
+                             {"train_top1", position_.sums.accuracy()},
+                             {"train_seconds", train_seconds},
+                             {"clips_per_second", position_.sums.clips / train_seconds},
+                             {"seconds", position_.seconds}};
+    record.update(eval.to_json("val_"));
+    std::ostringstream extra;
+    extra.setf(std::ios::fixed);
+    extra.precision(2);
+    extra << "| val loss " << eval.loss << " top1 " << 100 * eval.top1 << "% top" << eval.top_k
+          << " " << 100 * eval.top5 << "%";
+    if (eval.videos != eval.clips) extra << " video top1 " << 100 * eval.video_top1 << "%";
+    progress.finish(extra.str());
+
+    ++position_.epoch;
+    position_.step = 0;
+    position_.sums = EpochSums();
+    metrics_.append(record);
+    write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
+    save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
+    save_evaluated_weights();
+  }
+
+  // What evaluation used (the averages, when averaging), for //tools:infer.
+  void save_evaluated_weights() {
+    std::optional<AveragedWeightsScope> averaged;
+    if (averaging()) averaged.emplace(average_);
+    save_weights(weights_path(options_.run_dir), model_.state_dict());
+  }
+
+  Checkpoint checkpoint() const {
+    Checkpoint c;
+    c.model = model_.state_dict();
+    c.optimizer = sgd_.state();
+    if (averaging()) c.average = average_.state();
+    const Generator& gen = default_generator();
+    c.trainer = {{"epoch", position_.epoch},
+                 {"step", position_.step},
+                 {"global_step", position_.global_step},
+                 {"seconds", position_.seconds},
+                 {"epoch_sums", position_.sums.to_json()},
+                 {"rng", {{"seed", gen.seed()}, {"offset", gen.offset()}}},
+                 {"plateau", plateau_state_to_json(schedule_.plateau_state())},
+                 {"average_updates", average_.updates()},
+                 {"config", options_.config}};
+    return c;
+  }
+
+  void restore(const Checkpoint& c) {
+    const nlohmann::json& t = c.trainer;
+    try {
+      position_.epoch = t.at("epoch").get<int64_t>();
+      position_.step = t.at("step").get<int64_t>();
+      position_.global_step = t.at("global_step").get<int64_t>();
+      position_.seconds = t.at("seconds").get<double>();
+      position_.sums = EpochSums::from_json(t.at("epoch_sums"));
+      default_generator().set_state(t.at("rng").at("seed").get<uint64_t>(),
+                                    t.at("rng").at("offset").get<uint64_t>());
+      schedule_.set_plateau_state(plateau_state_from_json(t.at("plateau")));
+      model_.load_state_dict(as_map(c.model));
+      sgd_.load_state(as_map(c.optimizer));
+      if (averaging()) {
+        RF_CHECK(!c.average.empty(), "the checkpoint has no averaged weights but this run "
+                                     "averages (--average)");
+        average_.load_state(as_map(c.average), t.at("average_updates").get<int64_t>());
+      }
+    } catch (const nlohmann::json::exception& e) {
+      RF_FAIL("checkpoint: the trainer state is incomplete or mistyped: ", e.what());
+    }
+    RF_CHECK(position_.step < train_loader_.batches_per_epoch() || position_.step == 0,
+             "checkpoint: step ", position_.step, " is beyond the epoch's ",
+             train_loader_.batches_per_epoch(), " batches (a different batch size or dataset?)");
+    metrics_ = MetricsLog::read(metrics_.path());
+    metrics_.drop_after_epoch(position_.epoch);
+    std::cout << "resumed at epoch " << position_.epoch + 1 << " step " << position_.step
+              << std::endl;
+  }
+
+  void report_bad_samples() const {
+    for (const DataLoader* loader : {&train_loader_, &val_loader_}) {
+      if (loader->bad_sample_count() == 0) continue;
+      const std::vector<BadSample> bad = loader->bad_samples();
+      std::cout << (loader == &train_loader_ ? "training" : "validation") << ": skipped "
+                << bad.size() << " bad samples:\n";
+      for (const BadSample& b : bad) std::cout << "  " << b.name << ": " << b.reason << "\n";
+    }
+  }
+
+  Module& model_;
+  const Dataset& train_set_;
+  const Dataset& val_set_;
+  const TrainerOptions& options_;
+  DataLoader train_loader_, val_loader_;
+  Sgd sgd_;
+  LrSchedule schedule_;
+  ParameterAverage average_;
+  MetricsLog metrics_;
+  Position position_;
+};
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.json"; }
+std::string weights_path(const std::string& run_dir) { return run_dir + "/weights.json"; }
+
+TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
+                         const TrainerOptions& options) {
+  std::filesystem::create_directories(options.run_dir);
+  write_file_atomic(options.run_dir + "/config.json", options.config.dump(2) + "\n");
+  return Trainer(model, train_set, val_set, options).run();
+}
+
+}  // namespace repflow

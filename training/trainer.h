@@ -1,0 +1,63 @@
+#pragma once
+// The training loop of //training:train: SGD over parameter groups with a learning-rate
+// schedule, parameter averaging used for evaluation, evaluation after every epoch, metrics.jsonl
+// + chart.png + config.json + checkpoint.json + weights.json in the run directory, and exact
+// resumption from a checkpoint (also one written mid-epoch by Ctrl-C).
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/device.h"
+#include "models/module.h"
+#include "training/averaging.h"
+#include "training/checkpoint.h"
+#include "training/dataset.h"
+#include "training/evaluation.h"
+#include "training/loader.h"
+#include "training/lr_schedule.h"
+#include "training/sgd.h"
+
+namespace repflow {
+
+struct TrainerOptions {
+  int64_t epochs = 10;
+  // Their `order` fields are filled in by the trainer (seed, train/eval, shard) except
+  // clips_per_video for evaluation.
+  LoaderOptions train_loader, val_loader;
+  uint64_t seed = 0;
+  std::vector<GroupRule> group_rules;  // e.g. the flow layer's parameters at 0.01x
+  double weight_decay = 0.0;
+  bool no_decay_1d = false;
+  SgdOptions sgd;
+  double clip_grad_norm = 0.0;  // 0: off
+  LrScheduleOptions schedule;
+  AveragingOptions averaging;
+  std::string run_dir;
+  bool quiet = false;
+  Device device = Device::cpu();
+  // The run's configuration (flag values), saved to config.json and into every checkpoint so
+  // that --resume can rebuild the same run.
+  nlohmann::json config = nlohmann::json::object();
+  std::optional<Checkpoint> resume_from;
+};
+
+struct TrainSummary {
+  std::optional<EvalResult> last_eval;  // none if no epoch finished in this process
+  int64_t epochs_done = 0;              // over the whole run, resumed parts included
+  double seconds = 0.0;                 // this process's wall time
+  bool interrupted = false;             // stopped by SIGINT/SIGTERM after saving a checkpoint
+  int interrupt_signal = 0;
+  int64_t bad_samples = 0;
+};
+
+// Trains `model` (already on options.device) in place.
+TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
+                         const TrainerOptions& options);
+
+// The run directory's files.
+std::string checkpoint_path(const std::string& run_dir);
+std::string weights_path(const std::string& run_dir);
+
+}  // namespace repflow
