@@ -34,6 +34,14 @@ void set_live(Net& net, int k) {
   net.count->fill_(static_cast<float>(k));
 }
 
+// Live values k = first..last, each followed by an update.
+void step_through(Net& net, ParameterAverage& avg, int first, int last) {
+  for (int k = first; k <= last; ++k) {
+    set_live(net, k);
+    avg.update();
+  }
+}
+
 void expect_near(const std::vector<float>& got, const std::vector<double>& want) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
@@ -88,10 +96,7 @@ TEST(Averaging, PolyakIsTheMeanFromTheStartStep) {
   o.polyak_start = 3;
   Net net;
   ParameterAverage avg(net, o);
-  for (int k = 1; k <= 6; ++k) {
-    set_live(net, k);
-    avg.update();
-  }
+  step_through(net, avg, 1, 6);
   std::vector<double> w(3, 0.0), mean(2, 0.0);
   for (int k = 3; k <= 6; ++k) {
     for (int i = 0; i < 3; ++i) w[i] += w_at(k)[i] / 4.0;
@@ -119,10 +124,7 @@ TEST(Averaging, ApplySwapsInTheAveragesAndRestoreGivesBackTheLiveValuesExactly) 
   o.decay = 0.7;
   Net net;
   ParameterAverage avg(net, o);
-  for (int k = 1; k <= 3; ++k) {
-    set_live(net, k);
-    avg.update();
-  }
+  step_through(net, avg, 1, 3);
   const auto live_w = net.w->to_vector();
   const auto live_mean = net.mean->to_vector();
   const auto state = as_map(avg.state());
@@ -149,10 +151,7 @@ TEST(Averaging, StateRoundTripGivesIdenticalUpdates) {
   o.ema_warmup = true;
   Net a, b;
   ParameterAverage avg_a(a, o);
-  for (int k = 1; k <= 4; ++k) {
-    set_live(a, k);
-    avg_a.update();
-  }
+  step_through(a, avg_a, 1, 4);
   ParameterAverage avg_b(b, o);
   avg_b.load_state(as_map(avg_a.state()), avg_a.updates());
   for (int k = 5; k <= 7; ++k) {
