@@ -11,27 +11,21 @@
 namespace repflow {
 namespace {
 
-bool parse(Flags& flags, std::vector<std::string> args) {
-  std::vector<char*> argv{const_cast<char*>("prog")};
-  for (std::string& a : args) argv.push_back(a.data());
-  return flags.parse(static_cast<int>(argv.size()), argv.data());
-}
-
 TEST(Flags, ValuesDefaultsAndErrorsNameTheFlag) {
   Flags flags("prog", "test");
   flags.add("epochs", "3", "passes");
   flags.add("lr", "0.1", "rate");
   flags.add("quiet", "false", "less output");
-  ASSERT_TRUE(parse(flags, {"--epochs=7", "--lr", "0.5", "--quiet"}));
+  ASSERT_TRUE(parse_args(flags, {"--epochs=7", "--lr", "0.5", "--quiet"}));
   EXPECT_EQ(flags.integer("epochs"), 7);
   EXPECT_EQ(flags.number("lr"), 0.5);
   EXPECT_TRUE(flags.boolean("quiet"));
   Flags bad("prog", "test");
   bad.add("epochs", "3", "passes");
-  ASSERT_TRUE(parse(bad, {"--epochs=x"}));
+  ASSERT_TRUE(parse_args(bad, {"--epochs=x"}));
   EXPECT_ERROR_CONTAINS(bad.integer("epochs"), "flag --epochs: 'x' is not an integer");
-  EXPECT_ERROR_CONTAINS(parse(bad, {"--nope"}), "prog: unknown flag --nope");
-  EXPECT_ERROR_CONTAINS(parse(bad, {"stray"}), "prog: unexpected argument 'stray'");
+  EXPECT_ERROR_CONTAINS(parse_args(bad, {"--nope"}), "prog: unknown flag --nope");
+  EXPECT_ERROR_CONTAINS(parse_args(bad, {"stray"}), "prog: unexpected argument 'stray'");
   EXPECT_NE(flags.usage().find("--lr (default: 0.1)"), std::string::npos);
 }
 
@@ -54,18 +48,18 @@ TEST(Flags, ThreadsFlagSetsThePoolAndRejectsBadCounts) {
   const int before = num_threads();
   Flags flags("prog", "test");
   add_threads_flag(flags, "CPU threads");
-  ASSERT_TRUE(parse(flags, {"--threads=3"}));
+  ASSERT_TRUE(parse_args(flags, {"--threads=3"}));
   apply_threads_flag(flags);
   EXPECT_EQ(num_threads(), 3);
   set_num_threads(before);
   Flags zero("prog", "test");
   add_threads_flag(zero, "CPU threads");
-  ASSERT_TRUE(parse(zero, {}));
+  ASSERT_TRUE(parse_args(zero, {}));
   apply_threads_flag(zero);
   EXPECT_EQ(num_threads(), before);
   Flags negative("prog", "test");
   add_threads_flag(negative, "CPU threads");
-  ASSERT_TRUE(parse(negative, {"--threads=-2"}));
+  ASSERT_TRUE(parse_args(negative, {"--threads=-2"}));
   EXPECT_ERROR_CONTAINS(apply_threads_flag(negative),
                         "flag --threads: -2 is not a thread count between 0 and 1024");
 }

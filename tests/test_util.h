@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
+
+#include "framework/flags.h"
 
 // Expects `stmt` to throw repflow::Error whose message contains `fragment`.
 #define EXPECT_ERROR_CONTAINS(stmt, fragment)                                         \
@@ -39,4 +42,11 @@ inline CommandResult run_command(const std::string& command) {
 inline std::string test_tmp(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return std::string(dir ? dir : "/tmp") + "/" + name;
+}
+
+// Parses `args` as a binary's command line (after its name).
+inline bool parse_args(repflow::Flags& flags, std::vector<std::string> args) {
+  std::vector<char*> argv{const_cast<char*>("prog")};
+  for (std::string& a : args) argv.push_back(a.data());
+  return flags.parse(static_cast<int>(argv.size()), argv.data());
 }
