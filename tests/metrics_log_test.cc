@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "framework/error.h"
@@ -18,22 +16,6 @@
 
 namespace repflow {
 namespace {
-
-std::string fresh_dir(const std::string& name) {
-  const std::string dir = test_tmp(name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 nlohmann::json epoch_record(int epoch) {
   return {{"epoch", epoch}, {"lr", 0.1 / epoch}, {"val_top1", 0.25 * epoch}, {"name", "run"}};

@@ -6,6 +6,9 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 // Expects `stmt` to throw repflow::Error whose message contains `fragment`.
@@ -39,4 +42,24 @@ inline CommandResult run_command(const std::string& command) {
 inline std::string test_tmp(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return std::string(dir ? dir : "/tmp") + "/" + name;
+}
+
+// A fresh, empty directory in the scratch directory, so listing it shows exactly what a test
+// left behind.
+inline std::string fresh_dir(const std::string& name) {
+  const std::string dir = test_tmp(name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
 }
