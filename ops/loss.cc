@@ -80,22 +80,28 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
   return loss;
 }
 
-float topk_accuracy(const Tensor& logits, const std::vector<int64_t>& labels, int k) {
+std::vector<bool> topk_hits(const Tensor& logits, const std::vector<int64_t>& labels, int k) {
   check_labels("topk_accuracy", logits, labels);
   RF_CHECK(k >= 1, "topk_accuracy: k must be at least 1, got ", k);
   const int64_t n = logits.size(0), c = logits.size(1);
   RF_CHECK(n > 0, "topk_accuracy: no samples (logits of shape ", shape_str(logits.shape()), ")");
   const std::vector<float> values = logits.to_vector();
-  int64_t hits = 0;
+  std::vector<bool> hits(n);
   for (int64_t i = 0; i < n; ++i) {
     const float* row = values.data() + i * c;
     const float target = row[labels[i]];
     // The label is among the k largest when fewer than k logits beat it strictly, which is how
     // ties at the k-th place count as hits.
     const int64_t above = std::count_if(row, row + c, [target](float v) { return v > target; });
-    if (!std::isnan(target) && above < k) ++hits;
+    hits[i] = !std::isnan(target) && above < k;
   }
-  return static_cast<float>(hits) / static_cast<float>(n);
+  return hits;
+}
+
+float topk_accuracy(const Tensor& logits, const std::vector<int64_t>& labels, int k) {
+  const std::vector<bool> hits = topk_hits(logits, labels, k);
+  const auto n = static_cast<int64_t>(hits.size());
+  return static_cast<float>(std::count(hits.begin(), hits.end(), true)) / static_cast<float>(n);
 }
 
 }  // namespace repflow::ops

@@ -22,4 +22,8 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
 // the label is a miss. Computed on the host.
 float topk_accuracy(const Tensor& logits, const std::vector<int64_t>& labels, int k);
 
+// The per-row hits that topk_accuracy averages (same rules, same Errors), for callers that
+// split the hits by class or video.
+std::vector<bool> topk_hits(const Tensor& logits, const std::vector<int64_t>& labels, int k);
+
 }  // namespace repflow::ops

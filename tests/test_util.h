@@ -6,6 +6,9 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -49,4 +52,22 @@ inline bool parse_args(repflow::Flags& flags, std::vector<std::string> args) {
   std::vector<char*> argv{const_cast<char*>("prog")};
   for (std::string& a : args) argv.push_back(a.data());
   return flags.parse(static_cast<int>(argv.size()), argv.data());
+// A fresh, empty directory in the scratch directory, so listing it shows exactly what a test
+// left behind.
+inline std::string fresh_dir(const std::string& name) {
+  const std::string dir = test_tmp(name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
 }

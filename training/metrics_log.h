@@ -1,0 +1,41 @@
+#pragma once
+// metrics.jsonl in a run directory: one JSON object per epoch, in epoch order. Whatever the
+// trainer puts in a record is kept as is; the chart (training/chart.h) reads the keys it
+// documents. Every append rewrites the whole file atomically (write_file_atomic): the file
+// holds a few hundred short lines, so the rewrite is cheap, and a crash at any moment leaves
+// either the previous file or the new one, never a half-written line.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace repflow {
+
+class MetricsLog {
+ public:
+  // An empty log for `path`; nothing is written until the first append, so a fresh run
+  // replaces an older file only once it has an epoch to record.
+  explicit MetricsLog(std::string path);
+
+  // The records already in `path`, for --resume; a missing file gives an empty log. Blank lines
+  // are skipped; a line that is not a JSON object is an Error naming the file and line number.
+  static MetricsLog read(const std::string& path);
+
+  // `record` must be a JSON object (an Error otherwise, before anything is written). Rewrites
+  // the file with every record; a failed write is an Error and leaves both the old file and
+  // this log's records as they were.
+  void append(const nlohmann::json& record);
+
+  // Forgets records whose "epoch" is above `epoch` (a resumed run restarting from an earlier
+  // checkpoint than the log reached). The file changes at the next append.
+  void drop_after_epoch(int64_t epoch);
+
+  const std::vector<nlohmann::json>& records() const { return records_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<nlohmann::json> records_;
+};
+
+}  // namespace repflow
