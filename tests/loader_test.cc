@@ -15,16 +15,17 @@ namespace {
 
 // Clips that say which request made them: element 0 the video, 1 the seed's low bits, 2 the
 // clip index, 3 the clip count. Videos in `bad` throw; decoding takes an uneven time so that
-// workers finish out of order.
+// workers finish out of order, or `decode_us` each.
 class RecordingDataset : public Dataset {
  public:
-  explicit RecordingDataset(int64_t videos, std::set<int64_t> bad = {})
-      : videos_(videos), bad_(std::move(bad)) {}
+  explicit RecordingDataset(int64_t videos, std::set<int64_t> bad = {}, int decode_us = 0)
+      : videos_(videos), bad_(std::move(bad)), decode_us_(decode_us) {}
   int64_t size() const override { return videos_; }
   int64_t num_classes() const override { return 3; }
   std::string video_name(int64_t index) const override { return "video" + std::to_string(index); }
   Clip clip(int64_t index, const ClipRequest& request) const override {
-    std::this_thread::sleep_for(std::chrono::microseconds((index * 7919) % 2000));
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(decode_us_ ? decode_us_ : (index * 7919) % 2000));
     RF_CHECK(!bad_.count(index), "video", index, "/3.png: cannot read");
     Clip clip;
     clip.frames = Tensor::from_vector(
@@ -37,6 +38,7 @@ class RecordingDataset : public Dataset {
  private:
   int64_t videos_;
   std::set<int64_t> bad_;
+  int decode_us_;
 };
 
 struct Seen {
@@ -216,6 +218,24 @@ TEST(Loader, DropLastAndDestroyingMidEpochDoNotHang) {
     ASSERT_TRUE(loader.next(&batch));
   }
   DataLoader never_started(data, o);
+}
+
+TEST(Loader, PrefetchingKeepsTheConsumerFromWaitingWhenDecodingIsFaster) {
+  // A batch takes 4 x 10 ms / 2 workers = 20 ms to decode and 50 ms to "train" on: after the
+  // first batch the next one is always ready. Decoding only on demand would wait 20 ms a batch.
+  const RecordingDataset data(24, {}, 10000);
+  DataLoader loader(data, options(2));
+  loader.start_epoch(0);
+  Batch batch;
+  ASSERT_TRUE(loader.next(&batch));
+  const double first = loader.wait_seconds();
+  EXPECT_GT(first, 0.015);
+  int batches = 1;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (loader.next(&batch) && ++batches);
+  EXPECT_EQ(batches, 6);
+  EXPECT_LT(loader.wait_seconds() - first, 0.025);
 }
 
 TEST(Loader, BadOptionsAreErrors) {

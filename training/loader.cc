@@ -1,6 +1,7 @@
 #include "training/loader.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "framework/error.h"
@@ -104,7 +105,9 @@ bool DataLoader::next(Batch* batch) {
   RF_CHECK(started_, "loader: next() called before start_epoch()");
   if (failed_) std::rethrow_exception(failed_);
   if (ended_) return false;
+  const auto start = std::chrono::steady_clock::now();
   ready_cv_.wait(lock, [&] { return !ready_.empty(); });
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Ready ready = std::move(ready_.front());
   ready_.pop_front();
   ready_cv_.notify_all();
@@ -118,6 +121,11 @@ bool DataLoader::next(Batch* batch) {
   }
   *batch = std::move(ready.batch);
   return true;
+}
+
+double DataLoader::wait_seconds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return wait_seconds_;
 }
 
 int64_t DataLoader::bad_sample_count() const {

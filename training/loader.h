@@ -69,6 +69,10 @@ class DataLoader {
   // skip_bad_samples.
   bool next(Batch* batch);
 
+  // Seconds next() has spent waiting for a batch, in all: near zero after the first batch of an
+  // epoch when decoding keeps up with training.
+  double wait_seconds() const;
+
   int64_t bad_sample_count() const;
   std::vector<BadSample> bad_samples() const;  // in the order they were met, over all epochs
 
@@ -107,6 +111,7 @@ class DataLoader {
   std::exception_ptr failed_;  // the epoch's error, thrown again by later next() calls
   bool ended_ = false;
   std::vector<BadSample> bad_;
+  double wait_seconds_ = 0;
 
   std::vector<std::thread> workers_;
   std::thread collator_;
