@@ -52,6 +52,8 @@ inline bool parse_args(repflow::Flags& flags, std::vector<std::string> args) {
   std::vector<char*> argv{const_cast<char*>("prog")};
   for (std::string& a : args) argv.push_back(a.data());
   return flags.parse(static_cast<int>(argv.size()), argv.data());
+}
+
 // A fresh, empty directory in the scratch directory, so listing it shows exactly what a test
 // left behind.
 inline std::string fresh_dir(const std::string& name) {

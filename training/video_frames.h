@@ -1,0 +1,56 @@
+#pragma once
+// A video stored as a directory of frame images (JPEG, PNG or BMP), read into the clip tensor
+// the models take: (3, T, H, W) float32 on the CPU. The inference tool and the frame-folder
+// datasets share it, so a clip is cut the same way in training and in use.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace repflow {
+
+// The frame files of `dir` (extensions .jpg .jpeg .png .bmp, any case; hidden files skipped) as
+// paths, in natural order: digit runs compare as numbers, so frame_2 comes before frame_10. An
+// Error names the directory when it is missing, unreadable or holds no frames.
+std::vector<std::string> list_frames(const std::string& dir);
+
+// `length` frame indices spread evenly over `count` frames: index i is the middle frame of the
+// i-th of `length` equal spans. A video shorter than `length` loops from its first frame again
+// (0, 1, .., count-1, 0, 1, ..), as the published code's video reader does.
+std::vector<int64_t> evenly_spaced_frames(int64_t count, int64_t length);
+
+// Per-channel normalisation of values in [0, 1]: (v - mean) / std.
+struct Normalisation {
+  std::array<float, 3> mean, std;
+};
+// torchvision's ImageNet statistics, the usual choice for ImageNet-initialised backbones.
+Normalisation imagenet_normalisation();
+// The published code's `1 - 2 * pixel / 255` (mean 0.5, std -0.5): what its released weights saw.
+Normalisation paper_normalisation();
+
+// Where a crop sits, as fractions of the free room: the crop's left column is
+// min(room, floor(x * (room + 1))) with room = width - crop, and likewise for rows. A sampler that
+// draws x and y uniformly from [0, 1) gets every position with equal chance; 0.5 is the centre.
+struct CropPosition {
+  float x = 0.5f, y = 0.5f;
+};
+
+struct FrameTransform {
+  // The shorter side after bilinear resizing (pixel centres aligned, as OpenCV and PyTorch's
+  // align_corners=false; no antialiasing); 0 keeps the frames' size.
+  int resize = 0;
+  int crop = 0;  // side of the square crop taken after resizing; 0 keeps the whole frame
+  CropPosition position;
+  bool flip = false;  // mirror left-right after cropping
+  Normalisation norm = imagenet_normalisation();
+};
+
+// The frames at `paths` (in that order, repeats allowed) as one (3, T, H, W) clip. Grey or RGBA
+// frames become RGB. Every frame must have the size of the first. Errors name the file: missing,
+// unreadable or truncated images, a frame of another size, a crop larger than the frame. Runs on
+// the calling thread (loaders read several clips at once on their own threads).
+Tensor read_frames(const std::vector<std::string>& paths, const FrameTransform& transform);
+
+}  // namespace repflow
