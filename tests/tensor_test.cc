@@ -49,6 +49,26 @@ TEST(Tensor, ViewsShareStorageAndContiguousCopies) {
   EXPECT_EQ(offset_view.to_vector(), (std::vector<float>{1, 3}));
 }
 
+// Strided copies in both directions (a permuted source; a strided destination with a zero
+// stride in the source), large enough to be split over threads, checked element by element.
+TEST(Tensor, StridedCopiesMatchElementwiseIndexing) {
+  const Tensor x = Tensor::arange(0, 3 * 5 * 7 * 11 * 13)
+                       .as_strided({3, 5, 7, 11, 13}, {5005, 1001, 143, 13, 1}, 0);
+  const Tensor p = x.as_strided({5, 13, 3, 11, 7}, {1001, 1, 5005, 13, 143}, 0);
+  const Tensor c = p.contiguous();
+  for (int64_t a = 0; a < 5; ++a)
+    for (int64_t b = 0; b < 13; ++b)
+      for (int64_t d = 0; d < 11; ++d) EXPECT_EQ(c.at({a, b, 2, d, 6}), x.at({2, a, 6, d, b}));
+  Tensor wide = Tensor::zeros({4, 9, 2});
+  Tensor dst = wide.as_strided({4, 9}, {18, 2}, 1);
+  dst.copy_(Tensor::arange(0, 9).as_strided({4, 9}, {0, 1}, 0));
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 9; ++j) {
+      EXPECT_EQ(wide.at({i, j, 1}), static_cast<float>(j));
+      EXPECT_EQ(wide.at({i, j, 0}), 0.0f);
+    }
+}
+
 TEST(Tensor, InPlaceCopyFillAdd) {
   Tensor x = Tensor::zeros({2, 3});
   x.copy_(Tensor::arange(0, 6).as_strided({2, 3}, {3, 1}, 0));
