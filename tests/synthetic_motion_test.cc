@@ -28,6 +28,19 @@ SyntheticMotionOptions exact_options() {
   return o;
 }
 
+// The same with pixel noise, which must be as reproducible as the rest.
+SyntheticMotionOptions noisy_options() {
+  SyntheticMotionOptions o = exact_options();
+  o.noise = 0.05f;
+  return o;
+}
+
+ClipRequest train_request(uint64_t seed) {
+  ClipRequest r;
+  r.seed = seed;
+  return r;
+}
+
 ClipRequest eval_request(int clip_index = 0) {
   ClipRequest r;
   r.train = false;
@@ -88,11 +101,9 @@ struct Frames {
 };
 
 TEST(SyntheticMotion, SameInputsGiveTheSameClipOnAnyThreadInAnyOrder) {
-  SyntheticMotionOptions o = exact_options();
-  o.noise = 0.05f;
+  const SyntheticMotionOptions o = noisy_options();
   const SyntheticMotion ds(o);
-  ClipRequest train;
-  train.seed = 17;
+  const ClipRequest train = train_request(17);
   std::vector<std::vector<float>> first(8), again(8);
   for (int64_t i = 0; i < 8; ++i) first[i] = ds.clip(i, train).frames.to_vector();
   parallel_for(0, 8, 1, [&](int64_t b, int64_t e) {
@@ -103,15 +114,11 @@ TEST(SyntheticMotion, SameInputsGiveTheSameClipOnAnyThreadInAnyOrder) {
 }
 
 TEST(SyntheticMotion, EveryInputChangesTheClip) {
-  SyntheticMotionOptions o = exact_options();
-  o.noise = 0.05f;
+  const SyntheticMotionOptions o = noisy_options();
   const SyntheticMotion ds(o);
-  ClipRequest train;
-  train.seed = 17;
+  const ClipRequest train = train_request(17);
   const std::vector<float> base = ds.clip(3, train).frames.to_vector();
-  ClipRequest other_seed = train;
-  other_seed.seed = 18;
-  EXPECT_NE(ds.clip(3, other_seed).frames.to_vector(), base);
+  EXPECT_NE(ds.clip(3, train_request(18)).frames.to_vector(), base);
   EXPECT_NE(ds.clip(7, train).frames.to_vector(), base);  // same class, another video
   EXPECT_NE(ds.clip(3, eval_request()).frames.to_vector(), base);
   EXPECT_NE(ds.clip(3, eval_request(1)).frames.to_vector(),
@@ -246,9 +253,7 @@ TEST(SyntheticMotion, SingleFramesCarryNoClassInformation) {
 
 TEST(SyntheticMotion, TrainingClipsAreFreshOrTimeShifted) {
   SyntheticMotionOptions o = exact_options();
-  ClipRequest a, b;
-  a.seed = 1;
-  b.seed = 2;
+  const ClipRequest a = train_request(1), b = train_request(2);
   const SyntheticMotion fresh(o);
   const Clip ca = fresh.clip(5, a), cb = fresh.clip(5, b);
   EXPECT_EQ(ca.label, cb.label);
