@@ -46,8 +46,8 @@ std::shared_ptr<Module> make_kinetics(const ModelOptions& o) {
   const char* name = "kinetics_repflow_r50";
   RF_CHECK(o.flow && o.flow->stage == 3 && o.flow->block < 0, name,
            ": the published model has its flow layer after res3; flow must be after3");
-  RF_CHECK(o.flow_stages <= 1 && !o.fcf, name,
-           ": flow-stages and fcf do not apply to the published model");
+  RF_CHECK(o.flow_stages <= 1 && !o.fcf && o.width == 64 && o.stem == ResNetStem::kImageNet, name,
+           ": flow-stages, fcf, width and stem do not apply to the published model");
   KineticsOptions k;
   k.classes = o.classes;
   k.flow_iters = o.flow_iters;
@@ -63,7 +63,7 @@ const std::map<std::string, Factory>& factories() {
     std::map<std::string, Factory> t;
     const std::pair<const char*, ResNetKind> kinds[] = {
         {"2d", ResNetKind::k2d}, {"2p1d", ResNetKind::k2plus1d}, {"3d", ResNetKind::k3d}};
-    for (int depth : {18, 34, 50}) {
+    for (int depth : {10, 18, 34, 50}) {
       for (const auto& [suffix, kind] : kinds) {
         t["resnet" + std::to_string(depth) + "_" + suffix] = [depth,
                                                               kind = kind](const ModelOptions& o) {
@@ -71,6 +71,8 @@ const std::map<std::string, Factory>& factories() {
           r.depth = depth;
           r.kind = kind;
           r.classes = o.classes;
+          r.width = o.width;
+          r.stem = o.stem;
           if (o.flow) r.flow = flow_spec(o);
           r.dropout = o.dropout.value_or(0.0f);
           return std::make_shared<ResNet>(r);
@@ -130,6 +132,12 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
   };
   if (flag == "classes") {
     options->classes = integer(1);
+  } else if (flag == "width") {
+    options->width = integer(1);
+  } else if (flag == "stem") {
+    RF_CHECK(value == "imagenet" || value == "small", "option stem: '", value,
+             "' is not imagenet or small");
+    options->stem = value == "small" ? ResNetStem::kSmall : ResNetStem::kImageNet;
   } else if (flag == "flow") {
     options->flow = parse_flow_position(value);
   } else if (flag == "flow-iters") {
@@ -147,8 +155,8 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
     options->dropout = *v;
   } else {
     RF_FAIL("unknown model option '", flag,
-            "'; valid options: classes, flow, flow-iters, flow-stages, fcf, reduced-channels, "
-            "dropout");
+            "'; valid options: classes, width, stem, flow, flow-iters, flow-stages, fcf, "
+            "reduced-channels, dropout");
   }
 }
 

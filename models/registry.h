@@ -1,9 +1,10 @@
 #pragma once
 // Models by name, for the tools and the trainer:
 //
-//   resnet{18,34,50}_2d     torchvision ResNet per frame, predictions averaged over time
-//   resnet{18,34,50}_2p1d   R(2+1)D
-//   resnet{18,34,50}_3d     (3,3,3)-inflated 3D ResNet
+//   resnet{10,18,34,50}_2d     torchvision ResNet per frame, predictions averaged over time
+//   resnet{10,18,34,50}_2p1d   R(2+1)D
+//   resnet{10,18,34,50}_3d     (3,3,3)-inflated 3D ResNet
+//   (ResNet-10: one basic block per stage, for small experiments and the synthetic default run)
 //   kinetics_repflow_r50    the paper's published Kinetics-400 model (models/kinetics.h)
 //
 // (models/resnet.h describes the ResNets and where a flow block can go.) Every model maps
@@ -21,6 +22,8 @@ namespace repflow {
 // Flag names (as set_model_option takes them) in brackets.
 struct ModelOptions {
   int64_t classes = 400;                              // [classes]
+  int64_t width = 64;                                 // [width] channels of res1 and res2
+  ResNetStem stem = ResNetStem::kImageNet;            // [stem] imagenet | small
   std::optional<FlowPosition> flow = FlowPosition{};  // [flow] none | after<S> | after<S>.<B>
   int flow_iters = 10;                                // [flow-iters]
   // [flow-stages] flow-of-flow: stages chained, each T -> T - 1. 0: 1, or 2 with fcf.
@@ -32,7 +35,7 @@ struct ModelOptions {
 };
 
 // kinetics_repflow_r50 has one flow layer, after res3: flow must stay after3 (or the default),
-// and flow-stages and fcf are Errors for it.
+// and flow-stages, fcf, width and stem are Errors for it.
 std::shared_ptr<Module> make_model(const std::string& name, const ModelOptions& options = {});
 std::vector<std::string> model_names();
 

@@ -1,5 +1,7 @@
 #include "models/resnet.h"
 
+#include <algorithm>
+
 #include "models/layers.h"
 #include "ops/elementwise.h"
 #include "ops/pool.h"
@@ -116,49 +118,57 @@ Tensor clip_to_frames(const Tensor& x) {
 
 ResNet::ResNet(const ResNetOptions& options) : options_(options) {
   std::vector<int64_t> blocks;
-  if (options.depth == 18) {
+  if (options.depth == 10) {
+    blocks = {1, 1, 1, 1};
+  } else if (options.depth == 18) {
     blocks = {2, 2, 2, 2};
   } else if (options.depth == 34 || options.depth == 50) {
     blocks = {3, 4, 6, 3};
   } else {
-    RF_FAIL("ResNet: depth must be 18, 34 or 50, got ", options.depth);
+    RF_FAIL("ResNet: depth must be 10, 18, 34 or 50, got ", options.depth);
   }
   RF_CHECK(options.classes > 0, "ResNet: classes must be positive, got ", options.classes);
+  RF_CHECK(options.width > 0, "ResNet: width must be positive, got ", options.width);
   const bool bottleneck = options.depth == 50;
   const ResNetKind kind = options.kind;
+  const int64_t width = options.width;
+  const bool small = options.stem == ResNetStem::kSmall;
+  const int64_t k = small ? 3 : 7, s = small ? 1 : 2, p = small ? 1 : 3;
   if (kind == ResNetKind::k2d) {
-    conv1_ = register_module("conv1", conv(3, 64, {7, 7}, {2, 2}, {3, 3}));
-    bn1_ = register_module("bn1", std::make_shared<BatchNorm>(64));
+    conv1_ = register_module("conv1", conv(3, width, {k, k}, {s, s}, {p, p}));
+    bn1_ = register_module("bn1", std::make_shared<BatchNorm>(width));
   } else {
     auto stem = std::make_shared<Sequential>();
     if (kind == ResNetKind::k3d) {
-      stem->add(conv(3, 64, {3, 7, 7}, {1, 2, 2}, {1, 3, 3}));
+      stem->add(conv(3, width, {3, k, k}, {1, s, s}, {1, p, p}));
     } else {
-      // torchvision's R2Plus1dStem: 45 channels between the spatial and the temporal conv.
-      stem->add(conv(3, 45, {1, 7, 7}, {1, 2, 2}, {0, 3, 3}))
-          .add(std::make_shared<BatchNorm>(45))
+      // torchvision's R2Plus1dStem: 45 channels (for 64 out) between the spatial and the
+      // temporal conv.
+      const int64_t mid = std::max<int64_t>(1, 45 * width / 64);
+      stem->add(conv(3, mid, {1, k, k}, {1, s, s}, {0, p, p}))
+          .add(std::make_shared<BatchNorm>(mid))
           .add(std::make_shared<ReLU>())
-          .add(conv(45, 64, {3, 1, 1}, {1, 1, 1}, {1, 0, 0}));
+          .add(conv(mid, width, {3, 1, 1}, {1, 1, 1}, {1, 0, 0}));
     }
-    stem->add(std::make_shared<BatchNorm>(64)).add(std::make_shared<ReLU>());
+    stem->add(std::make_shared<BatchNorm>(width)).add(std::make_shared<ReLU>());
     stem_ = register_module("stem", stem);
   }
 
   // Channels after each of res1..res5, for the flow block's width.
-  std::vector<int64_t> channels{64};
-  int64_t in = 64;
-  for (int s = 0; s < 4; ++s) {
-    const int64_t planes = 64 << s;
+  std::vector<int64_t> channels{width};
+  int64_t in = width;
+  for (int stage = 0; stage < 4; ++stage) {
+    const int64_t planes = width << stage;
     auto layer = std::make_shared<Sequential>();
     layers_.emplace_back();
-    for (int64_t b = 0; b < blocks[s]; ++b) {
-      auto block =
-          std::make_shared<ResidualBlock>(kind, bottleneck, in, planes, b == 0 && s > 0 ? 2 : 1);
+    for (int64_t b = 0; b < blocks[stage]; ++b) {
+      auto block = std::make_shared<ResidualBlock>(kind, bottleneck, in, planes,
+                                                   b == 0 && stage > 0 ? 2 : 1);
       layer->add(block);
       layers_.back().push_back(block);
       in = bottleneck ? 4 * planes : planes;
     }
-    register_module("layer" + std::to_string(s + 1), layer);
+    register_module("layer" + std::to_string(stage + 1), layer);
     channels.push_back(in);
   }
 
@@ -206,11 +216,13 @@ Tensor ResNet::forward(const Tensor& x) {
   Tensor y;
   if (per_frame) {
     y = ops::relu(bn1_->forward(conv1_->forward(clip_to_frames(x))));
-    ops::PoolOptions pool;
-    pool.kernel = {3, 3};
-    pool.stride = {2, 2};
-    pool.padding = {1, 1};
-    y = ops::max_pool(y, pool);
+    if (options_.stem == ResNetStem::kImageNet) {
+      ops::PoolOptions pool;
+      pool.kernel = {3, 3};
+      pool.stride = {2, 2};
+      pool.padding = {1, 1};
+      y = ops::max_pool(y, pool);
+    }
   } else {
     y = stem_->forward(x);
   }

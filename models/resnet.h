@@ -45,9 +45,16 @@ struct FlowSpec {
   bool conv_between = false;  // FcF: (1,3,3) conv + BN + ReLU between consecutive stages
 };
 
+// kImageNet: torchvision's stem, a 7x7 stride-2 conv (+ a 3x3 stride-2 max pool in 2D), for
+// frames of 112 pixels and more. kSmall: one 3x3 stride-1 conv and no pool (as ResNets for
+// CIFAR), which keeps the resolution of small frames (32x32) for the layers and the flow.
+enum class ResNetStem { kImageNet, kSmall };
+
 struct ResNetOptions {
-  int depth = 18;  // 18, 34 (basic blocks) or 50 (bottlenecks)
+  int depth = 18;  // 10, 18, 34 (basic blocks: 1, 2, 3-4-6-3 per stage) or 50 (bottlenecks)
   ResNetKind kind = ResNetKind::k2d;
+  int64_t width = 64;  // channels of res1 and res2; each later stage doubles them
+  ResNetStem stem = ResNetStem::kImageNet;
   int64_t classes = 400;
   std::optional<FlowSpec> flow;  // none: a plain ResNet
   float dropout = 0;             // before `fc`

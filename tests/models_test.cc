@@ -122,14 +122,52 @@ TEST(Registry, TorchvisionNamesAndShapes) {
   EXPECT_EQ(r2p1d.at("layer2.0.conv2.0.0.weight").shape(), (Shape{230, 128, 1, 3, 3}));
 }
 
+// The default run's network: ResNet-10, 8 channels wide, a stride-1 3x3 stem without pooling,
+// and a flow block after res2 at the full frame size; --flow none removes just the block.
+TEST(Registry, NarrowResNet10WithTheSmallStem) {
+  ModelOptions o = small_options();
+  set_model_option(&o, "width", "8");
+  set_model_option(&o, "stem", "small");
+  set_model_option(&o, "flow", "after2");
+  auto model = make_model("resnet10_2d", o);
+  const auto r10 = as_map(model->state_dict());
+  const std::map<std::string, Shape> expected = {{"conv1.weight", {8, 3, 3, 3}},
+                                                 {"layer1.0.conv2.weight", {8, 8, 3, 3}},
+                                                 {"layer2.0.downsample.0.weight", {16, 8, 1, 1}},
+                                                 {"layer4.0.conv2.weight", {64, 64, 3, 3}},
+                                                 {"flow.reduce.weight", {4, 8, 1, 1, 1}},
+                                                 {"fc.weight", {5, 64}}};
+  for (const auto& [name, shape] : expected) {
+    ASSERT_TRUE(r10.count(name)) << name;
+    EXPECT_EQ(r10.at(name).shape(), shape) << name;
+  }
+  EXPECT_FALSE(r10.count("layer1.1.conv1.weight"));
+  // Frames as small as 9x7 go through: nothing shrinks them before the flow.
+  const Tensor x = clip({1, 3, 3, 9, 7}, 8);
+  EXPECT_EQ(run_eval(*model, x).shape(), (Shape{1, 5}));
+  set_model_option(&o, "flow", "none");
+  const auto rgb = as_map(make_model("resnet10_2d", o)->state_dict());
+  for (const auto& [name, t] : r10) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(rgb.count(name), name.rfind("flow.", 0) == 0 ? 0u : 1u);
+  }
+  EXPECT_EQ(rgb.size() + 15, r10.size());  // the block's 2 convs, BN (4) and 9 flow tensors
+  const auto r3d = as_map(make_model("resnet10_3d", o)->state_dict());
+  EXPECT_EQ(r3d.at("stem.0.weight").shape(), (Shape{8, 3, 3, 3, 3}));
+  o.flow = FlowPosition{};
+  EXPECT_ERROR_CONTAINS(make_model("kinetics_repflow_r50", o), "width and stem do not apply");
+}
+
 TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
   EXPECT_ERROR_CONTAINS(make_model("resnet101_2d"),
                         "unknown model 'resnet101_2d'; valid models: kinetics_repflow_r50, "
-                        "resnet18_2d, resnet18_2p1d, resnet18_3d, resnet34_2d");
+                        "resnet10_2d, resnet10_2p1d, resnet10_3d, resnet18_2d");
   ModelOptions o;
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iterations", "3"),
-                        "unknown model option 'flow-iterations'; valid options: classes, flow, "
-                        "flow-iters, flow-stages, fcf, reduced-channels, dropout");
+                        "unknown model option 'flow-iterations'; valid options: classes, width, "
+                        "stem, flow, flow-iters, flow-stages, fcf, reduced-channels, dropout");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "stem", "cifar"), "is not imagenet or small");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "width", "0"), "is not an integer >= 1");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "after6"), "bad flow position 'after6'");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "after1.0"), "bad flow position");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "before3"), "valid: none, after<S>");

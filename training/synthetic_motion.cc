@@ -1,0 +1,179 @@
+#include "training/synthetic_motion.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "framework/error.h"
+#include "framework/philox.h"
+
+namespace repflow {
+namespace {
+
+// A 64-bit key from a key and two counters: the derived streams of different (a, b) are
+// unrelated, which keeps videos, splits and requests apart.
+uint64_t derive_key(uint64_t key, uint64_t a, uint64_t b) {
+  const Philox4 r = philox4x32(key, a, b);
+  return static_cast<uint64_t>(r.v[0]) | (static_cast<uint64_t>(r.v[1]) << 32);
+}
+
+// Draw streams of one clip key.
+enum Stream : uint64_t { kScalars, kBackground, kObject, kNoise };
+
+// Uniform draws of one stream, taken in order.
+class Draws {
+ public:
+  Draws(uint64_t key, Stream stream) : key_(key), stream_(stream) {}
+  float uniform(float lo, float hi) { return lo + (hi - lo) * philox_uniform(key_, stream_, i_++); }
+
+ private:
+  uint64_t key_;
+  Stream stream_;
+  uint64_t i_ = 0;
+};
+
+// An image of `channels` planes (h, w), channel-major.
+struct Planes {
+  int64_t channels, h, w;
+  std::vector<float> v;
+  Planes(int64_t c, int64_t h_, int64_t w_) : channels(c), h(h_), w(w_), v(c * h_ * w_, 0.0f) {}
+  float& at(int64_t c, int64_t y, int64_t x) { return v[(c * h + y) * w + x]; }
+  float at(int64_t c, int64_t y, int64_t x) const { return v[(c * h + y) * w + x]; }
+};
+
+// A periodic colour texture over (h, w): a mean colour drawn in [0.25, 0.75] per channel, plus
+// values within +-0.25 of it on a grid about `cell` pixels apart, interpolated bilinearly with
+// wrap-around (so the texture tiles the torus the object moves on).
+Planes texture(Draws& d, int64_t h, int64_t w, int64_t cell) {
+  const int64_t gy = std::max<int64_t>(1, h / cell), gx = std::max<int64_t>(1, w / cell);
+  Planes grid(3, gy, gx), out(3, h, w);
+  for (int64_t c = 0; c < 3; ++c) {
+    const float mean = d.uniform(0.25f, 0.75f);
+    for (int64_t i = 0; i < gy * gx; ++i) grid.v[c * gy * gx + i] = mean + d.uniform(-0.25f, 0.25f);
+  }
+  for (int64_t y = 0; y < h; ++y) {
+    const float fy = static_cast<float>(y) * gy / h;
+    const int64_t y0 = static_cast<int64_t>(fy), y1 = (y0 + 1) % gy;
+    const float ay = fy - y0;
+    for (int64_t x = 0; x < w; ++x) {
+      const float fx = static_cast<float>(x) * gx / w;
+      const int64_t x0 = static_cast<int64_t>(fx), x1 = (x0 + 1) % gx;
+      const float ax = fx - x0;
+      for (int64_t c = 0; c < 3; ++c)
+        out.at(c, y, x) = (1 - ay) * ((1 - ax) * grid.at(c, y0, x0) + ax * grid.at(c, y0, x1)) +
+                          ay * ((1 - ax) * grid.at(c, y1, x0) + ax * grid.at(c, y1, x1));
+    }
+  }
+  return out;
+}
+
+// Bilinear sample of plane c of `p` at (y, x), wrapping around both edges.
+float sample_wrapped(const Planes& p, int64_t c, float y, float x) {
+  const float fy = std::floor(y), fx = std::floor(x);
+  const float ay = y - fy, ax = x - fx;
+  const auto wrap = [](int64_t i, int64_t n) { return ((i % n) + n) % n; };
+  const int64_t y0 = wrap(static_cast<int64_t>(fy), p.h), y1 = wrap(y0 + 1, p.h);
+  const int64_t x0 = wrap(static_cast<int64_t>(fx), p.w), x1 = wrap(x0 + 1, p.w);
+  return (1 - ay) * ((1 - ax) * p.at(c, y0, x0) + ax * p.at(c, y0, x1)) +
+         ay * ((1 - ax) * p.at(c, y1, x0) + ax * p.at(c, y1, x1));
+}
+
+}  // namespace
+
+SyntheticMotion::SyntheticMotion(const SyntheticMotionOptions& o) : options_(o) {
+  RF_CHECK(o.size >= 1 && o.classes >= 2 && o.frames >= 2 && o.height >= 4 && o.width >= 4,
+           "SyntheticMotion: needs size >= 1, classes >= 2, frames >= 2 and frames of at least "
+           "4x4 pixels, got size ",
+           o.size, ", classes ", o.classes, ", frames ", o.frames, ", ", o.height, "x", o.width);
+  RF_CHECK(o.min_speed >= 0 && o.max_speed >= o.min_speed,
+           "SyntheticMotion: speeds must satisfy 0 <= min_speed <= max_speed, got ", o.min_speed,
+           " and ", o.max_speed);
+  RF_CHECK(o.min_object > 0 && o.max_object >= o.min_object && o.max_object <= 1,
+           "SyntheticMotion: object sizes must satisfy 0 < min_object <= max_object <= 1, got ",
+           o.min_object, " and ", o.max_object);
+  RF_CHECK(o.texture_cell >= 1 && o.noise >= 0,
+           "SyntheticMotion: texture_cell must be positive and noise not negative, got ",
+           o.texture_cell, " and ", o.noise);
+}
+
+std::string SyntheticMotion::video_name(int64_t index) const {
+  return "synthetic #" + std::to_string(index);
+}
+
+void SyntheticMotion::direction(int64_t label, float* dx, float* dy) const {
+  const double angle =
+      2 * M_PI * static_cast<double>(label) / static_cast<double>(options_.classes);
+  *dx = static_cast<float>(std::cos(angle));
+  *dy = static_cast<float>(std::sin(angle));
+}
+
+Clip SyntheticMotion::clip(int64_t index, const ClipRequest& request) const {
+  const SyntheticMotionOptions& o = options_;
+  RF_CHECK(index >= 0 && index < o.size, "SyntheticMotion: video ", index, " is out of range [0, ",
+           o.size, ")");
+  const int64_t label = index % o.classes;
+  const uint64_t video_key =
+      derive_key(o.seed, o.split == SyntheticMotionOptions::Split::kTrain ? 0 : 1,
+                 static_cast<uint64_t>(index));
+  const bool fresh = request.train && o.fresh_train_clips;
+  const uint64_t key = fresh ? derive_key(video_key, 1, request.seed) : video_key;
+
+  Draws scalars(key, kScalars);
+  const int64_t h = o.height, w = o.width, t_count = o.frames;
+  const float side = static_cast<float>(std::min(h, w));
+  const int64_t oh =
+      std::max<int64_t>(1, std::lround(side * scalars.uniform(o.min_object, o.max_object)));
+  const int64_t ow =
+      std::max<int64_t>(1, std::lround(side * scalars.uniform(o.min_object, o.max_object)));
+  const float speed = scalars.uniform(o.min_speed, o.max_speed);
+  const float y_start = scalars.uniform(0, static_cast<float>(h));
+  const float x_start = scalars.uniform(0, static_cast<float>(w));
+  float dx, dy;
+  direction(label, &dx, &dy);
+
+  // The first frame of the clip in the video's endless motion.
+  int64_t start = 0;
+  if (!request.train) {
+    start = static_cast<int64_t>(request.clip_index) * t_count;
+  } else if (!fresh) {
+    start = static_cast<int64_t>(philox4x32(request.seed, 0, index).v[0] % 1024);
+  }
+
+  Draws bg_draws(key, kBackground), object_draws(key, kObject);
+  const Planes background = texture(bg_draws, h, w, o.texture_cell);
+  const Planes object_texture = texture(object_draws, h, w, o.texture_cell);
+  // The object's layer at its origin: premultiplied colour in planes 0-2, coverage in plane 3.
+  Planes layer(4, h, w);
+  for (int64_t y = 0; y < oh; ++y) {
+    for (int64_t x = 0; x < ow; ++x) {
+      for (int64_t c = 0; c < 3; ++c) layer.at(c, y, x) = object_texture.at(c, y, x);
+      layer.at(3, y, x) = 1.0f;
+    }
+  }
+
+  // Noise differs between the requests that show one video's content.
+  const uint64_t noise_key =
+      fresh ? key : derive_key(key, 2, request.train ? request.seed : request.clip_index);
+  Tensor frames = Tensor::empty({3, t_count, h, w});
+  float* out = frames.data();
+  for (int64_t t = 0; t < t_count; ++t) {
+    const float travelled = speed * static_cast<float>(start + t);
+    const float oy = y_start + dy * travelled, ox = x_start + dx * travelled;
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x) {
+        const float sy = static_cast<float>(y) - oy, sx = static_cast<float>(x) - ox;
+        const float cover = sample_wrapped(layer, 3, sy, sx);
+        for (int64_t c = 0; c < 3; ++c) {
+          const float value =
+              sample_wrapped(layer, c, sy, sx) + (1 - cover) * background.at(c, y, x);
+          const uint64_t i = static_cast<uint64_t>(((c * t_count + t) * h + y) * w + x);
+          const float noisy = value + o.noise * philox_normal(noise_key, kNoise, i);
+          out[((c * t_count + t) * h + y) * w + x] = (noisy - 0.5f) / 0.25f;
+        }
+      }
+    }
+  }
+  return Clip{frames, label};
+}
+
+}  // namespace repflow
