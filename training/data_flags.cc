@@ -1,7 +1,9 @@
 #include "training/data_flags.h"
 
 #include "framework/error.h"
+#include "training/frame_dataset.h"
 #include "training/synthetic_motion.h"
+#include "training/video_list.h"
 
 namespace repflow {
 
@@ -28,6 +30,33 @@ DataSplits synthetic(const Flags& flags) {
   return s;
 }
 
+std::string required(const Flags& flags, const std::string& name, const std::string& kind) {
+  const std::string v = flags.str(name);
+  RF_CHECK(!v.empty(), "flag --", name, " is required with --data ", kind);
+  return user_path(v);
+}
+
+DataSplits frame_folders(const Flags& flags, const std::string& kind) {
+  const ListFormat format = parse_list_format(kind);
+  FrameDatasetOptions o;
+  o.root = required(flags, "root", kind);
+  if (!flags.str("frames").empty()) o.frames = positive(flags, "frames");
+  if (!flags.str("size").empty()) o.crop = static_cast<int>(positive(flags, "size"));
+  o.stride = positive(flags, "stride");
+  o.resize = static_cast<int>(flags.integer("resize"));
+  RF_CHECK(o.resize >= 0, "flag --resize: ", o.resize, " is negative");
+  std::vector<std::string> classes;
+  if (!flags.str("class-names").empty())
+    classes = read_class_names(user_path(flags.str("class-names")));
+  VideoList train = read_video_list(required(flags, "train-list", kind), format, classes);
+  // The validation list takes the training list's classes, so one index means one class.
+  VideoList val = read_video_list(required(flags, "val-list", kind), format, train.classes);
+  DataSplits s;
+  s.train = std::make_unique<FrameDataset>(std::move(train), o);
+  s.val = std::make_unique<FrameDataset>(std::move(val), o);
+  return s;
+}
+
 }  // namespace
 
 void add_data_flags(Flags& flags) {
@@ -40,12 +69,26 @@ void add_data_flags(Flags& flags) {
   flags.add("synthetic-val", "512", "synthetic: validation videos");
   flags.add("synthetic-classes", "8", "synthetic: motion directions (classes)");
   flags.add("data-seed", "0", "synthetic: seed of the generated videos");
+  flags.add("root", "", "frame folders: the directory the lists' video paths are relative to");
+  flags.add("train-list", "", "frame folders: the training list (format: --data)");
+  flags.add("val-list", "",
+            "frame folders: the validation list, labelled with the training "
+            "list's classes");
+  flags.add("class-names", "",
+            "frame folders: class names in index order (one per line, or the "
+            "paper's Kinetics class-map JSON); default: from the training list");
+  flags.add("stride", "1", "frame folders: frames between consecutive clip frames");
+  flags.add("resize", "128",
+            "frame folders: shorter side after resizing, before the crop (0: "
+            "keep)");
 }
 
 DataSplits make_datasets(const Flags& flags) {
   const std::string kind = flags.str("data");
   if (kind == "synthetic") return synthetic(flags);
-  RF_FAIL("flag --data: '", kind, "' is not synthetic, hmdb, kinetics or plain");
+  RF_CHECK(kind == "hmdb" || kind == "kinetics" || kind == "plain", "flag --data: '", kind,
+           "' is not synthetic, hmdb, kinetics or plain");
+  return frame_folders(flags, kind);
 }
 
 }  // namespace repflow

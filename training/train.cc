@@ -7,11 +7,12 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "framework/error.h"
 #include "framework/flags.h"
 #include "framework/generator.h"
-#include "models/registry.h"
+#include "models/model_flags.h"
 #include "models/weights_io.h"
 #include "training/averaging.h"
 #include "training/data_flags.h"
@@ -21,33 +22,25 @@
 namespace repflow {
 namespace {
 
-constexpr char kDefaultModel[] = "resnet18_2d";
-// The registry's options that the trainer passes through; "" keeps the model's default.
-const char* const kModelOptions[] = {"flow",  "flow-iters", "flow-stages", "fcf",
-                                     "reduced-channels", "dropout"};
+// The default run's model: a ResNet-10 for small frames with a flow block after res3.
+constexpr char kDefaultModel[] = "resnet10_2d";
+const std::map<std::string, std::string> kDefaultModelOptions = {{"width", "16"},
+                                                                 {"stem", "small"}};
 
 void add_flags(Flags& flags) {
-  flags.add("model", kDefaultModel, "model name (" + [] {
-    std::string names;
-    for (const std::string& n : model_names()) names += (names.empty() ? "" : ", ") + n;
-    return names;
-  }() + ")");
-  flags.add("flow", "", "model option: flow position none | after<S> | after<S>.<B>");
-  flags.add("flow-iters", "", "model option: TV-L1 iterations of the flow layer");
-  flags.add("flow-stages", "", "model option: flow-of-flow stages");
-  flags.add("fcf", "", "model option: conv between flow-of-flow stages (true/false)");
-  flags.add("reduced-channels", "", "model option: channels of the flow block's bottleneck");
-  flags.add("dropout", "", "model option: dropout before the classifier");
-  flags.add("init-weights", "", "weight file to start from (non-strict: missing names keep "
-                                "their initial values, e.g. a classifier of another size)");
+  add_model_flags(flags, kDefaultModel, /*with_classes=*/false, kDefaultModelOptions);
+  flags.add("init-weights", "",
+            "weight file to start from (non-strict: missing names keep "
+            "their initial values, e.g. a classifier of another size)");
   add_data_flags(flags);
   flags.add("epochs", "10", "passes over the training set");
   flags.add("batch-size", "32", "clips per step");
   flags.add("momentum", "0.9", "SGD momentum");
   flags.add("nesterov", "false", "Nesterov momentum");
   flags.add("weight-decay", "0.0001", "L2 weight decay");
-  flags.add("no-decay-1d", "false", "no weight decay on biases, BN scales/shifts and other 1-d "
-                                    "parameters");
+  flags.add("no-decay-1d", "false",
+            "no weight decay on biases, BN scales/shifts and other 1-d "
+            "parameters");
   flags.add("param-groups", "flow:0.01",
             "learning-rate groups pattern:lr_mult[:weight_decay],... by parameter-name substring "
             "(the paper trains the flow layer at 0.01x)");
@@ -56,14 +49,18 @@ void add_flags(Flags& flags) {
   add_averaging_flags(flags);
   flags.add("workers", "2", "data loading threads");
   flags.add("prefetch", "4", "batches decoded ahead of training");
-  flags.add("clips-per-video", "1", "evaluation clips per video (video-level accuracy averages "
-                                    "their predictions)");
-  flags.add("skip-bad-samples", "false", "skip (and report) missing or unreadable videos "
-                                         "instead of stopping with an error");
-  flags.add("run-dir", "", "where metrics.jsonl, chart.png, config.json, checkpoint.json and "
-                           "weights.json go (default runs/<model>-<date>-<time>)");
-  flags.add("resume", "", "a run directory or checkpoint to continue from, exactly; its saved "
-                          "configuration is used except for flags given again");
+  flags.add("clips-per-video", "1",
+            "evaluation clips per video (video-level accuracy averages "
+            "their predictions)");
+  flags.add("skip-bad-samples", "false",
+            "skip (and report) missing or unreadable videos "
+            "instead of stopping with an error");
+  flags.add("run-dir", "",
+            "where metrics.jsonl, chart.png, config.json, checkpoint.json and "
+            "weights.json go (default runs/<model>-<date>-<time>)");
+  flags.add("resume", "",
+            "a run directory or checkpoint to continue from, exactly; its saved "
+            "configuration is used except for flags given again");
   flags.add("quiet", "false", "no progress bar, one line per epoch");
   flags.add("seed", "0", "seed of the weights, the sampling and dropout");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
@@ -82,8 +79,8 @@ Checkpoint resume(Flags& flags) {
   std::string path = user_path(flags.str("resume"));
   if (std::filesystem::is_directory(path)) path = checkpoint_path(path);
   Checkpoint c = load_checkpoint(path);
-  const nlohmann::json& saved = c.trainer.contains("config") ? c.trainer["config"]["flags"]
-                                                             : nlohmann::json();
+  const nlohmann::json& saved =
+      c.trainer.contains("config") ? c.trainer["config"]["flags"] : nlohmann::json();
   RF_CHECK(saved.is_object(), path, ": the checkpoint has no saved configuration");
   for (const auto& [name, value] : saved.items())
     if (name != "resume" && !flags.given(name)) flags.set(name, value.get<std::string>());
@@ -98,8 +95,9 @@ int64_t count(const Flags& flags, const std::string& name, int64_t min) {
 }
 
 int train(int argc, char** argv) {
-  Flags flags("train", "Trains a video model; with no flags, a small 2-D ResNet with a "
-                       "representation-flow block on built-in synthetic motion classes.");
+  Flags flags("train",
+              "Trains a video model; with no flags, a small 2-D ResNet with a "
+              "representation-flow block on built-in synthetic motion classes.");
   add_flags(flags);
   if (!flags.parse(argc, argv)) return 0;
   std::optional<Checkpoint> checkpoint;
@@ -116,8 +114,7 @@ int train(int argc, char** argv) {
 
   ModelOptions model_options;
   model_options.classes = data.train->num_classes();
-  for (const char* name : kModelOptions)
-    if (!flags.str(name).empty()) set_model_option(&model_options, name, flags.str(name));
+  model_options = model_options_from_flags(flags, model_options, /*with_classes=*/false);
   manual_seed(o.seed);
   const std::shared_ptr<Module> model = make_model(flags.str("model"), model_options);
   if (!flags.str("init-weights").empty())
@@ -156,9 +153,8 @@ int train(int argc, char** argv) {
               {"val_videos", data.val->size()},
               {"device", device.str()}};
   std::cout << "model " << flags.str("model") << ": " << parameters << " parameters, "
-            << data.train->num_classes() << " classes; " << data.train->size()
-            << " training and " << data.val->size() << " validation videos; run directory "
-            << o.run_dir << std::endl;
+            << data.train->num_classes() << " classes; " << data.train->size() << " training and "
+            << data.val->size() << " validation videos; run directory " << o.run_dir << std::endl;
 
   const TrainSummary s = train_model(*model, *data.train, *data.val, o);
   if (s.interrupted) return 128 + s.interrupt_signal;

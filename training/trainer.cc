@@ -65,8 +65,8 @@ class Trainer {
         options_(options),
         train_loader_(train_set, loader_options(options.train_loader, true)),
         val_loader_(val_set, loader_options(options.val_loader, false)),
-        sgd_(make_param_groups(model.named_parameters(), options.group_rules,
-                               options.weight_decay, options.no_decay_1d),
+        sgd_(make_param_groups(model.named_parameters(), options.group_rules, options.weight_decay,
+                               options.no_decay_1d),
              options.sgd),
         schedule_(options.schedule),
         average_(model, options.averaging),
@@ -74,8 +74,8 @@ class Trainer {
     RF_CHECK(options.epochs >= 1, "train: --epochs ", options.epochs, " is not a positive count");
     RF_CHECK(train_set.num_classes() == val_set.num_classes(), "train: the training set has ",
              train_set.num_classes(), " classes but the validation set ", val_set.num_classes());
-    RF_CHECK(train_loader_.batches_per_epoch() > 0, "train: the training set (",
-             train_set.size(), " videos) gives no batch of ", options.train_loader.batch_size);
+    RF_CHECK(train_loader_.batches_per_epoch() > 0, "train: the training set (", train_set.size(),
+             " videos) gives no batch of ", options.train_loader.batch_size);
     if (options.resume_from) restore(*options.resume_from);
   }
 
@@ -250,8 +250,9 @@ class Trainer {
       model_.load_state_dict(as_map(c.model));
       sgd_.load_state(as_map(c.optimizer));
       if (averaging()) {
-        RF_CHECK(!c.average.empty(), "the checkpoint has no averaged weights but this run "
-                                     "averages (--average)");
+        RF_CHECK(!c.average.empty(),
+                 "the checkpoint has no averaged weights but this run "
+                 "averages (--average)");
         average_.load_state(as_map(c.average), t.at("average_updates").get<int64_t>());
       }
     } catch (const nlohmann::json::exception& e) {
