@@ -296,7 +296,7 @@ TEST(SyntheticMotion, BadOptionsAndIndicesAreErrors) {
   o.noise = -1;
   EXPECT_ERROR_CONTAINS(SyntheticMotion{o}, "noise not negative");
   const SyntheticMotion ds(SyntheticMotionOptions{});
-  EXPECT_ERROR_CONTAINS(ds.clip(ds.size(), ClipRequest{}), "video 2048 is out of range");
+  EXPECT_ERROR_CONTAINS(ds.clip(ds.size(), ClipRequest{}), "video 1024 is out of range");
   EXPECT_ERROR_CONTAINS(ds.clip(-1, ClipRequest{}), "video -1 is out of range");
 }
 
