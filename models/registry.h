@@ -4,7 +4,8 @@
 //   resnet{10,18,34,50}_2d     torchvision ResNet per frame, predictions averaged over time
 //   resnet{10,18,34,50}_2p1d   R(2+1)D
 //   resnet{10,18,34,50}_3d     (3,3,3)-inflated 3D ResNet
-//   (ResNet-10: one basic block per stage, for small experiments and the synthetic default run)
+//   (ResNet-10: one basic block per stage. The default training run uses resnet10_2d with
+//   width 8, stem small, flow after2 and reduced-channels 8: README, "The default run's recipe")
 //   kinetics_repflow_r50    the paper's published Kinetics-400 model (models/kinetics.h)
 //
 // (models/resnet.h describes the ResNets and where a flow block can go.) Every model maps

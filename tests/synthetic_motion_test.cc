@@ -280,23 +280,20 @@ TEST(SyntheticMotion, TrainingClipsAreFreshOrTimeShifted) {
 }
 
 TEST(SyntheticMotion, BadOptionsAndIndicesAreErrors) {
-  SyntheticMotionOptions o;
-  o.classes = 1;
-  EXPECT_ERROR_CONTAINS(SyntheticMotion{o}, "classes >= 2");
-  o = SyntheticMotionOptions{};
-  o.frames = 1;
-  EXPECT_ERROR_CONTAINS(SyntheticMotion{o}, "frames >= 2");
-  o = SyntheticMotionOptions{};
-  o.min_speed = 3;
-  EXPECT_ERROR_CONTAINS(SyntheticMotion{o}, "min_speed <= max_speed");
-  o = SyntheticMotionOptions{};
-  o.max_object = 1.5f;
-  EXPECT_ERROR_CONTAINS(SyntheticMotion{o}, "max_object <= 1");
-  o = SyntheticMotionOptions{};
-  o.noise = -1;
-  EXPECT_ERROR_CONTAINS(SyntheticMotion{o}, "noise not negative");
+  const auto with = [](auto set) {
+    SyntheticMotionOptions o;
+    set(o);
+    return o;
+  };
+  EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.classes = 1; })}, "classes >= 2");
+  EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.frames = 1; })}, "frames >= 2");
+  EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.min_speed = 3; })},
+                        "min_speed <= max_speed");
+  EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.max_object = 1.5f; })},
+                        "max_object <= 1");
+  EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.noise = -1; })}, "noise not negative");
   const SyntheticMotion ds(SyntheticMotionOptions{});
-  EXPECT_ERROR_CONTAINS(ds.clip(ds.size(), ClipRequest{}), "video 2048 is out of range");
+  EXPECT_ERROR_CONTAINS(ds.clip(ds.size(), ClipRequest{}), "video 1024 is out of range");
   EXPECT_ERROR_CONTAINS(ds.clip(-1, ClipRequest{}), "video -1 is out of range");
 }
 

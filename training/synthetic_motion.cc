@@ -136,7 +136,7 @@ Clip SyntheticMotion::clip(int64_t index, const ClipRequest& request) const {
   if (!request.train) {
     start = static_cast<int64_t>(request.clip_index) * t_count;
   } else if (!fresh) {
-    start = static_cast<int64_t>(philox4x32(request.seed, 0, index).v[0] % 1024);
+    start = static_cast<int64_t>(derive_key(video_key, 3, request.seed) % 1024);
   }
 
   Draws bg_draws(key, kBackground), object_draws(key, kObject);
@@ -157,8 +157,12 @@ Clip SyntheticMotion::clip(int64_t index, const ClipRequest& request) const {
   Tensor frames = Tensor::empty({3, t_count, h, w});
   float* out = frames.data();
   for (int64_t t = 0; t < t_count; ++t) {
-    const float travelled = speed * static_cast<float>(start + t);
-    const float oy = y_start + dy * travelled, ox = x_start + dx * travelled;
+    // In double and wrapped, so late clips keep the sub-pixel precision of early ones.
+    const double travelled = static_cast<double>(speed) * static_cast<double>(start + t);
+    const float oy =
+        static_cast<float>(std::fmod(y_start + dy * travelled, static_cast<double>(h)));
+    const float ox =
+        static_cast<float>(std::fmod(x_start + dx * travelled, static_cast<double>(w)));
     for (int64_t y = 0; y < h; ++y) {
       for (int64_t x = 0; x < w; ++x) {
         const float sy = static_cast<float>(y) - oy, sx = static_cast<float>(x) - ox;
@@ -166,9 +170,10 @@ Clip SyntheticMotion::clip(int64_t index, const ClipRequest& request) const {
         for (int64_t c = 0; c < 3; ++c) {
           const float value =
               sample_wrapped(layer, c, sy, sx) + (1 - cover) * background.at(c, y, x);
-          const uint64_t i = static_cast<uint64_t>(((c * t_count + t) * h + y) * w + x);
-          const float noisy = value + o.noise * philox_normal(noise_key, kNoise, i);
-          out[((c * t_count + t) * h + y) * w + x] = (noisy - 0.5f) / 0.25f;
+          const int64_t i = ((c * t_count + t) * h + y) * w + x;
+          const float noisy =
+              value + o.noise * philox_normal(noise_key, kNoise, static_cast<uint64_t>(i));
+          out[i] = (noisy - 0.5f) / 0.25f;
         }
       }
     }

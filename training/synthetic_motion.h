@@ -21,7 +21,7 @@ struct SyntheticMotionOptions {
   uint64_t seed = 0;
   // Train and validation sets of one seed draw from disjoint streams.
   enum class Split { kTrain, kVal } split = Split::kTrain;
-  int64_t size = 2048;  // videos; labels cycle 0, 1, ..., classes - 1, so they are balanced
+  int64_t size = 1024;  // videos; labels cycle 0, 1, ..., classes - 1, so they are balanced
   int64_t classes = 8;  // directions, evenly spaced
   int64_t frames = 8;   // T of every clip
   int64_t height = 32;
