@@ -7,7 +7,9 @@
 #include <set>
 
 #include "framework/autograd.h"
+#include "framework/weights.h"
 #include "models/registry.h"
+#include "models/weights_io.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "tests/gradcheck.h"
@@ -260,7 +262,9 @@ TEST(Kinetics, PublishedNamesShapesAndParameterCount) {
   EXPECT_EQ(model->named_buffers().size(), 116u);
 }
 
-TEST(Models, StateDictRoundTripGivesIdenticalEvalOutputs) {
+// Saved to a weight file and loaded into a fresh model (the parity check, through the
+// file format and load_state_dict).
+TEST(Models, WeightFileRoundTripGivesIdenticalEvalOutputs) {
   for (const char* name : {"resnet18_2d", "resnet18_2p1d", "kinetics_repflow_r50"}) {
     SCOPED_TRACE(name);
     const bool kinetics = std::string(name) == "kinetics_repflow_r50";
@@ -276,29 +280,58 @@ TEST(Models, StateDictRoundTripGivesIdenticalEvalOutputs) {
     }
     const Tensor expected = run_eval(*source, x);
     EXPECT_NE(run_eval(*copy, x).to_vector(), expected.to_vector());
-    copy->load_state_dict(as_map(source->state_dict()));
+    const std::string path = test_tmp(std::string(name) + ".json");
+    save_weights(path, source->state_dict());
+    load_weights_into(*copy, path);
     EXPECT_EQ(run_eval(*copy, x).to_vector(), expected.to_vector());
   }
 }
 
-TEST(Models, EvalIsDeterministicAndTrainDropoutDrawsNewMasks) {
-  const Tensor x = clip({2, 3, 11, 32, 32}, 4);
-  ModelOptions o = small_options();
-  auto kinetics = make_model("kinetics_repflow_r50", o);
-  EXPECT_EQ(run_eval(*kinetics, x).to_vector(), run_eval(*kinetics, x).to_vector());
-  NoGradGuard no_grad;
-  kinetics->train();
-  const Tensor a = kinetics->forward(x), b = kinetics->forward(x);
-  EXPECT_NE(a.to_vector(), b.to_vector());
-  // Without dropout, training mode (batch statistics) repeats too.
-  o.dropout = 0.0f;
-  auto plain = make_model("kinetics_repflow_r50", o);
-  EXPECT_EQ(plain->forward(x).to_vector(), plain->forward(x).to_vector());
-  // Batch statistics are not the running ones: train and eval outputs differ.
-  const Tensor y = clip({2, 3, 4, 32, 32}, 5);
-  auto resnet = make_model("resnet18_2d", small_options());
-  const Tensor train = resnet->forward(y);
-  EXPECT_NE(train.to_vector(), run_eval(*resnet, y).to_vector());
+// Train and eval differ only where they should: eval is deterministic and the dropout rate makes
+// no difference to it; training mode draws new dropout masks, uses batch statistics (so differs
+// from eval even without dropout) and changes the batch norms' running statistics and nothing
+// else, while an eval pass changes nothing.
+TEST(Models, TrainAndEvalDifferOnlyThroughBatchNormAndDropout) {
+  const auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (const char* name : {"kinetics_repflow_r50", "resnet18_2d"}) {
+    SCOPED_TRACE(name);
+    const bool kinetics = std::string(name) == "kinetics_repflow_r50";
+    const Tensor x = clip({2, 3, kinetics ? 11 : 4, 32, 32}, 4);
+    ModelOptions with = small_options(), without = small_options();
+    with.dropout = 0.5f;
+    without.dropout = 0.0f;
+    auto model = make_model(name, with), plain = make_model(name, without);
+    plain->load_state_dict(as_map(model->state_dict()));
+    const auto snapshot = [&] {
+      std::map<std::string, std::vector<float>> values;
+      for (const auto& [n, t] : model->state_dict()) values[n] = t.to_vector();
+      return values;
+    };
+    const auto before = snapshot();
+    const Tensor eval_out = run_eval(*model, x);
+    EXPECT_EQ(run_eval(*model, x).to_vector(), eval_out.to_vector());
+    EXPECT_EQ(run_eval(*plain, x).to_vector(), eval_out.to_vector());
+    EXPECT_EQ(snapshot(), before);
+
+    NoGradGuard no_grad;
+    model->train();
+    EXPECT_NE(model->forward(x).to_vector(), model->forward(x).to_vector());
+    plain->train();
+    const Tensor plain_train = plain->forward(x);
+    EXPECT_EQ(plain->forward(x).to_vector(), plain_train.to_vector());
+    EXPECT_NE(plain_train.to_vector(), eval_out.to_vector());
+
+    const auto after = snapshot();
+    int statistics = 0;
+    for (const auto& [n, v] : before) {
+      const bool statistic = ends_with(n, ".running_mean") || ends_with(n, ".running_var");
+      statistics += statistic;
+      EXPECT_EQ(after.at(n) != v, statistic) << n;
+    }
+    EXPECT_EQ(statistics, static_cast<int>(model->named_buffers().size()));
+  }
 }
 
 // Every learnable parameter of a 2D ResNet with a flow block, through the per-frame folding,

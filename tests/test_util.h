@@ -41,6 +41,21 @@ inline CommandResult run_command(const std::string& command) {
   return r;
 }
 
+// A version-1 .npy file's bytes with the given header fields and raw data, built here by the
+// format's rules (magic, little-endian header length, header padded with spaces to a multiple of
+// 64 bytes and ended by a newline) rather than by the reader under test.
+inline std::string npy_bytes(const std::string& descr, const std::string& shape,
+                             const std::string& data, bool fortran_order = false) {
+  std::string header = "{'descr': '" + descr +
+                       "', 'fortran_order': " + (fortran_order ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  const std::string length{static_cast<char>(header.size() & 0xff),
+                           static_cast<char>(header.size() >> 8)};
+  return std::string("\x93NUMPY\x01\x00", 8) + length + header + data;
+}
+
 // A path in the test's private scratch directory (Bazel's TEST_TMPDIR, else /tmp).
 inline std::string test_tmp(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
