@@ -1,8 +1,13 @@
 // The CPU schedule of the representation flow op: planes in parallel on the thread pool, each
-// plane's iterations in a chunk-local padded working copy that stays in cache (a 28 x 28 plane
+// plane's iterations in chunk-local padded working planes that stay in cache (a 28 x 28 plane
 // is 3.5 KB per field). The sweeps (flow_cpu_sweeps.h) run along the rows as many pixels at a
 // time as the CPU's widest vectors hold, picked at run time. (GCC does not vectorise these loops
 // itself: the thresholding's selects and sqrt's errno path read as control flow.)
+//
+// The backward recomputes a plane's iterates rather than reading them from memory the forward
+// wrote: a forward pass costs about a third of the backward's sweeps, while saving every
+// iterate of every plane streams 24 * n_iter * (H + 2) * (W + 2) bytes per plane out to memory
+// and back (110 MB for 16 x 32 planes of 28 x 28 and 10 iterations), which took longer.
 #include <algorithm>
 #include <atomic>
 #include <vector>
@@ -33,66 +38,87 @@ void each_pixel(int h, int w, F f) {
     for (int j = 0; j < w; ++j) f(i, j);
 }
 
+// A thread's iterates of one plane: `count` padded states, the first of them the zero start.
+// Pads are zeroed once here and never written.
+class PlaneStates {
+ public:
+  PlaneStates(int count, int padded)
+      : padded_(padded), count_(count), floats_(int64_t{count} * kFlowStatePlanes * padded) {}
+  FlowState at(int k) {
+    return flow_state_at(floats_.data() + int64_t{k} * kFlowStatePlanes * padded_, padded_);
+  }
+  // Runs the n_iter iterations from state 0, iteration `it` from state it % count into
+  // (it + 1) % count; returns the last. State 0 is reset first when iterations write it.
+  FlowState run(const FlowCpuSweeps& sweeps, const FlowImage& im, const FlowScalars& s, int h,
+                int w, int n_iter) {
+    if (n_iter >= count_)
+      std::fill(floats_.begin(), floats_.begin() + kFlowStatePlanes * padded_, 0.0f);
+    for (int it = 0; it < n_iter; ++it)
+      sweeps.forward(im, at(it % count_), at((it + 1) % count_), s, h, w);
+    return at(n_iter % count_);
+  }
+
+ private:
+  int padded_, count_;
+  std::vector<float> floats_;
+};
+
 }  // namespace
 
 int flow_cpu_lanes() { return pick_sweeps().lanes; }
 
 void set_flow_cpu_max_lanes(int lanes) { max_lanes.store(lanes); }
 
-void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
-                      float* saved) {
+void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out) {
   const int h = pb.h, w = pb.w, padded = flow_padded_size(h, w);
-  const int64_t hw = int64_t{h} * w, state_floats = kFlowStatePlanes * padded;
+  const int64_t hw = int64_t{h} * w;
   const FlowScalars& s = pb.s;
   const FlowCpuSweeps sweeps = pick_sweeps();
   parallel_for(0, pb.planes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> work(kFlowForwardPlanes * padded);
-    const FlowForwardPlanes fp = flow_forward_planes(work.data(), padded);
+    std::vector<float> image(3 * padded, 0.0f);
+    const FlowImage im = flow_image_at(image.data(), padded);
+    PlaneStates states(2, padded);
     for (int64_t plane = begin; plane < end; ++plane) {
-      std::fill(work.begin(), work.end(), 0.0f);
       each_pixel(h, w, [&](int i, int j) {
-        flow_image_init(fp.im, f1 + plane * hw, f2 + plane * hw, h, w, i, j, s);
+        flow_image_init(im, f1 + plane * hw, f2 + plane * hw, h, w, i, j, s);
       });
-      for (int it = 0; it < pb.n_iter; ++it) {
-        if (saved)
-          std::copy(work.data(), work.data() + state_floats,
-                    saved + (plane * pb.n_iter + it) * state_floats);
-        sweeps.forward(fp, s, h, w);
-      }
+      const FlowState last = states.run(sweeps, im, s, h, w, pb.n_iter);
       float* out1 = out + flow_out_offset(plane, pb.channels, hw);
       float* out2 = out1 + pb.channels * hw;
       each_pixel(h, w, [&](int i, int j) {
-        out1[i * w + j] = fp.st.u1[flow_index(i, j, w)];
-        out2[i * w + j] = fp.st.u2[flow_index(i, j, w)];
+        out1[i * w + j] = last.u1[flow_index(i, j, w)];
+        out2[i * w + j] = last.u2[flow_index(i, j, w)];
       });
     }
   });
 }
 
-void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2, const float* saved,
+void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
                        const float* grad_out, float* grad_f1, float* grad_f2, double* sums) {
   const int h = pb.h, w = pb.w, padded = flow_padded_size(h, w);
-  const int64_t hw = int64_t{h} * w, state_floats = kFlowStatePlanes * padded;
+  const int64_t hw = int64_t{h} * w;
   const FlowScalars& s = pb.s;
   const FlowCpuSweeps sweeps = pick_sweeps();
   // Per-plane partials summed serially afterwards: the result does not depend on how the
   // planes were split between threads.
   std::vector<double> partials(pb.planes * kFlowSlots, 0.0);
   parallel_for(0, pb.planes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> work(kFlowBackwardPlanes * padded);
+    std::vector<float> work(kFlowBackwardPlanes * padded, 0.0f);
     const FlowBackwardPlanes bp = flow_backward_planes(work.data(), padded);
+    PlaneStates states(pb.n_iter + 1, padded);
     for (int64_t plane = begin; plane < end; ++plane) {
-      std::fill(work.begin(), work.end(), 0.0f);
+      // The adjoints of p (zero after the last iteration) and the image-term accumulators; the
+      // other adjoint planes are written before they are read.
+      std::fill(bp.ad.p11, bp.ad.rho_c + padded, 0.0f);
       const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
       each_pixel(h, w, [&](int i, int j) {
         flow_back_init(bp, f1 + plane * hw, f2 + plane * hw, g1, g1 + pb.channels * hw, h, w, i, j,
                        s);
       });
+      states.run(sweeps, bp.im, s, h, w, pb.n_iter);
       double* plane_sums = partials.data() + plane * kFlowSlots;
       for (int it = pb.n_iter - 1; it >= 0; --it)
-        sweeps.backward(
-            bp, flow_saved_state_at(saved + (plane * pb.n_iter + it) * state_floats, padded), s, h,
-            w, plane_sums);
+        sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, h, w, plane_sums);
       float taps[kFlowSlots] = {};
       each_pixel(h, w, [&](int i, int j) {
         flow_back_inputs(bp.ad, f2 + plane * hw, h, w, i, j, s, grad_f1 + plane * hw,

@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(kMaxThreads)
     for (int q = threadIdx.x; q < hw; q += blockDim.x) {
       const int k = flow_index(q / w, q % w, w);
       if (dst) save_state(fp.st, dst, padded, k);
-      flow_relax<float>(fp.im, fp.st, pb.s, stride, k);
+      flow_relax<float>(fp.im, fp.st, fp.st, pb.s, stride, k);
     }
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
@@ -229,7 +229,7 @@ struct ForwardRelax {
     if (saved)
       save_state(fp.st, saved + (plane * pb.n_iter + it) * kFlowStatePlanes * work.padded,
                  work.padded, k);
-    flow_relax<float>(fp.im, fp.st, pb.s, flow_stride(pb.w), k);
+    flow_relax<float>(fp.im, fp.st, fp.st, pb.s, flow_stride(pb.w), k);
   }
 };
 

@@ -320,19 +320,20 @@ RF_HD void flow_p_update(V ux, V uy, V step, V& p1, V& p2) {
   p2 = (p2 + step * uy) * inv_d;
 }
 
-// The reverse of flow_p_update from the old (p1, p2) and (ux, uy): (a1, a2) enter as the
-// adjoint of the new p and leave as that of the old p; writes the adjoint of (ux, uy) and adds
-// that of the step s. With N = |grad u|, D = 1 + s N, p' = (p + s ux) / D:
+// The reverse of flow_p_update from the new (q1, q2) = p' and (ux, uy): (a1, a2) enter as the
+// adjoint of p' and leave as that of the old p; writes the adjoint of (ux, uy) and adds that of
+// the step s. With N = |grad u|, D = 1 + s N, p' = (p + s ux) / D:
 //   dp'/dp = 1/D, dp'_1/dux = s/D - p'_1 s ux/(N D), dp'_1/duy = -p'_1 s uy/(N D),
 //   dp'/ds = (u - p' N)/D, and likewise for p'_2.
 template <class V>
-RF_HD void flow_p_update_adjoint(V p1, V p2, V ux, V uy, V step, V& a1, V& a2, V& aux, V& auy,
+RF_HD void flow_p_update_adjoint(V q1, V q2, V ux, V uy, V step, V& a1, V& a2, V& aux, V& auy,
                                  V& astep) {
   const V n = flow_norm(ux, uy);
-  const V inv_d = V(1.0f) / (V(1.0f) + step * n);
-  const V q1 = (p1 + step * ux) * inv_d, q2 = (p2 + step * uy) * inv_d;
+  // One division for both 1/(N D) and 1/D = N/(N D).
+  const V inv_nd = V(1.0f) / (n * (V(1.0f) + step * n));
+  const V inv_d = n * inv_nd;
   const V dot = a1 * q1 + a2 * q2;
-  const V k = dot * step * inv_d / n;
+  const V k = dot * step * inv_nd;
   aux = a1 * step * inv_d - k * ux;
   auy = a2 * step * inv_d - k * uy;
   astep += (a1 * ux + a2 * uy - dot * n) * inv_d;
@@ -356,40 +357,41 @@ RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScal
   out2 = u2 + c * gy + V(s.theta) * flow_div<V>(st.p21, st.p22, k, stride, s);
 }
 
-// Sweep A: u <- u' in place (u is read only at the pixel being written).
+// Sweep A: u' of the iterate `from` into `to`, which may be `from` itself (u is read only at
+// the pixel being written).
 template <class V>
-RF_HD void flow_relax(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
-                      int k) {
+RF_HD void flow_relax(const FlowImage& im, const FlowState& from, const FlowState& to,
+                      const FlowScalars& s, int stride, int k) {
   V u1, u2;
-  flow_relaxed(im, st, s, stride, k, u1, u2);
-  FlowLanes<V>::store(st.u1 + k, u1);
-  FlowLanes<V>::store(st.u2 + k, u2);
+  flow_relaxed(im, from, s, stride, k, u1, u2);
+  FlowLanes<V>::store(to.u1 + k, u1);
+  FlowLanes<V>::store(to.u2 + k, u2);
 }
 
-// Sweep B: the p update from grad(u'). Reads u' at the pixel and its right and lower
-// neighbours, p only at the pixel.
+// Sweep B: the p update from the p of `from` and grad(u') of `to` into `to`. Reads u' at the
+// pixel and its right and lower neighbours, p only at the pixel.
 template <class V>
-RF_HD void flow_dual_step(const FlowState& st, const FlowScalars& s, int stride, int k,
-                          FlowMask<V> right, FlowMask<V> down) {
+RF_HD void flow_dual_step(const FlowState& from, const FlowState& to, const FlowScalars& s,
+                          int stride, int k, FlowMask<V> right, FlowMask<V> down) {
   using L = FlowLanes<V>;
   const V step(s.tau / s.theta);
-  V ux, uy, p1 = L::load(st.p11 + k), p2 = L::load(st.p12 + k);
-  flow_grad(st.u1, k, stride, right, down, s, ux, uy);
+  V ux, uy, p1 = L::load(from.p11 + k), p2 = L::load(from.p12 + k);
+  flow_grad(to.u1, k, stride, right, down, s, ux, uy);
   flow_p_update(ux, uy, step, p1, p2);
-  L::store(st.p11 + k, p1);
-  L::store(st.p12 + k, p2);
-  p1 = L::load(st.p21 + k);
-  p2 = L::load(st.p22 + k);
-  flow_grad(st.u2, k, stride, right, down, s, ux, uy);
+  L::store(to.p11 + k, p1);
+  L::store(to.p12 + k, p2);
+  p1 = L::load(from.p21 + k);
+  p2 = L::load(from.p22 + k);
+  flow_grad(to.u2, k, stride, right, down, s, ux, uy);
   flow_p_update(ux, uy, step, p1, p2);
-  L::store(st.p21 + k, p1);
-  L::store(st.p22 + k, p2);
+  L::store(to.p21 + k, p1);
+  L::store(to.p22 + k, p2);
 }
 
 // ---- Backward sweeps, one iteration in reverse from its start state `st` -----------------
 // `acc` holds kFlowSlots partial sums of the parameter gradients.
 
-// B0: recompute u' into t1, t2.
+// B0 (when the iterate after the iteration is not at hand): recompute u' into t1, t2.
 template <class V>
 RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
                                const FlowScalars& s, int stride, int k) {
@@ -399,15 +401,19 @@ RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const F
   FlowLanes<V>::store(ad.t2 + k, u2);
 }
 
-template <class V>
-RF_HD void flow_back_dual_one(const float* up, const float* p1, const float* p2, float* a1,
+// One component of B1. (pa, pb) hold the new p' when kOldP is false, else the old p, from which
+// p' is recomputed.
+template <class V, bool kOldP>
+RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb, float* a1,
                               float* a2, float* aux, float* auy, const FlowScalars& s, int k,
                               int stride, FlowMask<V> right, FlowMask<V> down, V* acc) {
   using L = FlowLanes<V>;
+  const V step(s.tau / s.theta);
   V ux, uy, gx, gy, b1 = L::load(a1 + k), b2 = L::load(a2 + k);
+  V q1 = L::load(pa + k), q2 = L::load(pb + k);
   flow_grad(up, k, stride, right, down, s, ux, uy);
-  flow_p_update_adjoint(L::load(p1 + k), L::load(p2 + k), ux, uy, V(s.tau / s.theta), b1, b2, gx,
-                        gy, acc[kSlotStep]);
+  if (kOldP) flow_p_update(ux, uy, step, q1, q2);
+  flow_p_update_adjoint(q1, q2, ux, uy, step, b1, b2, gx, gy, acc[kSlotStep]);
   // The components fixed at 0 on the last column / row pass nothing back.
   gx = L::select(right, gx, V(0.0f));
   gy = L::select(down, gy, V(0.0f));
@@ -422,15 +428,26 @@ RF_HD void flow_back_dual_one(const float* up, const float* p1, const float* p2,
   acc[kSlotGradY + 1] += gy * L::load(up + k + stride);
 }
 
-// B1: reverse the p update. Reads u' (t) at the pixel and its right and lower neighbours; turns
-// the p adjoints at the pixel into those of the old p and writes the adjoints of grad(u') there.
+// B1: reverse the p update, from u' in t (B0) and the start state. Reads u' at the pixel and
+// its right and lower neighbours; turns the p adjoints at the pixel into those of the old p and
+// writes the adjoints of grad(u') there.
 template <class V>
 RF_HD void flow_back_dual(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
                           int stride, int k, FlowMask<V> right, FlowMask<V> down, V* acc) {
-  flow_back_dual_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k, stride, right,
-                     down, acc);
-  flow_back_dual_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k, stride, right,
-                     down, acc);
+  flow_back_dual_one<V, true>(ad.t1, st.p11, st.p12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k, stride,
+                              right, down, acc);
+  flow_back_dual_one<V, true>(ad.t2, st.p21, st.p22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k, stride,
+                              right, down, acc);
+}
+
+// B1 from the iterate `next` after the iteration (u' and p'), without B0.
+template <class V>
+RF_HD void flow_back_dual_next(const FlowState& next, const FlowAdjoint& ad, const FlowScalars& s,
+                               int stride, int k, FlowMask<V> right, FlowMask<V> down, V* acc) {
+  flow_back_dual_one<V, false>(next.u1, next.p11, next.p12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k,
+                               stride, right, down, acc);
+  flow_back_dual_one<V, false>(next.u2, next.p21, next.p22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k,
+                               stride, right, down, acc);
 }
 
 // B2: the adjoint of u' into t, from the incoming adjoint of u' and the adjoint of grad(u') at
@@ -489,7 +506,7 @@ RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowA
 // The two sweeps with edge masks, for the single pixel (i, j): the form the CUDA threads use.
 RF_HD void flow_dual_step_at(const FlowState& st, const FlowScalars& s, int h, int w, int i,
                              int j) {
-  flow_dual_step<float>(st, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h);
+  flow_dual_step<float>(st, st, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h);
 }
 
 RF_HD void flow_back_dual_at(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
