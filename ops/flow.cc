@@ -6,7 +6,7 @@
 // e.g. 216,000 bytes for a 28 x 28 plane and 10 iterations, 110.6 MB for 16 x 32 such planes.
 // The CPU saves nothing: its backward runs each plane's forward again into a per-thread buffer
 // of n_iter + 1 iterates (24 * (n_iter + 1) * (H + 2) * (W + 2) bytes, 238 KB at 28 x 28 and 10
-// iterations) plus 18 padded working planes, and reverses it while the buffer is in cache. The
+// iterations) plus 20 padded working planes, and reverses it while the buffer is in cache. The
 // image gradients and rho_c are recomputed from the saved inputs on both (a 3 x 3 stencil per
 // pixel, once per plane). Storing rather than recomputing each iterate from the start keeps the
 // backward at a few forward passes instead of O(n_iter^2) of them.
@@ -127,15 +127,18 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   return record(
       kOp, out, inputs, [pb, a, b, saved, param_shapes](const Tensor& grad, const GradMask& needs) {
         const Tensor g = grad.contiguous();
+        FlowProblem q = pb;
+        q.grad_taps = needs[7] || needs[8];
+        q.sobel_taps = needs[9] || needs[10];
         const Device dev = a.device();
         Tensor grad_f1 = Tensor::empty(a.shape(), dev), grad_f2 = Tensor::empty(a.shape(), dev);
         double sums[kFlowSlots] = {};
         if (a.numel() > 0) {
           if (dev.is_cuda()) {
-            RF_CUDA_CALL(flow_backward_cuda(dev.index, pb, a.data(), b.data(), saved.data(),
+            RF_CUDA_CALL(flow_backward_cuda(dev.index, q, a.data(), b.data(), saved.data(),
                                             g.data(), grad_f1.data(), grad_f2.data(), sums));
           } else {
-            flow_backward_cpu(pb, a.data(), b.data(), g.data(), grad_f1.data(), grad_f2.data(),
+            flow_backward_cpu(q, a.data(), b.data(), g.data(), grad_f1.data(), grad_f2.data(),
                               sums);
           }
         }

@@ -14,15 +14,23 @@
 
 namespace repflow::ops {
 
-// One vector width's sweeps: one forward iteration of a plane from the iterate `from` into
-// `to` (other planes); one backward iteration from its start iterate `st` and the iterate
-// `next` it produced, adding the parameter-gradient partials to `sums`.
+// One vector width's sweeps: a plane's image terms from f1 (unpadded) and f2p (f2 padded with
+// its borders replicated); one forward iteration of a plane from the iterate `from` into `to`
+// (other planes), with its dual terms into `dt` unless null; one backward iteration from its
+// start iterate `st`, the iterate `next` it produced and its dual terms; the gradients of f1 and f2
+// away from the borders of the plane (the caller redoes the border pixels). The backward ones add
+// their parameter-gradient partials to `sums`.
 struct FlowCpuSweeps {
   int lanes;
+  void (*image)(const FlowImage& im, const float* f1, const float* f2p, const FlowScalars& s, int h,
+                int w);
   void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
-                  const FlowScalars& s, int h, int w);
+                  const FlowDualTerms* dt, const FlowScalars& s, int h, int w);
   void (*backward)(const FlowImage& im, const FlowState& st, const FlowState& next,
-                   const FlowAdjoint& ad, const FlowScalars& s, int h, int w, double* sums);
+                   const FlowDualTerms& dt, const FlowAdjoint& ad, const FlowScalars& s, int h,
+                   int w, bool grad_taps, double* sums);
+  void (*inputs)(const FlowAdjoint& ad, const float* f2p, const FlowScalars& s, int h, int w,
+                 float* grad_f1, float* grad_f2, bool sobel_taps, double* sums);
 };
 FlowCpuSweeps flow_cpu_sweeps_sse();
 FlowCpuSweeps flow_cpu_sweeps_avx2();
@@ -200,8 +208,8 @@ struct PartialSums<V, Narrower...> : PartialSums<Narrower...> {
 // vectors through memory, which costs about 7%.)
 template <class... V>
 __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowState& from,
-                                                const FlowState& to, const FlowScalars& s, int h,
-                                                int w) {
+                                                const FlowState& to, const FlowDualTerms* dt,
+                                                const FlowScalars& s, int h, int w) {
   const int stride = flow_stride(w);
   for (int i = 0; i <= h; ++i) {
     if (i < h)
@@ -210,7 +218,7 @@ __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowS
       });
     if (i > 0)
       each_row_chunk<V...>(h, w, i - 1, [&](auto v, int k, auto right, auto down) {
-        flow_dual_step<decltype(v)>(from, to, s, stride, k, right, down);
+        flow_dual_step<decltype(v)>(from, to, dt, s, stride, k, right, down);
       });
   }
 }
@@ -218,14 +226,16 @@ __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowS
 // B1 and B2 of row i need B1 of rows i and i - 1; B3 of row i needs B2 of row i + 1.
 template <class... V>
 __attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
-                                                 const FlowState& next, const FlowAdjoint& ad,
-                                                 const FlowScalars& s, int h, int w, double* sums) {
+                                                 const FlowState& next, const FlowDualTerms& dt,
+                                                 const FlowAdjoint& ad, const FlowScalars& s, int h,
+                                                 int w, bool grad_taps, double* sums) {
   const int stride = flow_stride(w);
   PartialSums<V...> partial;
   for (int i = 0; i <= h; ++i) {
     if (i < h) {
       each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto right, auto down) {
-        flow_back_dual_next<decltype(v)>(next, ad, s, stride, k, right, down, partial.of(v));
+        flow_back_dual_next<decltype(v)>(next, dt, ad, s, stride, k, right, down, grad_taps,
+                                         partial.of(v));
       });
       each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
         flow_back_grad<decltype(v)>(ad, s, stride, k);
@@ -240,8 +250,38 @@ __attribute__((flatten)) void backward_iteration(const FlowImage& im, const Flow
 }
 
 template <class... V>
+__attribute__((flatten)) void image_terms(const FlowImage& im, const float* f1, const float* f2p,
+                                          const FlowScalars& s, int h, int w) {
+  const int stride = flow_stride(w);
+  for (int i = 0; i < h; ++i) {
+    const int row = flow_index(i, 0, w);
+    each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
+      flow_image_init_padded<decltype(v)>(im, f1 + i * w + (k - row), f2p, k, stride, s);
+    });
+  }
+}
+
+template <class... V>
+__attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const float* f2p,
+                                          const FlowScalars& s, int h, int w, float* grad_f1,
+                                          float* grad_f2, bool sobel_taps, double* sums) {
+  const int stride = flow_stride(w);
+  PartialSums<V...> partial;
+  for (int i = 0; i < h; ++i) {
+    const int row = flow_index(i, 0, w);
+    each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
+      const int q = i * w + (k - row);
+      flow_back_inputs_inner<decltype(v)>(ad, f2p, k, stride, s, grad_f1 + q, grad_f2 + q,
+                                          sobel_taps, partial.of(v));
+    });
+  }
+  partial.flush_into(sums);
+}
+
+template <class... V>
 FlowCpuSweeps sweeps_of(int lanes) {
-  return {lanes, forward_iteration<V...>, backward_iteration<V...>};
+  return {lanes, image_terms<V...>, forward_iteration<V...>, backward_iteration<V...>,
+          input_grads<V...>};
 }
 
 }  // namespace

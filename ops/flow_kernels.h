@@ -13,6 +13,9 @@ struct FlowProblem {
   int h, w;
   int n_iter;
   FlowScalars s;
+  // Whether the gradients of the grad and of the Sobel taps are wanted (the CPU skips their
+  // sums otherwise).
+  bool grad_taps = true, sobel_taps = true;
 };
 
 // Floats of backward state per plane that the CUDA forward saves: the padded iterate at the
