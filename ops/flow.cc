@@ -1,14 +1,16 @@
 // Checks and autograd wiring of the representation flow op.
 //
-// Backward memory: when a gradient is wanted, the forward saves the iterate (u1, u2, p11, p12,
-// p21, p22) at the start of every iteration, in the schedules' padded layout:
+// Backward memory. On the GPU, when a gradient is wanted, the forward saves the iterate (u1, u2,
+// p11, p12, p21, p22) at the start of every iteration, in the schedules' padded layout:
 //   24 * n_iter * (H + 2) * (W + 2) bytes per (sample, channel) plane,
 // e.g. 216,000 bytes for a 28 x 28 plane and 10 iterations, 110.6 MB for 16 x 32 such planes.
-// The image gradients and rho_c are recomputed from the saved inputs instead (a 3 x 3 stencil
-// per pixel, once per plane). Storing rather than recomputing the iterates keeps the backward
-// at a few forward passes (about 4 on the CPU) instead of O(n_iter^2) of them; checkpointing
-// every k-th iterate would trade that memory for one more forward pass if planes or iteration
-// counts grow.
+// The CPU saves nothing: its backward runs each plane's forward again into a per-thread buffer
+// of the n_iter + 1 iterates and the dual terms of every iteration ((40 * n_iter + 24) *
+// (H + 2) * (W + 2) bytes, 382 KB at 28 x 28 and 10 iterations) plus 21 padded working planes,
+// and reverses it while the buffer is in cache. The image gradients and rho_c are recomputed
+// from the saved inputs on both (a 3 x 3 stencil per pixel, once per plane). Storing rather than
+// recomputing each iterate from the start keeps the backward at a few forward passes instead of
+// O(n_iter^2) of them.
 #include "ops/flow.h"
 
 #include <string>
@@ -110,13 +112,14 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   Tensor out = Tensor::empty({n, 2 * c, h, w}, device);
   const bool want_grad = grad_enabled() && any_requires_grad(inputs);
   Tensor saved;
-  if (want_grad) saved = Tensor::empty({pb.planes, flow_saved_floats(pb.h, pb.w, n_iter)}, device);
+  if (want_grad && device.is_cuda())
+    saved = Tensor::empty({pb.planes, flow_saved_floats(pb.h, pb.w, n_iter)}, device);
   if (out.numel() > 0) {
     if (device.is_cuda()) {
       RF_CUDA_CALL(flow_forward_cuda(device.index, pb, a.data(), b.data(), out.data(),
                                      want_grad ? saved.data() : nullptr));
     } else {
-      flow_forward_cpu(pb, a.data(), b.data(), out.data(), want_grad ? saved.data() : nullptr);
+      flow_forward_cpu(pb, a.data(), b.data(), out.data());
     }
   }
   if (!want_grad) return out;
@@ -125,16 +128,19 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   return record(
       kOp, out, inputs, [pb, a, b, saved, param_shapes](const Tensor& grad, const GradMask& needs) {
         const Tensor g = grad.contiguous();
+        FlowProblem q = pb;
+        q.grad_taps = needs[7] || needs[8];
+        q.sobel_taps = needs[9] || needs[10];
         const Device dev = a.device();
         Tensor grad_f1 = Tensor::empty(a.shape(), dev), grad_f2 = Tensor::empty(a.shape(), dev);
         double sums[kFlowSlots] = {};
         if (a.numel() > 0) {
           if (dev.is_cuda()) {
-            RF_CUDA_CALL(flow_backward_cuda(dev.index, pb, a.data(), b.data(), saved.data(),
+            RF_CUDA_CALL(flow_backward_cuda(dev.index, q, a.data(), b.data(), saved.data(),
                                             g.data(), grad_f1.data(), grad_f2.data(), sums));
           } else {
-            flow_backward_cpu(pb, a.data(), b.data(), saved.data(), g.data(), grad_f1.data(),
-                              grad_f2.data(), sums);
+            flow_backward_cpu(q, a.data(), b.data(), g.data(), grad_f1.data(), grad_f2.data(),
+                              sums);
           }
         }
         float values[kFlowSlots];

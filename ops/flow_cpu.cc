@@ -1,8 +1,13 @@
 // The CPU schedule of the representation flow op: planes in parallel on the thread pool, each
-// plane's iterations in a chunk-local padded working copy that stays in cache (a 28 x 28 plane
+// plane's iterations in chunk-local padded working planes that stay in cache (a 28 x 28 plane
 // is 3.5 KB per field). The sweeps (flow_cpu_sweeps.h) run along the rows as many pixels at a
 // time as the CPU's widest vectors hold, picked at run time. (GCC does not vectorise these loops
 // itself: the thresholding's selects and sqrt's errno path read as control flow.)
+//
+// The backward recomputes a plane's iterates rather than reading them from memory the forward
+// wrote: a forward pass costs about a third of the backward's sweeps, while saving every
+// iterate of every plane streams 24 * n_iter * (H + 2) * (W + 2) bytes per plane out to memory
+// and back (110 MB for 16 x 32 planes of 28 x 28 and 10 iterations), which took longer.
 #include <algorithm>
 #include <atomic>
 #include <vector>
@@ -33,72 +38,118 @@ void each_pixel(int h, int w, F f) {
     for (int j = 0; j < w; ++j) f(i, j);
 }
 
+// f2 in the padded layout with its borders replicated into the pad cells, so that the sweeps
+// read the Sobel stencil without clamping.
+void replicate_pad(const float* f2, int h, int w, float* f2p) {
+  for (int i = -1; i <= h; ++i)
+    for (int j = -1; j <= w; ++j)
+      f2p[flow_index(i, j, w)] = f2[flow_clamp(i, h) * w + flow_clamp(j, w)];
+}
+
+// A thread's iterates of one plane: `count` padded states, the first of them the zero start,
+// and the dual terms of the first `kept` iterations. Pads are zeroed once here and never
+// written.
+class PlaneStates {
+ public:
+  PlaneStates(int count, int kept, int padded)
+      : padded_(padded),
+        count_(count),
+        kept_(kept),
+        floats_(int64_t{count} * kFlowStatePlanes * padded),
+        dual_(int64_t{kept} * kFlowDualPlanes * padded) {}
+  FlowState at(int k) {
+    return flow_state_at(floats_.data() + int64_t{k} * kFlowStatePlanes * padded_, padded_);
+  }
+  FlowDualTerms terms(int it) {
+    return flow_dual_terms_at(dual_.data() + int64_t{it} * kFlowDualPlanes * padded_, padded_);
+  }
+  // Runs the n_iter iterations from state 0, iteration `it` from state it % count into
+  // (it + 1) % count; returns the last. State 0 is reset first when iterations write it.
+  FlowState run(const FlowCpuSweeps& sweeps, const FlowImage& im, const FlowScalars& s, int h,
+                int w, int n_iter) {
+    if (n_iter >= count_)
+      std::fill(floats_.begin(), floats_.begin() + kFlowStatePlanes * padded_, 0.0f);
+    for (int it = 0; it < n_iter; ++it) {
+      const FlowDualTerms dt = it < kept_ ? terms(it) : FlowDualTerms{};
+      sweeps.forward(im, at(it % count_), at((it + 1) % count_), it < kept_ ? &dt : nullptr, s, h,
+                     w);
+    }
+    return at(n_iter % count_);
+  }
+
+ private:
+  int padded_, count_, kept_;
+  std::vector<float> floats_, dual_;
+};
+
 }  // namespace
 
 int flow_cpu_lanes() { return pick_sweeps().lanes; }
 
 void set_flow_cpu_max_lanes(int lanes) { max_lanes.store(lanes); }
 
-void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
-                      float* saved) {
+void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out) {
   const int h = pb.h, w = pb.w, padded = flow_padded_size(h, w);
-  const int64_t hw = int64_t{h} * w, state_floats = kFlowStatePlanes * padded;
+  const int64_t hw = int64_t{h} * w;
   const FlowScalars& s = pb.s;
   const FlowCpuSweeps sweeps = pick_sweeps();
   parallel_for(0, pb.planes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> work(kFlowForwardPlanes * padded);
-    const FlowForwardPlanes fp = flow_forward_planes(work.data(), padded);
+    std::vector<float> image(kFlowImagePlanes * padded, 0.0f), f2p(padded);
+    const FlowImage im = flow_image_at(image.data(), padded);
+    PlaneStates states(2, 0, padded);
     for (int64_t plane = begin; plane < end; ++plane) {
-      std::fill(work.begin(), work.end(), 0.0f);
-      each_pixel(h, w, [&](int i, int j) {
-        flow_image_init(fp.im, f1 + plane * hw, f2 + plane * hw, h, w, i, j, s);
-      });
-      for (int it = 0; it < pb.n_iter; ++it) {
-        if (saved)
-          std::copy(work.data(), work.data() + state_floats,
-                    saved + (plane * pb.n_iter + it) * state_floats);
-        sweeps.forward(fp, s, h, w);
-      }
+      replicate_pad(f2 + plane * hw, h, w, f2p.data());
+      sweeps.image(im, f1 + plane * hw, f2p.data(), s, h, w);
+      const FlowState last = states.run(sweeps, im, s, h, w, pb.n_iter);
       float* out1 = out + flow_out_offset(plane, pb.channels, hw);
       float* out2 = out1 + pb.channels * hw;
       each_pixel(h, w, [&](int i, int j) {
-        out1[i * w + j] = fp.st.u1[flow_index(i, j, w)];
-        out2[i * w + j] = fp.st.u2[flow_index(i, j, w)];
+        out1[i * w + j] = last.u1[flow_index(i, j, w)];
+        out2[i * w + j] = last.u2[flow_index(i, j, w)];
       });
     }
   });
 }
 
-void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2, const float* saved,
+void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
                        const float* grad_out, float* grad_f1, float* grad_f2, double* sums) {
   const int h = pb.h, w = pb.w, padded = flow_padded_size(h, w);
-  const int64_t hw = int64_t{h} * w, state_floats = kFlowStatePlanes * padded;
+  const int64_t hw = int64_t{h} * w;
   const FlowScalars& s = pb.s;
   const FlowCpuSweeps sweeps = pick_sweeps();
   // Per-plane partials summed serially afterwards: the result does not depend on how the
   // planes were split between threads.
   std::vector<double> partials(pb.planes * kFlowSlots, 0.0);
   parallel_for(0, pb.planes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> work(kFlowBackwardPlanes * padded);
+    std::vector<float> work(kFlowBackwardPlanes * padded, 0.0f), f2p(padded);
     const FlowBackwardPlanes bp = flow_backward_planes(work.data(), padded);
+    PlaneStates states(pb.n_iter + 1, pb.n_iter, padded);
     for (int64_t plane = begin; plane < end; ++plane) {
-      std::fill(work.begin(), work.end(), 0.0f);
+      // The adjoints of p (zero after the last iteration) and the image-term accumulators; the
+      // other adjoint planes are written before they are read.
+      std::fill(bp.ad.p11, bp.ad.rho_c + padded, 0.0f);
       const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
-      each_pixel(h, w, [&](int i, int j) {
-        flow_back_init(bp, f1 + plane * hw, f2 + plane * hw, g1, g1 + pb.channels * hw, h, w, i, j,
-                       s);
-      });
+      const float* g2 = g1 + pb.channels * hw;
+      for (int i = 0; i < h; ++i) {
+        std::copy(g1 + i * w, g1 + (i + 1) * w, bp.ad.u1 + flow_index(i, 0, w));
+        std::copy(g2 + i * w, g2 + (i + 1) * w, bp.ad.u2 + flow_index(i, 0, w));
+      }
+      replicate_pad(f2 + plane * hw, h, w, f2p.data());
+      sweeps.image(bp.im, f1 + plane * hw, f2p.data(), s, h, w);
+      states.run(sweeps, bp.im, s, h, w, pb.n_iter);
       double* plane_sums = partials.data() + plane * kFlowSlots;
       for (int it = pb.n_iter - 1; it >= 0; --it)
-        sweeps.backward(
-            bp, flow_saved_state_at(saved + (plane * pb.n_iter + it) * state_floats, padded), s, h,
-            w, plane_sums);
-      float taps[kFlowSlots] = {};
+        sweeps.backward(bp.im, states.at(it), states.at(it + 1), states.terms(it), bp.ad, s, h, w,
+                        pb.grad_taps, plane_sums);
+      float* gf2 = grad_f2 + plane * hw;
+      sweeps.inputs(bp.ad, f2p.data(), s, h, w, grad_f1 + plane * hw, gf2, pb.sobel_taps,
+                    plane_sums);
+      // The border pixels, where clamped sources add to the inner sum.
       each_pixel(h, w, [&](int i, int j) {
-        flow_back_inputs(bp.ad, f2 + plane * hw, h, w, i, j, s, grad_f1 + plane * hw,
-                         grad_f2 + plane * hw, taps);
+        if (i == 0 || i + 1 == h || j == 0 || j + 1 == w)
+          gf2[i * w + j] = bp.ad.rho_c[flow_index(i, j, w)] +
+                           flow_sobel_adjoint(bp.ad.gx, bp.ad.gy, h, w, i, j, s);
       });
-      for (int t = 0; t < kFlowSlots; ++t) plane_sums[t] += taps[t];
     }
   });
   std::fill(sums, sums + kFlowSlots, 0.0);

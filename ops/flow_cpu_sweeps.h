@@ -14,13 +14,23 @@
 
 namespace repflow::ops {
 
-// One vector width's sweeps: one forward iteration of a plane in place; one backward iteration
-// from its start state, adding the parameter-gradient partials to `sums`.
+// One vector width's sweeps: a plane's image terms from f1 (unpadded) and f2p (f2 padded with
+// its borders replicated); one forward iteration of a plane from the iterate `from` into `to`
+// (other planes), with its dual terms into `dt` unless null; one backward iteration from its
+// start iterate `st`, the iterate `next` it produced and its dual terms; the gradients of f1 and f2
+// away from the borders of the plane (the caller redoes the border pixels). The backward ones add
+// their parameter-gradient partials to `sums`.
 struct FlowCpuSweeps {
   int lanes;
-  void (*forward)(const FlowForwardPlanes& fp, const FlowScalars& s, int h, int w);
-  void (*backward)(const FlowBackwardPlanes& bp, const FlowState& st, const FlowScalars& s, int h,
-                   int w, double* sums);
+  void (*image)(const FlowImage& im, const float* f1, const float* f2p, const FlowScalars& s, int h,
+                int w);
+  void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
+                  const FlowDualTerms* dt, const FlowScalars& s, int h, int w);
+  void (*backward)(const FlowImage& im, const FlowState& st, const FlowState& next,
+                   const FlowDualTerms& dt, const FlowAdjoint& ad, const FlowScalars& s, int h,
+                   int w, bool grad_taps, double* sums);
+  void (*inputs)(const FlowAdjoint& ad, const float* f2p, const FlowScalars& s, int h, int w,
+                 float* grad_f1, float* grad_f2, bool sobel_taps, double* sums);
 };
 FlowCpuSweeps flow_cpu_sweeps_sse();
 FlowCpuSweeps flow_cpu_sweeps_avx2();
@@ -162,9 +172,10 @@ void each_chunk(int w, int k0, bool down, int j, F& f) {
   if constexpr (sizeof...(Narrower) > 0) each_chunk<Narrower...>(w, k0, down, j, f);
 }
 
+// Runs f over row i (0 <= i < h).
 template <class... V, class F>
-void each_pixel_vec(int h, int w, F f) {
-  for (int i = 0; i < h; ++i) each_chunk<V...>(w, flow_index(i, 0, w), i + 1 < h, 0, f);
+void each_row_chunk(int h, int w, int i, F f) {
+  each_chunk<V...>(w, flow_index(i, 0, w), i + 1 < h, 0, f);
 }
 
 // Partial sums of the parameter gradients over one iteration: per lane in float for every
@@ -191,39 +202,86 @@ struct PartialSums<V, Narrower...> : PartialSums<Narrower...> {
   }
 };
 
+// The sweeps of an iteration run row by row, each as far as the rows it reads allow, so that
+// the rows they share are still in L1: sweep B of row i needs sweep A of row i + 1.
+// (flatten: GCC otherwise leaves some of flow_math.h's formulas as calls per chunk, passing
+// vectors through memory, which costs about 7%.)
 template <class... V>
-void forward_iteration(const FlowForwardPlanes& fp, const FlowScalars& s, int h, int w) {
+__attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowState& from,
+                                                const FlowState& to, const FlowDualTerms* dt,
+                                                const FlowScalars& s, int h, int w) {
   const int stride = flow_stride(w);
-  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto, auto) {
-    flow_relax<decltype(v)>(fp.im, fp.st, s, stride, k);
-  });
-  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto right, auto down) {
-    flow_dual_step<decltype(v)>(fp.st, s, stride, k, right, down);
-  });
+  for (int i = 0; i <= h; ++i) {
+    if (i < h)
+      each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
+        flow_relax<decltype(v)>(im, from, to, s, stride, k);
+      });
+    if (i > 0)
+      each_row_chunk<V...>(h, w, i - 1, [&](auto v, int k, auto right, auto down) {
+        flow_dual_step<decltype(v)>(from, to, dt, s, stride, k, right, down);
+      });
+  }
+}
+
+// B1 and B2 of row i need B1 of rows i and i - 1; B3 of row i needs B2 of row i + 1.
+template <class... V>
+__attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
+                                                 const FlowState& next, const FlowDualTerms& dt,
+                                                 const FlowAdjoint& ad, const FlowScalars& s, int h,
+                                                 int w, bool grad_taps, double* sums) {
+  const int stride = flow_stride(w);
+  PartialSums<V...> partial;
+  for (int i = 0; i <= h; ++i) {
+    if (i < h) {
+      each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto right, auto down) {
+        flow_back_dual_next<decltype(v)>(next, dt, ad, s, stride, k, right, down, grad_taps,
+                                         partial.of(v));
+      });
+      each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
+        flow_back_grad<decltype(v)>(ad, s, stride, k);
+      });
+    }
+    if (i > 0)
+      each_row_chunk<V...>(h, w, i - 1, [&](auto v, int k, auto, auto) {
+        flow_back_relax<decltype(v)>(im, st, ad, s, stride, k, partial.of(v));
+      });
+  }
+  partial.flush_into(sums);
 }
 
 template <class... V>
-void backward_iteration(const FlowBackwardPlanes& bp, const FlowState& st, const FlowScalars& s,
-                        int h, int w, double* sums) {
+__attribute__((flatten)) void image_terms(const FlowImage& im, const float* f1, const float* f2p,
+                                          const FlowScalars& s, int h, int w) {
+  const int stride = flow_stride(w);
+  for (int i = 0; i < h; ++i) {
+    const int row = flow_index(i, 0, w);
+    each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
+      flow_image_init_padded<decltype(v)>(im, f1 + i * w + (k - row), f2p, k, stride, s);
+    });
+  }
+}
+
+template <class... V>
+__attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const float* f2p,
+                                          const FlowScalars& s, int h, int w, float* grad_f1,
+                                          float* grad_f2, bool sobel_taps, double* sums) {
   const int stride = flow_stride(w);
   PartialSums<V...> partial;
-  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto, auto) {
-    flow_back_recompute<decltype(v)>(bp.im, st, bp.ad, s, stride, k);
-  });
-  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto right, auto down) {
-    flow_back_dual<decltype(v)>(st, bp.ad, s, stride, k, right, down, partial.of(v));
-  });
-  each_pixel_vec<V...>(
-      h, w, [&](auto v, int k, auto, auto) { flow_back_grad<decltype(v)>(bp.ad, s, stride, k); });
-  each_pixel_vec<V...>(h, w, [&](auto v, int k, auto, auto) {
-    flow_back_relax<decltype(v)>(bp.im, st, bp.ad, s, stride, k, partial.of(v));
-  });
+  for (int i = 0; i < h; ++i) {
+    const int row = flow_index(i, 0, w);
+    each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
+      const int q = i * w + (k - row);
+      flow_back_inputs_inner<decltype(v)>(ad, f2p, k, stride, s, grad_f1 + q, grad_f2 + q,
+                                          sobel_taps, partial.of(v));
+    });
+  }
   partial.flush_into(sums);
 }
 
 template <class... V>
 FlowCpuSweeps sweeps_of(int lanes) {
-  return {lanes, forward_iteration<V...>, backward_iteration<V...>};
+  return {lanes, image_terms<V...>, forward_iteration<V...>, backward_iteration<V...>,
+          input_grads<V...>};
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 // each value by at most the three threads whose stencils cover it, so mostly from cache).
 //
 // Fallback, for planes whose fields exceed the shared memory a block may opt into (forward
-// 36 B, backward 72 B per padded pixel, against 227 KB on an H100): the same fields in global
+// 44 B, backward 80 B per padded pixel, against 227 KB on an H100): the same fields in global
 // memory, one thread per pixel of every plane and one launch per sweep. The sweeps update in
 // place without races because each one reads its neighbours only from fields it does not
 // write (see flow_math.h), and kernels on one stream run in order.
@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(kMaxThreads)
     for (int q = threadIdx.x; q < hw; q += blockDim.x) {
       const int k = flow_index(q / w, q % w, w);
       if (dst) save_state(fp.st, dst, padded, k);
-      flow_relax<float>(fp.im, fp.st, pb.s, stride, k);
+      flow_relax<float>(fp.im, fp.st, fp.st, pb.s, stride, k);
     }
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
@@ -229,7 +229,7 @@ struct ForwardRelax {
     if (saved)
       save_state(fp.st, saved + (plane * pb.n_iter + it) * kFlowStatePlanes * work.padded,
                  work.padded, k);
-    flow_relax<float>(fp.im, fp.st, pb.s, flow_stride(pb.w), k);
+    flow_relax<float>(fp.im, fp.st, fp.st, pb.s, flow_stride(pb.w), k);
   }
 };
 

@@ -13,19 +13,21 @@ struct FlowProblem {
   int h, w;
   int n_iter;
   FlowScalars s;
+  // Whether the gradients of the grad and of the Sobel taps are wanted (the CPU skips their
+  // sums otherwise).
+  bool grad_taps = true, sobel_taps = true;
 };
 
-// Floats of backward state per plane: the padded iterate at the start of every iteration.
+// Floats of backward state per plane that the CUDA forward saves: the padded iterate at the
+// start of every iteration. (The CPU backward recomputes the iterates instead.)
 inline int64_t flow_saved_floats(int h, int w, int n_iter) {
   return int64_t{n_iter} * kFlowStatePlanes * flow_padded_size(h, w);
 }
 
-// `saved` is null when no backward will run; else it receives flow_saved_floats per plane.
-void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
-                      float* saved);
+void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out);
 // Writes the gradients of f1 and f2 and the kFlowSlots partial sums of every parameter
 // gradient, summed over planes (see flow_param_grads).
-void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2, const float* saved,
+void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
                        const float* grad_out, float* grad_f1, float* grad_f2, double* sums);
 
 // The CPU sweeps' vector width in floats: the widest of 16 (AVX-512F), 8 (AVX2 and FMA) and 4

@@ -46,12 +46,16 @@ RF_HD int flow_padded_size(int h, int w) { return (h + 2) * (w + 2); }
 RF_HD int flow_index(int i, int j, int w) { return (i + 1) * (w + 2) + j + 1; }
 RF_HD int flow_clamp(int i, int n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
 
-// One plane's image terms, padded.
+// One plane's image terms, padded: g, rho_c, and the per-pixel constants of the thresholding,
+// lambda theta g2 and 1 / g2 (computed once per plane rather than once per iteration).
 struct FlowImage {
   float* gx;
   float* gy;
   float* rho_c;
+  float* bound;
+  float* inv_g2;
 };
+constexpr int kFlowImagePlanes = 5;
 
 // One plane's iterate (u, p), padded. These six planes are contiguous in this order, both in
 // the working memory and in the state saved for the backward.
@@ -64,7 +68,22 @@ struct FlowState {
   float* p22;
 };
 constexpr int kFlowStatePlanes = 6;
-constexpr int kFlowForwardPlanes = kFlowStatePlanes + 3;
+
+// What the CPU backward keeps of an iteration's dual step besides the iterate: N = |grad u| and
+// 1 / (N D) of each component (flow_p_update), padded; it saves a square root and a division
+// per component and pixel.
+struct FlowDualTerms {
+  float* n1;
+  float* r1;
+  float* n2;
+  float* r2;
+};
+constexpr int kFlowDualPlanes = 4;
+
+RF_HD FlowDualTerms flow_dual_terms_at(float* base, int padded) {
+  return {base, base + padded, base + 2 * padded, base + 3 * padded};
+}
+constexpr int kFlowForwardPlanes = kFlowStatePlanes + kFlowImagePlanes;
 
 RF_HD FlowState flow_state_at(float* base, int padded) {
   float* f[kFlowStatePlanes];
@@ -77,7 +96,7 @@ RF_HD FlowState flow_saved_state_at(const float* base, int padded) {
   return flow_state_at(const_cast<float*>(base), padded);
 }
 RF_HD FlowImage flow_image_at(float* base, int padded) {
-  return {base, base + padded, base + 2 * padded};
+  return {base, base + padded, base + 2 * padded, base + 3 * padded, base + 4 * padded};
 }
 
 // One plane's adjoints during the backward, padded. `t1`, `t2` first hold the recomputed
@@ -101,7 +120,7 @@ struct FlowAdjoint {
   float* rho_c;
 };
 constexpr int kFlowAdjointPlanes = 15;
-constexpr int kFlowBackwardPlanes = kFlowAdjointPlanes + 3;
+constexpr int kFlowBackwardPlanes = kFlowAdjointPlanes + kFlowImagePlanes;
 
 RF_HD FlowAdjoint flow_adjoint_at(float* base, int padded) {
   float* f[kFlowAdjointPlanes];
@@ -124,105 +143,13 @@ struct FlowBackwardPlanes {
   FlowAdjoint ad;
 };
 RF_HD FlowBackwardPlanes flow_backward_planes(float* base, int padded) {
-  return {flow_image_at(base, padded), flow_adjoint_at(base + 3 * padded, padded)};
+  return {flow_image_at(base, padded), flow_adjoint_at(base + kFlowImagePlanes * padded, padded)};
 }
 
 // Offset of the x-flow plane of `plane` in the (N, 2C, H, W) output; the y-flow plane follows
 // C planes later.
 RF_HD int64_t flow_out_offset(int64_t plane, int64_t channels, int64_t hw) {
   return (plane / channels * 2 * channels + plane % channels) * hw;
-}
-
-// ---- Image terms -------------------------------------------------------------------------
-
-// g = (sobel_x, sobel_y) cross-correlated with the unpadded plane f2 at (i, j), replicated
-// borders; rho_c = f2 - f1.
-RF_HD void flow_image_init(const FlowImage& im, const float* f1, const float* f2, int h, int w,
-                           int i, int j, const FlowScalars& s) {
-  float gx = 0.0f, gy = 0.0f;
-  for (int a = 0; a < 3; ++a) {
-    const float* row = f2 + flow_clamp(i + a - 1, h) * w;
-    for (int b = 0; b < 3; ++b) {
-      const float v = row[flow_clamp(j + b - 1, w)];
-      gx += s.sobel_x[a * 3 + b] * v;
-      gy += s.sobel_y[a * 3 + b] * v;
-    }
-  }
-  const int k = flow_index(i, j, w);
-  im.gx[k] = gx;
-  im.gy[k] = gy;
-  im.rho_c[k] = f2[i * w + j] - f1[i * w + j];
-}
-
-// The adjoint of the Sobel filtering at input pixel (r, c): every (output pixel, tap) pair
-// whose clamped source is (r, c), gathered rather than scattered so that each input pixel has
-// one writer and a fixed summation order. Sources lie within one pixel of their outputs, also
-// at replicated borders.
-RF_HD float flow_sobel_adjoint(const float* ax, const float* ay, int h, int w, int r, int c,
-                               const FlowScalars& s) {
-  float sum = 0.0f;
-  if (r > 0 && r + 1 < h && c > 0 && c + 1 < w) {
-    // Away from the borders no source is clamped: tap (a, b) reaches (r, c) from output
-    // (r + 1 - a, c + 1 - b) alone. The same terms in the same order as the general case below,
-    // without its 81 tests per pixel.
-    for (int a = 2; a >= 0; --a) {
-      for (int b = 2; b >= 0; --b) {
-        const int k = flow_index(r + 1 - a, c + 1 - b, w);
-        sum += s.sobel_x[a * 3 + b] * ax[k] + s.sobel_y[a * 3 + b] * ay[k];
-      }
-    }
-    return sum;
-  }
-  for (int i = r - 1; i <= r + 1; ++i) {
-    if (i < 0 || i >= h) continue;
-    for (int a = 0; a < 3; ++a) {
-      if (flow_clamp(i + a - 1, h) != r) continue;
-      for (int j = c - 1; j <= c + 1; ++j) {
-        if (j < 0 || j >= w) continue;
-        for (int b = 0; b < 3; ++b) {
-          if (flow_clamp(j + b - 1, w) != c) continue;
-          const int k = flow_index(i, j, w);
-          sum += s.sobel_x[a * 3 + b] * ax[k] + s.sobel_y[a * 3 + b] * ay[k];
-        }
-      }
-    }
-  }
-  return sum;
-}
-
-// Adds output pixel (i, j)'s share of the Sobel tap gradients to acc[kSlotSobelX..].
-RF_HD void flow_sobel_tap_grads(const float* ax, const float* ay, const float* f2, int h, int w,
-                                int i, int j, float* acc) {
-  const int k = flow_index(i, j, w);
-  for (int a = 0; a < 3; ++a) {
-    const float* row = f2 + flow_clamp(i + a - 1, h) * w;
-    for (int b = 0; b < 3; ++b) {
-      const float v = row[flow_clamp(j + b - 1, w)];
-      acc[kSlotSobelX + a * 3 + b] += ax[k] * v;
-      acc[kSlotSobelY + a * 3 + b] += ay[k] * v;
-    }
-  }
-}
-
-// The start of the backward at (i, j): the image terms again, and the output gradient (g1 for
-// the x-flow, g2 for the y-flow, unpadded) as the adjoint of the final u.
-RF_HD void flow_back_init(const FlowBackwardPlanes& bp, const float* f1, const float* f2,
-                          const float* g1, const float* g2, int h, int w, int i, int j,
-                          const FlowScalars& s) {
-  flow_image_init(bp.im, f1, f2, h, w, i, j, s);
-  const int k = flow_index(i, j, w);
-  bp.ad.u1[k] = g1[i * w + j];
-  bp.ad.u2[k] = g2[i * w + j];
-}
-
-// The end of the backward at (i, j): rho_c = f2 - f1 and g = sobel(f2) passed back to the
-// inputs (unpadded planes), and this pixel's share of the Sobel tap gradients.
-RF_HD void flow_back_inputs(const FlowAdjoint& ad, const float* f2, int h, int w, int i, int j,
-                            const FlowScalars& s, float* grad_f1, float* grad_f2, float* acc) {
-  const int k = flow_index(i, j, w);
-  grad_f1[i * w + j] = -ad.rho_c[k];
-  grad_f2[i * w + j] = ad.rho_c[k] + flow_sobel_adjoint(ad.gx, ad.gy, h, w, i, j, s);
-  flow_sobel_tap_grads(ad.gx, ad.gy, f2, h, w, i, j, acc);
 }
 
 // ---- Value types ------------------------------------------------------------------------
@@ -246,33 +173,181 @@ struct FlowLanes<float> {
 template <class V>
 using FlowMask = typename FlowLanes<V>::Mask;
 
-// ---- Data term (Eq. 2-3) -----------------------------------------------------------------
+// ---- Image terms -------------------------------------------------------------------------
 
 template <class V>
 RF_HD V flow_g2(V gx, V gy) {
   return gx * gx + gy * gy + V(kFlowG2Eps);
 }
 
-// All three cases of the thresholding are v = u + c g; this is c. The masks carry no gradient.
+// g = (sobel_x, sobel_y) cross-correlated with f2 at one pixel; at(a, b) reads f2 at row offset
+// a - 1 and column offset b - 1, replicated borders resolved.
+template <class V, class At>
+RF_HD void flow_sobel(const FlowScalars& s, At at, V& gx, V& gy) {
+  gx = V(0.0f);
+  gy = V(0.0f);
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) {
+      const V v = at(a, b);
+      gx += V(s.sobel_x[a * 3 + b]) * v;
+      gy += V(s.sobel_y[a * 3 + b]) * v;
+    }
+  }
+}
+
+// Stores the image terms at padded index k from g and the pixel's values of f1 and f2.
 template <class V>
-RF_HD V flow_threshold_coef(V rho, V g2, V lt) {
+RF_HD void flow_image_store(const FlowImage& im, int k, V gx, V gy, V f1, V f2,
+                            const FlowScalars& s) {
   using L = FlowLanes<V>;
-  const V bound = lt * g2;
-  return L::select(rho < -bound, lt, L::select(rho > bound, -lt, -rho / g2));
+  const V g2 = flow_g2(gx, gy);
+  L::store(im.gx + k, gx);
+  L::store(im.gy + k, gy);
+  L::store(im.rho_c + k, f2 - f1);
+  L::store(im.bound + k, V(s.lambda * s.theta) * g2);
+  L::store(im.inv_g2 + k, V(1.0f) / g2);
+}
+
+// The image terms at (i, j) from the unpadded planes f1, f2.
+RF_HD void flow_image_init(const FlowImage& im, const float* f1, const float* f2, int h, int w,
+                           int i, int j, const FlowScalars& s) {
+  float gx, gy;
+  flow_sobel<float>(
+      s, [&](int a, int b) { return f2[flow_clamp(i + a - 1, h) * w + flow_clamp(j + b - 1, w)]; },
+      gx, gy);
+  flow_image_store<float>(im, flow_index(i, j, w), gx, gy, f1[i * w + j], f2[i * w + j], s);
+}
+
+// The image terms at padded index k from f2p, f2 in the padded layout with its borders
+// replicated into the pad cells, and f1 at the pixel (unpadded).
+template <class V>
+RF_HD void flow_image_init_padded(const FlowImage& im, const float* f1, const float* f2p, int k,
+                                  int stride, const FlowScalars& s) {
+  using L = FlowLanes<V>;
+  V gx, gy;
+  flow_sobel<V>(
+      s, [&](int a, int b) { return L::load(f2p + k + (a - 1) * stride + b - 1); }, gx, gy);
+  flow_image_store<V>(im, k, gx, gy, L::load(f1), L::load(f2p + k), s);
+}
+
+// Away from the borders, the adjoint of the Sobel filtering at the input pixel of padded index
+// k: tap (a, b) reaches it from the output at offset (1 - a, 1 - b) alone.
+template <class V>
+RF_HD V flow_sobel_adjoint_inner(const float* ax, const float* ay, int k, int stride,
+                                 const FlowScalars& s) {
+  using L = FlowLanes<V>;
+  V sum(0.0f);
+  for (int a = 2; a >= 0; --a) {
+    for (int b = 2; b >= 0; --b) {
+      const int o = k + (1 - a) * stride + 1 - b;
+      sum += V(s.sobel_x[a * 3 + b]) * L::load(ax + o) + V(s.sobel_y[a * 3 + b]) * L::load(ay + o);
+    }
+  }
+  return sum;
+}
+
+// The adjoint of the Sobel filtering at input pixel (r, c): every (output pixel, tap) pair
+// whose clamped source is (r, c), gathered rather than scattered so that each input pixel has
+// one writer and a fixed summation order. Sources lie within one pixel of their outputs, also
+// at replicated borders.
+RF_HD float flow_sobel_adjoint(const float* ax, const float* ay, int h, int w, int r, int c,
+                               const FlowScalars& s) {
+  // Away from the borders no source is clamped: the same terms in the same order as the
+  // general case below, without its 81 tests per pixel.
+  if (r > 0 && r + 1 < h && c > 0 && c + 1 < w)
+    return flow_sobel_adjoint_inner<float>(ax, ay, flow_index(r, c, w), flow_stride(w), s);
+  float sum = 0.0f;
+  for (int i = r - 1; i <= r + 1; ++i) {
+    if (i < 0 || i >= h) continue;
+    for (int a = 0; a < 3; ++a) {
+      if (flow_clamp(i + a - 1, h) != r) continue;
+      for (int j = c - 1; j <= c + 1; ++j) {
+        if (j < 0 || j >= w) continue;
+        for (int b = 0; b < 3; ++b) {
+          if (flow_clamp(j + b - 1, w) != c) continue;
+          const int k = flow_index(i, j, w);
+          sum += s.sobel_x[a * 3 + b] * ax[k] + s.sobel_y[a * 3 + b] * ay[k];
+        }
+      }
+    }
+  }
+  return sum;
+}
+
+// Adds one output pixel's share of the Sobel tap gradients to acc[kSlotSobelX..], from the
+// adjoint (ax, ay) of its g and its source values at(a, b) as in flow_sobel.
+template <class V, class At>
+RF_HD void flow_sobel_tap_grads(V ax, V ay, At at, V* acc) {
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) {
+      const V v = at(a, b);
+      acc[kSlotSobelX + a * 3 + b] += ax * v;
+      acc[kSlotSobelY + a * 3 + b] += ay * v;
+    }
+  }
+}
+
+// The start of the backward at (i, j): the image terms again, and the output gradient (g1 for
+// the x-flow, g2 for the y-flow, unpadded) as the adjoint of the final u.
+RF_HD void flow_back_init(const FlowBackwardPlanes& bp, const float* f1, const float* f2,
+                          const float* g1, const float* g2, int h, int w, int i, int j,
+                          const FlowScalars& s) {
+  flow_image_init(bp.im, f1, f2, h, w, i, j, s);
+  const int k = flow_index(i, j, w);
+  bp.ad.u1[k] = g1[i * w + j];
+  bp.ad.u2[k] = g2[i * w + j];
+}
+
+// The end of the backward at (i, j): rho_c = f2 - f1 and g = sobel(f2) passed back to the
+// inputs (unpadded planes), and this pixel's share of the Sobel tap gradients.
+RF_HD void flow_back_inputs(const FlowAdjoint& ad, const float* f2, int h, int w, int i, int j,
+                            const FlowScalars& s, float* grad_f1, float* grad_f2, float* acc) {
+  const int k = flow_index(i, j, w);
+  grad_f1[i * w + j] = -ad.rho_c[k];
+  grad_f2[i * w + j] = ad.rho_c[k] + flow_sobel_adjoint(ad.gx, ad.gy, h, w, i, j, s);
+  flow_sobel_tap_grads<float>(
+      ad.gx[k], ad.gy[k],
+      [&](int a, int b) { return f2[flow_clamp(i + a - 1, h) * w + flow_clamp(j + b - 1, w)]; },
+      acc);
+}
+
+// flow_back_inputs at padded index k away from the borders, with f2p as in
+// flow_image_init_padded; grad_f1 and grad_f2 point at the pixel. The Sobel tap gradients are
+// summed only when `sobel_taps`.
+template <class V>
+RF_HD void flow_back_inputs_inner(const FlowAdjoint& ad, const float* f2p, int k, int stride,
+                                  const FlowScalars& s, float* grad_f1, float* grad_f2,
+                                  bool sobel_taps, V* acc) {
+  using L = FlowLanes<V>;
+  const V arho = L::load(ad.rho_c + k);
+  L::store(grad_f1, -arho);
+  L::store(grad_f2, arho + flow_sobel_adjoint_inner<V>(ad.gx, ad.gy, k, stride, s));
+  if (!sobel_taps) return;
+  flow_sobel_tap_grads<V>(
+      L::load(ad.gx + k), L::load(ad.gy + k),
+      [&](int a, int b) { return L::load(f2p + k + (a - 1) * stride + b - 1); }, acc);
+}
+
+// ---- Data term (Eq. 2-3) -----------------------------------------------------------------
+
+// All three cases of the thresholding are v = u + c g; this is c, from the pixel's bound
+// lambda theta g2 and 1 / g2. The masks carry no gradient.
+template <class V>
+RF_HD V flow_threshold_coef(V rho, V bound, V inv_g2, V lt) {
+  using L = FlowLanes<V>;
+  return L::select(rho < -bound, lt, L::select(rho > bound, -lt, -rho * inv_g2));
 }
 
 // The reverse of v = u + c g at one pixel, given the adjoint (a1, a2) of v: returns the adjoint
 // of u in (a1, a2) and adds those of g, rho_c and lambda * theta. In the middle case c = -rho/g2
 // depends on u, g (also through g2) and rho_c; outside it c = +-lt.
 template <class V>
-RF_HD void flow_threshold_adjoint(V rho_c, V gx, V gy, V u1, V u2, V lt, V& a1, V& a2, V& agx,
-                                  V& agy, V& arho_c, V& alt) {
+RF_HD void flow_threshold_adjoint(V rho_c, V gx, V gy, V bound, V inv_g2, V u1, V u2, V lt, V& a1,
+                                  V& a2, V& agx, V& agy, V& arho_c, V& alt) {
   using L = FlowLanes<V>;
-  const V zero(0.0f), g2 = flow_g2(gx, gy);
+  const V zero(0.0f);
   const V rho = rho_c + gx * u1 + gy * u2;
-  const V bound = lt * g2;
   const FlowMask<V> below = rho<-bound, above = rho> bound;
-  const V inv_g2 = V(1.0f) / g2;  // one division for c and arho
   const V c = L::select(below, lt, L::select(above, -lt, -rho * inv_g2));
   const V dot = a1 * gx + a2 * gy;
   alt += L::select(below, dot, L::select(above, -dot, zero));
@@ -312,27 +387,29 @@ RF_HD V flow_norm(V ux, V uy) {
   return FlowLanes<V>::sqrt(ux * ux + uy * uy + V(kFlowNormEps));
 }
 
+// Also returns N = |grad u| and 1 / (N D), which the adjoint needs: one division for both
+// 1 / (N D) and 1 / D = N / (N D), and for both components.
 template <class V>
-RF_HD void flow_p_update(V ux, V uy, V step, V& p1, V& p2) {
-  // One division for both components, as in the adjoint below.
-  const V inv_d = V(1.0f) / (V(1.0f) + step * flow_norm(ux, uy));
+RF_HD void flow_p_update(V ux, V uy, V step, V& p1, V& p2, V& n, V& inv_nd) {
+  n = flow_norm(ux, uy);
+  inv_nd = V(1.0f) / (n * (V(1.0f) + step * n));
+  const V inv_d = n * inv_nd;
   p1 = (p1 + step * ux) * inv_d;
   p2 = (p2 + step * uy) * inv_d;
 }
 
-// The reverse of flow_p_update from the old (p1, p2) and (ux, uy): (a1, a2) enter as the
-// adjoint of the new p and leave as that of the old p; writes the adjoint of (ux, uy) and adds
-// that of the step s. With N = |grad u|, D = 1 + s N, p' = (p + s ux) / D:
+// The reverse of flow_p_update from the new (q1, q2) = p', (ux, uy) and flow_p_update's N and
+// 1 / (N D): (a1, a2) enter as the
+// adjoint of p' and leave as that of the old p; writes the adjoint of (ux, uy) and adds that of
+// the step s. With N = |grad u|, D = 1 + s N, p' = (p + s ux) / D:
 //   dp'/dp = 1/D, dp'_1/dux = s/D - p'_1 s ux/(N D), dp'_1/duy = -p'_1 s uy/(N D),
 //   dp'/ds = (u - p' N)/D, and likewise for p'_2.
 template <class V>
-RF_HD void flow_p_update_adjoint(V p1, V p2, V ux, V uy, V step, V& a1, V& a2, V& aux, V& auy,
-                                 V& astep) {
-  const V n = flow_norm(ux, uy);
-  const V inv_d = V(1.0f) / (V(1.0f) + step * n);
-  const V q1 = (p1 + step * ux) * inv_d, q2 = (p2 + step * uy) * inv_d;
+RF_HD void flow_p_update_adjoint(V q1, V q2, V ux, V uy, V step, V n, V inv_nd, V& a1, V& a2,
+                                 V& aux, V& auy, V& astep) {
+  const V inv_d = n * inv_nd;
   const V dot = a1 * q1 + a2 * q2;
-  const V k = dot * step * inv_d / n;
+  const V k = dot * step * inv_nd;
   aux = a1 * step * inv_d - k * ux;
   auy = a2 * step * inv_d - k * uy;
   astep += (a1 * ux + a2 * uy - dot * n) * inv_d;
@@ -351,45 +428,57 @@ RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScal
   const V gx = L::load(im.gx + k), gy = L::load(im.gy + k);
   const V u1 = L::load(st.u1 + k), u2 = L::load(st.u2 + k);
   const V rho = L::load(im.rho_c + k) + gx * u1 + gy * u2;
-  const V c = flow_threshold_coef(rho, flow_g2(gx, gy), V(s.lambda * s.theta));
+  const V c = flow_threshold_coef(rho, L::load(im.bound + k), L::load(im.inv_g2 + k),
+                                  V(s.lambda * s.theta));
   out1 = u1 + c * gx + V(s.theta) * flow_div<V>(st.p11, st.p12, k, stride, s);
   out2 = u2 + c * gy + V(s.theta) * flow_div<V>(st.p21, st.p22, k, stride, s);
 }
 
-// Sweep A: u <- u' in place (u is read only at the pixel being written).
+// Sweep A: u' of the iterate `from` into `to`, which may be `from` itself (u is read only at
+// the pixel being written).
 template <class V>
-RF_HD void flow_relax(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
-                      int k) {
+RF_HD void flow_relax(const FlowImage& im, const FlowState& from, const FlowState& to,
+                      const FlowScalars& s, int stride, int k) {
   V u1, u2;
-  flow_relaxed(im, st, s, stride, k, u1, u2);
-  FlowLanes<V>::store(st.u1 + k, u1);
-  FlowLanes<V>::store(st.u2 + k, u2);
+  flow_relaxed(im, from, s, stride, k, u1, u2);
+  FlowLanes<V>::store(to.u1 + k, u1);
+  FlowLanes<V>::store(to.u2 + k, u2);
 }
 
-// Sweep B: the p update from grad(u'). Reads u' at the pixel and its right and lower
-// neighbours, p only at the pixel.
+// One component of sweep B: p' into (qa, qb) from p in (pa, pb) and u' in `up`; N and
+// 1 / (N D) into (nn, rr) unless nn is null.
 template <class V>
-RF_HD void flow_dual_step(const FlowState& st, const FlowScalars& s, int stride, int k,
-                          FlowMask<V> right, FlowMask<V> down) {
+RF_HD void flow_dual_step_one(const float* up, const float* pa, const float* pb, float* qa,
+                              float* qb, float* nn, float* rr, const FlowScalars& s, int stride,
+                              int k, FlowMask<V> right, FlowMask<V> down) {
   using L = FlowLanes<V>;
-  const V step(s.tau / s.theta);
-  V ux, uy, p1 = L::load(st.p11 + k), p2 = L::load(st.p12 + k);
-  flow_grad(st.u1, k, stride, right, down, s, ux, uy);
-  flow_p_update(ux, uy, step, p1, p2);
-  L::store(st.p11 + k, p1);
-  L::store(st.p12 + k, p2);
-  p1 = L::load(st.p21 + k);
-  p2 = L::load(st.p22 + k);
-  flow_grad(st.u2, k, stride, right, down, s, ux, uy);
-  flow_p_update(ux, uy, step, p1, p2);
-  L::store(st.p21 + k, p1);
-  L::store(st.p22 + k, p2);
+  V ux, uy, n, r, p1 = L::load(pa + k), p2 = L::load(pb + k);
+  flow_grad(up, k, stride, right, down, s, ux, uy);
+  flow_p_update(ux, uy, V(s.tau / s.theta), p1, p2, n, r);
+  L::store(qa + k, p1);
+  L::store(qb + k, p2);
+  if (!nn) return;
+  L::store(nn + k, n);
+  L::store(rr + k, r);
+}
+
+// Sweep B: the p update from the p of `from` and grad(u') of `to` into `to`, and the dual terms
+// into `dt` unless it is null. Reads u' at the pixel and its right and lower neighbours, p only
+// at the pixel.
+template <class V>
+RF_HD void flow_dual_step(const FlowState& from, const FlowState& to, const FlowDualTerms* dt,
+                          const FlowScalars& s, int stride, int k, FlowMask<V> right,
+                          FlowMask<V> down) {
+  flow_dual_step_one<V>(to.u1, from.p11, from.p12, to.p11, to.p12, dt ? dt->n1 : nullptr,
+                        dt ? dt->r1 : nullptr, s, stride, k, right, down);
+  flow_dual_step_one<V>(to.u2, from.p21, from.p22, to.p21, to.p22, dt ? dt->n2 : nullptr,
+                        dt ? dt->r2 : nullptr, s, stride, k, right, down);
 }
 
 // ---- Backward sweeps, one iteration in reverse from its start state `st` -----------------
 // `acc` holds kFlowSlots partial sums of the parameter gradients.
 
-// B0: recompute u' into t1, t2.
+// B0 (when the iterate after the iteration is not at hand): recompute u' into t1, t2.
 template <class V>
 RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
                                const FlowScalars& s, int stride, int k) {
@@ -399,15 +488,26 @@ RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const F
   FlowLanes<V>::store(ad.t2 + k, u2);
 }
 
+// One component of B1. (pa, pb) hold the old p when `nn` is null, and p' is recomputed from them;
+// else they hold p', and (nn, rr) the component's dual terms. The gradients of the grad taps
+// are summed only when `taps`.
 template <class V>
-RF_HD void flow_back_dual_one(const float* up, const float* p1, const float* p2, float* a1,
-                              float* a2, float* aux, float* auy, const FlowScalars& s, int k,
-                              int stride, FlowMask<V> right, FlowMask<V> down, V* acc) {
+RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb, const float* nn,
+                              const float* rr, float* a1, float* a2, float* aux, float* auy,
+                              const FlowScalars& s, int k, int stride, FlowMask<V> right,
+                              FlowMask<V> down, bool taps, V* acc) {
   using L = FlowLanes<V>;
-  V ux, uy, gx, gy, b1 = L::load(a1 + k), b2 = L::load(a2 + k);
+  const V step(s.tau / s.theta);
+  V ux, uy, gx, gy, n, r, b1 = L::load(a1 + k), b2 = L::load(a2 + k);
+  V q1 = L::load(pa + k), q2 = L::load(pb + k);
   flow_grad(up, k, stride, right, down, s, ux, uy);
-  flow_p_update_adjoint(L::load(p1 + k), L::load(p2 + k), ux, uy, V(s.tau / s.theta), b1, b2, gx,
-                        gy, acc[kSlotStep]);
+  if (nn) {
+    n = L::load(nn + k);
+    r = L::load(rr + k);
+  } else {
+    flow_p_update(ux, uy, step, q1, q2, n, r);
+  }
+  flow_p_update_adjoint(q1, q2, ux, uy, step, n, r, b1, b2, gx, gy, acc[kSlotStep]);
   // The components fixed at 0 on the last column / row pass nothing back.
   gx = L::select(right, gx, V(0.0f));
   gy = L::select(down, gy, V(0.0f));
@@ -415,6 +515,7 @@ RF_HD void flow_back_dual_one(const float* up, const float* p1, const float* p2,
   L::store(a2 + k, b2);
   L::store(aux + k, gx);
   L::store(auy + k, gy);
+  if (!taps) return;
   const V uk = L::load(up + k);
   acc[kSlotGradX] += gx * uk;
   acc[kSlotGradX + 1] += gx * L::load(up + k + 1);
@@ -422,15 +523,27 @@ RF_HD void flow_back_dual_one(const float* up, const float* p1, const float* p2,
   acc[kSlotGradY + 1] += gy * L::load(up + k + stride);
 }
 
-// B1: reverse the p update. Reads u' (t) at the pixel and its right and lower neighbours; turns
-// the p adjoints at the pixel into those of the old p and writes the adjoints of grad(u') there.
+// B1: reverse the p update, from u' in t (B0) and the start state. Reads u' at the pixel and
+// its right and lower neighbours; turns the p adjoints at the pixel into those of the old p and
+// writes the adjoints of grad(u') there.
 template <class V>
 RF_HD void flow_back_dual(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
                           int stride, int k, FlowMask<V> right, FlowMask<V> down, V* acc) {
-  flow_back_dual_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k, stride, right,
-                     down, acc);
-  flow_back_dual_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k, stride, right,
-                     down, acc);
+  flow_back_dual_one<V>(ad.t1, st.p11, st.p12, nullptr, nullptr, ad.p11, ad.p12, ad.ux1, ad.uy1, s,
+                        k, stride, right, down, true, acc);
+  flow_back_dual_one<V>(ad.t2, st.p21, st.p22, nullptr, nullptr, ad.p21, ad.p22, ad.ux2, ad.uy2, s,
+                        k, stride, right, down, true, acc);
+}
+
+// B1 from the iterate `next` after the iteration (u' and p') and its dual terms, without B0.
+template <class V>
+RF_HD void flow_back_dual_next(const FlowState& next, const FlowDualTerms& dt,
+                               const FlowAdjoint& ad, const FlowScalars& s, int stride, int k,
+                               FlowMask<V> right, FlowMask<V> down, bool grad_taps, V* acc) {
+  flow_back_dual_one<V>(next.u1, next.p11, next.p12, dt.n1, dt.r1, ad.p11, ad.p12, ad.ux1, ad.uy1,
+                        s, k, stride, right, down, grad_taps, acc);
+  flow_back_dual_one<V>(next.u2, next.p21, next.p22, dt.n2, dt.r2, ad.p21, ad.p22, ad.ux2, ad.uy2,
+                        s, k, stride, right, down, grad_taps, acc);
 }
 
 // B2: the adjoint of u' into t, from the incoming adjoint of u' and the adjoint of grad(u') at
@@ -477,8 +590,9 @@ RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowA
   V a1 = L::load(ad.t1 + k), a2 = L::load(ad.t2 + k);
   V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
   flow_threshold_adjoint(L::load(im.rho_c + k), L::load(im.gx + k), L::load(im.gy + k),
-                         L::load(st.u1 + k), L::load(st.u2 + k), V(s.lambda * s.theta), a1, a2, agx,
-                         agy, arho, acc[kSlotLambdaTheta]);
+                         L::load(im.bound + k), L::load(im.inv_g2 + k), L::load(st.u1 + k),
+                         L::load(st.u2 + k), V(s.lambda * s.theta), a1, a2, agx, agy, arho,
+                         acc[kSlotLambdaTheta]);
   L::store(ad.u1 + k, a1);
   L::store(ad.u2 + k, a2);
   L::store(ad.gx + k, agx);
@@ -489,7 +603,8 @@ RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowA
 // The two sweeps with edge masks, for the single pixel (i, j): the form the CUDA threads use.
 RF_HD void flow_dual_step_at(const FlowState& st, const FlowScalars& s, int h, int w, int i,
                              int j) {
-  flow_dual_step<float>(st, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h);
+  flow_dual_step<float>(st, st, nullptr, s, flow_stride(w), flow_index(i, j, w), j + 1 < w,
+                        i + 1 < h);
 }
 
 RF_HD void flow_back_dual_at(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
