@@ -20,16 +20,15 @@ GradReducer::GradReducer(std::vector<Tensor> params, Communicator& comm, double 
       comm_(comm),
       bucket_of_(params_.size()),
       offset_of_(params_.size()) {
-  RF_CHECK(bucket_mb > 0, "distributed: the bucket size must be positive, got ", bucket_mb,
-           " MB");
+  RF_CHECK(bucket_mb > 0, "distributed: the bucket size must be positive, got ", bucket_mb, " MB");
   const auto bucket_bytes = static_cast<int64_t>(bucket_mb * 1024 * 1024);
   int64_t bytes = 0;
   for (int64_t i = static_cast<int64_t>(params_.size()) - 1; i >= 0; --i) {
     const Tensor& p = params_[i];
     RF_CHECK(p.defined() && p.requires_grad() && p.is_leaf(), "distributed: parameter ", i,
              " is not a leaf requiring grad");
-    RF_CHECK(p.device() == comm.device(), "distributed: parameter ", i, " is on ",
-             p.device().str(), " but the communicator works on ", comm.device().str());
+    RF_CHECK(p.device() == comm.device(), "distributed: parameter ", i, " is on ", p.device().str(),
+             " but the communicator works on ", comm.device().str());
     if (buckets_.empty() || bytes >= bucket_bytes) {
       buckets_.emplace_back();
       bytes = 0;
