@@ -59,6 +59,18 @@ void check_inputs(const Tensor& x, const Tensor& weight, const Tensor& bias,
   RF_CHECK(eps >= 0.0f, "batch_norm: eps must not be negative, got ", eps);
 }
 
+// What the backward of a forward run with `a` keeps: detached, so that no node owns its output.
+BatchNormBackward saved_for_backward(const BatchNormForward& a) {
+  BatchNormBackward saved;
+  saved.x = a.x.detach();
+  saved.weight = a.weight.defined() ? a.weight.detach() : Tensor();
+  saved.save_mean = a.save_mean;
+  saved.save_invstd = a.save_invstd;
+  saved.training = a.training;
+  saved.eps = a.eps;
+  return saved;
+}
+
 void run_backward_kernel(const BatchNormBackward& b) {
   if (b.g.device().is_cuda()) {
     RF_CUDA_CALL(batch_norm_backward_cuda(b));
@@ -115,13 +127,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
     forward_with_running_stats(a);
   }
 
-  BatchNormBackward saved;
-  saved.x = a.x.detach();
-  saved.weight = a.weight.defined() ? a.weight.detach() : Tensor();
-  saved.save_mean = a.save_mean;
-  saved.save_invstd = a.save_invstd;
-  saved.training = training;
-  saved.eps = eps;
+  const BatchNormBackward saved = saved_for_backward(a);
   return record("batch_norm", a.y, {a.x, a.weight, a.bias},
                 [saved](const Tensor& g, const GradMask& needs) {
                   BatchNormBackward b = saved;
@@ -178,13 +184,7 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
     }
   }
 
-  BatchNormBackward saved;
-  saved.x = a.x.detach();
-  saved.weight = a.weight.defined() ? a.weight.detach() : Tensor();
-  saved.save_mean = a.save_mean;
-  saved.save_invstd = a.save_invstd;
-  saved.training = false;
-  saved.eps = eps;
+  const BatchNormBackward saved = saved_for_backward(a);
   return record(
       "sync_batch_norm", a.y, {a.x, a.weight, a.bias},
       [saved, total, allreduce_sum](const Tensor& g, const GradMask& needs) {

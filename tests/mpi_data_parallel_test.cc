@@ -15,11 +15,9 @@ namespace {
 
 using testing::run_workers;
 
-std::string worker_path;
-
 std::map<std::string, Tensor> run_and_load(int np, const std::string& args, const std::string& out,
                                            int rank, std::string* output) {
-  const testing::TimedResult r = run_workers(np, worker_path, args + " --out " + out);
+  const testing::TimedResult r = run_workers(np, args + " --out " + out);
   EXPECT_EQ(r.result.status, 0) << r.result.output;
   *output += r.result.output;
   return load_weights(out + ".rank" + std::to_string(rank));
@@ -74,13 +72,3 @@ TEST(MpiDataParallelTest, SyncBatchNormMatchesOneProcess) {
 
 }  // namespace
 }  // namespace repflow
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: mpi_data_parallel_test WORKER\n");
-    return 2;
-  }
-  repflow::worker_path = argv[1];
-  return RUN_ALL_TESTS();
-}

@@ -10,15 +10,20 @@
 namespace repflow {
 namespace {
 
-std::string worker_path;
-
 // Rank 1 fails at step 1 while rank 0 goes on into the step's collectives.
 testing::TimedResult fail_rank_1(const std::string& failure, int timeout_s) {
-  return testing::run_workers(2, worker_path,
+  return testing::run_workers(2,
                               "--distributed --steps 3 --fail-rank 1 --fail-step 1 --failure " +
                                   failure + " --dist-timeout " + std::to_string(timeout_s) +
                                   " --out " + test_tmp("failure"),
                               90);
+}
+
+// The job failed, and ended itself well before the test's limit.
+void expect_ended_with_failure(const testing::TimedResult& r) {
+  EXPECT_NE(r.result.status, 0) << r.result.output;
+  EXPECT_NE(r.result.status, 124) << "timed out:\n" << r.result.output;
+  EXPECT_LT(r.seconds, 60);
 }
 
 void expect_contains(const testing::TimedResult& r, const std::string& fragment) {
@@ -31,9 +36,7 @@ TEST(MpiFailureTest, ARankThatThrowsEndsTheJob) {
   SKIP_WITHOUT_MPIRUN();
   // A timeout far beyond the limit: only the abort can end rank 0's wait in time.
   const testing::TimedResult r = fail_rank_1("throw", 600);
-  EXPECT_NE(r.result.status, 0) << r.result.output;
-  EXPECT_NE(r.result.status, 124) << "timed out:\n" << r.result.output;
-  EXPECT_LT(r.seconds, 60);
+  expect_ended_with_failure(r);
   expect_contains(r, "repflow_mpi_test.weights");
   expect_contains(r, "error: rank 1 of 2 failed (exit code 2); aborting the job");
 }
@@ -41,30 +44,16 @@ TEST(MpiFailureTest, ARankThatThrowsEndsTheJob) {
 TEST(MpiFailureTest, AKilledRankEndsTheJob) {
   SKIP_WITHOUT_MPIRUN();
   const testing::TimedResult r = fail_rank_1("kill", 600);
-  EXPECT_NE(r.result.status, 0) << r.result.output;
-  EXPECT_NE(r.result.status, 124) << "timed out:\n" << r.result.output;
-  EXPECT_LT(r.seconds, 60);
+  expect_ended_with_failure(r);
   expect_contains(r, "signal 9");
 }
 
 TEST(MpiFailureTest, AHungRankIsNamedAtTheDeadline) {
   SKIP_WITHOUT_MPIRUN();
   const testing::TimedResult r = fail_rank_1("hang", 2);
-  EXPECT_NE(r.result.status, 0) << r.result.output;
-  EXPECT_NE(r.result.status, 124) << "timed out:\n" << r.result.output;
-  EXPECT_LT(r.seconds, 60);
+  expect_ended_with_failure(r);
   expect_contains(r, "did not complete within 2 s on rank 0 of 2; rank(s) 1 never reached it");
 }
 
 }  // namespace
 }  // namespace repflow
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: mpi_failure_test WORKER\n");
-    return 2;
-  }
-  repflow::worker_path = argv[1];
-  return RUN_ALL_TESTS();
-}

@@ -10,6 +10,9 @@
 
 namespace repflow::testing {
 
+// The mpi_worker binary, the test's one argument (tests/mpi_test_main.cc reads it).
+const std::string& worker_path();
+
 // mpirun's path, empty when Open MPI is not installed.
 inline std::string find_mpirun() {
   const CommandResult r = run_command("command -v mpirun");
@@ -29,15 +32,14 @@ struct TimedResult {
   double seconds;
 };
 
-// `np` processes of `worker args` (np 0: the worker alone, a world of one), ended by
+// `np` processes of `mpi_worker args` (np 0: the worker alone, a world of one), ended by
 // `timeout` after `limit_s` seconds so that a hang fails the test instead of stalling it. Root
 // may run mpirun only with Open MPI's two opt-in variables.
-inline TimedResult run_workers(int np, const std::string& worker, const std::string& args,
-                               int limit_s = 120) {
+inline TimedResult run_workers(int np, const std::string& args, int limit_s = 120) {
   std::string command = "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout " +
                         std::to_string(limit_s) + " ";
   if (np > 0) command += "mpirun -np " + std::to_string(np) + " --oversubscribe ";
-  command += worker + " " + args;
+  command += worker_path() + " " + args;
   const auto start = std::chrono::steady_clock::now();
   TimedResult r{run_command(command), 0.0};
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -10,12 +10,9 @@
 namespace repflow {
 namespace {
 
-std::string worker_path;
-
 TEST(MpiSyncBatchNormTest, TwoHalvesMatchTheWholeBatch) {
   SKIP_WITHOUT_MPIRUN();
-  const testing::TimedResult r =
-      testing::run_workers(2, worker_path, "--mode bn-check --distributed");
+  const testing::TimedResult r = testing::run_workers(2, "--mode bn-check --distributed");
   EXPECT_EQ(r.result.status, 0) << r.result.output;
   EXPECT_NE(r.result.output.find("rank 0: max differences"), std::string::npos) << r.result.output;
   EXPECT_NE(r.result.output.find("rank 1: max differences"), std::string::npos) << r.result.output;
@@ -23,13 +20,3 @@ TEST(MpiSyncBatchNormTest, TwoHalvesMatchTheWholeBatch) {
 
 }  // namespace
 }  // namespace repflow
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: mpi_sync_batch_norm_test WORKER\n");
-    return 2;
-  }
-  repflow::worker_path = argv[1];
-  return RUN_ALL_TESTS();
-}

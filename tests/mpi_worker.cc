@@ -72,7 +72,7 @@ int train(const Flags& flags, const DistOptions& dist, const DistContext& ctx, C
   }
   std::vector<Tensor> params;
   for (const auto& [name, p] : model->named_parameters()) params.push_back(p);
-  GradReducer reducer(params, comm, flags.number("bucket-mb"));
+  GradReducer reducer(params, comm, dist.bucket_mb);
   const float lr = 0.1f;
   double loss_sum = 0, count = 0;
   for (int64_t step = 0; step < flags.integer("steps"); ++step) {

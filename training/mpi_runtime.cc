@@ -58,14 +58,13 @@ void abort_job(int code) {
 int run_main_distributed(const std::function<int()>& body) {
   const int code = run_main(body);
   if (!mpi_started()) return code;
-  if (code != 0) {
-    if (g_context.world_size > 1)
-      std::fprintf(stderr, "error: rank %d of %d failed (exit code %d); aborting the job\n",
-                   g_context.rank, g_context.world_size, code);
+  if (code != 0 && g_context.world_size > 1) {
+    std::fprintf(stderr, "error: rank %d of %d failed (exit code %d); aborting the job\n",
+                 g_context.rank, g_context.world_size, code);
     abort_job(code);
   }
   MPI_Finalize();
-  return 0;
+  return code;
 }
 
 }  // namespace repflow
