@@ -34,11 +34,17 @@ struct TimedResult {
 
 // `np` processes of `mpi_worker args` (np 0: the worker alone, a world of one), ended by
 // `timeout` after `limit_s` seconds so that a hang fails the test instead of stalling it. Root
-// may run mpirun only with Open MPI's two opt-in variables.
+// may run mpirun only with Open MPI's two opt-in variables. Bazel's sandboxes give concurrent
+// tests the same process ids, from which Open MPI names its session directories and shared
+// memory files: each test keeps them in its own TEST_TMPDIR so that they cannot collide.
 inline TimedResult run_workers(int np, const std::string& args, int limit_s = 120) {
-  std::string command = "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout " +
+  const std::string tmp = test_tmp("");
+  std::string command = "env TMPDIR=" + tmp +
+                        " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout " +
                         std::to_string(limit_s) + " ";
-  if (np > 0) command += "mpirun -np " + std::to_string(np) + " --oversubscribe ";
+  if (np > 0)
+    command += "mpirun -np " + std::to_string(np) + " --oversubscribe --mca orte_tmpdir_base " +
+               tmp + " --mca btl_vader_backing_directory " + tmp + " ";
   command += worker_path() + " " + args;
   const auto start = std::chrono::steady_clock::now();
   TimedResult r{run_command(command), 0.0};
