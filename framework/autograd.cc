@@ -6,7 +6,8 @@
 namespace repflow {
 namespace {
 thread_local bool t_grad_enabled = true;
-}
+thread_local LeafGradReadyFn* t_leaf_grad_ready = nullptr;
+}  // namespace
 
 Node::Node(std::string name, BackwardFn fn, std::vector<Edge> inputs)
     : name_(std::move(name)), fn_(std::move(fn)), inputs_(std::move(inputs)) {}
@@ -34,6 +35,12 @@ bool grad_enabled() { return t_grad_enabled; }
 
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+LeafGradReadyHook::LeafGradReadyHook(LeafGradReadyFn fn)
+    : fn_(std::move(fn)), previous_(t_leaf_grad_ready) {
+  t_leaf_grad_ready = &fn_;
+}
+LeafGradReadyHook::~LeafGradReadyHook() { t_leaf_grad_ready = previous_; }
 
 bool any_requires_grad(const std::vector<Tensor>& inputs) {
   for (const Tensor& t : inputs)
@@ -92,20 +99,27 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
            grad.device().str(), " does not match tensor of shape ", shape_str(root.shape()), " on ",
            root.device().str());
   NoGradGuard no_grad;
+  const LeafGradReadyFn* leaf_ready = t_leaf_grad_ready;
   if (!root.grad_fn()) {
     accumulate_leaf(*root.impl(), grad);
+    if (leaf_ready) (*leaf_ready)(root);
     return;
   }
 
   // Count, for each node, how many edges from other nodes of the graph lead into it, so each
   // node runs once, after all the gradients flowing into it have been summed.
+  // With a leaf-ready hook, leaves are counted the same way: a leaf is final when its count
+  // reaches zero. `leaf_order` keeps the first-seen order for the end-of-pass reports.
   std::unordered_map<Node*, int> pending;
+  std::unordered_map<TensorImpl*, int> leaf_pending;
+  std::vector<std::shared_ptr<TensorImpl>> leaf_order;
   std::vector<Node*> stack{root.grad_fn().get()};
   std::unordered_set<Node*> seen{root.grad_fn().get()};
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
     for (const Edge& e : n->inputs()) {
+      if (leaf_ready && e.leaf && leaf_pending[e.leaf.get()]++ == 0) leaf_order.push_back(e.leaf);
       if (!e.node) continue;
       ++pending[e.node.get()];
       if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
@@ -143,11 +157,14 @@ void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_gra
             e.node->release();
           }
         }
-      } else if (e.leaf && gi.defined()) {
-        accumulate_leaf(*e.leaf, gi);
+      } else if (e.leaf) {
+        if (gi.defined()) accumulate_leaf(*e.leaf, gi);
+        if (leaf_ready && --leaf_pending[e.leaf.get()] == 0) (*leaf_ready)(Tensor(e.leaf));
       }
     }
   }
+  for (const std::shared_ptr<TensorImpl>& leaf : leaf_order)
+    if (leaf_pending[leaf.get()] > 0) (*leaf_ready)(Tensor(leaf));
 }
 
 }  // namespace repflow

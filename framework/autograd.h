@@ -62,6 +62,28 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 Tensor record(const std::string& name, Tensor out, const std::vector<Tensor>& inputs,
               BackwardFn fn);
 
+// Called by backward with each leaf whose gradient is final for the pass, while the rest of
+// the pass still runs: data-parallel training starts reducing gradients from here, so that
+// communication overlaps the remaining backward work. A leaf is final once every recorded use
+// of it has been processed; leaves only reached through parts of the graph that no gradient
+// flowed into are reported at the end of the pass (their grad may then be undefined). The
+// order leaves are reported in may differ between processes.
+using LeafGradReadyFn = std::function<void(const Tensor& leaf)>;
+
+// Installs `fn` for the backward passes run on this thread during its scope; a nested scope
+// replaces the outer one until it ends. Without one, backward does no extra bookkeeping.
+class LeafGradReadyHook {
+ public:
+  explicit LeafGradReadyHook(LeafGradReadyFn fn);
+  ~LeafGradReadyHook();
+  LeafGradReadyHook(const LeafGradReadyHook&) = delete;
+  LeafGradReadyHook& operator=(const LeafGradReadyHook&) = delete;
+
+ private:
+  LeafGradReadyFn fn_;
+  LeafGradReadyFn* previous_;
+};
+
 void run_backward(const Tensor& root, const Tensor& grad_output, bool retain_graph);
 
 }  // namespace repflow

@@ -41,6 +41,9 @@ BatchNorm::BatchNorm(int64_t channels, float eps, float momentum) : eps_(eps), m
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {
+  if (sync_ && is_training())
+    return ops::sync_batch_norm(x, *weight_, *bias_, *running_mean_, *running_var_, momentum_, eps_,
+                                sync_);
   return ops::batch_norm(x, *weight_, *bias_, *running_mean_, *running_var_, is_training(),
                          momentum_, eps_);
 }

@@ -6,6 +6,7 @@
 
 #include "framework/generator.h"
 #include "models/module.h"
+#include "ops/batch_norm.h"
 #include "ops/conv.h"
 #include "ops/pool.h"
 
@@ -27,13 +28,18 @@ class Conv : public Module {
 };
 
 // BatchNorm1d/2d/3d: `weight`, `bias` (ones, zeros) and buffers `running_mean`, `running_var`.
+// With set_sync, training-mode statistics cover every process's batch (ops::sync_batch_norm);
+// eval mode is unchanged.
 class BatchNorm : public Module {
  public:
   explicit BatchNorm(int64_t channels, float eps = 1e-5f, float momentum = 0.1f);
   Tensor forward(const Tensor& x) override;
+  // An undefined function turns synchronisation off again.
+  void set_sync(ops::ChannelAllreduce allreduce_sum) { sync_ = std::move(allreduce_sum); }
 
  private:
   float eps_, momentum_;
+  ops::ChannelAllreduce sync_;
   Tensor *weight_, *bias_, *running_mean_, *running_var_;
 };
 

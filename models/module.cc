@@ -98,4 +98,9 @@ void Module::to(Device device) {
   visit_tensors("", false, move);
 }
 
+void Module::apply(const std::function<void(Module&)>& fn) {
+  fn(*this);
+  for (auto& [name, child] : children_) child->apply(fn);
+}
+
 }  // namespace repflow

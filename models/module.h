@@ -36,6 +36,9 @@ class Module {
   bool is_training() const { return training_; }
   // Moves every parameter and buffer to `device` (parameters stay leaves requiring grad).
   void to(Device device);
+  // Calls fn on this module and every descendant, parents first (PyTorch's Module.apply): how a
+  // setting reaches every module of one kind, such as sync batch norm.
+  void apply(const std::function<void(Module&)>& fn);
 
  protected:
   // The returned reference stays valid for the module's lifetime.

@@ -183,6 +183,9 @@ void batch_norm_backward_cpu(const BatchNormBackward& a) {
     if (a.training) {
       mean_g[c] = static_cast<float>(sum_g[c] / d.count());
       mean_g_xhat[c] = static_cast<float>(sum_gx[c] * invstd[c] / d.count());
+    } else if (a.mean_g.defined()) {
+      mean_g[c] = a.mean_g.data()[c];
+      mean_g_xhat[c] = a.mean_g_xhat.data()[c];
     }
   }
   float* gx = a.gx.data();

@@ -111,16 +111,19 @@ __global__ void eval_param_grad_kernel(const float* x, const float* g, const flo
   }
 }
 
-// Eval mode's input gradient: the statistics are constants, so no channel means of g enter.
-__global__ void eval_grad_input_kernel(const float* x, const float* g, const float* mean,
-                                       const float* invstd, const float* weight, float* gx,
-                                       Dims d) {
+// The input gradient with given statistics: eval mode's (constants, so no channel means of g
+// enter: mean_g and mean_g_xhat null) or sync BN's (the means over every process's batch).
+__global__ void given_stats_grad_input_kernel(const float* x, const float* g, const float* mean,
+                                              const float* invstd, const float* weight,
+                                              const float* mean_g, const float* mean_g_xhat,
+                                              float* gx, Dims d) {
   const int64_t total = d.n * d.c * d.s;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
        i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t ch = (i / d.s) % d.c;
     const float k = (weight ? weight[ch] : 1.0f) * invstd[ch];
-    gx[i] = bn_grad_input(g[i], x[i], mean[ch], invstd[ch], k, 0.0f, 0.0f);
+    gx[i] = bn_grad_input(g[i], x[i], mean[ch], invstd[ch], k, mean_g ? mean_g[ch] : 0.0f,
+                          mean_g_xhat ? mean_g_xhat[ch] : 0.0f);
   }
 }
 
@@ -191,9 +194,11 @@ void batch_norm_backward_cuda(const BatchNormBackward& a) {
     RF_CUDA_LAUNCH_CHECK();
   }
   if (a.gx.defined() && a.x.numel() > 0) {
-    eval_grad_input_kernel<<<cuda_blocks(a.x.numel(), kThreads), kThreads, 0, stream>>>(
+    given_stats_grad_input_kernel<<<cuda_blocks(a.x.numel(), kThreads), kThreads, 0, stream>>>(
         a.x.data(), a.g.data(), a.save_mean.data(), a.save_invstd.data(),
-        a.weight.defined() ? a.weight.data() : nullptr, a.gx.data(), d);
+        a.weight.defined() ? a.weight.data() : nullptr,
+        a.mean_g.defined() ? a.mean_g.data() : nullptr,
+        a.mean_g_xhat.defined() ? a.mean_g_xhat.data() : nullptr, a.gx.data(), d);
     RF_CUDA_LAUNCH_CHECK();
   }
 }

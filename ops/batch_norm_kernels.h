@@ -19,6 +19,10 @@ struct BatchNormBackward {
   Tensor x, weight, save_mean, save_invstd, g;
   bool training = true;
   float eps = 1e-5f;
+  // Sync BN (training false, statistics given): the channel means of g and g xhat over every
+  // process's batch, which the input gradient then uses instead of eval mode's zeros. gw and gb
+  // stay this process's own sums.
+  Tensor mean_g, mean_g_xhat;
   Tensor gx, gw, gb;  // outputs; the undefined ones are not wanted
 };
 

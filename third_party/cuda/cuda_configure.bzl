@@ -30,23 +30,45 @@ cc_library(
     linkopts = ["-L{lib}", "-Wl,-rpath,{lib}", "-lcudnn", "-lcublas", "-lcudart"],
     visibility = ["//visibility:public"],
 )
-""".format(lib = lib))
+""".format(lib = lib) + _nccl_build(repository_ctx, root, lib))
     repository_ctx.file("defs.bzl", """
 CUDA_FOUND = True
 NVCC = "{nvcc}"
 CUDA_ARCHS = {archs}
 CUDA_SKIPPED_ARCHS = {skipped}
-""".format(nvcc = nvcc, archs = archs, skipped = skipped))
+NCCL_FOUND = {nccl}
+""".format(nvcc = nvcc, archs = archs, skipped = skipped, nccl = _nccl_found(repository_ctx, root)))
+
+# NCCL ships with some toolkits (nccl.h in include/, libnccl in lib64/); `nccl` is empty and
+# NCCL_FOUND False where it does not, so the NCCL communicator is left out of the build.
+def _nccl_found(repository_ctx, root):
+    return repository_ctx.path(root + "/include/nccl.h").exists
+
+def _nccl_build(repository_ctx, root, lib):
+    if not _nccl_found(repository_ctx, root):
+        return """
+cc_library(name = "nccl", visibility = ["//visibility:public"])
+"""
+    return """
+cc_library(
+    name = "nccl",
+    linkopts = ["-L{lib}", "-Wl,-rpath,{lib}", "-lnccl"],
+    deps = [":cuda"],
+    visibility = ["//visibility:public"],
+)
+""".format(lib = lib)
 
 def _not_found(repository_ctx):
     repository_ctx.file("BUILD", """
 cc_library(name = "cuda", visibility = ["//visibility:public"])
+cc_library(name = "nccl", visibility = ["//visibility:public"])
 """)
     repository_ctx.file("defs.bzl", """
 CUDA_FOUND = False
 NVCC = ""
 CUDA_ARCHS = []
 CUDA_SKIPPED_ARCHS = []
+NCCL_FOUND = False
 """)
 
 def _cuda_configure_impl(repository_ctx):

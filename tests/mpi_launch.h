@@ -1,0 +1,55 @@
+#pragma once
+// Launching tests/mpi_worker under mpirun from the mpi_*_test targets.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include "tests/test_util.h"
+
+namespace repflow::testing {
+
+// The mpi_worker binary, the test's one argument (tests/mpi_test_main.cc reads it).
+const std::string& worker_path();
+
+// mpirun's path, empty when Open MPI is not installed.
+inline std::string find_mpirun() {
+  const CommandResult r = run_command("command -v mpirun");
+  if (r.status != 0 || r.output.empty()) return "";
+  return r.output.substr(0, r.output.find('\n'));
+}
+
+// Skips the calling test, visibly, when mpirun is missing.
+#define SKIP_WITHOUT_MPIRUN()                                                                    \
+  do {                                                                                           \
+    if (::repflow::testing::find_mpirun().empty())                                               \
+      GTEST_SKIP() << "mpirun not found: install openmpi-bin (tools/setup.sh) to run this test"; \
+  } while (0)
+
+struct TimedResult {
+  CommandResult result;
+  double seconds;
+};
+
+// `np` processes of `mpi_worker args` (np 0: the worker alone, a world of one), ended by
+// `timeout` after `limit_s` seconds so that a hang fails the test instead of stalling it. Root
+// may run mpirun only with Open MPI's two opt-in variables. Bazel's sandboxes give concurrent
+// tests the same process ids, from which Open MPI names its session directories and shared
+// memory files: each test keeps them in its own TEST_TMPDIR so that they cannot collide.
+inline TimedResult run_workers(int np, const std::string& args, int limit_s = 120) {
+  const std::string tmp = test_tmp("");
+  std::string command = "env TMPDIR=" + tmp +
+                        " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout " +
+                        std::to_string(limit_s) + " ";
+  if (np > 0)
+    command += "mpirun -np " + std::to_string(np) + " --oversubscribe --mca orte_tmpdir_base " +
+               tmp + " --mca btl_vader_backing_directory " + tmp + " ";
+  command += worker_path() + " " + args;
+  const auto start = std::chrono::steady_clock::now();
+  TimedResult r{run_command(command), 0.0};
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace repflow::testing

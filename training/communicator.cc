@@ -1,0 +1,27 @@
+#include "training/communicator.h"
+
+#include "framework/autograd.h"
+#include "ops/elementwise.h"
+
+namespace repflow {
+
+void Communicator::allreduce_sum(const Tensor& t, const std::string& what) {
+  allreduce_sum_async(t, what)->wait();
+}
+
+void Communicator::allreduce_average(const Tensor& t, const std::string& what) {
+  allreduce_sum(t, what);
+  NoGradGuard no_grad;
+  Tensor target = t.detach();
+  target.copy_(ops::mul(target, 1.0f / static_cast<float>(world_size())));
+}
+
+void check_collective_tensor(const Communicator& comm, const Tensor& t, const std::string& what) {
+  RF_CHECK(t.defined(), "distributed: ", what, ": the tensor is undefined");
+  RF_CHECK(t.is_contiguous(), "distributed: ", what, ": the tensor of shape ", shape_str(t.shape()),
+           " is not contiguous");
+  RF_CHECK(t.device() == comm.device(), "distributed: ", what, ": the tensor is on ",
+           t.device().str(), " but this communicator works on ", comm.device().str());
+}
+
+}  // namespace repflow

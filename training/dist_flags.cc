@@ -1,0 +1,53 @@
+#include "training/dist_flags.h"
+
+#include "training/mpi_communicator.h"
+#if REPFLOW_WITH_NCCL
+#include "training/nccl_communicator.h"
+#endif
+
+namespace repflow {
+
+void add_dist_flags(Flags& flags) {
+  flags.add("distributed", "false",
+            "data-parallel training over the processes mpirun started (MPI on CPU, NCCL on "
+            "GPUs, one GPU per process: cuda:<local rank>)");
+  flags.add("dist-timeout", "300",
+            "seconds a collective may wait for the other ranks before the job is aborted");
+  flags.add("bucket-mb", "25", "size of the gradient buckets reduced while backward runs, MB");
+  flags.add("sync-bn", "false",
+            "batch-norm statistics over the batches of all processes (needs --distributed)");
+}
+
+DistOptions read_dist_flags(const Flags& flags) {
+  DistOptions o;
+  o.enabled = flags.boolean("distributed");
+  o.timeout_s = flags.number("dist-timeout");
+  o.bucket_mb = flags.number("bucket-mb");
+  o.sync_bn = flags.boolean("sync-bn");
+  RF_CHECK(o.timeout_s > 0, "flag --dist-timeout: ", o.timeout_s, " is not a positive time");
+  RF_CHECK(o.bucket_mb > 0, "flag --bucket-mb: ", o.bucket_mb, " is not a positive size");
+  RF_CHECK(!o.sync_bn || o.enabled, "flag --sync-bn needs --distributed");
+  return o;
+}
+
+Device local_device(const DistContext& context, Device requested) {
+  return requested.is_cuda() ? Device::cuda(context.local_rank) : requested;
+}
+
+std::unique_ptr<Communicator> make_communicator(const DistContext& context, Device device,
+                                                double timeout_s) {
+  if (!device.is_cuda()) return std::make_unique<MpiCommunicator>(timeout_s);
+#if REPFLOW_WITH_NCCL
+  RF_CHECK(context.local_size == 1 || device.index == context.local_rank, "distributed: rank ",
+           context.rank, " is local rank ", context.local_rank, " of ", context.local_size,
+           " on its machine and should drive cuda:", context.local_rank, ", not ", device.str(),
+           " (pass --device cuda)");
+  return std::make_unique<NcclCommunicator>(std::make_shared<MpiCommunicator>(timeout_s), device);
+#else
+  (void)context;
+  (void)timeout_s;
+  RF_FAIL("distributed: ", device.str(), " needs NCCL, which this build lacks");
+#endif
+}
+
+}  // namespace repflow

@@ -1,0 +1,21 @@
+#include "training/module_broadcast.h"
+
+#include "framework/autograd.h"
+
+namespace repflow {
+
+void broadcast_module(const Module& module, Communicator& comm, int root) {
+  NoGradGuard no_grad;
+  for (const auto& [name, tensor] : module.state_dict()) {
+    // A strided tensor goes through a contiguous copy written back afterwards.
+    const bool direct = tensor.is_contiguous() && tensor.device() == comm.device();
+    const Tensor buffer = direct ? tensor.detach() : tensor.to(comm.device()).contiguous();
+    comm.broadcast(buffer, root, "broadcast of " + name);
+    if (!direct) {
+      Tensor target = tensor.detach();
+      target.copy_(buffer);
+    }
+  }
+}
+
+}  // namespace repflow

@@ -1,0 +1,11 @@
+#pragma once
+// The start of data-parallel training: every rank takes rank `root`'s parameters and buffers,
+// so that the replicas begin identical whatever each rank's initialisation drew.
+#include "models/module.h"
+#include "training/communicator.h"
+
+namespace repflow {
+
+void broadcast_module(const Module& module, Communicator& comm, int root = 0);
+
+}  // namespace repflow
