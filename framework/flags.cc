@@ -103,6 +103,13 @@ void Flags::set(const std::string& name, const std::string& value) {
   it->second.value = value;
 }
 
+void Flags::set_default(const std::string& name, const std::string& value) {
+  auto it = flags_.find(name);
+  RF_CHECK(it != flags_.end(), program_, ": unknown flag --", name);
+  it->second.default_value = value;
+  if (!it->second.given) it->second.value = value;
+}
+
 std::string Flags::usage() const {
   std::string s = "usage: " + program_ + " [flags]\n" + description_ + "\n\nflags:\n";
   for (const std::string& name : order_) {

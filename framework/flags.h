@@ -32,6 +32,9 @@ class Flags {
   // Every declared flag but --help with its current value, in declaration order: what a run
   // saves as its configuration.
   std::vector<std::pair<std::string, std::string>> values() const;
+  // Changes a declared flag's default (and its value, unless given): a binary adopting flags
+  // declared by a library with defaults of its own. An undeclared name is an Error.
+  void set_default(const std::string& name, const std::string& value);
   // Sets a declared flag as if parsed, without marking it given; an undeclared name is an Error.
   void set(const std::string& name, const std::string& value);
 

@@ -42,6 +42,11 @@ TEST(Flags, GivenValuesAndSetSupportSavedConfigurations) {
   EXPECT_EQ(flags.integer("epochs"), 9);
   EXPECT_FALSE(flags.given("epochs"));
   EXPECT_ERROR_CONTAINS(flags.set("nope", "1"), "unknown flag --nope");
+  flags.set_default("lr", "0.7");
+  EXPECT_EQ(flags.number("lr"), 0.5);
+  flags.set_default("epochs", "4");
+  EXPECT_NE(flags.usage().find("--epochs (default: 4)"), std::string::npos);
+  EXPECT_ERROR_CONTAINS(flags.set_default("nope", "1"), "unknown flag --nope");
 }
 
 TEST(Flags, ThreadsFlagSetsThePoolAndRejectsBadCounts) {

@@ -65,7 +65,7 @@ void add_data_flags(Flags& flags) {
             "hmdb, kinetics or plain");
   flags.add("frames", "", "clip length T (synthetic: 8, frame folders: 16)");
   flags.add("size", "", "clip height and width (synthetic: 32, frame folders: the crop, 112)");
-  flags.add("synthetic-train", "2048", "synthetic: training videos");
+  flags.add("synthetic-train", "1024", "synthetic: training videos (a fresh clip of each per epoch)");
   flags.add("synthetic-val", "512", "synthetic: validation videos");
   flags.add("synthetic-classes", "8", "synthetic: motion directions (classes)");
   flags.add("data-seed", "0", "synthetic: seed of the generated videos");
