@@ -1,0 +1,244 @@
+// //training:train end to end: the run directory it leaves, exact resumption (after whole
+// epochs and after Ctrl-C in the middle of one), frame-folder datasets in two list formats, bad
+// samples, and errors for bad flags.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "framework/image_io.h"
+#include "framework/weights.h"
+#include "models/model_flags.h"
+#include "models/weights_io.h"
+#include "tests/frame_fixture.h"
+#include "tests/test_util.h"
+#include "training/checkpoint.h"
+#include "training/metrics_log.h"
+
+namespace repflow {
+namespace {
+
+std::string g_train;
+
+// Small and fast: 16x16 clips of 4 frames; 4 steps per epoch of 64 videos.
+const std::string kSmall =
+    " --quiet --threads 1 --workers 1 --frames 4 --size 16 --synthetic-train 64 "
+    "--synthetic-val 32 --batch-size 16 --lr-schedule step --lr-steps 1 ";
+
+CommandResult train(const std::string& args) { return run_command(g_train + kSmall + args); }
+
+// Every tensor of every group, so runs can be compared bit for bit.
+std::map<std::string, std::vector<float>> contents(const std::string& checkpoint) {
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, t] : load_weights(checkpoint)) out[name] = t.to_vector();
+  return out;
+}
+
+TEST(Train, HelpListsEveryFlagWithItsDefault) {
+  const CommandResult r = run_command(g_train + " --help");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* flag : {"--model (default: resnet10_2d)",
+                           "--flow (default: after2)",
+                           "--epochs (default: 5)",
+                           "--batch-size (default: 16)",
+                           "--lr (default: 0.05)",
+                           "--lr-schedule (default: cosine)",
+                           "--average (default: ema)",
+                           "--param-groups (default: flow:0.01)",
+                           "--nesterov",
+                           "--clip-grad",
+                           "--warmup-epochs",
+                           "--data (default: synthetic)",
+                           "--train-list",
+                           "--skip-bad-samples",
+                           "--resume",
+                           "--run-dir",
+                           "--quiet",
+                           "--device (default: auto)",
+                           "--threads",
+                           "--seed (default: 0)",
+                           "--clips-per-video",
+                           "--workers",
+                           "--prefetch"})
+    EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
+}
+
+TEST(Train, ARunLeavesItsMetricsChartConfigCheckpointAndWeights) {
+  const std::string dir = fresh_dir("run");
+  const CommandResult r = train("--epochs 2 --run-dir " + dir);
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m,
+                                std::regex(R"(\nfinal: val_top1=([0-9.]+) val_top5=([0-9.]+) )"
+                                           R"(epochs=2 seconds=[0-9.]+\n$)")))
+      << r.output;
+  const std::vector<nlohmann::json> records = MetricsLog::read(dir + "/metrics.jsonl").records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1]["epoch"], 2);
+  EXPECT_EQ(records[1]["step"], 8);
+  EXPECT_NEAR(100 * records[1]["val_top1"].get<double>(), std::stod(m[1]), 0.006);
+  EXPECT_NEAR(100 * records[1]["val_top5"].get<double>(), std::stod(m[2]), 0.006);
+  for (const char* key : {"train_loss", "train_top1", "val_loss", "lr", "clips_per_second"})
+    EXPECT_TRUE(records[1].contains(key)) << key;
+  const nlohmann::json config = read_json_file(dir + "/config.json");
+  EXPECT_EQ(config["flags"]["epochs"], "2");
+  EXPECT_EQ(config["flags"]["flow"], "after2");
+  const Image chart = read_image(dir + "/chart.png");
+  EXPECT_GT(chart.width, 100);
+  // weights.json holds what evaluation used (the averages) under the model's own names, so
+  // //tools:infer loads it as is; it differs from the live weights in the checkpoint.
+  const Checkpoint c = load_checkpoint(dir + "/checkpoint.json");
+  const std::map<std::string, Tensor> weights = load_weights(dir + "/weights.json");
+  ASSERT_EQ(weights.size(), c.model.size());
+  for (const auto& [name, t] : c.average) {
+    const std::string plain = name.substr(std::strlen("average."));
+    ASSERT_TRUE(weights.count(plain)) << plain;
+    EXPECT_EQ(weights.at(plain).to_vector(), t.to_vector()) << plain;
+  }
+  EXPECT_EQ(c.trainer["epoch"], 2);
+}
+
+TEST(Train, TwoEpochsEqualOneEpochThenResumeForOneMore) {
+  const std::string straight = fresh_dir("straight"), split = fresh_dir("split");
+  ASSERT_EQ(train("--epochs 2 --run-dir " + straight).status, 0);
+  ASSERT_EQ(train("--epochs 1 --run-dir " + split).status, 0);
+  // The saved configuration comes back; only --epochs is given again.
+  const CommandResult r = run_command(g_train + " --resume " + split + " --epochs 2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("resumed at epoch 2 step 0"), std::string::npos) << r.output;
+  const auto a = contents(straight + "/checkpoint.json"), b = contents(split + "/checkpoint.json");
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, values] : a) EXPECT_EQ(values, b.at(name)) << name;
+  EXPECT_EQ(MetricsLog::read(split + "/metrics.jsonl").records().size(), 2u);
+  // A different seed really trains differently, so the equality above means something.
+  const std::string other = fresh_dir("other_seed");
+  ASSERT_EQ(train("--epochs 2 --seed 1 --run-dir " + other).status, 0);
+  EXPECT_NE(contents(other + "/checkpoint.json").at("model/fc.weight"), a.at("model/fc.weight"));
+}
+
+TEST(Train, CtrlCSavesACheckpointMidRunAndResumingFinishesExactly) {
+  const std::string straight = fresh_dir("sigint_straight"), cut = fresh_dir("sigint_cut");
+  const std::string args = "--epochs 4 --synthetic-train 256 ";
+  ASSERT_EQ(train(args + "--run-dir " + straight).status, 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string command =
+        g_train + kSmall + args + "--run-dir " + cut + " > " + cut + "/log.txt 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Interrupt once the first epoch's checkpoint exists: somewhere in epochs 2 to 4.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!std::filesystem::exists(cut + "/checkpoint.json") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const std::string log = read_text(cut + "/log.txt");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the run finished before the signal arrived";
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT) << log;
+  EXPECT_NE(log.find("interrupted: checkpoint saved"), std::string::npos) << log;
+  const CommandResult r = run_command(g_train + " --resume " + cut);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto a = contents(straight + "/checkpoint.json"), b = contents(cut + "/checkpoint.json");
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, values] : a) EXPECT_EQ(values, b.at(name)) << name;
+  const auto ma = MetricsLog::read(straight + "/metrics.jsonl").records();
+  const auto mb = MetricsLog::read(cut + "/metrics.jsonl").records();
+  ASSERT_EQ(ma.size(), mb.size());
+  for (size_t i = 0; i < ma.size(); ++i) {
+    EXPECT_EQ(ma[i]["train_loss"], mb[i]["train_loss"]) << i;
+    EXPECT_EQ(ma[i]["val_top1"], mb[i]["val_top1"]) << i;
+  }
+}
+
+// Two classes of four videos in frame folders, listed as `what` says.
+std::string write_frame_dataset(const std::string& name, const std::string& format) {
+  const std::string root = fresh_dir(name);
+  std::string list;
+  for (int v = 0; v < 8; ++v) {
+    const std::string video = "v" + std::to_string(v);
+    write_coded_frames(root + "/" + video, 6, 20, 18, v);
+    if (format == "hmdb")
+      list += video + ".avi " + (v % 2 ? "walk" : "run") + "\n";
+    else
+      list += video + " 6 " + std::to_string(v % 2) + "\n";
+  }
+  write_text(root + "/list.txt", list);
+  return root;
+}
+
+std::string frame_args(const std::string& root, const std::string& format) {
+  return " --data " + format + " --root " + root + " --train-list " + root +
+         "/list.txt --val-list " + root + "/list.txt --resize 0 --batch-size 4 --epochs 1 " +
+         "--clips-per-video 2 --run-dir " + root + "/run";
+}
+
+TEST(Train, FrameFoldersInHmdbAndPlainLists) {
+  for (const std::string format : {"hmdb", "plain"}) {
+    SCOPED_TRACE(format);
+    const std::string root = write_frame_dataset("frames_" + format, format);
+    const CommandResult r = train(frame_args(root, format));
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("2 classes; 8 training and 8 validation videos"), std::string::npos)
+        << r.output;
+    const auto records = MetricsLog::read(root + "/run/metrics.jsonl").records();
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0]["val_clips"], 16);
+    EXPECT_EQ(records[0]["val_videos"], 8);
+  }
+}
+
+TEST(Train, ABadFrameStopsTheRunNamingItOrIsSkippedAndReported) {
+  const std::string root = write_frame_dataset("frames_bad", "plain");
+  std::filesystem::remove(root + "/v3/4.png");
+  const CommandResult stop = train(frame_args(root, "plain"));
+  EXPECT_EQ(stop.status, 2) << stop.output;
+  EXPECT_NE(stop.output.find("v3"), std::string::npos) << stop.output;
+  const CommandResult skip = train(frame_args(root, "plain") + " --skip-bad-samples");
+  ASSERT_EQ(skip.status, 0) << skip.output;
+  EXPECT_NE(skip.output.find("skipped 1 bad samples"), std::string::npos) << skip.output;
+  EXPECT_NE(skip.output.find("v3"), std::string::npos) << skip.output;
+}
+
+TEST(Train, BadFlagsAreErrorsNamingThem) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"--epochs 0", "--epochs"},
+      {"--batch-size x", "--batch-size"},
+      {"--lr-schedule sometimes", "--lr-schedule"},
+      {"--flow after9", "--flow"},
+      {"--model resnet7_2d", "resnet7_2d"},
+      {"--data hmdb", "--root"},
+      {"--data videos", "--data"},
+      {"--resume /nonexistent/run", "/nonexistent/run"},
+      {"--param-groups flw:0.1", "flw"},
+      {"--bogus 1", "--bogus"},
+  };
+  for (const auto& [args, fragment] : cases) {
+    const CommandResult r = train(args + " --run-dir " + test_tmp("bad_flags"));
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find("error: "), std::string::npos) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(fragment), std::string::npos) << args << "\n" << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace repflow
+
+int main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: train_test PATH_TO_TRAIN\n");
+    return 2;
+  }
+  repflow::g_train = argv[1];
+  return RUN_ALL_TESTS();
+}
