@@ -267,13 +267,17 @@ class Trainer {
               << std::endl;
   }
 
+  // Once per video: the loaders meet a bad video again every epoch.
   void report_bad_samples() const {
     for (const DataLoader* loader : {&train_loader_, &val_loader_}) {
       if (loader->bad_sample_count() == 0) continue;
-      const std::vector<BadSample> bad = loader->bad_samples();
+      std::map<std::string, std::string> reasons;
+      for (const BadSample& b : loader->bad_samples()) reasons.emplace(b.name, b.reason);
       std::cout << (loader == &train_loader_ ? "training" : "validation") << ": skipped "
-                << bad.size() << " bad samples:\n";
-      for (const BadSample& b : bad) std::cout << "  " << b.name << ": " << b.reason << "\n";
+                << reasons.size() << " bad samples (" << loader->bad_sample_count()
+                << " times over the epochs):\n";
+      for (const auto& [name, reason] : reasons)
+        std::cout << "  " << name << ": " << reason << "\n";
     }
   }
 
