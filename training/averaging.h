@@ -45,7 +45,8 @@ class ParameterAverage {
   void restore();
   bool applied() const { return !live_.empty(); }
 
-  // The averages as "average.<state dict name>", for checkpoints, and their counterpart.
+  // The averages as "average.<state dict name>" (the live tensors, not copies), for
+  // checkpoints with updates(), and their counterpart.
   // load_state copies (from any device); Errors name a missing, unknown or mis-shaped entry.
   NamedTensors state() const;
   void load_state(const std::map<std::string, Tensor>& state, int64_t updates);

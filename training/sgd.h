@@ -70,8 +70,9 @@ class Sgd {
   //   g = nesterov ? g + momentum * buf : buf (when momentum > 0); p -= lr * lr_mult * g.
   void step(double lr);
 
-  // The momentum buffers as "momentum.<parameter name>", for checkpoints; only parameters that
-  // have been stepped have one.
+  // The momentum buffers as "momentum.<parameter name>", in group order, for checkpoints; only
+  // parameters that have been stepped have one. These are the live buffers, not copies: save
+  // them before the next step.
   NamedTensors state() const;
   // Replaces the buffers with copies of `state` (any device). Errors name an entry that is not
   // "momentum.<a parameter of this optimiser>", a shape that differs, or state given to an
