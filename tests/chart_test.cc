@@ -83,6 +83,19 @@ TEST(Chart, OneEpochConstantAndNonFiniteValuesAreDrawn) {
   EXPECT_GT(count_color(image, chart_color(1)), legend);
 }
 
+// Ranges at the edges of double precision must neither hang the tick loop nor divide by zero.
+TEST(Chart, ExtremeRangesRender) {
+  const double big = std::numeric_limits<double>::max();
+  const double tiny = std::numeric_limits<double>::denorm_min();
+  Chart chart;
+  chart.panels = {{"neighbours", {{"a", {1, 2}, {1e17, 1e17 + 16}}}},
+                  {"widest", {{"a", {1, 2}, {-big, big}}}},
+                  {"denormal", {{"a", {1, 2}, {tiny, tiny}}}},
+                  {"tiny steps", {{"a", {1, 2}, {1e-12, 3e-12}}}}};
+  const Image image = render_chart(chart);
+  EXPECT_GT(count_color(image, chart_color(0)), 4 * 80);
+}
+
 TEST(Chart, TrainingChartSkipsMissingKeysAndNulls) {
   std::vector<nlohmann::json> r = {{{"epoch", 1}, {"train_loss", 1.0}, {"train_top1", nullptr}},
                                    {{"train_loss", 0.5}}};

@@ -49,23 +49,28 @@ double nice_step(double raw) {
 // the curves span the whole width).
 Ticks make_ticks(Range r, bool integer, bool extend) {
   if (r.empty()) r = {0.0, 1.0};
-  if (r.lo == r.hi) {
-    const double pad = r.lo != 0.0 ? std::abs(r.lo) * 0.1 : 1.0;
-    r = {r.lo - pad, r.hi + pad};
+  // A range too narrow to divide (one value, or neighbours in floating point) is widened
+  // around its middle.
+  const double magnitude = std::max(std::abs(r.lo), std::abs(r.hi));
+  if (!(r.hi - r.lo > magnitude * 1e-9)) {
+    const double mid = r.lo / 2 + r.hi / 2;
+    const double pad = magnitude > 1e-100 ? magnitude * 0.1 : 1.0;
+    r = {mid - pad, mid + pad};
   }
   Ticks t;
+  t.range = r;
+  t.values = {r.lo, r.hi};
   double step = nice_step((r.hi - r.lo) / 5.0);
   if (integer) step = std::max(step, 1.0);
-  if (!std::isfinite(step) || step <= 0.0) {
-    // Ranges near the limits of double: label the two ends only.
-    t.range = r;
-    t.values = {r.lo, r.hi};
-    return t;
-  }
-  const Range outer{std::floor(r.lo / step) * step, std::ceil(r.hi / step) * step};
-  t.range = extend ? outer : r;
-  for (double v = outer.lo; v <= outer.hi + step * 0.5; v += step)
+  const double first = std::floor(r.lo / step), last = std::ceil(r.hi / step);
+  // Ranges near the limits of double keep the two ends as their only ticks.
+  if (!std::isfinite(step) || !(last - first <= 20)) return t;
+  if (extend) t.range = {first * step, last * step};
+  t.values.clear();
+  for (int k = 0; k <= static_cast<int>(last - first); ++k) {
+    const double v = (first + k) * step;
     if (v >= t.range.lo - step * 1e-6 && v <= t.range.hi + step * 1e-6) t.values.push_back(v);
+  }
   t.decimals = step >= 1.0 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
   return t;
 }
