@@ -201,11 +201,7 @@ void DataLoader::collate() {
           bad_.push_back({sample.video, dataset_.video_name(sample.video), reason});
           continue;
         }
-        Ready failure;
-        failure.error = result.error;
-        ready_.push_back(std::move(failure));
-        active_ = false;
-        ready_cv_.notify_all();
+        fail(result.error);
         continue;
       }
       clips.push_back(std::move(result.clip));
@@ -215,7 +211,12 @@ void DataLoader::collate() {
     const bool full = clips.size() == static_cast<size_t>(options_.batch_size);
     if (!clips.empty() && (full || !options_.drop_last)) {
       lock.unlock();
-      Batch batch = assemble(clips, taken, index);
+      Ready ready;
+      try {
+        ready.batch = assemble(clips, taken, index);
+      } catch (...) {
+        ready.error = std::current_exception();
+      }
       lock.lock();
       ready_cv_.wait(lock, [&] {
         return stop_ || generation != generation_ ||
@@ -223,8 +224,10 @@ void DataLoader::collate() {
       });
       if (stop_) return;
       if (generation != generation_) continue;
-      Ready ready;
-      ready.batch = std::move(batch);
+      if (ready.error) {
+        fail(ready.error);
+        continue;
+      }
       ready_.push_back(std::move(ready));
       ready_cv_.notify_all();
       ++index;
@@ -239,6 +242,14 @@ void DataLoader::collate() {
       ready_cv_.notify_all();
     }
   }
+}
+
+void DataLoader::fail(std::exception_ptr error) {
+  Ready failure;
+  failure.error = std::move(error);
+  ready_.push_back(std::move(failure));
+  active_ = false;
+  ready_cv_.notify_all();
 }
 
 Batch DataLoader::assemble(std::vector<Clip>& clips, std::vector<Sample>& samples,

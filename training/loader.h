@@ -89,6 +89,8 @@ class DataLoader {
 
   void work();
   void collate();
+  // Ends the epoch with `error` for the consumer (mu_ held).
+  void fail(std::exception_ptr error);
   Batch assemble(std::vector<Clip>& clips, std::vector<Sample>& samples, int64_t index) const;
 
   const Dataset& dataset_;
