@@ -12,7 +12,7 @@
 #include "framework/flags.h"
 #include "framework/npy.h"
 #include "framework/weights.h"
-#include "models/registry.h"
+#include "models/model_flags.h"
 #include "models/weights_io.h"
 #include "ops/loss.h"
 #include "ops/view.h"
@@ -27,18 +27,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The model options the tool passes through, by their registry flag names, with ModelOptions'
-// defaults ("" leaves the model's own default).
-const char* const kModelOptions[][3] = {
-    {"classes", "400", "number of classes the weights were trained for"},
-    {"flow", "after3", "flow block position: none, after<S> or after<S>.<B>"},
-    {"flow-iters", "10", "TV-L1 iterations per flow layer"},
-    {"flow-stages", "", "flow-of-flow stages (empty: 1, or 2 with --fcf)"},
-    {"fcf", "false", "flow-conv-flow between flow stages"},
-    {"reduced-channels", "32", "channels the flow runs on"},
-    {"dropout", "", "dropout before the classifier (inactive in eval; empty: the model's)"},
-};
-
 // One name per line; a final newline does not start another name.
 std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
   std::ifstream in(path);
@@ -52,12 +40,6 @@ std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
   RF_CHECK(static_cast<int64_t>(names.size()) == classes, path, ": has ", names.size(),
            " labels but the model has ", classes, " classes (--classes)");
   return names;
-}
-
-Normalisation parse_norm(const std::string& name) {
-  if (name == "imagenet") return imagenet_normalisation();
-  if (name == "paper") return paper_normalisation();
-  RF_FAIL("infer: flag --norm: '", name, "' is not imagenet or paper");
 }
 
 int64_t flag_in(const Flags& flags, const std::string& name, int64_t lo, int64_t hi) {
@@ -76,7 +58,7 @@ Tensor video_clip(const Flags& flags, const std::string& dir, std::string* what)
   FrameTransform transform;
   transform.resize = static_cast<int>(flag_in(flags, "resize", 0, 100000));
   transform.crop = static_cast<int>(flag_in(flags, "crop", 0, 100000));
-  transform.norm = parse_norm(flags.str("norm"));
+  transform.norm = parse_normalisation(flags.str("norm"), "infer: flag --norm");
   const Tensor clip = read_frames(chosen, transform);
   *what = dir + ": " + std::to_string(length) + " of " + std::to_string(frames.size()) + " frames" +
           (static_cast<int64_t>(frames.size()) < length ? " (looped)" : "");
@@ -129,14 +111,14 @@ int run(int argc, char** argv) {
               "video with fewer frames loops from its first\nframe again, as the published "
               "code's reader does. Frames are resized (shorter side), centre-cropped and\n"
               "normalised. A .npy array (float32, N,C,T,H,W) is fed as is.");
-  flags.add("model", "resnet18_2d", "registry name of the model");
+  add_model_flags(flags, "resnet18_2d", /*with_classes=*/true,
+                  {{"classes", "400"}, {"flow", "after3"}, {"flow-iters", "10"}});
   flags.add("weights", "", "JSON weight file (required)");
   flags.add("video", "", "directory of frames (exactly one of --video and --input-npy)");
   flags.add("input-npy", "", "float32 .npy clips laid out N,C,T,H,W, fed without preprocessing");
   flags.add("labels", "", "class names, one per line, as many as --classes");
   flags.add("top", "5", "classes to print per sample (at most --classes are printed)");
   flags.add("logits-out", "", "write the raw logits as a JSON array of arrays, one per sample");
-  for (const auto& option : kModelOptions) flags.add(option[0], option[1], option[2]);
   flags.add("frames", "16", "clip length T (kinetics_repflow_r50 needs T >= 11)");
   flags.add("resize", "128", "shorter side after resizing, 0 keeps the frames' size");
   flags.add("crop", "112", "side of the centre crop, 0 keeps the whole frame");
@@ -151,9 +133,7 @@ int run(int argc, char** argv) {
   RF_CHECK(!flags.str("weights").empty(), "infer: flag --weights is required");
   const bool video = !flags.str("video").empty(), npy = !flags.str("input-npy").empty();
   RF_CHECK(video != npy, "infer: give exactly one of --video and --input-npy");
-  ModelOptions options;
-  for (const auto& option : kModelOptions)
-    if (!flags.str(option[0]).empty()) set_model_option(&options, option[0], flags.str(option[0]));
+  const ModelOptions options = model_options_from_flags(flags, {}, /*with_classes=*/true);
   const int64_t top = std::min(flag_in(flags, "top", 1, 1000000), options.classes);
   const std::vector<std::string> labels =
       flags.str("labels").empty() ? std::vector<std::string>()

@@ -43,6 +43,7 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   if (!flags.str("frames").empty()) o.frames = positive(flags, "frames");
   if (!flags.str("size").empty()) o.crop = static_cast<int>(positive(flags, "size"));
   o.stride = positive(flags, "stride");
+  o.norm = parse_normalisation(flags.str("norm"), "flag --norm");
   o.resize = static_cast<int>(flags.integer("resize"));
   RF_CHECK(o.resize >= 0, "flag --resize: ", o.resize, " is negative");
   std::vector<std::string> classes;
@@ -65,7 +66,8 @@ void add_data_flags(Flags& flags) {
             "hmdb, kinetics or plain");
   flags.add("frames", "", "clip length T (synthetic: 8, frame folders: 16)");
   flags.add("size", "", "clip height and width (synthetic: 32, frame folders: the crop, 112)");
-  flags.add("synthetic-train", "1024", "synthetic: training videos (a fresh clip of each per epoch)");
+  flags.add("synthetic-train", "1024",
+            "synthetic: training videos (a fresh clip of each per epoch)");
   flags.add("synthetic-val", "512", "synthetic: validation videos");
   flags.add("synthetic-classes", "8", "synthetic: motion directions (classes)");
   flags.add("data-seed", "0", "synthetic: seed of the generated videos");
@@ -77,6 +79,9 @@ void add_data_flags(Flags& flags) {
   flags.add("class-names", "",
             "frame folders: class names in index order (one per line, or the "
             "paper's Kinetics class-map JSON); default: from the training list");
+  flags.add("norm", "imagenet",
+            "frame folders: pixel normalisation, imagenet (torchvision's "
+            "mean/std) or paper (1 - 2 x / 255, what the published weights saw)");
   flags.add("stride", "1", "frame folders: frames between consecutive clip frames");
   flags.add("resize", "128",
             "frame folders: shorter side after resizing, before the crop (0: "

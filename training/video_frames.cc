@@ -113,6 +113,12 @@ Normalisation imagenet_normalisation() {
 
 Normalisation paper_normalisation() { return {{0.5f, 0.5f, 0.5f}, {-0.5f, -0.5f, -0.5f}}; }
 
+Normalisation parse_normalisation(const std::string& name, const std::string& flag) {
+  if (name == "imagenet") return imagenet_normalisation();
+  if (name == "paper") return paper_normalisation();
+  RF_FAIL(flag, ": '", name, "' is not imagenet or paper");
+}
+
 Tensor read_frames(const std::vector<std::string>& paths, const FrameTransform& transform) {
   RF_CHECK(!paths.empty(), "read_frames: no frames to read");
   RF_CHECK(transform.resize >= 0 && transform.crop >= 0, "read_frames: resize ", transform.resize,

@@ -29,6 +29,9 @@ struct Normalisation {
 Normalisation imagenet_normalisation();
 // The published code's `1 - 2 * pixel / 255` (mean 0.5, std -0.5): what its released weights saw.
 Normalisation paper_normalisation();
+// "imagenet" or "paper" (the --norm flag of the trainer and of //tools:infer); anything else is
+// an Error naming `flag`.
+Normalisation parse_normalisation(const std::string& name, const std::string& flag);
 
 // Where a crop sits, as fractions of the free room: the crop's left column is
 // min(room, floor(x * (room + 1))) with room = width - crop, and likewise for rows. A sampler that
