@@ -33,7 +33,7 @@ TEST(Flags, GivenValuesAndSetSupportSavedConfigurations) {
   Flags flags("prog", "test");
   flags.add("epochs", "3", "passes");
   flags.add("lr", "0.1", "rate");
-  ASSERT_TRUE(parse(flags, {"--lr=0.5"}));
+  ASSERT_TRUE(parse_args(flags, {"--lr=0.5"}));
   EXPECT_TRUE(flags.given("lr"));
   EXPECT_FALSE(flags.given("epochs"));
   using Values = std::vector<std::pair<std::string, std::string>>;
