@@ -73,6 +73,12 @@ int64_t Flags::integer(const std::string& name) const {
   return n;
 }
 
+int64_t Flags::integer_in(const std::string& name, int64_t lo, int64_t hi) const {
+  const int64_t v = integer(name);
+  RF_CHECK(v >= lo && v <= hi, program_, ": flag --", name, ": ", v, " is outside ", lo, "..", hi);
+  return v;
+}
+
 double Flags::number(const std::string& name) const {
   const std::string& v = flag(name).value;
   char* end = nullptr;

@@ -21,6 +21,8 @@ class Flags {
 
   std::string str(const std::string& name) const;
   int64_t integer(const std::string& name) const;
+  // integer() that must lie in [lo, hi]; otherwise an Error naming the flag and the range.
+  int64_t integer_in(const std::string& name, int64_t lo, int64_t hi) const;
   double number(const std::string& name) const;
   bool boolean(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }

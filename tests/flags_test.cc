@@ -47,6 +47,8 @@ TEST(Flags, GivenValuesAndSetSupportSavedConfigurations) {
   flags.set_default("epochs", "4");
   EXPECT_NE(flags.usage().find("--epochs (default: 4)"), std::string::npos);
   EXPECT_ERROR_CONTAINS(flags.set_default("nope", "1"), "unknown flag --nope");
+  EXPECT_EQ(flags.integer_in("epochs", 1, 4), 4);
+  EXPECT_ERROR_CONTAINS(flags.integer_in("epochs", 5, 9), "flag --epochs: 4 is outside 5..9");
 }
 
 TEST(Flags, ThreadsFlagSetsThePoolAndRejectsBadCounts) {

@@ -42,22 +42,16 @@ std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
   return names;
 }
 
-int64_t flag_in(const Flags& flags, const std::string& name, int64_t lo, int64_t hi) {
-  const int64_t v = flags.integer(name);
-  RF_CHECK(v >= lo && v <= hi, "infer: flag --", name, ": ", v, " is outside ", lo, "..", hi);
-  return v;
-}
-
 // (1, 3, T, H, W) from the frames of `dir`, and a line saying which frames were used.
 Tensor video_clip(const Flags& flags, const std::string& dir, std::string* what) {
   const std::vector<std::string> frames = list_frames(dir);
-  const int64_t length = flag_in(flags, "frames", 1, 10000);
+  const int64_t length = flags.integer_in("frames", 1, 10000);
   std::vector<std::string> chosen;
   for (int64_t i : evenly_spaced_frames(static_cast<int64_t>(frames.size()), length))
     chosen.push_back(frames[i]);
   FrameTransform transform;
-  transform.resize = static_cast<int>(flag_in(flags, "resize", 0, 100000));
-  transform.crop = static_cast<int>(flag_in(flags, "crop", 0, 100000));
+  transform.resize = static_cast<int>(flags.integer_in("resize", 0, 100000));
+  transform.crop = static_cast<int>(flags.integer_in("crop", 0, 100000));
   transform.norm = parse_normalisation(flags.str("norm"), "infer: flag --norm");
   const Tensor clip = read_frames(chosen, transform);
   *what = dir + ": " + std::to_string(length) + " of " + std::to_string(frames.size()) + " frames" +
@@ -134,7 +128,7 @@ int run(int argc, char** argv) {
   const bool video = !flags.str("video").empty(), npy = !flags.str("input-npy").empty();
   RF_CHECK(video != npy, "infer: give exactly one of --video and --input-npy");
   const ModelOptions options = model_options_from_flags(flags, {}, /*with_classes=*/true);
-  const int64_t top = std::min(flag_in(flags, "top", 1, 1000000), options.classes);
+  const int64_t top = std::min(flags.integer_in("top", 1, 1000000), options.classes);
   const std::vector<std::string> labels =
       flags.str("labels").empty() ? std::vector<std::string>()
                                   : read_labels(user_path(flags.str("labels")), options.classes);

@@ -9,23 +9,20 @@ namespace repflow {
 
 namespace {
 
-int64_t positive(const Flags& flags, const std::string& name) {
-  const int64_t v = flags.integer(name);
-  RF_CHECK(v >= 1, "flag --", name, ": ", v, " is not a positive count");
-  return v;
-}
+// Upper bound for counts given as flags: far above any real use, and within int.
+constexpr int64_t kMaxCount = 1000000000;
 
 DataSplits synthetic(const Flags& flags) {
   SyntheticMotionOptions o;
   o.seed = static_cast<uint64_t>(flags.integer("data-seed"));
-  o.classes = positive(flags, "synthetic-classes");
-  o.frames = flags.str("frames").empty() ? 8 : positive(flags, "frames");
-  o.height = o.width = flags.str("size").empty() ? 32 : positive(flags, "size");
+  o.classes = flags.integer_in("synthetic-classes", 1, kMaxCount);
+  o.frames = flags.str("frames").empty() ? 8 : flags.integer_in("frames", 1, kMaxCount);
+  o.height = o.width = flags.str("size").empty() ? 32 : flags.integer_in("size", 1, kMaxCount);
   DataSplits s;
-  o.size = positive(flags, "synthetic-train");
+  o.size = flags.integer_in("synthetic-train", 1, kMaxCount);
   s.train = std::make_unique<SyntheticMotion>(o);
   o.split = SyntheticMotionOptions::Split::kVal;
-  o.size = positive(flags, "synthetic-val");
+  o.size = flags.integer_in("synthetic-val", 1, kMaxCount);
   s.val = std::make_unique<SyntheticMotion>(o);
   return s;
 }
@@ -40,12 +37,11 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   const ListFormat format = parse_list_format(kind);
   FrameDatasetOptions o;
   o.root = required(flags, "root", kind);
-  if (!flags.str("frames").empty()) o.frames = positive(flags, "frames");
-  if (!flags.str("size").empty()) o.crop = static_cast<int>(positive(flags, "size"));
-  o.stride = positive(flags, "stride");
+  if (!flags.str("frames").empty()) o.frames = flags.integer_in("frames", 1, kMaxCount);
+  if (!flags.str("size").empty()) o.crop = static_cast<int>(flags.integer_in("size", 1, kMaxCount));
+  o.stride = flags.integer_in("stride", 1, kMaxCount);
   o.norm = parse_normalisation(flags.str("norm"), "flag --norm");
-  o.resize = static_cast<int>(flags.integer("resize"));
-  RF_CHECK(o.resize >= 0, "flag --resize: ", o.resize, " is negative");
+  o.resize = static_cast<int>(flags.integer_in("resize", 0, kMaxCount));
   std::vector<std::string> classes;
   if (!flags.str("class-names").empty())
     classes = read_class_names(user_path(flags.str("class-names")));

@@ -26,6 +26,9 @@
 namespace repflow {
 namespace {
 
+// Upper bound for counts given as flags: far above any real use, and within int.
+constexpr int64_t kMaxCount = 1000000000;
+
 // The default run (README, "Training"): a ResNet-10 for 32x32 frames, 8 channels wide, with a
 // flow block after res2 where the features still have the frames' full resolution.
 constexpr char kDefaultModel[] = "resnet10_2d";
@@ -101,12 +104,6 @@ Checkpoint resume(Flags& flags) {
   return c;
 }
 
-int64_t count(const Flags& flags, const std::string& name, int64_t min) {
-  const int64_t v = flags.integer(name);
-  RF_CHECK(v >= min, "flag --", name, ": ", v, " is below ", min);
-  return v;
-}
-
 int train(int argc, char** argv) {
   Flags flags("train",
               "Trains a video model; with no flags, a small 2-D ResNet with a "
@@ -120,7 +117,7 @@ int train(int argc, char** argv) {
 
   TrainerOptions o;
   o.seed = static_cast<uint64_t>(flags.integer("seed"));
-  o.epochs = count(flags, "epochs", 1);
+  o.epochs = flags.integer_in("epochs", 1, kMaxCount);
   o.device = device;
   o.quiet = flags.boolean("quiet");
   const DataSplits data = make_datasets(flags);
@@ -135,13 +132,14 @@ int train(int argc, char** argv) {
   model->to(device);
 
   for (LoaderOptions* l : {&o.train_loader, &o.val_loader}) {
-    l->batch_size = count(flags, "batch-size", 1);
-    l->workers = static_cast<int>(count(flags, "workers", 1));
-    l->prefetch = static_cast<int>(count(flags, "prefetch", 1));
+    l->batch_size = flags.integer_in("batch-size", 1, kMaxCount);
+    l->workers = static_cast<int>(flags.integer_in("workers", 1, kMaxCount));
+    l->prefetch = static_cast<int>(flags.integer_in("prefetch", 1, kMaxCount));
     l->skip_bad_samples = flags.boolean("skip-bad-samples");
   }
   o.train_loader.drop_last = true;
-  o.val_loader.order.clips_per_video = static_cast<int>(count(flags, "clips-per-video", 1));
+  o.val_loader.order.clips_per_video =
+      static_cast<int>(flags.integer_in("clips-per-video", 1, kMaxCount));
   o.group_rules = parse_group_rules(flags.str("param-groups"), "--param-groups");
   if (!flags.given("param-groups")) {
     // The default rule is for the flow layer: a model without one (--flow none) just has no
