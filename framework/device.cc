@@ -5,7 +5,7 @@
 #include "framework/error.h"
 
 #if REPFLOW_WITH_CUDA
-#include <cuda_runtime.h>
+#include "framework/cuda_context.h"
 #endif
 
 namespace repflow {
@@ -59,6 +59,17 @@ Device parse_device(const std::string& spec) {
     return Device::cuda(index);
   }
   RF_FAIL("device: '", spec, "' is not one of auto, cpu, cuda, cuda:N");
+}
+
+void synchronize(Device device) {
+#if REPFLOW_WITH_CUDA
+  if (device.is_cuda()) {
+    CudaDeviceGuard guard(device.index);
+    RF_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(device.index)));
+  }
+#else
+  (void)device;
+#endif
 }
 
 }  // namespace repflow

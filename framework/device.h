@@ -27,4 +27,8 @@ int cuda_device_count();
 // "cpu", "cuda" or "cuda:N". Anything else, or CUDA that is not available, is an Error.
 Device parse_device(const std::string& spec);
 
+// Waits for the work queued on `device` to finish (nothing to wait for on the CPU): for timing
+// and for handing results to code outside the framework's stream.
+void synchronize(Device device);
+
 }  // namespace repflow

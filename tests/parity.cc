@@ -27,13 +27,20 @@ bool skip_without_gpu() { return cuda_device_count() == 0; }
 
 void expect_cuda_matches_cpu(const ParityFn& fn, const std::vector<Tensor>& inputs, double atol,
                              double rtol) {
-  std::vector<Tensor> gpu_inputs;
+  // Fresh leaves on both sides, so that gradients from an earlier call on the same inputs do
+  // not accumulate into this comparison.
+  std::vector<Tensor> cpu_inputs, gpu_inputs;
   for (const Tensor& t : inputs) {
+    Tensor c = t.detach().clone();
     Tensor g = t.detach().to(Device::cuda(0));
-    if (t.requires_grad()) g.set_requires_grad(true);
+    if (t.requires_grad()) {
+      c.set_requires_grad(true);
+      g.set_requires_grad(true);
+    }
+    cpu_inputs.push_back(c);
     gpu_inputs.push_back(g);
   }
-  const Tensor out_cpu = fn(inputs);
+  const Tensor out_cpu = fn(cpu_inputs);
   const Tensor out_gpu = fn(gpu_inputs);
   ASSERT_TRUE(out_gpu.device().is_cuda()) << "fn did not run on the GPU";
   expect_close("output", out_cpu, out_gpu, atol, rtol);
@@ -44,8 +51,8 @@ void expect_cuda_matches_cpu(const ParityFn& fn, const std::vector<Tensor>& inpu
   out_gpu.backward(w.to(Device::cuda(0)));
   for (size_t k = 0; k < inputs.size(); ++k) {
     if (!inputs[k].requires_grad()) continue;
-    ASSERT_TRUE(inputs[k].grad().defined() && gpu_inputs[k].grad().defined());
-    expect_close(("grad of input " + std::to_string(k)).c_str(), inputs[k].grad(),
+    ASSERT_TRUE(cpu_inputs[k].grad().defined() && gpu_inputs[k].grad().defined());
+    expect_close(("grad of input " + std::to_string(k)).c_str(), cpu_inputs[k].grad(),
                  gpu_inputs[k].grad(), atol, rtol);
   }
 }

@@ -1,5 +1,6 @@
 // bench_flow: forward and backward time and peak memory of the fused representation-flow op on
-// the CPU for the paper's setting, and of the same algorithm as plain PyTorch tensor ops.
+// the CPU or a GPU for the paper's setting, and of the same algorithm as plain PyTorch tensor ops
+// on the same device.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -15,23 +16,28 @@
 namespace repflow {
 namespace {
 
-nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads) {
+nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads, Device device) {
   const int64_t pairs = c["pairs"], channels = c["channels"], size = c["size"];
   const int iters = c["iters"];
   Generator gen(0);
-  Tensor f1 = Tensor::uniform({pairs, channels, size, size}, 0, 255, gen).set_requires_grad();
-  Tensor f2 = Tensor::uniform({pairs, channels, size, size}, 0, 255, gen).set_requires_grad();
-  const ops::FlowParams params = ops::default_flow_params();
+  const Shape shape{pairs, channels, size, size};
+  Tensor f1 = Tensor::uniform(shape, 0, 255, gen).to(device).set_requires_grad();
+  Tensor f2 = Tensor::uniform(shape, 0, 255, gen).to(device).set_requires_grad();
+  const ops::FlowParams params = ops::default_flow_params(false, false, device);
   std::vector<double> fwd, bwd;
-  const size_t base = allocator_stats(Device::cpu()).in_use;
-  reset_peak(Device::cpu());
+  synchronize(device);
+  const size_t base = allocator_stats(device).in_use;
+  reset_peak(device);
   for (int i = 0; i <= repeats; ++i) {
     const auto t0 = BenchClock::now();
     const Tensor out = ops::representation_flow(f1, f2, params, iters);
+    synchronize(device);
     const double f = ms_since(t0);
-    const Tensor g = Tensor::ones(out.shape());
+    const Tensor g = Tensor::ones(out.shape()).to(device);
+    synchronize(device);
     const auto t1 = BenchClock::now();
     out.backward(g);
+    synchronize(device);
     const double b = ms_since(t1);
     if (i > 0) {  // the first run warms caches
       fwd.push_back(f);
@@ -40,10 +46,14 @@ nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads) {
     f1.set_grad(Tensor());
     f2.set_grad(Tensor());
   }
-  return {{"bench", "flow_layer"}, {"impl", "repflow"},
-          {"device", "cpu"},       {"threads", threads},
-          {"config", c},           {"fwd_ms", median(fwd)},
-          {"bwd_ms", median(bwd)}, {"peak_bytes", allocator_stats(Device::cpu()).peak - base}};
+  return {{"bench", "flow_layer"},
+          {"impl", "repflow"},
+          {"device", device.str()},
+          {"threads", threads},
+          {"config", c},
+          {"fwd_ms", median(fwd)},
+          {"bwd_ms", median(bwd)},
+          {"peak_bytes", allocator_stats(device).peak - base}};
 }
 
 int bench(int argc, char** argv) {
@@ -54,8 +64,10 @@ int bench(int argc, char** argv) {
   flags.add("repeats", "3", "timed runs per configuration (median), after one warm-up run");
   flags.add("torch", "true", "also time PyTorch (installs Debian's python3-torch if missing)");
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  flags.add("device", "cpu", "cpu, cuda or cuda:N (PyTorch runs on the same device)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
+  const Device device = parse_device(flags.str("device"));
   const int threads = num_threads(), repeats = static_cast<int>(flags.integer("repeats"));
   RF_CHECK(repeats >= 1, "bench_flow: flag --repeats must be at least 1");
 
@@ -68,15 +80,20 @@ int bench(int argc, char** argv) {
 
   std::vector<nlohmann::json> ours;
   for (const nlohmann::json& c : configs) {
-    ours.push_back(time_flow(c, repeats, threads));
+    ours.push_back(time_flow(c, repeats, threads, device));
     std::printf("BENCH %s\n", ours.back().dump().c_str());
     std::fflush(stdout);
   }
   std::map<std::string, nlohmann::json> torch;
   // The PyTorch side needs the memory our cached blocks hold (about 10 GB at 56 x 56, 20 it).
   host_empty_cache();
+  if (device.is_cuda()) device_empty_cache();
   if (flags.boolean("torch")) {
-    const nlohmann::json config{{"threads", threads}, {"repeats", repeats}, {"configs", configs}};
+    const nlohmann::json config{
+        {"threads", threads},
+        {"repeats", repeats},
+        {"device", device.is_cuda() ? "cuda:" + std::to_string(device.index) : "cpu"},
+        {"configs", configs}};
     for (const nlohmann::json& j :
          run_torch_benchmark(flags.str("python"), "tools/bench_flow_torch.py", config))
       torch[j["config"].dump()] = j;
@@ -105,8 +122,10 @@ int bench(int argc, char** argv) {
   }
   if (!torch.empty())
     std::printf(
-        "* PyTorch's memory is the growth of its process's max RSS; ours is the peak of "
-        "live tensor bytes.\nspeedup = PyTorch (fwd + bwd) / repflow (fwd + bwd)\n");
+        "* PyTorch's memory is %s; ours is the peak of live tensor bytes.\nspeedup = "
+        "PyTorch (fwd + bwd) / repflow (fwd + bwd)\n",
+        device.is_cuda() ? "the growth of torch.cuda.max_memory_allocated"
+                         : "the growth of its process's max RSS");
   return 0;
 }
 

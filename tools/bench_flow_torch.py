@@ -1,8 +1,8 @@
 """PyTorch side of //tools:bench_flow: the paper-mode flow algorithm of ops/flow.h written as
-plain PyTorch tensor operations (autograd records every small op), timed on the CPU.
+plain PyTorch tensor operations (autograd records every small op), timed on the CPU or a GPU.
 
-Reads {"threads", "repeats", "configs": [{"pairs", "channels", "size", "iters"}]} as JSON on
-stdin and prints one `BENCH {...}` line per config with "impl": "pytorch".
+Reads {"threads", "repeats", "device", "configs": [{"pairs", "channels", "size", "iters"}]} as
+JSON on stdin and prints one `BENCH {...}` line per config with "impl": "pytorch".
 """
 import json
 import resource
@@ -24,9 +24,9 @@ def representation_flow(f1, f2, p, n_iter):
     gy = F.conv2d(padded, p["sobel_y"].view(1, 1, 3, 3))
     g2 = gx * gx + gy * gy + 1e-12
     rho_c = b - a
-    last_col = torch.ones(h, w)
+    last_col = torch.ones(h, w, device=a.device)
     last_col[:, -1] = 0
-    last_row = torch.ones(h, w)
+    last_row = torch.ones(h, w, device=a.device)
     last_row[-1, :] = 0
 
     def div(pa, pb):
@@ -63,41 +63,62 @@ def representation_flow(f1, f2, p, n_iter):
     return torch.cat([u1.reshape(n, c, h, w), u2.reshape(n, c, h, w)], 1)
 
 
-def params():
+def params(device):
     sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8
-    learn = lambda t: t.clone().requires_grad_(True)
+    fixed = lambda t: t.to(device)
+    learn = lambda t: t.to(device).requires_grad_(True)
     return {"theta": learn(torch.tensor(0.3)), "lambda": learn(torch.tensor(0.15)),
             "tau": learn(torch.tensor(0.25)), "div_x": learn(torch.tensor([-1.0, 1.0])),
-            "div_y": learn(torch.tensor([-1.0, 1.0])), "grad_x": torch.tensor([-1.0, 1.0]),
-            "grad_y": torch.tensor([-1.0, 1.0]), "sobel_x": sobel, "sobel_y": sobel.t().contiguous()}
+            "div_y": learn(torch.tensor([-1.0, 1.0])), "grad_x": fixed(torch.tensor([-1.0, 1.0])),
+            "grad_y": fixed(torch.tensor([-1.0, 1.0])), "sobel_x": fixed(sobel),
+            "sobel_y": fixed(sobel.t().contiguous())}
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_bytes(device):
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main():
     config = json.load(sys.stdin)
     torch.set_num_threads(config["threads"])
     torch.manual_seed(0)
+    device = torch.device(config.get("device", "cpu"))
     for c in config["configs"]:
         shape = (c["pairs"], c["channels"], c["size"], c["size"])
-        f1 = (torch.rand(shape) * 255).requires_grad_(True)
-        f2 = (torch.rand(shape) * 255).requires_grad_(True)
-        p = params()
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        f1 = (torch.rand(shape) * 255).to(device).requires_grad_(True)
+        f2 = (torch.rand(shape) * 255).to(device).requires_grad_(True)
+        p = params(device)
+        sync(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        before = peak_bytes(device)
         fwd, bwd = [], []
         for i in range(config["repeats"] + 1):
             t0 = time.perf_counter()
             out = representation_flow(f1, f2, p, c["iters"])
+            sync(device)
             t1 = time.perf_counter()
             out.backward(torch.ones_like(out))
+            sync(device)
             t2 = time.perf_counter()
             if i > 0:
                 fwd.append((t1 - t0) * 1e3)
                 bwd.append((t2 - t1) * 1e3)
-        rss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) * 1024
+            f1.grad = None
+            f2.grad = None
         print("BENCH " + json.dumps({
-            "bench": "flow_layer", "impl": "pytorch", "device": "cpu", "threads": config["threads"],
-            "config": c, "fwd_ms": round(statistics.median(fwd), 3),
-            "bwd_ms": round(statistics.median(bwd), 3), "peak_bytes": rss_growth,
-            "peak_bytes_note": "growth of the process's max RSS", "torch_version": torch.__version__}),
+            "bench": "flow_layer", "impl": "pytorch", "device": str(device),
+            "threads": config["threads"], "config": c, "fwd_ms": round(statistics.median(fwd), 3),
+            "bwd_ms": round(statistics.median(bwd), 3), "peak_bytes": peak_bytes(device) - before,
+            "peak_bytes_note": "growth of torch.cuda.max_memory_allocated" if device.type == "cuda"
+            else "growth of the process's max RSS", "torch_version": torch.__version__}),
             flush=True)
 
 
