@@ -1,7 +1,8 @@
 // //training:train --distributed under mpirun: two processes with a per-process batch of 8
 // train like one process with a batch of 16 (the same weights within float rounding, the same
 // validation metrics from rank 0 alone), a distributed run resumes exactly, and a SIGTERM
-// through mpirun stops every rank at the same step with one checkpoint.
+// through mpirun stops every rank at the same step with one checkpoint; a rank whose shard has
+// a bad video skips it without leaving the others waiting.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "framework/json_tensor.h"
 #include "framework/weights.h"
+#include "tests/frame_fixture.h"
 #include "tests/mpi_launch.h"
 #include "training/checkpoint.h"
 #include "training/metrics_log.h"
@@ -136,6 +138,38 @@ TEST(MpiTrain, SigtermStopsEveryRankAtTheSameStepAndResumingFinishesExactly) {
   ASSERT_EQ(train(2, "--epochs " + std::to_string(epochs) + kTwo + "--run-dir " + straight).status,
             0);
   expect_same_checkpoint(straight + "/checkpoint.json", cut + "/checkpoint.json");
+}
+
+// Eight videos of a frame folder, one of them missing a frame: the rank whose shard holds it
+// has one full batch of 2 that epoch, the other rank two, and both must end the epoch together.
+TEST(MpiTrain, ARankThatSkipsABadVideoDoesNotLeaveTheOthersWaiting) {
+  SKIP_WITHOUT_MPIRUN();
+  const std::string root = fresh_dir("frames");
+  std::string list;
+  for (int v = 0; v < 8; ++v) {
+    write_coded_frames(root + "/v" + std::to_string(v), 6, 20, 18, v);
+    list += "v" + std::to_string(v) + " 6 " + std::to_string(v % 2) + "\n";
+  }
+  write_text(root + "/list.txt", list);
+  std::filesystem::remove(root + "/v3/4.png");
+  const auto r = run_workers(2,
+                             "--quiet --threads 1 --workers 1 --frames 4 --size 16 --data plain "
+                             "--root " +
+                                 root + " --train-list " + root +
+                                 "/list.txt "
+                                 "--val-list " +
+                                 root +
+                                 "/list.txt --resize 0 --batch-size 2 "
+                                 "--epochs 2 --skip-bad-samples --distributed --dist-timeout 20 "
+                                 "--run-dir " +
+                                 root + "/run")
+                     .result;
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, "training: skipped 1 bad samples (2 times"), 1u) << r.output;
+  EXPECT_EQ(occurrences(r.output, "\nfinal: "), 1u) << r.output;
+  const auto records = MetricsLog::read(root + "/run/metrics.jsonl").records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1]["step"], 2);  // one step per epoch: the shorter shard's
 }
 
 }  // namespace
