@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "framework/error.h"
+#include "framework/generator.h"
 #include "framework/tensor.h"
 #include "tests/test_util.h"
 
@@ -159,6 +161,84 @@ TEST(Evaluation, BadInputIsAnErrorAndLeavesTheTotalsAlone) {
                         "video 7 has label 2 but earlier clips of it have 1");
   EXPECT_EQ(eval.result().clips, 1);
   EXPECT_ERROR_CONTAINS(Evaluator(0), "at least 1");
+}
+
+// Every video's clips in index order, `batch` clips per add(), from position `first` in steps
+// of `stride`: the shard of one process of `stride` (training/epoch_order.h's evaluation order).
+Evaluator evaluate_shard(const std::vector<float>& logits, const std::vector<int64_t>& labels,
+                         int classes, int clips_per_video, int64_t first, int64_t stride,
+                         int64_t batch) {
+  Evaluator eval(classes);
+  const int64_t total = static_cast<int64_t>(labels.size()) * clips_per_video;
+  std::vector<float> values;
+  std::vector<int64_t> batch_labels, videos;
+  for (int64_t p = first; p < total; p += stride) {
+    values.insert(values.end(), logits.begin() + p * classes, logits.begin() + (p + 1) * classes);
+    batch_labels.push_back(labels[p / clips_per_video]);
+    videos.push_back(p / clips_per_video);
+    if (static_cast<int64_t>(videos.size()) == batch || p + stride >= total) {
+      eval.add(Tensor::from_vector({static_cast<int64_t>(videos.size()), classes}, values),
+               batch_labels, videos);
+      values.clear();
+      batch_labels.clear();
+      videos.clear();
+    }
+  }
+  return eval;
+}
+
+// Three processes whose shards split every video's clips: the element-wise sum of their totals
+// gives the result of one evaluator over everything, video-level accuracy included.
+TEST(Evaluation, ShardTotalsSummedEqualTheUnshardedEvaluation) {
+  const int classes = 6, clips_per_video = 3, shards = 3;
+  const int64_t num_videos = 41;
+  Generator gen(5);
+  const std::vector<float> logits =
+      Tensor::normal({num_videos * clips_per_video, classes}, 0.0f, 2.0f, gen).to_vector();
+  std::vector<int64_t> labels;
+  for (float u : Tensor::uniform({num_videos}, 0.0f, 1.0f, gen).to_vector())
+    labels.push_back(std::min<int64_t>(classes - 1, static_cast<int64_t>(u * classes)));
+  const EvalResult whole =
+      evaluate_shard(logits, labels, classes, clips_per_video, 0, 1, 8).result();
+
+  std::vector<double> sum;
+  for (int k = 0; k < shards; ++k) {
+    const std::vector<double> t =
+        evaluate_shard(logits, labels, classes, clips_per_video, k, shards, 5 + k)
+            .totals(num_videos);
+    sum.resize(t.size());
+    for (size_t i = 0; i < t.size(); ++i) sum[i] += t[i];
+  }
+  const Evaluator merged = Evaluator::from_totals(classes, num_videos, sum);
+  EXPECT_EQ(merged.totals(num_videos), sum);
+  const EvalResult r = merged.result();
+  EXPECT_EQ(r.clips, whole.clips);
+  EXPECT_EQ(r.videos, whole.videos);
+  EXPECT_NEAR(r.loss, whole.loss, 1e-6 * whole.loss);
+  EXPECT_DOUBLE_EQ(r.top1, whole.top1);
+  EXPECT_DOUBLE_EQ(r.top5, whole.top5);
+  EXPECT_DOUBLE_EQ(r.video_top1, whole.video_top1);
+  EXPECT_DOUBLE_EQ(r.video_top5, whole.video_top5);
+  EXPECT_DOUBLE_EQ(r.mean_class_accuracy, whole.mean_class_accuracy);
+  ASSERT_EQ(r.per_class.size(), whole.per_class.size());
+  for (int c = 0; c < classes; ++c) {
+    EXPECT_EQ(r.per_class[c].count, whole.per_class[c].count) << c;
+    EXPECT_EQ(r.per_class[c].correct, whole.per_class[c].correct) << c;
+  }
+  // The video level needs the summed probabilities: one shard's clips alone score differently.
+  const EvalResult first_shard =
+      evaluate_shard(logits, labels, classes, clips_per_video, 0, shards, 5).result();
+  EXPECT_NE(first_shard.video_top1, whole.video_top1);
+}
+
+TEST(Evaluation, TotalsOfTheWrongSizeOrVideoAreErrors) {
+  Evaluator eval(2);
+  eval.add(Tensor::from_vector({1, 2}, {0, 1}), {1}, {3});
+  EXPECT_ERROR_CONTAINS(eval.totals(3), "video index 3 is outside 0 ... 2");
+  std::vector<double> t = eval.totals(4);
+  EXPECT_ERROR_CONTAINS(Evaluator::from_totals(2, 5, t), "do not fit 2 classes and 5 videos");
+  t[0] = -1;
+  EXPECT_ERROR_CONTAINS(Evaluator::from_totals(2, 4, t), "total 0 (-1) is not a count");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #pragma once
-// Launching tests/mpi_worker under mpirun from the mpi_*_test targets.
+// Launching a binary under mpirun from the mpi_*_test targets: tests/mpi_worker, or
+// //training:train for mpi_train_test.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,7 +11,7 @@
 
 namespace repflow::testing {
 
-// The mpi_worker binary, the test's one argument (tests/mpi_test_main.cc reads it).
+// The binary the test launches, its one argument (tests/mpi_test_main.cc reads it).
 const std::string& worker_path();
 
 // mpirun's path, empty when Open MPI is not installed.
@@ -32,12 +33,13 @@ struct TimedResult {
   double seconds;
 };
 
-// `np` processes of `mpi_worker args` (np 0: the worker alone, a world of one), ended by
-// `timeout` after `limit_s` seconds so that a hang fails the test instead of stalling it. Root
-// may run mpirun only with Open MPI's two opt-in variables. Bazel's sandboxes give concurrent
-// tests the same process ids, from which Open MPI names its session directories and shared
-// memory files: each test keeps them in its own TEST_TMPDIR so that they cannot collide.
-inline TimedResult run_workers(int np, const std::string& args, int limit_s = 120) {
+// The shell command for `np` processes of `binary args` (np 0: the binary alone, a world of
+// one), ended by `timeout` after `limit_s` seconds so that a hang fails the test instead of
+// stalling it. Root may run mpirun only with Open MPI's two opt-in variables. Bazel's sandboxes
+// give concurrent tests the same process ids, from which Open MPI names its session directories
+// and shared memory files: each test keeps them in its own TEST_TMPDIR so that they cannot
+// collide.
+inline std::string workers_command(int np, const std::string& args, int limit_s = 120) {
   const std::string tmp = test_tmp("");
   std::string command = "env TMPDIR=" + tmp +
                         " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout " +
@@ -45,9 +47,13 @@ inline TimedResult run_workers(int np, const std::string& args, int limit_s = 12
   if (np > 0)
     command += "mpirun -np " + std::to_string(np) + " --oversubscribe --mca orte_tmpdir_base " +
                tmp + " --mca btl_vader_backing_directory " + tmp + " ";
-  command += worker_path() + " " + args;
+  return command + worker_path() + " " + args;
+}
+
+// Runs workers_command(np, args, limit_s).
+inline TimedResult run_workers(int np, const std::string& args, int limit_s = 120) {
   const auto start = std::chrono::steady_clock::now();
-  TimedResult r{run_command(command), 0.0};
+  TimedResult r{run_command(workers_command(np, args, limit_s)), 0.0};
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

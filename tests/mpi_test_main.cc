@@ -1,4 +1,4 @@
-// main() of the mpi_*_test targets: gtest, and the path of the worker they launch.
+// main() of the mpi_*_test targets: gtest, and the path of the binary they launch.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -17,7 +17,7 @@ const std::string& worker_path() { return g_worker_path; }
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s MPI_WORKER\n", argv[0]);
+    std::fprintf(stderr, "usage: %s BINARY\n", argv[0]);
     return 2;
   }
   repflow::testing::g_worker_path = argv[1];

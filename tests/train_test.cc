@@ -64,7 +64,11 @@ TEST(Train, HelpListsEveryFlagWithItsDefault) {
                            "--seed (default: 0)",
                            "--clips-per-video",
                            "--workers",
-                           "--prefetch"})
+                           "--prefetch",
+                           "--distributed (default: false)",
+                           "--sync-bn (default: false)",
+                           "--bucket-mb",
+                           "--dist-timeout"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }
 

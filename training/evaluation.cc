@@ -1,6 +1,7 @@
 #include "training/evaluation.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "framework/error.h"
 #include "ops/loss.h"
@@ -75,6 +76,7 @@ void Evaluator::add(const Tensor& logits, const std::vector<int64_t>& labels,
     c.correct += top1[i];
     Video& v = videos_[videos[i]];
     v.label = labels[i];
+    ++v.clips;
     v.probability_sum.resize(num_classes_);
     for (int64_t j = 0; j < num_classes_; ++j) v.probability_sum[j] += probs[i * num_classes_ + j];
   }
@@ -114,5 +116,58 @@ EvalResult Evaluator::result() const {
 }
 
 void Evaluator::reset() { *this = Evaluator(num_classes_); }
+
+std::vector<double> Evaluator::totals(int64_t num_videos) const {
+  std::vector<double> t = {static_cast<double>(clips_), loss_sum_, static_cast<double>(top1_hits_),
+                           static_cast<double>(topk_hits_)};
+  for (const ClassAccuracy& c : per_class_) {
+    t.push_back(static_cast<double>(c.count));
+    t.push_back(static_cast<double>(c.correct));
+  }
+  const size_t videos_at = t.size();
+  const int64_t slot = num_classes_ + 2;
+  t.resize(videos_at + num_videos * slot);
+  for (const auto& [id, v] : videos_) {
+    RF_CHECK(id >= 0 && id < num_videos, "Evaluator: video index ", id, " is outside 0 ... ",
+             num_videos - 1);
+    double* s = &t[videos_at + id * slot];
+    s[0] = static_cast<double>(v.clips);
+    s[1] = static_cast<double>(v.label * v.clips);
+    std::copy(v.probability_sum.begin(), v.probability_sum.end(), s + 2);
+  }
+  return t;
+}
+
+Evaluator Evaluator::from_totals(int64_t num_classes, int64_t num_videos,
+                                 const std::vector<double>& totals) {
+  Evaluator e(num_classes);
+  const int64_t slot = num_classes + 2, videos_at = 4 + 2 * num_classes;
+  RF_CHECK(num_videos >= 0 && static_cast<int64_t>(totals.size()) == videos_at + num_videos * slot,
+           "Evaluator: ", totals.size(), " totals do not fit ", num_classes, " classes and ",
+           num_videos, " videos");
+  const auto count = [&](int64_t i) {
+    const double v = totals[i];
+    RF_CHECK(v >= 0 && v == std::floor(v), "Evaluator: total ", i, " (", v, ") is not a count");
+    return static_cast<int64_t>(v);
+  };
+  e.clips_ = count(0);
+  e.loss_sum_ = totals[1];
+  e.top1_hits_ = count(2);
+  e.topk_hits_ = count(3);
+  for (int64_t c = 0; c < num_classes; ++c) e.per_class_[c] = {count(4 + 2 * c), count(5 + 2 * c)};
+  for (int64_t id = 0; id < num_videos; ++id) {
+    const int64_t at = videos_at + id * slot;
+    const int64_t clips = count(at);
+    if (clips == 0) continue;
+    const int64_t label_sum = count(at + 1);
+    RF_CHECK(label_sum % clips == 0 && label_sum / clips < num_classes, "Evaluator: video ", id,
+             " has clips with different labels");
+    Video& v = e.videos_[id];
+    v.clips = clips;
+    v.label = label_sum / clips;
+    v.probability_sum.assign(totals.begin() + at + 2, totals.begin() + at + slot);
+  }
+  return e;
+}
 
 }  // namespace repflow

@@ -52,9 +52,24 @@ class Evaluator {
 
   void reset();
 
+  // The running totals as doubles, laid out so that the element-wise sum of the totals of
+  // evaluators that saw disjoint shards of one validation set (each with its own batches) is the
+  // totals of one evaluator that saw them all: several processes reduce them with one allreduce.
+  // Videos are dense, one slot of num_classes + 2 per dataset index below `num_videos` (its clip
+  // count, its label times that count, its probability sums), since one video's clips may be
+  // evaluated on different processes: num_videos * (num_classes + 2) + 2 * num_classes + 4
+  // doubles (HMDB-51: 80 K, Kinetics-400 val: 8 M). An Error if a video index added is not
+  // below num_videos.
+  std::vector<double> totals(int64_t num_videos) const;
+  // The evaluator whose totals(num_videos) are `totals`; Errors name a wrong size, a negative
+  // count or a video whose label sum is not its clip count times a class.
+  static Evaluator from_totals(int64_t num_classes, int64_t num_videos,
+                               const std::vector<double>& totals);
+
  private:
   struct Video {
     int64_t label = 0;
+    int64_t clips = 0;
     std::vector<double> probability_sum;
   };
 

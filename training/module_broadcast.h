@@ -7,5 +7,7 @@
 namespace repflow {
 
 void broadcast_module(const Module& module, Communicator& comm, int root = 0);
+// Any tensors, listed in the same order on every rank (the names go into error messages).
+void broadcast_tensors(const NamedTensors& tensors, Communicator& comm, int root = 0);
 
 }  // namespace repflow

@@ -56,9 +56,14 @@ void abort_job(int code) {
 }
 
 int run_main_distributed(const std::function<int()>& body) {
-  const int code = run_main(body);
+  bool returned = false;
+  const int code = run_main([&] {
+    const int c = body();
+    returned = true;
+    return c;
+  });
   if (!mpi_started()) return code;
-  if (code != 0 && g_context.world_size > 1) {
+  if (!returned && g_context.world_size > 1) {
     std::fprintf(stderr, "error: rank %d of %d failed (exit code %d); aborting the job\n",
                  g_context.rank, g_context.world_size, code);
     abort_job(code);

@@ -22,10 +22,11 @@ bool mpi_started();
 // Ends every rank of the job with exit code `code` (MPI_Abort); before init_mpi, this process.
 [[noreturn]] void abort_job(int code);
 
-// run_main (framework/flags.h) for binaries that may run under mpirun: when the body fails on
-// one rank after init_mpi, the error is printed with the rank and the job is aborted, so the
-// other ranks exit at once instead of waiting in their next collective; on success MPI is
-// finalised.
+// run_main (framework/flags.h) for binaries that may run under mpirun: when the body fails
+// (throws) on one rank after init_mpi, the error is printed with the rank and the job is
+// aborted, so the other ranks exit at once instead of waiting in their next collective. A body
+// that returns, with any exit code (e.g. 130 after an interrupt all ranks agreed on), finalises
+// MPI and exits with that code.
 int run_main_distributed(const std::function<int()>& body);
 
 }  // namespace repflow

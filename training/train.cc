@@ -20,7 +20,11 @@
 #include "models/weights_io.h"
 #include "training/averaging.h"
 #include "training/data_flags.h"
+#include "training/dist_flags.h"
+#include "training/grad_reducer.h"
 #include "training/lr_schedule.h"
+#include "training/module_broadcast.h"
+#include "training/sync_batch_norm.h"
 #include "training/trainer.h"
 
 namespace repflow {
@@ -49,7 +53,9 @@ void add_flags(Flags& flags) {
             "their initial values, e.g. a classifier of another size)");
   add_data_flags(flags);
   flags.add("epochs", "5", "passes over the training set");
-  flags.add("batch-size", "16", "clips per step");
+  flags.add("batch-size", "16",
+            "clips per step and process (--distributed: the global batch is K times this, for "
+            "the same --lr)");
   flags.add("momentum", "0.9", "SGD momentum");
   flags.add("nesterov", "false", "Nesterov momentum");
   flags.add("weight-decay", "0.0001", "L2 weight decay");
@@ -81,6 +87,7 @@ void add_flags(Flags& flags) {
   flags.add("seed", "0", "seed of the weights, the sampling and dropout");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
   add_threads_flag(flags, "CPU compute threads");
+  add_dist_flags(flags);
 }
 
 std::string default_run_dir(const std::string& model) {
@@ -104,6 +111,27 @@ Checkpoint resume(Flags& flags) {
   return c;
 }
 
+// The trainer's hooks for a data-parallel run over `comm`, gradients averaged by `reducer`.
+DataParallel data_parallel(Communicator& comm, GradReducer& reducer) {
+  DataParallel dp;
+  dp.rank = comm.rank();
+  dp.world_size = comm.world_size();
+  dp.backward = [&reducer](const Tensor& loss) { reducer.backward(loss); };
+  dp.reduce_sums = [&comm](std::vector<double>& values) {
+    values = comm.allreduce_sum(values, "training totals");
+  };
+  dp.broadcast = [&comm](const NamedTensors& tensors) { broadcast_tensors(tensors, comm); };
+  return dp;
+}
+
+// What the optimiser updates: the flow layer may hold fixed parameters (FlowBlockOptions).
+std::vector<Tensor> learned_parameters(const Module& model) {
+  std::vector<Tensor> out;
+  for (const auto& [name, p] : model.named_parameters())
+    if (p.requires_grad()) out.push_back(p);
+  return out;
+}
+
 int train(int argc, char** argv) {
   Flags flags("train",
               "Trains a video model; with no flags, a small 2-D ResNet with a "
@@ -112,8 +140,16 @@ int train(int argc, char** argv) {
   if (!flags.parse(argc, argv)) return 0;
   std::optional<Checkpoint> checkpoint;
   if (!flags.str("resume").empty()) checkpoint = resume(flags);
-  const Device device = parse_device(flags.str("device"));
+  Device device = parse_device(flags.str("device"));
   apply_threads_flag(flags);
+  const DistOptions dist = read_dist_flags(flags);
+  DistContext context;  // one process alone without --distributed
+  std::unique_ptr<Communicator> comm;
+  if (dist.enabled) {
+    context = init_mpi();
+    device = local_device(context, device);
+    comm = make_communicator(context, device, dist.timeout_s);
+  }
 
   TrainerOptions o;
   o.seed = static_cast<uint64_t>(flags.integer("seed"));
@@ -130,6 +166,14 @@ int train(int argc, char** argv) {
   if (!flags.str("init-weights").empty())
     load_weights_into(*model, user_path(flags.str("init-weights")), /*strict=*/false);
   model->to(device);
+  // A checkpoint (--resume) is read by every process and replaces these values alike.
+  std::optional<GradReducer> reducer;
+  if (comm) {
+    broadcast_module(*model, *comm);
+    if (dist.sync_bn) enable_sync_batch_norm(*model, *comm);
+    reducer.emplace(learned_parameters(*model), *comm, dist.bucket_mb);
+    o.data_parallel = data_parallel(*comm, *reducer);
+  }
 
   for (LoaderOptions* l : {&o.train_loader, &o.val_loader}) {
     l->batch_size = flags.integer_in("batch-size", 1, kMaxCount);
@@ -174,18 +218,21 @@ int train(int argc, char** argv) {
               {"classes", data.train->num_classes()},
               {"train_videos", data.train->size()},
               {"val_videos", data.val->size()},
-              {"device", device.str()}};
-  std::cout << "model " << flags.str("model") << ": " << parameters << " parameters, "
-            << data.train->num_classes() << " classes; " << data.train->size() << " training and "
-            << data.val->size() << " validation videos; run directory " << o.run_dir << std::endl;
+              {"device", device.str()},
+              {"processes", context.world_size}};
+  if (o.data_parallel.root())
+    std::cout << "model " << flags.str("model") << ": " << parameters << " parameters, "
+              << data.train->num_classes() << " classes; " << data.train->size() << " training and "
+              << data.val->size() << " validation videos; run directory " << o.run_dir << std::endl;
 
   const TrainSummary s = train_model(*model, *data.train, *data.val, o);
   if (s.interrupted) return 128 + s.interrupt_signal;
   RF_CHECK(s.last_eval.has_value(), "train: nothing to do: the checkpoint already completed ",
            s.epochs_done, " epochs (raise --epochs to continue)");
-  std::printf("final: val_top1=%.2f val_top5=%.2f epochs=%lld seconds=%.2f\n",
-              100 * s.last_eval->top1, 100 * s.last_eval->top5,
-              static_cast<long long>(s.epochs_done), s.seconds);
+  if (o.data_parallel.root())
+    std::printf("final: val_top1=%.2f val_top5=%.2f epochs=%lld seconds=%.2f\n",
+                100 * s.last_eval->top1, 100 * s.last_eval->top5,
+                static_cast<long long>(s.epochs_done), s.seconds);
   return 0;
 }
 
@@ -201,5 +248,5 @@ int main(int argc, char** argv) {
     execv("/proc/self/exe", argv);
     // Without /proc the run goes on, only slower.
   }
-  return repflow::run_main([&] { return repflow::train(argc, argv); });
+  return repflow::run_main_distributed([&] { return repflow::train(argc, argv); });
 }

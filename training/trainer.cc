@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -84,45 +85,49 @@ class Trainer {
     TrainSummary summary;
     InterruptGuard interrupts;
     const int64_t steps = train_loader_.batches_per_epoch();
+    const auto stop = [&] {
+      summary.interrupted = true;
+      summary.interrupt_signal =
+          InterruptGuard::requested() ? InterruptGuard::signal_number() : SIGTERM;
+    };
     while (position_.epoch < options_.epochs) {
       const auto epoch_start = std::chrono::steady_clock::now();
       const double seconds_before = position_.seconds;
       ProgressOptions progress_options;
       progress_options.quiet = options_.quiet;
       progress_options.terminal = is_terminal(stdout);
-      EpochProgress progress(std::cout, static_cast<int>(position_.epoch + 1),
+      EpochProgress progress(out(), static_cast<int>(position_.epoch + 1),
                              static_cast<int>(options_.epochs), steps, progress_options);
       model_.train();
       train_loader_.start_epoch(position_.epoch, position_.step);
       Batch batch;
       double lr = 0.0;
-      while (train_loader_.next(&batch)) {
+      while (next_batch(&batch)) {
         lr = train_step(batch, steps);
         progress.update(position_.step, position_.sums.mean_loss(), position_.sums.accuracy(),
                         position_.sums.clips);
-        if (InterruptGuard::requested() && position_.step < steps) {
+        if (interrupt_requested() && position_.step < steps) {
           position_.seconds = seconds_before + seconds_since(epoch_start);
-          save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
-          std::cout << "\ninterrupted: checkpoint saved at epoch " << position_.epoch + 1
-                    << " step " << position_.step << " in " << checkpoint_path(options_.run_dir)
-                    << " (continue with --resume " << options_.run_dir << ")" << std::endl;
-          summary.interrupted = true;
-          summary.interrupt_signal = InterruptGuard::signal_number();
+          if (dp().root()) save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
+          out() << "\ninterrupted: checkpoint saved at epoch " << position_.epoch + 1 << " step "
+                << position_.step << " in " << checkpoint_path(options_.run_dir)
+                << " (continue with --resume " << options_.run_dir << ")" << std::endl;
+          stop();
           break;
         }
       }
       if (summary.interrupted) break;
       const double train_seconds = seconds_since(epoch_start);
+      share_buffers();
       const EvalResult eval = evaluate();
       schedule_.observe(eval.top1);
       position_.seconds = seconds_before + seconds_since(epoch_start);
       finish_epoch(eval, lr, train_seconds, progress);
       summary.last_eval = eval;
-      if (InterruptGuard::requested()) {
-        summary.interrupted = true;
-        summary.interrupt_signal = InterruptGuard::signal_number();
-        std::cout << "interrupted: checkpoint saved after epoch " << position_.epoch << " in "
-                  << checkpoint_path(options_.run_dir) << std::endl;
+      if (interrupt_requested()) {
+        stop();
+        out() << "interrupted: checkpoint saved after epoch " << position_.epoch << " in "
+              << checkpoint_path(options_.run_dir) << std::endl;
         break;
       }
     }
@@ -137,6 +142,8 @@ class Trainer {
   LoaderOptions loader_options(LoaderOptions o, bool train) const {
     o.order.train = train;
     o.order.seed = options_.seed;
+    o.order.rank = options_.data_parallel.rank;
+    o.order.world_size = options_.data_parallel.world_size;
     if (train) o.order.clips_per_video = 1;
     return o;
   }
@@ -153,21 +160,52 @@ class Trainer {
       throw std::runtime_error(msg.str());
     }
     sgd_.zero_grad();
-    loss.backward();
+    dp().backward(loss);
+    // Clipping sees the averaged gradient, as a single process with the global batch would.
     if (options_.clip_grad_norm > 0) sgd_.clip_grad_norm(options_.clip_grad_norm);
     const double lr = schedule_.lr(position_.epoch, position_.step, steps);
     sgd_.step(lr);
     if (averaging()) average_.update();
-    const int64_t n = static_cast<int64_t>(batch.labels.size());
-    position_.sums.loss += loss_value * n;
-    position_.sums.correct += ops::topk_accuracy(logits, batch.labels, 1) * n;
-    position_.sums.clips += n;
+    const auto n = static_cast<double>(batch.labels.size());
+    std::vector<double> sums = {loss_value * n, ops::topk_accuracy(logits, batch.labels, 1) * n, n};
+    dp().reduce_sums(sums);
+    position_.sums.loss += sums[0];
+    position_.sums.correct += sums[1];
+    position_.sums.clips += static_cast<int64_t>(sums[2]);
     ++position_.step;
     ++position_.global_step;
     return lr;
   }
 
   bool averaging() const { return options_.averaging.kind != AveragingKind::kNone; }
+
+  const DataParallel& dp() const { return options_.data_parallel; }
+  // Progress and reports: the root's on stdout, the other processes' nowhere.
+  std::ostream& out() { return dp().root() ? std::cout : silent_; }
+
+  // The next batch when every process has one. Without bad samples skipped, the processes'
+  // shards give the same number of batches; with them, a process may run out first, and the
+  // others then end the epoch with it instead of waiting for its gradients.
+  bool next_batch(Batch* batch) {
+    std::vector<double> have = {train_loader_.next(batch) ? 1.0 : 0.0};
+    dp().reduce_sums(have);
+    return have[0] == dp().world_size;
+  }
+
+  // Ctrl-C reaches one process or all of them (mpirun passes it on as SIGTERM): all stop at the
+  // same step.
+  bool interrupt_requested() {
+    std::vector<double> requested = {InterruptGuard::requested() ? 1.0 : 0.0};
+    dp().reduce_sums(requested);
+    return requested[0] > 0;
+  }
+
+  // Batch-norm statistics follow each process's own batches (unless synchronised); evaluation,
+  // the averages and the files take the root's, as torch DistributedDataParallel does.
+  void share_buffers() {
+    dp().broadcast(model_.named_buffers());
+    if (averaging()) dp().broadcast(average_.state());
+  }
 
   EvalResult evaluate() {
     NoGradGuard no_grad;
@@ -180,7 +218,10 @@ class Trainer {
     while (val_loader_.next(&batch))
       evaluator.add(model_(batch.clips.to(options_.device)), batch.labels, batch.videos);
     model_.train();
-    return evaluator.result();
+    if (dp().world_size == 1) return evaluator.result();
+    std::vector<double> totals = evaluator.totals(val_set_.size());
+    dp().reduce_sums(totals);
+    return Evaluator::from_totals(val_set_.num_classes(), val_set_.size(), totals).result();
   }
 
   void finish_epoch(const EvalResult& eval, double lr, double train_seconds,
@@ -205,6 +246,7 @@ class Trainer {
     ++position_.epoch;
     position_.step = 0;
     position_.sums = EpochSums();
+    if (!dp().root()) return;
     metrics_.append(record);
     write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
     save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
@@ -263,16 +305,17 @@ class Trainer {
              train_loader_.batches_per_epoch(), " batches (a different batch size or dataset?)");
     metrics_ = MetricsLog::read(metrics_.path());
     metrics_.drop_after_epoch(position_.epoch);
-    std::cout << "resumed at epoch " << position_.epoch + 1 << " step " << position_.step
-              << std::endl;
+    out() << "resumed at epoch " << position_.epoch + 1 << " step " << position_.step << std::endl;
   }
 
   // Once per video: the loaders meet a bad video again every epoch.
+  // Every process reports the bad samples of its own shards.
   void report_bad_samples() const {
     for (const DataLoader* loader : {&train_loader_, &val_loader_}) {
       if (loader->bad_sample_count() == 0) continue;
       std::map<std::string, std::string> reasons;
       for (const BadSample& b : loader->bad_samples()) reasons.emplace(b.name, b.reason);
+      if (dp().world_size > 1) std::cout << "rank " << dp().rank << ": ";
       std::cout << (loader == &train_loader_ ? "training" : "validation") << ": skipped "
                 << reasons.size() << " bad samples (" << loader->bad_sample_count()
                 << " times over the epochs):\n";
@@ -291,6 +334,7 @@ class Trainer {
   ParameterAverage average_;
   MetricsLog metrics_;
   Position position_;
+  std::ostream silent_{nullptr};
 };
 
 }  // namespace
@@ -300,8 +344,10 @@ std::string weights_path(const std::string& run_dir) { return run_dir + "/weight
 
 TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
                          const TrainerOptions& options) {
-  std::filesystem::create_directories(options.run_dir);
-  write_file_atomic(options.run_dir + "/config.json", options.config.dump(2) + "\n");
+  if (options.data_parallel.root()) {
+    std::filesystem::create_directories(options.run_dir);
+    write_file_atomic(options.run_dir + "/config.json", options.config.dump(2) + "\n");
+  }
   return Trainer(model, train_set, val_set, options).run();
 }
 

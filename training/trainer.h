@@ -13,6 +13,7 @@
 #include "models/module.h"
 #include "training/averaging.h"
 #include "training/checkpoint.h"
+#include "training/data_parallel.h"
 #include "training/dataset.h"
 #include "training/evaluation.h"
 #include "training/loader.h"
@@ -24,7 +25,7 @@ namespace repflow {
 struct TrainerOptions {
   int64_t epochs = 10;
   // Their `order` fields are filled in by the trainer (seed, train/eval, shard) except
-  // clips_per_video for evaluation.
+  // clips_per_video for evaluation. batch_size is per process.
   LoaderOptions train_loader, val_loader;
   uint64_t seed = 0;
   std::vector<GroupRule> group_rules;  // e.g. the flow layer's parameters at 0.01x
@@ -41,6 +42,12 @@ struct TrainerOptions {
   // that --resume can rebuild the same run.
   nlohmann::json config = nlohmann::json::object();
   std::optional<Checkpoint> resume_from;
+  // Several processes: each trains on its shard of every epoch (same number of steps on each)
+  // with gradients averaged before every step, and evaluates its shard of the validation clips
+  // with the totals summed, so every process gets the same EvalResult. Only the root prints and
+  // writes the run directory; every process reads resume_from. Processes stop together: when
+  // one is interrupted, or one's loader runs out of batches (skipped bad samples).
+  DataParallel data_parallel;
 };
 
 struct TrainSummary {
@@ -48,8 +55,8 @@ struct TrainSummary {
   int64_t epochs_done = 0;              // over the whole run, resumed parts included
   double seconds = 0.0;                 // this process's wall time
   bool interrupted = false;             // stopped by SIGINT/SIGTERM after saving a checkpoint
-  int interrupt_signal = 0;
-  int64_t bad_samples = 0;
+  int interrupt_signal = 0;  // SIGTERM on a process stopped because another one was interrupted
+  int64_t bad_samples = 0;   // this process's
 };
 
 // Trains `model` (already on options.device) in place.

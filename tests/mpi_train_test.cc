@@ -1,0 +1,180 @@
+// //training:train --distributed under mpirun: two processes with a per-process batch of 8
+// train like one process with a batch of 16 (the same weights within float rounding, the same
+// validation metrics from rank 0 alone), a distributed run resumes exactly, and a SIGTERM
+// to one rank stops every rank at the same step with one checkpoint; a rank whose shard has
+// a bad video skips it without leaving the others waiting.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <string>
+
+#include "framework/json_tensor.h"
+#include "framework/weights.h"
+#include "tests/frame_fixture.h"
+#include "tests/mpi_launch.h"
+#include "training/checkpoint.h"
+#include "training/metrics_log.h"
+
+namespace repflow {
+namespace {
+
+using testing::run_workers;
+using testing::workers_command;
+
+// 64 training videos: 4 steps per epoch of 16 clips, or of 2 x 8. 24 validation videos of 2
+// clips each, which two processes split clip by clip, so video-level accuracy needs both.
+// --flow none: the flow block's min-max normalisation sends gradients to the extreme values,
+// shared between ties, which float rounding of a different batch split can break (README,
+// "Distributed training"). BN needs --sync-bn for the two runs to be the same computation.
+const std::string kTiny =
+    " --quiet --threads 1 --workers 1 --frames 4 --size 16 --synthetic-train 64 "
+    "--synthetic-val 24 --clips-per-video 2 --flow none --average ema --lr-schedule step "
+    "--lr-steps 1 ";
+const std::string kTwo = " --distributed --sync-bn --batch-size 8 ";
+
+CommandResult train(int np, const std::string& args) {
+  return run_workers(np, kTiny + args).result;
+}
+
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The largest difference of any tensor, relative to that tensor's largest magnitude.
+double max_relative_difference(const std::string& file_a, const std::string& file_b) {
+  const std::map<std::string, Tensor> a = load_weights(file_a), b = load_weights(file_b);
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (const auto& [name, ta] : a) {
+    const std::vector<float> va = ta.to_vector(), vb = b.at(name).to_vector();
+    EXPECT_EQ(va.size(), vb.size()) << name;
+    double scale = 1e-30, diff = 0;
+    for (size_t i = 0; i < va.size(); ++i) {
+      scale = std::max(scale, std::fabs(static_cast<double>(va[i])));
+      diff = std::max(diff, std::fabs(static_cast<double>(va[i]) - vb[i]));
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+void expect_same_checkpoint(const std::string& a, const std::string& b) {
+  const std::map<std::string, Tensor> ta = load_weights(a), tb = load_weights(b);
+  ASSERT_EQ(ta.size(), tb.size());
+  for (const auto& [name, t] : ta) EXPECT_EQ(t.to_vector(), tb.at(name).to_vector()) << name;
+}
+
+TEST(MpiTrain, TwoProcessesOfBatch8TrainLikeOneOfBatch16) {
+  SKIP_WITHOUT_MPIRUN();
+  const std::string one = fresh_dir("one"), two = fresh_dir("two"), small = fresh_dir("small");
+  const auto r1 = train(0, "--epochs 2 --batch-size 16 --run-dir " + one);
+  ASSERT_EQ(r1.status, 0) << r1.output;
+  const auto r2 = train(2, "--epochs 2 " + kTwo + "--run-dir " + two);
+  ASSERT_EQ(r2.status, 0) << r2.output;
+  EXPECT_EQ(occurrences(r2.output, "\nfinal: "), 1u) << r2.output;
+  EXPECT_EQ(occurrences(r2.output, "epoch 2/2 "), 1u) << r2.output;
+  EXPECT_EQ(read_json_file(two + "/config.json")["processes"], 2);
+
+  const double tolerance = 3e-5;
+  EXPECT_LT(max_relative_difference(one + "/weights.json", two + "/weights.json"), tolerance);
+  EXPECT_LT(max_relative_difference(one + "/checkpoint.json", two + "/checkpoint.json"), tolerance);
+  // One process with the per-process batch alone trains visibly differently.
+  ASSERT_EQ(train(0, "--epochs 2 --batch-size 8 --run-dir " + small).status, 0);
+  EXPECT_GT(max_relative_difference(one + "/weights.json", small + "/weights.json"),
+            100 * tolerance);
+
+  const auto m1 = MetricsLog::read(one + "/metrics.jsonl").records();
+  const auto m2 = MetricsLog::read(two + "/metrics.jsonl").records();
+  ASSERT_EQ(m1.size(), 2u);
+  ASSERT_EQ(m2.size(), 2u);
+  for (size_t e = 0; e < 2; ++e) {
+    SCOPED_TRACE(e);
+    for (const char* key :
+         {"step", "val_clips", "val_videos", "val_top1", "val_top5", "val_video_top1",
+          "val_video_top5", "val_mean_class_accuracy", "val_class_count", "val_class_correct"})
+      EXPECT_EQ(m1[e][key], m2[e][key]) << key;
+    for (const char* key : {"val_loss", "train_loss", "train_top1", "lr"}) {
+      const double a = m1[e][key], b = m2[e][key];
+      EXPECT_NEAR(a, b, 1e-5 * std::fabs(a)) << key;
+    }
+  }
+  EXPECT_EQ(m2[1]["val_clips"], 48);
+  EXPECT_EQ(m2[1]["val_videos"], 24);
+}
+
+TEST(MpiTrain, ADistributedRunResumesExactly) {
+  SKIP_WITHOUT_MPIRUN();
+  const std::string straight = fresh_dir("straight"), split = fresh_dir("split");
+  ASSERT_EQ(train(2, "--epochs 2 " + kTwo + "--run-dir " + straight).status, 0);
+  ASSERT_EQ(train(2, "--epochs 1 " + kTwo + "--run-dir " + split).status, 0);
+  const auto r = run_workers(2, "--resume " + split + " --epochs 2").result;
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, "resumed at epoch 2 step 0"), 1u) << r.output;
+  expect_same_checkpoint(straight + "/checkpoint.json", split + "/checkpoint.json");
+}
+
+// Ctrl-C or a scheduler's SIGTERM may reach the ranks at different steps, or one rank alone:
+// here rank processes get it one at a time (mpirun itself would SIGKILL them 1 s after passing
+// it on, README). They agree to stop after the same step, rank 0 saves the checkpoint, and
+// resuming finishes the epoch as the uninterrupted run does.
+TEST(MpiTrain, ASigtermToOneRankStopsEveryRankAtTheSameStepAndResumingFinishesExactly) {
+  SKIP_WITHOUT_MPIRUN();
+  const std::string cut = fresh_dir("cut");
+  const std::string launch = workers_command(2, kTiny + "--epochs 40 " + kTwo + "--run-dir " + cut);
+  // $! is `timeout`; its child is mpirun, whose children are the ranks.
+  const auto r = run_command(launch + " > " + cut + "/log.txt 2>&1 & pid=$!; while [ ! -f " + cut +
+                             "/checkpoint.json ] && kill -0 $pid 2>/dev/null; do sleep 0.01; " +
+                             "done; rank=$(pgrep -P $(pgrep -P $pid) | head -n 1); " +
+                             "kill -TERM $rank; wait $pid");
+  const std::string log = read_text(cut + "/log.txt");
+  if (r.status == 0) GTEST_SKIP() << "the run finished before the signal arrived";
+  ASSERT_EQ(occurrences(log, "interrupted: checkpoint saved"), 1u) << log;
+  const Checkpoint c = load_checkpoint(cut + "/checkpoint.json");
+  const int64_t epochs = c.trainer["epoch"].get<int64_t>() + 1;
+  const auto resumed = run_workers(2, "--resume " + cut + " --epochs " + std::to_string(epochs));
+  ASSERT_EQ(resumed.result.status, 0) << resumed.result.output;
+  const std::string straight = fresh_dir("cut_straight");
+  ASSERT_EQ(train(2, "--epochs " + std::to_string(epochs) + kTwo + "--run-dir " + straight).status,
+            0);
+  expect_same_checkpoint(straight + "/checkpoint.json", cut + "/checkpoint.json");
+}
+
+// Eight videos of a frame folder, one of them missing a frame: the rank whose shard holds it
+// has one full batch of 2 that epoch, the other rank two, and both must end the epoch together.
+TEST(MpiTrain, ARankThatSkipsABadVideoDoesNotLeaveTheOthersWaiting) {
+  SKIP_WITHOUT_MPIRUN();
+  const std::string root = fresh_dir("frames");
+  std::string list;
+  for (int v = 0; v < 8; ++v) {
+    write_coded_frames(root + "/v" + std::to_string(v), 6, 20, 18, v);
+    list += "v" + std::to_string(v) + " 6 " + std::to_string(v % 2) + "\n";
+  }
+  write_text(root + "/list.txt", list);
+  std::filesystem::remove(root + "/v3/4.png");
+  const auto r = run_workers(2,
+                             "--quiet --threads 1 --workers 1 --frames 4 --size 16 --data plain "
+                             "--root " +
+                                 root + " --train-list " + root +
+                                 "/list.txt "
+                                 "--val-list " +
+                                 root +
+                                 "/list.txt --resize 0 --batch-size 2 "
+                                 "--epochs 2 --skip-bad-samples --distributed --dist-timeout 20 "
+                                 "--run-dir " +
+                                 root + "/run")
+                     .result;
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(occurrences(r.output, "training: skipped 1 bad samples (2 times"), 1u) << r.output;
+  EXPECT_EQ(occurrences(r.output, "\nfinal: "), 1u) << r.output;
+  const auto records = MetricsLog::read(root + "/run/metrics.jsonl").records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1]["step"], 2);  // one step per epoch: the shorter shard's
+}
+
+}  // namespace
+}  // namespace repflow
