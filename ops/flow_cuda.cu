@@ -6,8 +6,14 @@
 // backward state (written by the forward; read by the backward straight from global memory,
 // each value by at most the three threads whose stencils cover it, so mostly from cache).
 //
-// Fallback, for planes whose fields exceed the shared memory a block may opt into (forward
-// 44 B, backward 80 B per padded pixel, against 227 KB on an H100): the same fields in global
+// Image fields in global memory, for backward planes whose 20 fields exceed the shared memory
+// a block may opt into (80 B per padded pixel, against 227 KB on an H100: 56 x 56 needs 269 KB)
+// but whose 15 adjoint fields fit (60 B, up to 60 x 60): the five image fields, written once
+// and then only read, live in a global scratch plane per block and are served from cache; the
+// kernel is otherwise the same.
+//
+// Fallback, for planes whose forward fields (44 B per padded pixel) or backward adjoint fields
+// (60 B) exceed the shared memory: the same fields in global
 // memory, one thread per pixel of every plane and one launch per sweep. The sweeps update in
 // place without races because each one reads its neighbours only from fields it does not
 // write (see flow_math.h), and kernels on one stream run in order.
@@ -146,13 +152,20 @@ __global__ void __launch_bounds__(kMaxThreads)
 
 __global__ void __launch_bounds__(kMaxThreads)
     backward_shared_kernel(FlowProblem pb, const float* f1, const float* f2, const float* saved,
-                           const float* grad_out, float* grad_f1, float* grad_f2, float* partials) {
+                           const float* grad_out, float* grad_f1, float* grad_f2, float* partials,
+                           float* image_scratch) {
   extern __shared__ float smem[];
   const int h = pb.h, w = pb.w, hw = h * w, padded = flow_padded_size(h, w);
   const int stride = flow_stride(w);
   const int64_t plane = blockIdx.x;
-  const FlowBackwardPlanes bp = flow_backward_planes(smem, padded);
-  clear_shared(smem, kFlowBackwardPlanes * padded);
+  // With image_scratch (zeroed, pads included) the image fields are this plane's part of it.
+  const FlowBackwardPlanes bp =
+      image_scratch
+          ? FlowBackwardPlanes{flow_image_at(image_scratch + plane * kFlowImagePlanes * padded,
+                                             padded),
+                               flow_adjoint_at(smem, padded)}
+          : flow_backward_planes(smem, padded);
+  clear_shared(smem, (image_scratch ? kFlowAdjointPlanes : kFlowBackwardPlanes) * padded);
   const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
   for (int q = threadIdx.x; q < hw; q += blockDim.x)
     flow_back_init(bp, f1 + plane * hw, f2 + plane * hw, g1, g1 + pb.channels * hw, h, w, q / w,
@@ -410,17 +423,25 @@ void flow_backward_cuda(int device, const FlowProblem& pb, const float* f1, cons
   CudaDeviceGuard guard(device);
   cudaStream_t stream = cuda_stream(device);
   const int padded = flow_padded_size(pb.h, pb.w);
-  const size_t shared = size_t{kFlowBackwardPlanes} * padded * sizeof(float);
-  const bool in_shared = fits_in_shared(backward_shared_kernel, shared, device);
+  const size_t all_shared = size_t{kFlowBackwardPlanes} * padded * sizeof(float);
+  const size_t adjoint_shared = size_t{kFlowAdjointPlanes} * padded * sizeof(float);
+  const bool images_in_shared = fits_in_shared(backward_shared_kernel, all_shared, device);
+  const bool in_shared =
+      images_in_shared || fits_in_shared(backward_shared_kernel, adjoint_shared, device);
   const FallbackGrid g = fallback_grid(pb);
   const int64_t rows = in_shared ? pb.planes : pb.planes * g.grid.x;
   DeviceBuffer partials(rows * kFlowSlots * sizeof(float), device);
   RF_CUDA_CHECK(
       cudaMemsetAsync(partials.as<float>(), 0, rows * kFlowSlots * sizeof(float), stream));
   if (in_shared) {
+    const size_t image_bytes =
+        images_in_shared ? 0 : pb.planes * kFlowImagePlanes * padded * sizeof(float);
+    DeviceBuffer images(image_bytes, device);
+    if (image_bytes > 0) RF_CUDA_CHECK(cudaMemsetAsync(images.as<float>(), 0, image_bytes, stream));
     backward_shared_kernel<<<static_cast<unsigned int>(pb.planes), plane_threads(pb.h * pb.w),
-                             shared, stream>>>(pb, f1, f2, saved, grad_out, grad_f1, grad_f2,
-                                               partials.as<float>());
+                             images_in_shared ? all_shared : adjoint_shared, stream>>>(
+        pb, f1, f2, saved, grad_out, grad_f1, grad_f2, partials.as<float>(),
+        images_in_shared ? nullptr : images.as<float>());
     RF_CUDA_LAUNCH_CHECK();
   } else {
     const size_t work_bytes = pb.planes * kFlowBackwardPlanes * padded * sizeof(float);

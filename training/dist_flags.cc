@@ -1,5 +1,6 @@
 #include "training/dist_flags.h"
 
+#include "framework/device.h"
 #include "training/mpi_communicator.h"
 #if REPFLOW_WITH_NCCL
 #include "training/nccl_communicator.h"
@@ -31,7 +32,12 @@ DistOptions read_dist_flags(const Flags& flags) {
 }
 
 Device local_device(const DistContext& context, Device requested) {
-  return requested.is_cuda() ? Device::cuda(context.local_rank) : requested;
+  if (!requested.is_cuda()) return requested;
+  RF_CHECK(context.local_rank < cuda_device_count(), "distributed: rank ", context.rank,
+           " is local rank ", context.local_rank, " of ", context.local_size,
+           " on its machine and needs cuda:", context.local_rank, ", but ", cuda_device_count(),
+           " GPU(s) are visible there; start at most one process per GPU on each machine");
+  return Device::cuda(context.local_rank);
 }
 
 std::unique_ptr<Communicator> make_communicator(const DistContext& context, Device device,

@@ -22,7 +22,8 @@ void add_dist_flags(Flags& flags);
 DistOptions read_dist_flags(const Flags& flags);
 
 // The device of this process: its machine's GPU number local_rank for a CUDA request (one GPU
-// per process), `requested` otherwise.
+// per process; an Error when the machine has fewer GPUs than processes), `requested`
+// otherwise.
 Device local_device(const DistContext& context, Device requested);
 
 // The communicator for a process whose tensors live on `device`: MPI for the CPU, NCCL for a

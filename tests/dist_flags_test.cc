@@ -1,0 +1,55 @@
+// The distributed flags and the choice of a process's device.
+#include "training/dist_flags.h"
+
+#include <gtest/gtest.h>
+
+#include "framework/device.h"
+#include "tests/test_util.h"
+
+namespace repflow {
+namespace {
+
+DistOptions read(std::vector<std::string> args) {
+  Flags flags("t", "test");
+  add_dist_flags(flags);
+  EXPECT_TRUE(parse_args(flags, std::move(args)));
+  return read_dist_flags(flags);
+}
+
+TEST(DistFlags, DefaultsAndValues) {
+  const DistOptions off = read({});
+  EXPECT_FALSE(off.enabled);
+  EXPECT_FALSE(off.sync_bn);
+  const DistOptions on =
+      read({"--distributed", "--sync-bn", "--dist-timeout", "12", "--bucket-mb", "0.5"});
+  EXPECT_TRUE(on.enabled);
+  EXPECT_TRUE(on.sync_bn);
+  EXPECT_DOUBLE_EQ(on.timeout_s, 12.0);
+  EXPECT_DOUBLE_EQ(on.bucket_mb, 0.5);
+}
+
+TEST(DistFlags, BadValuesNameTheFlag) {
+  EXPECT_ERROR_CONTAINS(read({"--sync-bn"}), "--sync-bn needs --distributed");
+  EXPECT_ERROR_CONTAINS(read({"--distributed", "--dist-timeout", "0"}), "--dist-timeout");
+  EXPECT_ERROR_CONTAINS(read({"--distributed", "--bucket-mb", "-1"}), "--bucket-mb");
+}
+
+TEST(LocalDevice, OneGpuPerProcess) {
+  DistContext context;
+  context.rank = 3;
+  context.world_size = 4;
+  context.local_size = 2;
+  context.local_rank = 1;
+  EXPECT_EQ(local_device(context, Device::cpu()), Device::cpu());
+  // A local rank past the machine's GPUs (every rank on a machine without one).
+  context.local_rank = cuda_device_count();
+  EXPECT_ERROR_CONTAINS(local_device(context, Device::cuda(0)),
+                        "GPU(s) are visible there; start at most one process per GPU");
+  if (cuda_device_count() > 0) {
+    context.local_rank = cuda_device_count() - 1;
+    EXPECT_EQ(local_device(context, Device::cuda(0)), Device::cuda(cuda_device_count() - 1));
+  }
+}
+
+}  // namespace
+}  // namespace repflow
