@@ -181,16 +181,20 @@ void each_row_chunk(int h, int w, int i, F f) {
   each_chunk<V...>(w, flow_index(i, 0, w), i + 1 < h, 0, f);
 }
 
-// Runs f as each_row_chunk does over row i and, when i + 1 < end, row i + 1: the same chunk of
-// both rows back to back. The two are independent work that hides each other's latency (the
-// dual step's square root and division chains): 6% faster than a row at a time.
+// Rows the sweeps take at a time.
+constexpr int kRowGroup = 4;
+
+// Runs f as each_row_chunk does over rows i to i + kRowGroup - 1 that are below `end`: the same
+// chunk of every row back to back. The rows' chunks are independent work that hides each
+// other's latency (the dual step's square root and division chains): 9% faster than a row at a
+// time.
 template <class... V, class F>
-void each_row_pair_chunk(int h, int w, int i, int end, F f) {
-  const int stride = flow_stride(w);
-  const bool pair = i + 1 < end, down2 = i + 2 < h;
+void each_row_group_chunk(int h, int w, int i, int end, F f) {
+  const int stride = flow_stride(w), rows = end - i < kRowGroup ? end - i : kRowGroup;
   each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto right, auto down) {
     f(v, k, right, down);
-    if (pair) f(v, k + stride, right, FlowLanes<decltype(v)>::all(down2));
+    for (int r = 1; r < rows; ++r)
+      f(v, k + r * stride, right, FlowLanes<decltype(v)>::all(i + r + 1 < h));
   });
 }
 
@@ -233,16 +237,16 @@ __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowS
     flow_relax<decltype(v)>(im, from, to, s, stride, k);
   };
   each_row_chunk<V...>(h, w, 0, relax);
-  for (int i = 1; i <= h; i += 2) {
-    if (i < h) each_row_pair_chunk<V...>(h, w, i, h, relax);
-    each_row_pair_chunk<V...>(h, w, i - 1, h, [&](auto v, int k, auto right, auto down) {
+  for (int i = 1; i <= h; i += kRowGroup) {
+    if (i < h) each_row_group_chunk<V...>(h, w, i, h, relax);
+    each_row_group_chunk<V...>(h, w, i - 1, h, [&](auto v, int k, auto right, auto down) {
       flow_dual_step<decltype(v)>(from, to, dt, s, stride, k, right, down);
     });
   }
 }
 
 // B1 and B2 of row i need B1 of rows i and i - 1; B3 of row i needs B2 of row i + 1. (Rows go in
-// pairs, as in the forward.)
+// groups, as in the forward.)
 template <class... V>
 __attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
                                                  const FlowState& next, const FlowDualTerms& dt,
@@ -250,20 +254,21 @@ __attribute__((flatten)) void backward_iteration(const FlowImage& im, const Flow
                                                  int w, bool grad_taps, double* sums) {
   const int stride = flow_stride(w);
   PartialSums<V...> partial;
-  for (int i = 0; i <= h; i += 2) {
+  for (int i = 0; i <= h; i += kRowGroup) {
     if (i < h) {
-      each_row_pair_chunk<V...>(h, w, i, h, [&](auto v, int k, auto right, auto down) {
+      each_row_group_chunk<V...>(h, w, i, h, [&](auto v, int k, auto right, auto down) {
         flow_back_dual_next<decltype(v)>(next, dt, ad, s, stride, k, right, down, grad_taps,
                                          partial.of(v));
       });
-      each_row_pair_chunk<V...>(h, w, i, h, [&](auto v, int k, auto, auto) {
+      each_row_group_chunk<V...>(h, w, i, h, [&](auto v, int k, auto, auto) {
         flow_back_grad<decltype(v)>(ad, s, stride, k);
       });
     }
-    // The rows up to i, whose next rows have had B2.
-    const int first = i > 0 ? i - 1 : 0;
+    // The rows from the first not yet reversed (i - 1) to i + kRowGroup - 2: their next rows have
+    // had B2.
+    const int first = i > 0 ? i - 1 : 0, end = i + kRowGroup - 1;
     if (first < h)
-      each_row_pair_chunk<V...>(h, w, first, i < h ? i + 1 : h, [&](auto v, int k, auto, auto) {
+      each_row_group_chunk<V...>(h, w, first, end < h ? end : h, [&](auto v, int k, auto, auto) {
         flow_back_relax<decltype(v)>(im, st, ad, s, stride, k, partial.of(v));
       });
   }
