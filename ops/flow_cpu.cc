@@ -46,22 +46,14 @@ void replicate_pad(const float* f2, int h, int w, float* f2p) {
       f2p[flow_index(i, j, w)] = f2[flow_clamp(i, h) * w + flow_clamp(j, w)];
 }
 
-// A thread's iterates of one plane: `count` padded states, the first of them the zero start,
-// and the dual terms of the first `kept` iterations. Pads are zeroed once here and never
-// written.
+// A thread's iterates of one plane: `count` padded states, the first of them the zero start.
+// Pads are zeroed once here and never written.
 class PlaneStates {
  public:
-  PlaneStates(int count, int kept, int padded)
-      : padded_(padded),
-        count_(count),
-        kept_(kept),
-        floats_(int64_t{count} * kFlowStatePlanes * padded),
-        dual_(int64_t{kept} * kFlowDualPlanes * padded) {}
+  PlaneStates(int count, int padded)
+      : padded_(padded), count_(count), floats_(int64_t{count} * kFlowStatePlanes * padded) {}
   FlowState at(int k) {
     return flow_state_at(floats_.data() + int64_t{k} * kFlowStatePlanes * padded_, padded_);
-  }
-  FlowDualTerms terms(int it) {
-    return flow_dual_terms_at(dual_.data() + int64_t{it} * kFlowDualPlanes * padded_, padded_);
   }
   // Runs the n_iter iterations from state 0, iteration `it` from state it % count into
   // (it + 1) % count; returns the last. State 0 is reset first when iterations write it.
@@ -69,17 +61,14 @@ class PlaneStates {
                 int w, int n_iter) {
     if (n_iter >= count_)
       std::fill(floats_.begin(), floats_.begin() + kFlowStatePlanes * padded_, 0.0f);
-    for (int it = 0; it < n_iter; ++it) {
-      const FlowDualTerms dt = it < kept_ ? terms(it) : FlowDualTerms{};
-      sweeps.forward(im, at(it % count_), at((it + 1) % count_), it < kept_ ? &dt : nullptr, s, h,
-                     w);
-    }
+    for (int it = 0; it < n_iter; ++it)
+      sweeps.forward(im, at(it % count_), at((it + 1) % count_), s, h, w);
     return at(n_iter % count_);
   }
 
  private:
-  int padded_, count_, kept_;
-  std::vector<float> floats_, dual_;
+  int padded_, count_;
+  std::vector<float> floats_;
 };
 
 // Runs body(work, plane) for every plane on the thread pool, `work` being the thread's
@@ -110,7 +99,7 @@ void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, f
     std::vector<float> image, f2p;
     PlaneStates states;
     explicit Work(int padded)
-        : image(kFlowImagePlanes * padded, 0.0f), f2p(padded), states(2, 0, padded) {}
+        : image(kFlowImagePlanes * padded, 0.0f), f2p(padded), states(2, padded) {}
   };
   each_plane<Work>(
       pb.planes,
@@ -142,9 +131,7 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
     std::vector<float> planes, f2p;
     PlaneStates states;
     Work(int padded, int n_iter)
-        : planes(kFlowBackwardPlanes * padded, 0.0f),
-          f2p(padded),
-          states(n_iter + 1, n_iter, padded) {}
+        : planes(kFlowBackwardPlanes * padded, 0.0f), f2p(padded), states(n_iter + 1, padded) {}
   };
   each_plane<Work>(
       pb.planes,
@@ -166,8 +153,8 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         states.run(sweeps, bp.im, s, h, w, pb.n_iter);
         double* plane_sums = partials.data() + plane * kFlowSlots;
         for (int it = pb.n_iter - 1; it >= 0; --it)
-          sweeps.backward(bp.im, states.at(it), states.at(it + 1), states.terms(it), bp.ad, s, h, w,
-                          pb.grad_taps, plane_sums);
+          sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, h, w, pb.grad_taps,
+                          plane_sums);
         float* gf2 = grad_f2 + plane * hw;
         sweeps.inputs(bp.ad, f2p, s, h, w, grad_f1 + plane * hw, gf2, pb.sobel_taps, plane_sums);
         // The border pixels, where clamped sources add to the inner sum.

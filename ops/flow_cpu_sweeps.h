@@ -16,19 +16,18 @@ namespace repflow::ops {
 
 // One vector width's sweeps: a plane's image terms from f1 (unpadded) and f2p (f2 padded with
 // its borders replicated); one forward iteration of a plane from the iterate `from` into `to`
-// (other planes), with its dual terms into `dt` unless null; one backward iteration from its
-// start iterate `st`, the iterate `next` it produced and its dual terms; the gradients of f1 and f2
-// away from the borders of the plane (the caller redoes the border pixels). The backward ones add
-// their parameter-gradient partials to `sums`.
+// (other planes); one backward iteration from its start iterate `st` and the iterate `next` it
+// produced; the gradients of f1 and f2 away from the borders of the plane (the caller redoes the
+// border pixels). The backward ones add their parameter-gradient partials to `sums`.
 struct FlowCpuSweeps {
   int lanes;
   void (*image)(const FlowImage& im, const float* f1, const float* f2p, const FlowScalars& s, int h,
                 int w);
   void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
-                  const FlowDualTerms* dt, const FlowScalars& s, int h, int w);
+                  const FlowScalars& s, int h, int w);
   void (*backward)(const FlowImage& im, const FlowState& st, const FlowState& next,
-                   const FlowDualTerms& dt, const FlowAdjoint& ad, const FlowScalars& s, int h,
-                   int w, bool grad_taps, double* sums);
+                   const FlowAdjoint& ad, const FlowScalars& s, int h, int w, bool grad_taps,
+                   double* sums);
   void (*inputs)(const FlowAdjoint& ad, const float* f2p, const FlowScalars& s, int h, int w,
                  float* grad_f1, float* grad_f2, bool sobel_taps, double* sums);
 };
@@ -230,8 +229,8 @@ struct PartialSums<V, Narrower...> : PartialSums<Narrower...> {
 // vectors through memory, which costs about 7%.)
 template <class... V>
 __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowState& from,
-                                                const FlowState& to, const FlowDualTerms* dt,
-                                                const FlowScalars& s, int h, int w) {
+                                                const FlowState& to, const FlowScalars& s, int h,
+                                                int w) {
   const int stride = flow_stride(w);
   const auto relax = [&](auto v, int k, auto, auto) {
     flow_relax<decltype(v)>(im, from, to, s, stride, k);
@@ -240,7 +239,7 @@ __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowS
   for (int i = 1; i <= h; i += kRowGroup) {
     if (i < h) each_row_group_chunk<V...>(h, w, i, h, relax);
     each_row_group_chunk<V...>(h, w, i - 1, h, [&](auto v, int k, auto right, auto down) {
-      flow_dual_step<decltype(v)>(from, to, dt, s, stride, k, right, down);
+      flow_dual_step<decltype(v)>(from, to, s, stride, k, right, down);
     });
   }
 }
@@ -249,15 +248,15 @@ __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowS
 // groups, as in the forward.)
 template <class... V>
 __attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
-                                                 const FlowState& next, const FlowDualTerms& dt,
-                                                 const FlowAdjoint& ad, const FlowScalars& s, int h,
-                                                 int w, bool grad_taps, double* sums) {
+                                                 const FlowState& next, const FlowAdjoint& ad,
+                                                 const FlowScalars& s, int h, int w, bool grad_taps,
+                                                 double* sums) {
   const int stride = flow_stride(w);
   PartialSums<V...> partial;
   for (int i = 0; i <= h; i += kRowGroup) {
     if (i < h) {
       each_row_group_chunk<V...>(h, w, i, h, [&](auto v, int k, auto right, auto down) {
-        flow_back_dual_next<decltype(v)>(next, dt, ad, s, stride, k, right, down, grad_taps,
+        flow_back_dual_next<decltype(v)>(next, ad, s, stride, k, right, down, grad_taps,
                                          partial.of(v));
       });
       each_row_group_chunk<V...>(h, w, i, h, [&](auto v, int k, auto, auto) {

@@ -69,20 +69,6 @@ struct FlowState {
 };
 constexpr int kFlowStatePlanes = 6;
 
-// What the CPU backward keeps of an iteration's dual step besides the iterate: N = |grad u| and
-// 1 / (N D) of each component (flow_p_update), padded; it saves a square root and a division
-// per component and pixel.
-struct FlowDualTerms {
-  float* n1;
-  float* r1;
-  float* n2;
-  float* r2;
-};
-constexpr int kFlowDualPlanes = 4;
-
-RF_HD FlowDualTerms flow_dual_terms_at(float* base, int padded) {
-  return {base, base + padded, base + 2 * padded, base + 3 * padded};
-}
 constexpr int kFlowForwardPlanes = kFlowStatePlanes + kFlowImagePlanes;
 
 RF_HD FlowState flow_state_at(float* base, int padded) {
@@ -387,12 +373,18 @@ RF_HD V flow_norm(V ux, V uy) {
   return FlowLanes<V>::sqrt(ux * ux + uy * uy + V(kFlowNormEps));
 }
 
-// Also returns N = |grad u| and 1 / (N D), which the adjoint needs: one division for both
-// 1 / (N D) and 1 / D = N / (N D), and for both components.
+// N = |grad u| and 1 / (N D) with D = 1 + s N: one division for both 1 / (N D) and
+// 1 / D = N / (N D), and for both components.
 template <class V>
-RF_HD void flow_p_update(V ux, V uy, V step, V& p1, V& p2, V& n, V& inv_nd) {
+RF_HD void flow_dual_terms(V ux, V uy, V step, V& n, V& inv_nd) {
   n = flow_norm(ux, uy);
   inv_nd = V(1.0f) / (n * (V(1.0f) + step * n));
+}
+
+// Also returns flow_dual_terms, which the adjoint needs.
+template <class V>
+RF_HD void flow_p_update(V ux, V uy, V step, V& p1, V& p2, V& n, V& inv_nd) {
+  flow_dual_terms(ux, uy, step, n, inv_nd);
   const V inv_d = n * inv_nd;
   p1 = (p1 + step * ux) * inv_d;
   p2 = (p2 + step * uy) * inv_d;
@@ -445,34 +437,26 @@ RF_HD void flow_relax(const FlowImage& im, const FlowState& from, const FlowStat
   FlowLanes<V>::store(to.u2 + k, u2);
 }
 
-// One component of sweep B: p' into (qa, qb) from p in (pa, pb) and u' in `up`; N and
-// 1 / (N D) into (nn, rr) unless nn is null.
+// One component of sweep B: p' into (qa, qb) from p in (pa, pb) and u' in `up`.
 template <class V>
 RF_HD void flow_dual_step_one(const float* up, const float* pa, const float* pb, float* qa,
-                              float* qb, float* nn, float* rr, const FlowScalars& s, int stride,
-                              int k, FlowMask<V> right, FlowMask<V> down) {
+                              float* qb, const FlowScalars& s, int stride, int k, FlowMask<V> right,
+                              FlowMask<V> down) {
   using L = FlowLanes<V>;
   V ux, uy, n, r, p1 = L::load(pa + k), p2 = L::load(pb + k);
   flow_grad(up, k, stride, right, down, s, ux, uy);
   flow_p_update(ux, uy, V(s.tau / s.theta), p1, p2, n, r);
   L::store(qa + k, p1);
   L::store(qb + k, p2);
-  if (!nn) return;
-  L::store(nn + k, n);
-  L::store(rr + k, r);
 }
 
-// Sweep B: the p update from the p of `from` and grad(u') of `to` into `to`, and the dual terms
-// into `dt` unless it is null. Reads u' at the pixel and its right and lower neighbours, p only
-// at the pixel.
+// Sweep B: the p update from the p of `from` and grad(u') of `to` into `to`. Reads u' at the
+// pixel and its right and lower neighbours, p only at the pixel.
 template <class V>
-RF_HD void flow_dual_step(const FlowState& from, const FlowState& to, const FlowDualTerms* dt,
-                          const FlowScalars& s, int stride, int k, FlowMask<V> right,
-                          FlowMask<V> down) {
-  flow_dual_step_one<V>(to.u1, from.p11, from.p12, to.p11, to.p12, dt ? dt->n1 : nullptr,
-                        dt ? dt->r1 : nullptr, s, stride, k, right, down);
-  flow_dual_step_one<V>(to.u2, from.p21, from.p22, to.p21, to.p22, dt ? dt->n2 : nullptr,
-                        dt ? dt->r2 : nullptr, s, stride, k, right, down);
+RF_HD void flow_dual_step(const FlowState& from, const FlowState& to, const FlowScalars& s,
+                          int stride, int k, FlowMask<V> right, FlowMask<V> down) {
+  flow_dual_step_one<V>(to.u1, from.p11, from.p12, to.p11, to.p12, s, stride, k, right, down);
+  flow_dual_step_one<V>(to.u2, from.p21, from.p22, to.p21, to.p22, s, stride, k, right, down);
 }
 
 // ---- Backward sweeps, one iteration in reverse from its start state `st` -----------------
@@ -488,22 +472,20 @@ RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const F
   FlowLanes<V>::store(ad.t2 + k, u2);
 }
 
-// One component of B1. (pa, pb) hold the old p when `nn` is null, and p' is recomputed from them;
-// else they hold p', and (nn, rr) the component's dual terms. The gradients of the grad taps
-// are summed only when `taps`.
+// One component of B1. (pa, pb) hold the old p, and p' is recomputed from them, unless
+// `next`: then they hold p'. The gradients of the grad taps are summed only when `taps`.
 template <class V>
-RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb, const float* nn,
-                              const float* rr, float* a1, float* a2, float* aux, float* auy,
-                              const FlowScalars& s, int k, int stride, FlowMask<V> right,
-                              FlowMask<V> down, bool taps, V* acc) {
+RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb, bool next,
+                              float* a1, float* a2, float* aux, float* auy, const FlowScalars& s,
+                              int k, int stride, FlowMask<V> right, FlowMask<V> down, bool taps,
+                              V* acc) {
   using L = FlowLanes<V>;
   const V step(s.tau / s.theta);
   V ux, uy, gx, gy, n, r, b1 = L::load(a1 + k), b2 = L::load(a2 + k);
   V q1 = L::load(pa + k), q2 = L::load(pb + k);
   flow_grad(up, k, stride, right, down, s, ux, uy);
-  if (nn) {
-    n = L::load(nn + k);
-    r = L::load(rr + k);
+  if (next) {
+    flow_dual_terms(ux, uy, step, n, r);
   } else {
     flow_p_update(ux, uy, step, q1, q2, n, r);
   }
@@ -529,21 +511,21 @@ RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb,
 template <class V>
 RF_HD void flow_back_dual(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
                           int stride, int k, FlowMask<V> right, FlowMask<V> down, V* acc) {
-  flow_back_dual_one<V>(ad.t1, st.p11, st.p12, nullptr, nullptr, ad.p11, ad.p12, ad.ux1, ad.uy1, s,
-                        k, stride, right, down, true, acc);
-  flow_back_dual_one<V>(ad.t2, st.p21, st.p22, nullptr, nullptr, ad.p21, ad.p22, ad.ux2, ad.uy2, s,
-                        k, stride, right, down, true, acc);
+  flow_back_dual_one<V>(ad.t1, st.p11, st.p12, false, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k, stride,
+                        right, down, true, acc);
+  flow_back_dual_one<V>(ad.t2, st.p21, st.p22, false, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k, stride,
+                        right, down, true, acc);
 }
 
-// B1 from the iterate `next` after the iteration (u' and p') and its dual terms, without B0.
+// B1 from the iterate `next` after the iteration (u' and p'), without B0.
 template <class V>
-RF_HD void flow_back_dual_next(const FlowState& next, const FlowDualTerms& dt,
-                               const FlowAdjoint& ad, const FlowScalars& s, int stride, int k,
-                               FlowMask<V> right, FlowMask<V> down, bool grad_taps, V* acc) {
-  flow_back_dual_one<V>(next.u1, next.p11, next.p12, dt.n1, dt.r1, ad.p11, ad.p12, ad.ux1, ad.uy1,
-                        s, k, stride, right, down, grad_taps, acc);
-  flow_back_dual_one<V>(next.u2, next.p21, next.p22, dt.n2, dt.r2, ad.p21, ad.p22, ad.ux2, ad.uy2,
-                        s, k, stride, right, down, grad_taps, acc);
+RF_HD void flow_back_dual_next(const FlowState& next, const FlowAdjoint& ad, const FlowScalars& s,
+                               int stride, int k, FlowMask<V> right, FlowMask<V> down,
+                               bool grad_taps, V* acc) {
+  flow_back_dual_one<V>(next.u1, next.p11, next.p12, true, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k,
+                        stride, right, down, grad_taps, acc);
+  flow_back_dual_one<V>(next.u2, next.p21, next.p22, true, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k,
+                        stride, right, down, grad_taps, acc);
 }
 
 // B2: the adjoint of u' into t, from the incoming adjoint of u' and the adjoint of grad(u') at
@@ -603,8 +585,7 @@ RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowA
 // The two sweeps with edge masks, for the single pixel (i, j): the form the CUDA threads use.
 RF_HD void flow_dual_step_at(const FlowState& st, const FlowScalars& s, int h, int w, int i,
                              int j) {
-  flow_dual_step<float>(st, st, nullptr, s, flow_stride(w), flow_index(i, j, w), j + 1 < w,
-                        i + 1 < h);
+  flow_dual_step<float>(st, st, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h);
 }
 
 RF_HD void flow_back_dual_at(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
