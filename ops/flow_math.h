@@ -46,16 +46,15 @@ RF_HD int flow_padded_size(int h, int w) { return (h + 2) * (w + 2); }
 RF_HD int flow_index(int i, int j, int w) { return (i + 1) * (w + 2) + j + 1; }
 RF_HD int flow_clamp(int i, int n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
 
-// One plane's image terms, padded: g, rho_c, and the per-pixel constants of the thresholding,
-// lambda theta g2 and 1 / g2 (computed once per plane rather than once per iteration).
+// One plane's image terms, padded: g, rho_c, and the per-pixel constant of the thresholding,
+// 1 / g2 (computed once per plane rather than once per iteration).
 struct FlowImage {
   float* gx;
   float* gy;
   float* rho_c;
-  float* bound;
   float* inv_g2;
 };
-constexpr int kFlowImagePlanes = 5;
+constexpr int kFlowImagePlanes = 4;
 
 // One plane's iterate (u, p), padded. These six planes are contiguous in this order, both in
 // the working memory and in the state saved for the backward.
@@ -82,7 +81,7 @@ RF_HD FlowState flow_saved_state_at(const float* base, int padded) {
   return flow_state_at(const_cast<float*>(base), padded);
 }
 RF_HD FlowImage flow_image_at(float* base, int padded) {
-  return {base, base + padded, base + 2 * padded, base + 3 * padded, base + 4 * padded};
+  return {base, base + padded, base + 2 * padded, base + 3 * padded};
 }
 
 // One plane's adjoints during the backward, padded. `t1`, `t2` first hold the recomputed
@@ -183,14 +182,12 @@ RF_HD void flow_sobel(const FlowScalars& s, At at, V& gx, V& gy) {
 
 // Stores the image terms at padded index k from g and the pixel's values of f1 and f2.
 template <class V>
-RF_HD void flow_image_store(const FlowImage& im, int k, V gx, V gy, V f1, V f2,
-                            const FlowScalars& s) {
+RF_HD void flow_image_store(const FlowImage& im, int k, V gx, V gy, V f1, V f2) {
   using L = FlowLanes<V>;
   const V g2 = flow_g2(gx, gy);
   L::store(im.gx + k, gx);
   L::store(im.gy + k, gy);
   L::store(im.rho_c + k, f2 - f1);
-  L::store(im.bound + k, V(s.lambda * s.theta) * g2);
   L::store(im.inv_g2 + k, V(1.0f) / g2);
 }
 
@@ -201,7 +198,7 @@ RF_HD void flow_image_init(const FlowImage& im, const float* f1, const float* f2
   flow_sobel<float>(
       s, [&](int a, int b) { return f2[flow_clamp(i + a - 1, h) * w + flow_clamp(j + b - 1, w)]; },
       gx, gy);
-  flow_image_store<float>(im, flow_index(i, j, w), gx, gy, f1[i * w + j], f2[i * w + j], s);
+  flow_image_store<float>(im, flow_index(i, j, w), gx, gy, f1[i * w + j], f2[i * w + j]);
 }
 
 // The image terms at padded index k from f2p, f2 in the padded layout with its borders
@@ -213,7 +210,7 @@ RF_HD void flow_image_init_padded(const FlowImage& im, const float* f1, const fl
   V gx, gy;
   flow_sobel<V>(
       s, [&](int a, int b) { return L::load(f2p + k + (a - 1) * stride + b - 1); }, gx, gy);
-  flow_image_store<V>(im, k, gx, gy, L::load(f1), L::load(f2p + k), s);
+  flow_image_store<V>(im, k, gx, gy, L::load(f1), L::load(f2p + k));
 }
 
 // Away from the borders, the adjoint of the Sobel filtering at the input pixel of padded index
@@ -316,25 +313,28 @@ RF_HD void flow_back_inputs_inner(const FlowAdjoint& ad, const float* f2p, int k
 
 // ---- Data term (Eq. 2-3) -----------------------------------------------------------------
 
-// All three cases of the thresholding are v = u + c g; this is c, from the pixel's bound
-// lambda theta g2 and 1 / g2. The masks carry no gradient.
+// All three cases of the thresholding are v = u + c g; this is c, from the pixel's 1 / g2: the
+// middle case's -rho / g2 clamped to [-lt, lt] (rho < -lt g2 and rho > lt g2 are the clamped
+// cases; testing them on -rho / g2 needs no per-pixel bound). The masks carry no gradient.
 template <class V>
-RF_HD V flow_threshold_coef(V rho, V bound, V inv_g2, V lt) {
+RF_HD V flow_threshold_coef(V rho, V inv_g2, V lt) {
   using L = FlowLanes<V>;
-  return L::select(rho < -bound, lt, L::select(rho > bound, -lt, -rho * inv_g2));
+  const V m = -rho * inv_g2;
+  return L::select(m > lt, lt, L::select(m < -lt, -lt, m));
 }
 
 // The reverse of v = u + c g at one pixel, given the adjoint (a1, a2) of v: returns the adjoint
 // of u in (a1, a2) and adds those of g, rho_c and lambda * theta. In the middle case c = -rho/g2
 // depends on u, g (also through g2) and rho_c; outside it c = +-lt.
 template <class V>
-RF_HD void flow_threshold_adjoint(V rho_c, V gx, V gy, V bound, V inv_g2, V u1, V u2, V lt, V& a1,
-                                  V& a2, V& agx, V& agy, V& arho_c, V& alt) {
+RF_HD void flow_threshold_adjoint(V rho_c, V gx, V gy, V inv_g2, V u1, V u2, V lt, V& a1, V& a2,
+                                  V& agx, V& agy, V& arho_c, V& alt) {
   using L = FlowLanes<V>;
   const V zero(0.0f);
   const V rho = rho_c + gx * u1 + gy * u2;
-  const FlowMask<V> below = rho<-bound, above = rho> bound;
-  const V c = L::select(below, lt, L::select(above, -lt, -rho * inv_g2));
+  const V m = -rho * inv_g2;
+  const FlowMask<V> below = m > lt, above = m < -lt;
+  const V c = L::select(below, lt, L::select(above, -lt, m));
   const V dot = a1 * gx + a2 * gy;
   alt += L::select(below, dot, L::select(above, -dot, zero));
   const V arho = L::select(below, zero, L::select(above, zero, -dot * inv_g2));
@@ -431,8 +431,7 @@ RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScal
   const V gx = L::load(im.gx + k), gy = L::load(im.gy + k);
   const V u1 = L::load(st.u1 + k), u2 = L::load(st.u2 + k);
   const V rho = L::load(im.rho_c + k) + gx * u1 + gy * u2;
-  const V c = flow_threshold_coef(rho, L::load(im.bound + k), L::load(im.inv_g2 + k),
-                                  V(s.lambda * s.theta));
+  const V c = flow_threshold_coef(rho, L::load(im.inv_g2 + k), V(s.lambda * s.theta));
   out1 = u1 + c * gx + flow_div<V>(st.p11, st.p12, k, stride, s, s.theta);
   out2 = u2 + c * gy + flow_div<V>(st.p21, st.p22, k, stride, s, s.theta);
 }
@@ -585,9 +584,8 @@ RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowA
   V a1 = L::load(ad.t1 + k), a2 = L::load(ad.t2 + k);
   V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
   flow_threshold_adjoint(L::load(im.rho_c + k), L::load(im.gx + k), L::load(im.gy + k),
-                         L::load(im.bound + k), L::load(im.inv_g2 + k), L::load(st.u1 + k),
-                         L::load(st.u2 + k), V(s.lambda * s.theta), a1, a2, agx, agy, arho,
-                         acc[kSlotLambdaTheta]);
+                         L::load(im.inv_g2 + k), L::load(st.u1 + k), L::load(st.u2 + k),
+                         V(s.lambda * s.theta), a1, a2, agx, agy, arho, acc[kSlotLambdaTheta]);
   L::store(ad.u1 + k, a1);
   L::store(ad.u2 + k, a2);
   L::store(ad.gx + k, agx);
