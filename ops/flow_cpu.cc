@@ -46,22 +46,14 @@ void replicate_pad(const float* f2, int h, int w, float* f2p) {
       f2p[flow_index(i, j, w)] = f2[flow_clamp(i, h) * w + flow_clamp(j, w)];
 }
 
-// A thread's iterates of one plane: `count` padded states, the first of them the zero start,
-// and the dual terms of the first `kept` iterations. Pads are zeroed once here and never
-// written.
+// A thread's iterates of one plane: `count` padded states, the first of them the zero start.
+// Pads are zeroed once here and never written.
 class PlaneStates {
  public:
-  PlaneStates(int count, int kept, int padded)
-      : padded_(padded),
-        count_(count),
-        kept_(kept),
-        floats_(int64_t{count} * kFlowStatePlanes * padded),
-        dual_(int64_t{kept} * kFlowDualPlanes * padded) {}
+  PlaneStates(int count, int padded)
+      : padded_(padded), count_(count), floats_(int64_t{count} * kFlowStatePlanes * padded) {}
   FlowState at(int k) {
     return flow_state_at(floats_.data() + int64_t{k} * kFlowStatePlanes * padded_, padded_);
-  }
-  FlowDualTerms terms(int it) {
-    return flow_dual_terms_at(dual_.data() + int64_t{it} * kFlowDualPlanes * padded_, padded_);
   }
   // Runs the n_iter iterations from state 0, iteration `it` from state it % count into
   // (it + 1) % count; returns the last. State 0 is reset first when iterations write it.
@@ -69,18 +61,28 @@ class PlaneStates {
                 int w, int n_iter) {
     if (n_iter >= count_)
       std::fill(floats_.begin(), floats_.begin() + kFlowStatePlanes * padded_, 0.0f);
-    for (int it = 0; it < n_iter; ++it) {
-      const FlowDualTerms dt = it < kept_ ? terms(it) : FlowDualTerms{};
-      sweeps.forward(im, at(it % count_), at((it + 1) % count_), it < kept_ ? &dt : nullptr, s, h,
-                     w);
-    }
+    for (int it = 0; it < n_iter; ++it)
+      sweeps.forward(im, at(it % count_), at((it + 1) % count_), s, h, w);
     return at(n_iter % count_);
   }
 
  private:
-  int padded_, count_, kept_;
-  std::vector<float> floats_, dual_;
+  int padded_, count_;
+  std::vector<float> floats_;
 };
+
+// Runs body(work, plane) for every plane on the thread pool, `work` being the thread's
+// Work(args...). Threads take the next plane when they finish one rather than a fixed share, so
+// that a thread the OS deschedules on a busy machine leaves its planes to the others instead of
+// holding up the op.
+template <class Work, class... Args, class Body>
+void each_plane(int64_t planes, Body body, const Args&... args) {
+  std::atomic<int64_t> next{0};
+  parallel_for(0, std::min<int64_t>(planes, num_threads()), 1, [&](int64_t, int64_t) {
+    Work work(args...);
+    for (int64_t plane; (plane = next++) < planes;) body(work, plane);
+  });
+}
 
 }  // namespace
 
@@ -93,22 +95,27 @@ void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, f
   const int64_t hw = int64_t{h} * w;
   const FlowScalars& s = pb.s;
   const FlowCpuSweeps sweeps = pick_sweeps();
-  parallel_for(0, pb.planes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> image(kFlowImagePlanes * padded, 0.0f), f2p(padded);
-    const FlowImage im = flow_image_at(image.data(), padded);
-    PlaneStates states(2, 0, padded);
-    for (int64_t plane = begin; plane < end; ++plane) {
-      replicate_pad(f2 + plane * hw, h, w, f2p.data());
-      sweeps.image(im, f1 + plane * hw, f2p.data(), s, h, w);
-      const FlowState last = states.run(sweeps, im, s, h, w, pb.n_iter);
-      float* out1 = out + flow_out_offset(plane, pb.channels, hw);
-      float* out2 = out1 + pb.channels * hw;
-      each_pixel(h, w, [&](int i, int j) {
-        out1[i * w + j] = last.u1[flow_index(i, j, w)];
-        out2[i * w + j] = last.u2[flow_index(i, j, w)];
-      });
-    }
-  });
+  struct Work {
+    std::vector<float> image, f2p;
+    PlaneStates states;
+    explicit Work(int padded)
+        : image(kFlowImagePlanes * padded, 0.0f), f2p(padded), states(2, padded) {}
+  };
+  each_plane<Work>(
+      pb.planes,
+      [&](Work& work, int64_t plane) {
+        const FlowImage im = flow_image_at(work.image.data(), padded);
+        replicate_pad(f2 + plane * hw, h, w, work.f2p.data());
+        sweeps.image(im, f1 + plane * hw, work.f2p.data(), s, h, w);
+        const FlowState last = work.states.run(sweeps, im, s, h, w, pb.n_iter);
+        float* out1 = out + flow_out_offset(plane, pb.channels, hw);
+        float* out2 = out1 + pb.channels * hw;
+        each_pixel(h, w, [&](int i, int j) {
+          out1[i * w + j] = last.u1[flow_index(i, j, w)];
+          out2[i * w + j] = last.u2[flow_index(i, j, w)];
+        });
+      },
+      padded);
 }
 
 void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
@@ -120,38 +127,44 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
   // Per-plane partials summed serially afterwards: the result does not depend on how the
   // planes were split between threads.
   std::vector<double> partials(pb.planes * kFlowSlots, 0.0);
-  parallel_for(0, pb.planes, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> work(kFlowBackwardPlanes * padded, 0.0f), f2p(padded);
-    const FlowBackwardPlanes bp = flow_backward_planes(work.data(), padded);
-    PlaneStates states(pb.n_iter + 1, pb.n_iter, padded);
-    for (int64_t plane = begin; plane < end; ++plane) {
-      // The adjoints of p (zero after the last iteration) and the image-term accumulators; the
-      // other adjoint planes are written before they are read.
-      std::fill(bp.ad.p11, bp.ad.rho_c + padded, 0.0f);
-      const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
-      const float* g2 = g1 + pb.channels * hw;
-      for (int i = 0; i < h; ++i) {
-        std::copy(g1 + i * w, g1 + (i + 1) * w, bp.ad.u1 + flow_index(i, 0, w));
-        std::copy(g2 + i * w, g2 + (i + 1) * w, bp.ad.u2 + flow_index(i, 0, w));
-      }
-      replicate_pad(f2 + plane * hw, h, w, f2p.data());
-      sweeps.image(bp.im, f1 + plane * hw, f2p.data(), s, h, w);
-      states.run(sweeps, bp.im, s, h, w, pb.n_iter);
-      double* plane_sums = partials.data() + plane * kFlowSlots;
-      for (int it = pb.n_iter - 1; it >= 0; --it)
-        sweeps.backward(bp.im, states.at(it), states.at(it + 1), states.terms(it), bp.ad, s, h, w,
-                        pb.grad_taps, plane_sums);
-      float* gf2 = grad_f2 + plane * hw;
-      sweeps.inputs(bp.ad, f2p.data(), s, h, w, grad_f1 + plane * hw, gf2, pb.sobel_taps,
-                    plane_sums);
-      // The border pixels, where clamped sources add to the inner sum.
-      each_pixel(h, w, [&](int i, int j) {
-        if (i == 0 || i + 1 == h || j == 0 || j + 1 == w)
-          gf2[i * w + j] = bp.ad.rho_c[flow_index(i, j, w)] +
-                           flow_sobel_adjoint(bp.ad.gx, bp.ad.gy, h, w, i, j, s);
-      });
-    }
-  });
+  struct Work {
+    std::vector<float> planes, f2p;
+    PlaneStates states;
+    Work(int padded, int n_iter)
+        : planes(kFlowBackwardPlanes * padded, 0.0f), f2p(padded), states(n_iter + 1, padded) {}
+  };
+  each_plane<Work>(
+      pb.planes,
+      [&](Work& work, int64_t plane) {
+        const FlowBackwardPlanes bp = flow_backward_planes(work.planes.data(), padded);
+        PlaneStates& states = work.states;
+        float* f2p = work.f2p.data();
+        // The adjoints of p (zero after the last iteration) and the image-term accumulators; the
+        // other adjoint planes are written before they are read.
+        std::fill(bp.ad.p11, bp.ad.rho_c + padded, 0.0f);
+        const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
+        const float* g2 = g1 + pb.channels * hw;
+        for (int i = 0; i < h; ++i) {
+          std::copy(g1 + i * w, g1 + (i + 1) * w, bp.ad.u1 + flow_index(i, 0, w));
+          std::copy(g2 + i * w, g2 + (i + 1) * w, bp.ad.u2 + flow_index(i, 0, w));
+        }
+        replicate_pad(f2 + plane * hw, h, w, f2p);
+        sweeps.image(bp.im, f1 + plane * hw, f2p, s, h, w);
+        states.run(sweeps, bp.im, s, h, w, pb.n_iter);
+        double* plane_sums = partials.data() + plane * kFlowSlots;
+        for (int it = pb.n_iter - 1; it >= 0; --it)
+          sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, h, w, pb.grad_taps,
+                          plane_sums);
+        float* gf2 = grad_f2 + plane * hw;
+        sweeps.inputs(bp.ad, f2p, s, h, w, grad_f1 + plane * hw, gf2, pb.sobel_taps, plane_sums);
+        // The border pixels, where clamped sources add to the inner sum.
+        each_pixel(h, w, [&](int i, int j) {
+          if (i == 0 || i + 1 == h || j == 0 || j + 1 == w)
+            gf2[i * w + j] = bp.ad.rho_c[flow_index(i, j, w)] +
+                             flow_sobel_adjoint(bp.ad.gx, bp.ad.gy, h, w, i, j, s);
+        });
+      },
+      padded, pb.n_iter);
   std::fill(sums, sums + kFlowSlots, 0.0);
   for (int64_t plane = 0; plane < pb.planes; ++plane)
     for (int t = 0; t < kFlowSlots; ++t) sums[t] += partials[plane * kFlowSlots + t];

@@ -6,13 +6,13 @@
 // backward state (written by the forward; read by the backward straight from global memory,
 // each value by at most the three threads whose stencils cover it, so mostly from cache).
 //
-// Image fields in global memory, for backward planes whose 20 fields exceed the shared memory
-// a block may opt into (80 B per padded pixel, against 227 KB on an H100: 56 x 56 needs 269 KB)
-// but whose 15 adjoint fields fit (60 B, up to 60 x 60): the five image fields, written once
+// Image fields in global memory, for backward planes whose 19 fields exceed the shared memory
+// a block may opt into (76 B per padded pixel, against 227 KB on an H100: 56 x 56 needs 255 KB)
+// but whose 15 adjoint fields fit (60 B, up to 60 x 60): the four image fields, written once
 // and then only read, live in a global scratch plane per block and are served from cache; the
 // kernel is otherwise the same.
 //
-// Fallback, for planes whose forward fields (44 B per padded pixel) or backward adjoint fields
+// Fallback, for planes whose forward fields (40 B per padded pixel) or backward adjoint fields
 // (60 B) exceed the shared memory: the same fields in global
 // memory, one thread per pixel of every plane and one launch per sweep. The sweeps update in
 // place without races because each one reads its neighbours only from fields it does not
