@@ -8,9 +8,10 @@
 //
 // Image fields in global memory, for backward planes whose 19 fields exceed the shared memory
 // a block may opt into (76 B per padded pixel, against 227 KB on an H100: 56 x 56 needs 255 KB)
-// but whose 15 adjoint fields fit (60 B, up to 60 x 60): the four image fields, written once
-// and then only read, live in a global scratch plane per block and are served from cache; the
-// kernel is otherwise the same.
+// but whose 15 adjoint fields fit (60 B, up to 60 x 60): as many of the four image fields as
+// fit stay in shared memory (two at 56 x 56), the others, written once and then only read, live
+// in a global scratch plane per block and are served from cache; the kernel is otherwise the
+// same.
 //
 // Fallback, for planes whose forward fields (40 B per padded pixel) or backward adjoint fields
 // (60 B) exceed the shared memory: the same fields in global
@@ -150,22 +151,26 @@ __global__ void __launch_bounds__(kMaxThreads)
   }
 }
 
+// Shared memory holds the adjoint fields, then the first `shared_images` image fields; the
+// others are this plane's part of `image_scratch` (zeroed, pads included).
 __global__ void __launch_bounds__(kMaxThreads)
     backward_shared_kernel(FlowProblem pb, const float* f1, const float* f2, const float* saved,
                            const float* grad_out, float* grad_f1, float* grad_f2, float* partials,
-                           float* image_scratch) {
+                           int shared_images, float* image_scratch) {
   extern __shared__ float smem[];
   const int h = pb.h, w = pb.w, hw = h * w, padded = flow_padded_size(h, w);
   const int stride = flow_stride(w);
   const int64_t plane = blockIdx.x;
-  // With image_scratch (zeroed, pads included) the image fields are this plane's part of it.
-  const FlowBackwardPlanes bp =
-      image_scratch
-          ? FlowBackwardPlanes{flow_image_at(image_scratch + plane * kFlowImagePlanes * padded,
-                                             padded),
-                               flow_adjoint_at(smem, padded)}
-          : flow_backward_planes(smem, padded);
-  clear_shared(smem, (image_scratch ? kFlowAdjointPlanes : kFlowBackwardPlanes) * padded);
+  static_assert(kFlowImagePlanes == 4, "the FlowImage below lists every image field");
+  float* image[kFlowImagePlanes];
+  for (int f = 0; f < kFlowImagePlanes; ++f)
+    image[f] = f < shared_images
+                   ? smem + (kFlowAdjointPlanes + f) * padded
+                   : image_scratch +
+                         (plane * (kFlowImagePlanes - shared_images) + f - shared_images) * padded;
+  const FlowBackwardPlanes bp{{image[0], image[1], image[2], image[3]},
+                              flow_adjoint_at(smem, padded)};
+  clear_shared(smem, (kFlowAdjointPlanes + shared_images) * padded);
   const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
   for (int q = threadIdx.x; q < hw; q += blockDim.x)
     flow_back_init(bp, f1 + plane * hw, f2 + plane * hw, g1, g1 + pb.channels * hw, h, w, q / w,
@@ -367,17 +372,23 @@ void launch_sweep(const FallbackGrid& g, cudaStream_t stream, const FlowProblem&
 // Threads of a plane-per-block launch: enough for one pixel each up to kMaxThreads.
 int plane_threads(int hw) { return std::min(kMaxThreads, (hw + kWarp - 1) / kWarp * kWarp); }
 
-// Whether `kernel` can run with `bytes` of dynamic shared memory on `device`; if so, lets it.
+// How many padded planes of `plane_bytes` fit in the dynamic shared memory `kernel` may opt
+// into on `device`.
 template <class Kernel>
-bool fits_in_shared(Kernel kernel, size_t bytes, int device) {
+int64_t shared_planes(Kernel kernel, size_t plane_bytes, int device) {
   int optin = 0;
   RF_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   cudaFuncAttributes attrs;
   RF_CUDA_CHECK(cudaFuncGetAttributes(&attrs, kernel));
-  if (bytes + attrs.sharedSizeBytes > static_cast<size_t>(optin)) return false;
+  const size_t usable = static_cast<size_t>(optin) - std::min<size_t>(attrs.sharedSizeBytes, optin);
+  return static_cast<int64_t>(usable / plane_bytes);
+}
+
+// Lets `kernel` launch with `bytes` of dynamic shared memory (at most what shared_planes allows).
+template <class Kernel>
+void opt_in_shared(Kernel kernel, size_t bytes) {
   RF_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(bytes)));
-  return true;
 }
 
 void check_grid(const FlowProblem& pb) {
@@ -396,8 +407,10 @@ void flow_forward_cuda(int device, const FlowProblem& pb, const float* f1, const
   if (saved)
     RF_CUDA_CHECK(cudaMemsetAsync(
         saved, 0, pb.planes * flow_saved_floats(pb.h, pb.w, pb.n_iter) * sizeof(float), stream));
-  const size_t shared = size_t{kFlowForwardPlanes} * padded * sizeof(float);
-  if (fits_in_shared(forward_shared_kernel, shared, device)) {
+  const size_t plane_bytes = static_cast<size_t>(padded) * sizeof(float);
+  if (shared_planes(forward_shared_kernel, plane_bytes, device) >= kFlowForwardPlanes) {
+    const size_t shared = kFlowForwardPlanes * plane_bytes;
+    opt_in_shared(forward_shared_kernel, shared);
     forward_shared_kernel<<<static_cast<unsigned int>(pb.planes), plane_threads(pb.h * pb.w),
                             shared, stream>>>(pb, f1, f2, out, saved);
     RF_CUDA_LAUNCH_CHECK();
@@ -423,25 +436,26 @@ void flow_backward_cuda(int device, const FlowProblem& pb, const float* f1, cons
   CudaDeviceGuard guard(device);
   cudaStream_t stream = cuda_stream(device);
   const int padded = flow_padded_size(pb.h, pb.w);
-  const size_t all_shared = size_t{kFlowBackwardPlanes} * padded * sizeof(float);
-  const size_t adjoint_shared = size_t{kFlowAdjointPlanes} * padded * sizeof(float);
-  const bool images_in_shared = fits_in_shared(backward_shared_kernel, all_shared, device);
-  const bool in_shared =
-      images_in_shared || fits_in_shared(backward_shared_kernel, adjoint_shared, device);
+  const size_t plane_bytes = static_cast<size_t>(padded) * sizeof(float);
+  const int shared_images = static_cast<int>(std::min<int64_t>(
+      kFlowImagePlanes,
+      shared_planes(backward_shared_kernel, plane_bytes, device) - kFlowAdjointPlanes));
+  const bool in_shared = shared_images >= 0;
   const FallbackGrid g = fallback_grid(pb);
   const int64_t rows = in_shared ? pb.planes : pb.planes * g.grid.x;
   DeviceBuffer partials(rows * kFlowSlots * sizeof(float), device);
   RF_CUDA_CHECK(
       cudaMemsetAsync(partials.as<float>(), 0, rows * kFlowSlots * sizeof(float), stream));
   if (in_shared) {
-    const size_t image_bytes =
-        images_in_shared ? 0 : pb.planes * kFlowImagePlanes * padded * sizeof(float);
+    const size_t shared = (kFlowAdjointPlanes + shared_images) * plane_bytes;
+    const size_t image_bytes = pb.planes * (kFlowImagePlanes - shared_images) * plane_bytes;
     DeviceBuffer images(image_bytes, device);
     if (image_bytes > 0) RF_CUDA_CHECK(cudaMemsetAsync(images.as<float>(), 0, image_bytes, stream));
+    opt_in_shared(backward_shared_kernel, shared);
     backward_shared_kernel<<<static_cast<unsigned int>(pb.planes), plane_threads(pb.h * pb.w),
-                             images_in_shared ? all_shared : adjoint_shared, stream>>>(
-        pb, f1, f2, saved, grad_out, grad_f1, grad_f2, partials.as<float>(),
-        images_in_shared ? nullptr : images.as<float>());
+                             shared, stream>>>(pb, f1, f2, saved, grad_out, grad_f1, grad_f2,
+                                               partials.as<float>(), shared_images,
+                                               images.as<float>());
     RF_CUDA_LAUNCH_CHECK();
   } else {
     const size_t work_bytes = pb.planes * kFlowBackwardPlanes * padded * sizeof(float);
