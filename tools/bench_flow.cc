@@ -90,10 +90,7 @@ int bench(int argc, char** argv) {
   if (device.is_cuda()) device_empty_cache();
   if (flags.boolean("torch")) {
     const nlohmann::json config{
-        {"threads", threads},
-        {"repeats", repeats},
-        {"device", device.is_cuda() ? "cuda:" + std::to_string(device.index) : "cpu"},
-        {"configs", configs}};
+        {"threads", threads}, {"repeats", repeats}, {"device", device.str()}, {"configs", configs}};
     for (const nlohmann::json& j :
          run_torch_benchmark(flags.str("python"), "tools/bench_flow_torch.py", config))
       torch[j["config"].dump()] = j;
