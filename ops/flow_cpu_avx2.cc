@@ -4,6 +4,6 @@
 
 namespace repflow::ops {
 
-FlowCpuSweeps flow_cpu_sweeps_avx2() { return sweeps_of<Lanes<8>, Lanes<4>, Lane1>(8); }
+FlowCpuSweeps flow_cpu_sweeps_avx2() { return sweeps_of<Lanes<8>>(); }
 
 }  // namespace repflow::ops

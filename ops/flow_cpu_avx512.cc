@@ -4,8 +4,6 @@
 
 namespace repflow::ops {
 
-FlowCpuSweeps flow_cpu_sweeps_avx512() {
-  return sweeps_of<Lanes<16>, Lanes<8>, Lanes<4>, Lane1>(16);
-}
+FlowCpuSweeps flow_cpu_sweeps_avx512() { return sweeps_of<Lanes<16>>(); }
 
 }  // namespace repflow::ops

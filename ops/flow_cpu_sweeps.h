@@ -14,22 +14,37 @@
 
 namespace repflow::ops {
 
-// One vector width's sweeps: a plane's image terms from f1 (unpadded) and f2p (f2 padded with
-// its borders replicated); one forward iteration of a plane from the iterate `from` into `to`
+// The CPU schedule's layout of a padded plane: every row starts on a vector boundary (the
+// working planes are vector-aligned), with at least one zero cell on each side of it, and the
+// sweeps run over whole vectors, the last of a row reaching past its end (flow_math.h's
+// `inside` masks keep those lanes zero). An H x W plane is index(i, j) = origin + i * stride + j
+// for -1 <= i <= H, -1 <= j <= W within `size` floats, a multiple of the vector width.
+struct FlowCpuGrid {
+  int h, w, lanes, stride, origin, size;
+  int index(int i, int j) const { return origin + i * stride + j; }
+};
+inline FlowCpuGrid flow_cpu_grid(int h, int w, int lanes) {
+  const int stride = (w + 2 + lanes - 1) / lanes * lanes;
+  // The first row's top pad and the last vector's reads below the last row stay inside.
+  return {h, w, lanes, stride, stride + lanes, stride + lanes + (h + 1) * stride + lanes};
+}
+
+// One vector width's sweeps: a plane's image terms g and 1 / g2 from f2p (f2 padded with its
+// borders replicated); one forward iteration of a plane from the iterate `from` into `to`
 // (other planes); one backward iteration from its start iterate `st` and the iterate `next` it
-// produced; the gradients of f1 and f2 away from the borders of the plane (the caller redoes the
-// border pixels). The backward ones add their parameter-gradient partials to `sums`.
+// produced; the gradient of f2 away from the borders of the plane into a padded plane (the
+// caller redoes the border pixels). The backward ones add their parameter-gradient partials to
+// `sums`.
 struct FlowCpuSweeps {
   int lanes;
-  void (*image)(const FlowImage& im, const float* f1, const float* f2p, const FlowScalars& s, int h,
-                int w);
+  void (*image)(const FlowImage& im, const float* f2p, const FlowScalars& s, const FlowCpuGrid& g);
   void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
-                  const FlowScalars& s, int h, int w);
+                  const FlowScalars& s, const FlowCpuGrid& g);
   void (*backward)(const FlowImage& im, const FlowState& st, const FlowState& next,
-                   const FlowAdjoint& ad, const FlowScalars& s, int h, int w, bool grad_taps,
-                   double* sums);
-  void (*inputs)(const FlowAdjoint& ad, const float* f2p, const FlowScalars& s, int h, int w,
-                 float* grad_f1, float* grad_f2, bool sobel_taps, double* sums);
+                   const FlowAdjoint& ad, const FlowScalars& s, const FlowCpuGrid& g,
+                   bool grad_taps, double* sums);
+  void (*inputs)(const FlowAdjoint& ad, const float* f2p, const FlowScalars& s,
+                 const FlowCpuGrid& g, float* grad_f2p, bool sobel_taps, double* sums);
 };
 FlowCpuSweeps flow_cpu_sweeps_sse();
 FlowCpuSweeps flow_cpu_sweeps_avx2();
@@ -96,22 +111,6 @@ typename Lanes<N>::Mask operator>(Lanes<N> a, Lanes<N> b) {
   return a.v > b.v;
 }
 
-// One pixel: the rest of a row. A type of its own rather than float, so that its
-// instantiations stay local too.
-struct Lane1 {
-  float v;
-  Lane1() = default;
-  Lane1(float x) : v(x) {}  // NOLINT: as float literals in the formulas
-};
-inline Lane1 operator+(Lane1 a, Lane1 b) { return a.v + b.v; }
-inline Lane1 operator-(Lane1 a, Lane1 b) { return a.v - b.v; }
-inline Lane1 operator*(Lane1 a, Lane1 b) { return a.v * b.v; }
-inline Lane1 operator/(Lane1 a, Lane1 b) { return a.v / b.v; }
-inline Lane1 operator-(Lane1 a) { return -a.v; }
-inline Lane1& operator+=(Lane1& a, Lane1 b) { return a = a + b; }
-inline bool operator<(Lane1 a, Lane1 b) { return a.v < b.v; }
-inline bool operator>(Lane1 a, Lane1 b) { return a.v > b.v; }
-
 }  // namespace
 
 template <int N>
@@ -149,35 +148,17 @@ struct FlowLanes<Lanes<N>> {
   }
 };
 
-template <>
-struct FlowLanes<Lane1> {
-  using Mask = bool;
-  static constexpr int kWidth = 1;
-  static Lane1 load(const float* p) { return *p; }
-  static void store(float* p, Lane1 x) { *p = x.v; }
-  static Lane1 select(bool m, Lane1 a, Lane1 b) { return m ? a : b; }
-  static Lane1 sqrt(Lane1 x) { return __builtin_sqrtf(x.v); }
-  static bool first(int n) { return 0 < n; }
-  static bool all(bool on) { return on; }
-  static double sum(Lane1 x) { return x.v; }
-};
-
 namespace {
 
-// Runs f(V(), k, right, down) over row i's pixels by padded index k from column j on, as many
-// pixels at a time as the widest of V... that fits, narrower ones for the rest; right / down
-// say whether the pixel has a neighbour to its right / below.
-template <class V, class... Narrower, class F>
-void each_chunk(int w, int k0, bool down, int j, F& f) {
+// Runs f(V(), k, right, down, inside) over row i (0 <= i < h) a vector at a time, by padded
+// index k; right / down say which lanes have a neighbour to their right / below inside the
+// plane, `inside` which lanes are pixels of the plane (the last vector of a row reaches past it).
+template <class V, class F>
+void each_row_chunk(const FlowCpuGrid& g, int i, F f) {
   using L = FlowLanes<V>;
-  for (; j + L::kWidth <= w; j += L::kWidth) f(V(), k0 + j, L::first(w - 1 - j), L::all(down));
-  if constexpr (sizeof...(Narrower) > 0) each_chunk<Narrower...>(w, k0, down, j, f);
-}
-
-// Runs f over row i (0 <= i < h).
-template <class... V, class F>
-void each_row_chunk(int h, int w, int i, F f) {
-  each_chunk<V...>(w, flow_index(i, 0, w), i + 1 < h, 0, f);
+  const auto down = L::all(i + 1 < g.h);
+  for (int j = 0; j < g.w; j += L::kWidth)
+    f(V(), g.index(i, j), L::first(g.w - 1 - j), down, L::first(g.w - j));
 }
 
 // Rows the sweeps take at a time.
@@ -187,39 +168,29 @@ constexpr int kRowGroup = 4;
 // chunk of every row back to back. The rows' chunks are independent work that hides each
 // other's latency (the dual step's square root and division chains): 9% faster than a row at a
 // time.
-template <class... V, class F>
-void each_row_group_chunk(int h, int w, int i, int end, F f) {
-  const int stride = flow_stride(w), rows = end - i < kRowGroup ? end - i : kRowGroup;
-  each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto right, auto down) {
-    f(v, k, right, down);
+template <class V, class F>
+void each_row_group_chunk(const FlowCpuGrid& g, int i, int end, F f) {
+  const int rows = end - i < kRowGroup ? end - i : kRowGroup;
+  each_row_chunk<V>(g, i, [&](V v, int k, auto right, auto down, auto inside) {
+    f(v, k, right, down, inside);
     for (int r = 1; r < rows; ++r)
-      f(v, k + r * stride, right, FlowLanes<decltype(v)>::all(i + r + 1 < h));
+      f(v, k + r * g.stride, right, FlowLanes<V>::all(i + r + 1 < g.h), inside);
   });
 }
 
-// Partial sums of the parameter gradients over one iteration: per lane in float for every
-// width, then added to the plane's double sums, so that many iterations and large planes do
-// not lose the small terms.
-template <class... V>
-struct PartialSums;
-template <>
-struct PartialSums<> {
-  void of() {}
-  void flush_into(double*, int, int) {}
-};
-template <class V, class... Narrower>
-struct PartialSums<V, Narrower...> : PartialSums<Narrower...> {
+// Partial sums of the parameter gradients over one iteration: per lane in float, then added to
+// the plane's double sums, so that many iterations and large planes do not lose the small
+// terms.
+template <class V>
+struct PartialSums {
   V acc[kFlowSlots];
   PartialSums() {
     for (V& a : acc) a = V(0.0f);
   }
-  using PartialSums<Narrower...>::of;
-  V* of(V) { return acc; }
   // Slots [first, last): the others were not summed into. (Flushing all of them every
   // iteration took a fifth of the backward.)
   void flush_into(double* sums, int first, int last) {
     for (int t = first; t < last; ++t) sums[t] += FlowLanes<V>::sum(acc[t]);
-    PartialSums<Narrower...>::flush_into(sums, first, last);
   }
 };
 
@@ -229,88 +200,78 @@ struct PartialSums<V, Narrower...> : PartialSums<Narrower...> {
 // vectors through memory, which costs about 7%. The sweeps read the scalars from a local copy:
 // GCC cannot tell that the stores into the planes leave the caller's FlowScalars alone, and
 // reloaded and broadcast every tap and scalar once per chunk, which cost 14% of the forward.)
-template <class... V>
+template <class V>
 __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowState& from,
                                                 const FlowState& to, const FlowScalars& scalars,
-                                                int h, int w) {
+                                                const FlowCpuGrid& g) {
   const FlowScalars s = scalars;
-  const int stride = flow_stride(w);
-  const auto relax = [&](auto v, int k, auto, auto) {
-    flow_relax<decltype(v)>(im, from, to, s, stride, k);
+  const int stride = g.stride, h = g.h;
+  const auto relax = [&](V, int k, auto, auto, auto inside) {
+    flow_relax<V>(im, from, to, s, stride, k, inside);
   };
-  each_row_chunk<V...>(h, w, 0, relax);
+  each_row_chunk<V>(g, 0, relax);
   for (int i = 1; i <= h; i += kRowGroup) {
-    if (i < h) each_row_group_chunk<V...>(h, w, i, h, relax);
-    each_row_group_chunk<V...>(h, w, i - 1, h, [&](auto v, int k, auto right, auto down) {
-      flow_dual_step<decltype(v)>(from, to, s, stride, k, right, down);
+    if (i < h) each_row_group_chunk<V>(g, i, h, relax);
+    each_row_group_chunk<V>(g, i - 1, h, [&](V, int k, auto right, auto down, auto) {
+      flow_dual_step<V>(from, to, s, stride, k, right, down);
     });
   }
 }
 
 // B1 and B2 of row i need B1 of rows i and i - 1; B3 of row i needs B2 of row i + 1. (Rows go in
 // groups, as in the forward.)
-template <class... V>
+template <class V>
 __attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
                                                  const FlowState& next, const FlowAdjoint& ad,
-                                                 const FlowScalars& scalars, int h, int w,
+                                                 const FlowScalars& scalars, const FlowCpuGrid& g,
                                                  bool grad_taps, double* sums) {
   const FlowScalars s = scalars;
-  const int stride = flow_stride(w);
-  PartialSums<V...> partial;
+  const int stride = g.stride, h = g.h;
+  PartialSums<V> partial;
   for (int i = 0; i <= h; i += kRowGroup) {
     if (i < h) {
-      each_row_group_chunk<V...>(h, w, i, h, [&](auto v, int k, auto right, auto down) {
-        flow_back_dual_next<decltype(v)>(next, ad, s, stride, k, right, down, grad_taps,
-                                         partial.of(v));
+      each_row_group_chunk<V>(g, i, h, [&](V, int k, auto right, auto down, auto) {
+        flow_back_dual_next<V>(next, ad, s, stride, k, right, down, grad_taps, partial.acc);
       });
-      each_row_group_chunk<V...>(h, w, i, h, [&](auto v, int k, auto, auto) {
-        flow_back_grad<decltype(v)>(ad, s, stride, k);
-      });
+      each_row_group_chunk<V>(
+          g, i, h, [&](V, int k, auto, auto, auto) { flow_back_grad<V>(ad, s, stride, k); });
     }
     // The rows from the first not yet reversed (i - 1) to i + kRowGroup - 2: their next rows have
     // had B2.
     const int first = i > 0 ? i - 1 : 0, end = i + kRowGroup - 1;
     if (first < h)
-      each_row_group_chunk<V...>(h, w, first, end < h ? end : h, [&](auto v, int k, auto, auto) {
-        flow_back_relax<decltype(v)>(im, st, ad, s, stride, k, partial.of(v));
+      each_row_group_chunk<V>(g, first, end < h ? end : h, [&](V, int k, auto, auto, auto inside) {
+        flow_back_relax<V>(im, st, ad, s, stride, k, inside, partial.acc);
       });
   }
   partial.flush_into(sums, 0, grad_taps ? kSlotSobelX : kSlotGradX);
 }
 
-template <class... V>
-__attribute__((flatten)) void image_terms(const FlowImage& im, const float* f1, const float* f2p,
-                                          const FlowScalars& s, int h, int w) {
-  const int stride = flow_stride(w);
-  for (int i = 0; i < h; ++i) {
-    const int row = flow_index(i, 0, w);
-    each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
-      flow_image_init_padded<decltype(v)>(im, f1 + i * w + (k - row), f2p, k, stride, s);
+template <class V>
+__attribute__((flatten)) void image_terms(const FlowImage& im, const float* f2p,
+                                          const FlowScalars& s, const FlowCpuGrid& g) {
+  for (int i = 0; i < g.h; ++i)
+    each_row_chunk<V>(g, i, [&](V, int k, auto, auto, auto inside) {
+      flow_image_init_padded<V>(im, f2p, k, g.stride, s, inside);
     });
-  }
 }
 
-template <class... V>
+template <class V>
 __attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const float* f2p,
-                                          const FlowScalars& s, int h, int w, float* grad_f1,
-                                          float* grad_f2, bool sobel_taps, double* sums) {
-  const int stride = flow_stride(w);
-  PartialSums<V...> partial;
-  for (int i = 0; i < h; ++i) {
-    const int row = flow_index(i, 0, w);
-    each_row_chunk<V...>(h, w, i, [&](auto v, int k, auto, auto) {
-      const int q = i * w + (k - row);
-      flow_back_inputs_inner<decltype(v)>(ad, f2p, k, stride, s, grad_f1 + q, grad_f2 + q,
-                                          sobel_taps, partial.of(v));
+                                          const FlowScalars& s, const FlowCpuGrid& g,
+                                          float* grad_f2p, bool sobel_taps, double* sums) {
+  PartialSums<V> partial;
+  for (int i = 0; i < g.h; ++i)
+    each_row_chunk<V>(g, i, [&](V, int k, auto, auto, auto) {
+      flow_back_inputs_inner<V>(ad, f2p, k, g.stride, s, grad_f2p, sobel_taps, partial.acc);
     });
-  }
   if (sobel_taps) partial.flush_into(sums, kSlotSobelX, kFlowSlots);
 }
 
-template <class... V>
-FlowCpuSweeps sweeps_of(int lanes) {
-  return {lanes, image_terms<V...>, forward_iteration<V...>, backward_iteration<V...>,
-          input_grads<V...>};
+template <class V>
+FlowCpuSweeps sweeps_of() {
+  return {FlowLanes<V>::kWidth, image_terms<V>, forward_iteration<V>, backward_iteration<V>,
+          input_grads<V>};
 }
 
 }  // namespace

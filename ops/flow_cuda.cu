@@ -136,7 +136,7 @@ __global__ void __launch_bounds__(kMaxThreads)
     for (int q = threadIdx.x; q < hw; q += blockDim.x) {
       const int k = flow_index(q / w, q % w, w);
       if (dst) save_state(fp.st, dst, padded, k);
-      flow_relax<float>(fp.im, fp.st, fp.st, pb.s, stride, k);
+      flow_relax<float>(fp.im, fp.st, fp.st, pb.s, stride, k, true);
     }
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
@@ -189,7 +189,7 @@ __global__ void __launch_bounds__(kMaxThreads)
       flow_back_grad<float>(bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_relax(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w), acc);
+      flow_back_relax(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w), true, acc);
     __syncthreads();
   }
   for (int q = threadIdx.x; q < hw; q += blockDim.x)
@@ -247,7 +247,7 @@ struct ForwardRelax {
     if (saved)
       save_state(fp.st, saved + (plane * pb.n_iter + it) * kFlowStatePlanes * work.padded,
                  work.padded, k);
-    flow_relax<float>(fp.im, fp.st, fp.st, pb.s, flow_stride(pb.w), k);
+    flow_relax<float>(fp.im, fp.st, fp.st, pb.s, flow_stride(pb.w), k, true);
   }
 };
 
@@ -330,7 +330,7 @@ struct BackwardRelax : BackwardStep {
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
     const FlowBackwardPlanes bp = planes(plane);
     flow_back_relax(bp.im, state(plane), bp.ad, pb.s, flow_stride(pb.w), flow_index(i, j, pb.w),
-                    acc);
+                    true, acc);
   }
 };
 

@@ -180,15 +180,13 @@ RF_HD void flow_sobel(const FlowScalars& s, At at, V& gx, V& gy) {
   }
 }
 
-// Stores the image terms at padded index k from g and the pixel's values of f1 and f2.
+// Stores the image terms that come from g at padded index k: g and 1 / g2.
 template <class V>
-RF_HD void flow_image_store(const FlowImage& im, int k, V gx, V gy, V f1, V f2) {
+RF_HD void flow_image_store_g(const FlowImage& im, int k, V gx, V gy) {
   using L = FlowLanes<V>;
-  const V g2 = flow_g2(gx, gy);
   L::store(im.gx + k, gx);
   L::store(im.gy + k, gy);
-  L::store(im.rho_c + k, f2 - f1);
-  L::store(im.inv_g2 + k, V(1.0f) / g2);
+  L::store(im.inv_g2 + k, V(1.0f) / flow_g2(gx, gy));
 }
 
 // The image terms at (i, j) from the unpadded planes f1, f2.
@@ -198,19 +196,21 @@ RF_HD void flow_image_init(const FlowImage& im, const float* f1, const float* f2
   flow_sobel<float>(
       s, [&](int a, int b) { return f2[flow_clamp(i + a - 1, h) * w + flow_clamp(j + b - 1, w)]; },
       gx, gy);
-  flow_image_store<float>(im, flow_index(i, j, w), gx, gy, f1[i * w + j], f2[i * w + j]);
+  const int k = flow_index(i, j, w);
+  flow_image_store_g<float>(im, k, gx, gy);
+  im.rho_c[k] = f2[i * w + j] - f1[i * w + j];
 }
 
-// The image terms at padded index k from f2p, f2 in the padded layout with its borders
-// replicated into the pad cells, and f1 at the pixel (unpadded).
+// The image terms from g at padded index k, from f2p: f2 in the padded layout with its borders
+// replicated into the pad cells. Lanes outside the plane (not `inside`) store zeros.
 template <class V>
-RF_HD void flow_image_init_padded(const FlowImage& im, const float* f1, const float* f2p, int k,
-                                  int stride, const FlowScalars& s) {
+RF_HD void flow_image_init_padded(const FlowImage& im, const float* f2p, int k, int stride,
+                                  const FlowScalars& s, FlowMask<V> inside) {
   using L = FlowLanes<V>;
   V gx, gy;
   flow_sobel<V>(
       s, [&](int a, int b) { return L::load(f2p + k + (a - 1) * stride + b - 1); }, gx, gy);
-  flow_image_store<V>(im, k, gx, gy, L::load(f1), L::load(f2p + k));
+  flow_image_store_g<V>(im, k, L::select(inside, gx, V(0.0f)), L::select(inside, gy, V(0.0f)));
 }
 
 // Away from the borders, the adjoint of the Sobel filtering at the input pixel of padded index
@@ -229,29 +229,42 @@ RF_HD V flow_sobel_adjoint_inner(const float* ax, const float* ay, int k, int st
   return sum;
 }
 
-// The adjoint of the Sobel filtering at input pixel (r, c): every (output pixel, tap) pair
-// whose clamped source is (r, c), gathered rather than scattered so that each input pixel has
-// one writer and a fixed summation order. Sources lie within one pixel of their outputs, also
-// at replicated borders.
-RF_HD float flow_sobel_adjoint(const float* ax, const float* ay, int h, int w, int r, int c,
-                               const FlowScalars& s) {
-  // Away from the borders no source is clamped: the same terms in the same order as the
-  // general case below, without its 81 tests per pixel.
-  if (r > 0 && r + 1 < h && c > 0 && c + 1 < w)
-    return flow_sobel_adjoint_inner<float>(ax, ay, flow_index(r, c, w), flow_stride(w), s);
+// The adjoint of the Sobel filtering at source cell (r, c) of the padded f2 (-1 <= r <= h,
+// -1 <= c <= w) at padded index k: the taps that reach it from outputs inside the plane, in
+// flow_sobel_adjoint_inner's order.
+RF_HD float flow_sobel_adjoint_source(const float* ax, const float* ay, int h, int w, int stride,
+                                      int k, int r, int c, const FlowScalars& s) {
   float sum = 0.0f;
-  for (int i = r - 1; i <= r + 1; ++i) {
-    if (i < 0 || i >= h) continue;
-    for (int a = 0; a < 3; ++a) {
-      if (flow_clamp(i + a - 1, h) != r) continue;
-      for (int j = c - 1; j <= c + 1; ++j) {
-        if (j < 0 || j >= w) continue;
-        for (int b = 0; b < 3; ++b) {
-          if (flow_clamp(j + b - 1, w) != c) continue;
-          const int k = flow_index(i, j, w);
-          sum += s.sobel_x[a * 3 + b] * ax[k] + s.sobel_y[a * 3 + b] * ay[k];
-        }
-      }
+  for (int a = 2; a >= 0; --a) {
+    if (r + 1 - a < 0 || r + 1 - a >= h) continue;
+    for (int b = 2; b >= 0; --b) {
+      if (c + 1 - b < 0 || c + 1 - b >= w) continue;
+      const int o = k + (1 - a) * stride + 1 - b;
+      sum += s.sobel_x[a * 3 + b] * ax[o] + s.sobel_y[a * 3 + b] * ay[o];
+    }
+  }
+  return sum;
+}
+
+// The adjoint of the Sobel filtering with replicated borders at input pixel (r, c), at padded
+// index k of planes with row stride `stride`: the pad cells replicate the border pixels, so a
+// border pixel gathers its own source cell and the pad cells next to it. Gathered rather than
+// scattered so that each input pixel has one writer and a fixed summation order.
+RF_HD float flow_sobel_adjoint(const float* ax, const float* ay, int h, int w, int stride, int k,
+                               int r, int c, const FlowScalars& s) {
+  // Its own cell: the taps from outputs outside the plane read the zero pads of ax and ay.
+  float sum = flow_sobel_adjoint_inner<float>(ax, ay, k, stride, s);
+  if (r > 0 && r + 1 < h && c > 0 && c + 1 < w) return sum;
+  // Source rows and columns whose cells also hold (r, c)'s value: the pads beyond the borders it
+  // lies on.
+  const int rows[3] = {r, r == 0 ? -1 : r, r + 1 == h ? h : r};
+  const int cols[3] = {c, c == 0 ? -1 : c, c + 1 == w ? w : c};
+  for (int x = 0; x < 3; ++x) {
+    if (x > 0 && rows[x] == r) continue;
+    for (int y = 0; y < 3; ++y) {
+      if ((x == 0 && y == 0) || (y > 0 && cols[y] == c)) continue;
+      sum += flow_sobel_adjoint_source(
+          ax, ay, h, w, stride, k + (rows[x] - r) * stride + cols[y] - c, rows[x], cols[y], s);
     }
   }
   return sum;
@@ -287,24 +300,23 @@ RF_HD void flow_back_inputs(const FlowAdjoint& ad, const float* f2, int h, int w
                             const FlowScalars& s, float* grad_f1, float* grad_f2, float* acc) {
   const int k = flow_index(i, j, w);
   grad_f1[i * w + j] = -ad.rho_c[k];
-  grad_f2[i * w + j] = ad.rho_c[k] + flow_sobel_adjoint(ad.gx, ad.gy, h, w, i, j, s);
+  grad_f2[i * w + j] =
+      ad.rho_c[k] + flow_sobel_adjoint(ad.gx, ad.gy, h, w, flow_stride(w), k, i, j, s);
   flow_sobel_tap_grads<float>(
       ad.gx[k], ad.gy[k],
       [&](int a, int b) { return f2[flow_clamp(i + a - 1, h) * w + flow_clamp(j + b - 1, w)]; },
       acc);
 }
 
-// flow_back_inputs at padded index k away from the borders, with f2p as in
-// flow_image_init_padded; grad_f1 and grad_f2 point at the pixel. The Sobel tap gradients are
-// summed only when `sobel_taps`.
+// The gradient of f2 as flow_back_inputs has it, at padded index k away from the borders, into
+// the padded plane grad_f2p (the gradient of f1 is -ad.rho_c); with f2p as in
+// flow_image_init_padded. The Sobel tap gradients are summed only when `sobel_taps`.
 template <class V>
 RF_HD void flow_back_inputs_inner(const FlowAdjoint& ad, const float* f2p, int k, int stride,
-                                  const FlowScalars& s, float* grad_f1, float* grad_f2,
-                                  bool sobel_taps, V* acc) {
+                                  const FlowScalars& s, float* grad_f2p, bool sobel_taps, V* acc) {
   using L = FlowLanes<V>;
-  const V arho = L::load(ad.rho_c + k);
-  L::store(grad_f1, -arho);
-  L::store(grad_f2, arho + flow_sobel_adjoint_inner<V>(ad.gx, ad.gy, k, stride, s));
+  L::store(grad_f2p + k,
+           L::load(ad.rho_c + k) + flow_sobel_adjoint_inner<V>(ad.gx, ad.gy, k, stride, s));
   if (!sobel_taps) return;
   flow_sobel_tap_grads<V>(
       L::load(ad.gx + k), L::load(ad.gy + k),
@@ -437,14 +449,16 @@ RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScal
 }
 
 // Sweep A: u' of the iterate `from` into `to`, which may be `from` itself (u is read only at
-// the pixel being written).
+// the pixel being written). Lanes outside the plane (not `inside`: vectors that reach past the
+// last column) store zeros, keeping the pads zero: div(p) there is not.
 template <class V>
 RF_HD void flow_relax(const FlowImage& im, const FlowState& from, const FlowState& to,
-                      const FlowScalars& s, int stride, int k) {
+                      const FlowScalars& s, int stride, int k, FlowMask<V> inside) {
+  using L = FlowLanes<V>;
   V u1, u2;
   flow_relaxed(im, from, s, stride, k, u1, u2);
-  FlowLanes<V>::store(to.u1 + k, u1);
-  FlowLanes<V>::store(to.u2 + k, u2);
+  L::store(to.u1 + k, L::select(inside, u1, V(0.0f)));
+  L::store(to.u2 + k, L::select(inside, u2, V(0.0f)));
 }
 
 // One component of sweep B: p' into (qa, qb) from p in (pa, pb) and u' in `up`.
@@ -555,17 +569,22 @@ RF_HD void flow_back_grad(const FlowAdjoint& ad, const FlowScalars& s, int strid
 // The divergence part of B3 for one component: adds theta div^T(t) to the p adjoints at k
 // (reading t at the pixel and its right and lower neighbours) and the tap and theta partials.
 // theta is folded into the taps here and applied to the tap partials once, in
-// flow_param_grads: two multiplications fewer per pixel.
+// flow_param_grads: two multiplications fewer per pixel. Lanes not `inside` keep their zeros (t
+// to the right of a pad cell can be the next row's first pixel).
 template <class V>
 RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, float* aa, float* ab,
-                             const FlowScalars& s, int k, int stride, V* acc) {
+                             const FlowScalars& s, int k, int stride, FlowMask<V> inside, V* acc) {
   using L = FlowLanes<V>;
   const float theta = s.theta;
-  const V tk = L::load(t + k);
-  L::store(aa + k, L::load(aa + k) + V(theta * s.div_x[1]) * tk +
-                       V(theta * s.div_x[0]) * L::load(t + k + 1));
-  L::store(ab + k, L::load(ab + k) + V(theta * s.div_y[1]) * tk +
-                       V(theta * s.div_y[0]) * L::load(t + k + stride));
+  const V tk = L::load(t + k), zero(0.0f);
+  L::store(aa + k, L::select(inside,
+                             L::load(aa + k) + V(theta * s.div_x[1]) * tk +
+                                 V(theta * s.div_x[0]) * L::load(t + k + 1),
+                             zero));
+  L::store(ab + k, L::select(inside,
+                             L::load(ab + k) + V(theta * s.div_y[1]) * tk +
+                                 V(theta * s.div_y[0]) * L::load(t + k + stride),
+                             zero));
   acc[kSlotThetaDiv] += tk * flow_div<V>(pa, pb, k, stride, s);
   acc[kSlotDivX] += tk * L::load(pa + k - 1);
   acc[kSlotDivX + 1] += tk * L::load(pa + k);
@@ -574,13 +593,14 @@ RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, f
 }
 
 // B3: reverse u' = v + theta div(p) and the thresholding. Reads t at the pixel and its right and
-// lower neighbours; writes the adjoint of the start u at the pixel.
+// lower neighbours; writes the adjoint of the start u at the pixel. Lanes not `inside` store
+// zeros (every other term there is 0 as long as the pads are).
 template <class V>
 RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
-                           const FlowScalars& s, int stride, int k, V* acc) {
+                           const FlowScalars& s, int stride, int k, FlowMask<V> inside, V* acc) {
   using L = FlowLanes<V>;
-  flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, acc);
-  flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, acc);
+  flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, inside, acc);
+  flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, inside, acc);
   V a1 = L::load(ad.t1 + k), a2 = L::load(ad.t2 + k);
   V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
   flow_threshold_adjoint(L::load(im.rho_c + k), L::load(im.gx + k), L::load(im.gy + k),

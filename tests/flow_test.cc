@@ -507,8 +507,8 @@ TEST(FlowTest, GradientsDoNotDependOnThreadCount) {
   EXPECT_EQ(grads[0], grads[1]);
 }
 
-// Every vector width of the CPU sweeps that this CPU has, on rows of 29 = 16 + 8 + 4 + 1 pixels
-// so that every width handles a part of each row.
+// Every vector width of the CPU sweeps that this CPU has, on rows of 29 pixels, which no width
+// divides: the last vector of every row reaches past its end.
 TEST(FlowTest, EveryCpuVectorWidth) {
   const int widest = ops::flow_cpu_lanes();
   for (int lanes : {4, 8, 16}) {
