@@ -189,11 +189,18 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
           for (int j = 0; j < w; ++j) gf1[i * w + j] = -arho[j];
           std::copy_n(gf2p + g.index(i, 0), w, gf2 + i * w);
         }
-        // The border pixels, where the pad cells' sources add to the inner sum.
+        // The border pixels gather the pad cells that replicate them: the pad rows are in gf2p,
+        // the pad columns added here.
+        for (int i = -1; i <= h; ++i)
+          for (int j : {-1, w}) {
+            const int k = g.index(i, j);
+            gf2p[k] = flow_sobel_adjoint_inner<float>(bp.ad.gx, bp.ad.gy, k, g.stride, s);
+          }
         const auto border = [&](int i, int j) {
-          const int k = g.index(i, j);
-          gf2[i * w + j] =
-              bp.ad.rho_c[k] + flow_sobel_adjoint(bp.ad.gx, bp.ad.gy, h, w, g.stride, k, i, j, s);
+          float sum = 0.0f;
+          flow_replicated_sources(h, w, i, j,
+                                  [&](int si, int sj) { sum += gf2p[g.index(si, sj)]; });
+          gf2[i * w + j] = sum;
         };
         for (int j = 0; j < w; ++j) {
           border(0, j);

@@ -18,23 +18,26 @@ namespace repflow::ops {
 // working planes are vector-aligned), with at least one zero cell on each side of it, and the
 // sweeps run over whole vectors, the last of a row reaching past its end (flow_math.h's
 // `inside` masks keep those lanes zero). An H x W plane is index(i, j) = origin + i * stride + j
-// for -1 <= i <= H, -1 <= j <= W within `size` floats, a multiple of the vector width.
+// within `size` floats, a multiple of the vector width, for -2 <= i <= H + 1: two rows above and
+// below it, so that the Sobel adjoint of the pad rows reads zeros beyond them.
 struct FlowCpuGrid {
   int h, w, lanes, stride, origin, size;
   int index(int i, int j) const { return origin + i * stride + j; }
 };
 inline FlowCpuGrid flow_cpu_grid(int h, int w, int lanes) {
   const int stride = (w + 2 + lanes - 1) / lanes * lanes;
-  // The first row's top pad and the last vector's reads below the last row stay inside.
-  return {h, w, lanes, stride, stride + lanes, stride + lanes + (h + 1) * stride + lanes};
+  // Row -2 from column -1 on, and the last vector's reads below row H + 1, stay inside.
+  const int origin = 2 * stride + lanes;
+  return {h, w, lanes, stride, origin, origin + (h + 2) * stride + lanes};
 }
 
 // One vector width's sweeps: a plane's image terms g and 1 / g2 from f2p (f2 padded with its
 // borders replicated); one forward iteration of a plane from the iterate `from` into `to`
 // (other planes); one backward iteration from its start iterate `st` and the iterate `next` it
-// produced; the gradient of f2 away from the borders of the plane into a padded plane (the
-// caller redoes the border pixels). The backward ones add their parameter-gradient partials to
-// `sums`.
+// produced; the gradient of f2 into a padded plane, as the sum of the Sobel adjoint of each
+// source cell and rho_c's adjoint, also on the pad rows (the caller does the pad columns and
+// gathers the sources of the border pixels). The backward ones add their parameter-gradient
+// partials to `sums`.
 struct FlowCpuSweeps {
   int lanes;
   void (*image)(const FlowImage& im, const float* f2p, const FlowScalars& s, const FlowCpuGrid& g);
@@ -261,7 +264,7 @@ __attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const float* f2
                                           const FlowScalars& s, const FlowCpuGrid& g,
                                           float* grad_f2p, bool sobel_taps, double* sums) {
   PartialSums<V> partial;
-  for (int i = 0; i < g.h; ++i)
+  for (int i = -1; i <= g.h; ++i)
     each_row_chunk<V>(g, i, [&](V, int k, auto, auto, auto) {
       flow_back_inputs_inner<V>(ad, f2p, k, g.stride, s, grad_f2p, sobel_taps, partial.acc);
     });

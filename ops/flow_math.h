@@ -246,27 +246,34 @@ RF_HD float flow_sobel_adjoint_source(const float* ax, const float* ay, int h, i
   return sum;
 }
 
-// The adjoint of the Sobel filtering with replicated borders at input pixel (r, c), at padded
-// index k of planes with row stride `stride`: the pad cells replicate the border pixels, so a
-// border pixel gathers its own source cell and the pad cells next to it. Gathered rather than
-// scattered so that each input pixel has one writer and a fixed summation order.
-RF_HD float flow_sobel_adjoint(const float* ax, const float* ay, int h, int w, int stride, int k,
-                               int r, int c, const FlowScalars& s) {
-  // Its own cell: the taps from outputs outside the plane read the zero pads of ax and ay.
-  float sum = flow_sobel_adjoint_inner<float>(ax, ay, k, stride, s);
-  if (r > 0 && r + 1 < h && c > 0 && c + 1 < w) return sum;
-  // Source rows and columns whose cells also hold (r, c)'s value: the pads beyond the borders it
-  // lies on.
+// Calls f(source row, source column) for every cell of the padded f2 that holds input pixel
+// (r, c)'s value: its own cell and, on the borders of the plane, the replicated pad cells beyond
+// them (own cell first).
+template <class F>
+RF_HD void flow_replicated_sources(int h, int w, int r, int c, F f) {
   const int rows[3] = {r, r == 0 ? -1 : r, r + 1 == h ? h : r};
   const int cols[3] = {c, c == 0 ? -1 : c, c + 1 == w ? w : c};
   for (int x = 0; x < 3; ++x) {
     if (x > 0 && rows[x] == r) continue;
-    for (int y = 0; y < 3; ++y) {
-      if ((x == 0 && y == 0) || (y > 0 && cols[y] == c)) continue;
-      sum += flow_sobel_adjoint_source(
-          ax, ay, h, w, stride, k + (rows[x] - r) * stride + cols[y] - c, rows[x], cols[y], s);
-    }
+    for (int y = 0; y < 3; ++y)
+      if (y == 0 || cols[y] != c) f(rows[x], cols[y]);
   }
+}
+
+// The adjoint of the Sobel filtering with replicated borders at input pixel (r, c), at padded
+// index k of planes with row stride `stride`: the sum over its source cells. Gathered rather
+// than scattered so that each input pixel has one writer and a fixed summation order.
+RF_HD float flow_sobel_adjoint(const float* ax, const float* ay, int h, int w, int stride, int k,
+                               int r, int c, const FlowScalars& s) {
+  // Its own cell: the taps from outputs outside the plane read the zero pads of ax and ay.
+  if (r > 0 && r + 1 < h && c > 0 && c + 1 < w)
+    return flow_sobel_adjoint_inner<float>(ax, ay, k, stride, s);
+  float sum = 0.0f;
+  flow_replicated_sources(h, w, r, c, [&](int sr, int sc) {
+    const int o = k + (sr - r) * stride + sc - c;
+    sum += sr == r && sc == c ? flow_sobel_adjoint_inner<float>(ax, ay, o, stride, s)
+                              : flow_sobel_adjoint_source(ax, ay, h, w, stride, o, sr, sc, s);
+  });
   return sum;
 }
 
