@@ -12,10 +12,9 @@
 // and back (110 MB for 16 x 32 planes of 28 x 28 and 10 iterations), which took longer.
 #include <algorithm>
 #include <atomic>
-#include <memory>
-#include <new>
 #include <vector>
 
+#include "framework/allocator.h"
 #include "framework/thread_pool.h"
 #include "ops/flow_cpu_sweeps.h"
 #include "ops/flow_kernels.h"
@@ -36,24 +35,25 @@ FlowCpuSweeps pick_sweeps() {
   return flow_cpu_sweeps_sse();
 }
 
-// `count` zeroed grid planes, each starting on a cache line, as the sweeps' aligned rows need.
+// `count` zeroed grid planes, each starting on a cache line (host_alloc's alignment and
+// FlowCpuGrid's whole vectors), as the sweeps' aligned rows need.
 class GridPlanes {
  public:
   GridPlanes(int64_t count, const FlowCpuGrid& g)
       : size_(g.size),
-        data_(static_cast<float*>(
-            ::operator new[](sizeof(float) * count * size_, std::align_val_t(kAlign)))) {
-    std::fill(data_.get(), data_.get() + count * size_, 0.0f);
+        bytes_(sizeof(float) * count * size_),
+        data_(static_cast<float*>(host_alloc(bytes_))) {
+    std::fill(data_, data_ + count * size_, 0.0f);
   }
-  float* plane(int64_t k) const { return data_.get() + k * size_; }
+  ~GridPlanes() { host_free(data_, bytes_); }
+  GridPlanes(const GridPlanes&) = delete;
+  GridPlanes& operator=(const GridPlanes&) = delete;
+  float* plane(int64_t k) const { return data_ + k * size_; }
 
  private:
-  static constexpr size_t kAlign = 64;
-  struct Free {
-    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(kAlign)); }
-  };
   int64_t size_;
-  std::unique_ptr<float[], Free> data_;
+  size_t bytes_;
+  float* data_;
 };
 
 // f2 into the grid with its borders replicated into the pad cells, so that the sweeps read the
