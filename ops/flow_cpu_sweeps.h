@@ -21,14 +21,14 @@ namespace repflow::ops {
 // within `size` floats, a multiple of the vector width, for -2 <= i <= H + 1: two rows above and
 // below it, so that the Sobel adjoint of the pad rows reads zeros beyond them.
 struct FlowCpuGrid {
-  int h, w, lanes, stride, origin, size;
+  int h, w, stride, origin, size;
   int index(int i, int j) const { return origin + i * stride + j; }
 };
 inline FlowCpuGrid flow_cpu_grid(int h, int w, int lanes) {
   const int stride = (w + 2 + lanes - 1) / lanes * lanes;
   // Row -2 from column -1 on, and the last vector's reads below row H + 1, stay inside.
   const int origin = 2 * stride + lanes;
-  return {h, w, lanes, stride, origin, origin + (h + 2) * stride + lanes};
+  return {h, w, stride, origin, origin + (h + 2) * stride + lanes};
 }
 
 // One vector width's sweeps: a plane's image terms g and 1 / g2 from f2p (f2 padded with its
