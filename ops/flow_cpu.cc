@@ -81,12 +81,14 @@ class PlaneStates {
       : count_(count), size_(g.size), floats_(int64_t{count} * kFlowStatePlanes, g) {}
   FlowState at(int k) const { return flow_state_at(floats_.plane(k * kFlowStatePlanes), size_); }
   // Runs the n_iter iterations from state 0, iteration `it` from state it % count into
-  // (it + 1) % count; returns the last. State 0 is reset first when iterations write it.
+  // (it + 1) % count; returns the last, whose p is left out: nothing reads it (the output is its
+  // u), and the last p update took a tenth of a 10-iteration forward. State 0 is reset first
+  // when iterations write it.
   FlowState run(const FlowCpuSweeps& sweeps, const FlowImage& im, const FlowScalars& s,
                 const FlowCpuGrid& g, int n_iter) {
     if (n_iter >= count_) std::fill(floats_.plane(0), floats_.plane(kFlowStatePlanes), 0.0f);
     for (int it = 0; it < n_iter; ++it)
-      sweeps.forward(im, at(it % count_), at((it + 1) % count_), s, g);
+      sweeps.forward(im, at(it % count_), at((it + 1) % count_), s, g, it + 1 < n_iter);
     return at(n_iter % count_);
   }
 
@@ -166,21 +168,23 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         float* f2p = work.planes.plane(kFlowBackwardPlanes);
         float* gf2p = work.planes.plane(kFlowBackwardPlanes + 1);
         // The adjoints of p (zero after the last iteration) and the image-term accumulators; the
-        // other adjoint planes are written before they are read.
+        // other adjoint planes are written before they are read. The output gradient goes to t,
+        // as the adjoint of the last iteration's u': with no p' to reverse, that is all its B3
+        // needs. (Cells of t off the plane hold zeros: B2 writes them so.)
         std::fill(bp.ad.p11, bp.ad.rho_c + g.size, 0.0f);
         const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
         const float* g2 = g1 + pb.channels * hw;
         for (int i = 0; i < h; ++i) {
-          std::copy(g1 + i * w, g1 + (i + 1) * w, bp.ad.u1 + g.index(i, 0));
-          std::copy(g2 + i * w, g2 + (i + 1) * w, bp.ad.u2 + g.index(i, 0));
+          std::copy(g1 + i * w, g1 + (i + 1) * w, bp.ad.t1 + g.index(i, 0));
+          std::copy(g2 + i * w, g2 + (i + 1) * w, bp.ad.t2 + g.index(i, 0));
         }
         load_plane(f1 + plane * hw, f2 + plane * hw, g, f2p, bp.im.rho_c);
         sweeps.image(bp.im, f2p, s, g);
         states.run(sweeps, bp.im, s, g, pb.n_iter);
         double* plane_sums = partials.data() + plane * kFlowSlots;
         for (int it = pb.n_iter - 1; it >= 0; --it)
-          sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, g, pb.grad_taps,
-                          plane_sums);
+          sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, g, it + 1 < pb.n_iter,
+                          pb.grad_taps, plane_sums);
         sweeps.inputs(bp.ad, f2p, s, g, gf2p, pb.sobel_taps, plane_sums);
         float* gf1 = grad_f1 + plane * hw;
         float* gf2 = grad_f2 + plane * hw;

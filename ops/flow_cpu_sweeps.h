@@ -33,18 +33,20 @@ inline FlowCpuGrid flow_cpu_grid(int h, int w, int lanes) {
 
 // One vector width's sweeps: a plane's image terms g and 1 / g2 from f2p (f2 padded with its
 // borders replicated); one forward iteration of a plane from the iterate `from` into `to`
-// (other planes); one backward iteration from its start iterate `st` and the iterate `next` it
-// produced; the gradient of f2 into a padded plane, as the sum of the Sobel adjoint of each
-// source cell and rho_c's adjoint, also on the pad rows (the caller does the pad columns and
-// gathers the sources of the border pixels). The backward ones add their parameter-gradient
-// partials to `sums`.
+// (other planes), with its p update only when `dual`; one backward iteration from its start
+// iterate `st` and the iterate `next` it produced, where !dual says that the iteration's p'
+// reaches nothing (the last iteration: the output is u alone), so that its reverse is B3 alone
+// on the adjoint of u' already in ad.t; the gradient of f2 into a padded plane, as the sum of the
+// Sobel adjoint of each source cell and rho_c's adjoint, also on the pad rows (the caller does the
+// pad columns and gathers the sources of the border pixels). The backward ones add their
+// parameter-gradient partials to `sums`.
 struct FlowCpuSweeps {
   int lanes;
   void (*image)(const FlowImage& im, const float* f2p, const FlowScalars& s, const FlowCpuGrid& g);
   void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
-                  const FlowScalars& s, const FlowCpuGrid& g);
+                  const FlowScalars& s, const FlowCpuGrid& g, bool dual);
   void (*backward)(const FlowImage& im, const FlowState& st, const FlowState& next,
-                   const FlowAdjoint& ad, const FlowScalars& s, const FlowCpuGrid& g,
+                   const FlowAdjoint& ad, const FlowScalars& s, const FlowCpuGrid& g, bool dual,
                    bool grad_taps, double* sums);
   void (*inputs)(const FlowAdjoint& ad, const float* f2p, const FlowScalars& s,
                  const FlowCpuGrid& g, float* grad_f2p, bool sobel_taps, double* sums);
@@ -206,7 +208,7 @@ struct PartialSums {
 template <class V>
 __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowState& from,
                                                 const FlowState& to, const FlowScalars& scalars,
-                                                const FlowCpuGrid& g) {
+                                                const FlowCpuGrid& g, bool dual) {
   const FlowScalars s = scalars;
   const int stride = g.stride, h = g.h;
   const auto relax = [&](V, int k, auto, auto, auto inside) {
@@ -215,9 +217,10 @@ __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowS
   each_row_chunk<V>(g, 0, relax);
   for (int i = 1; i <= h; i += kRowGroup) {
     if (i < h) each_row_group_chunk<V>(g, i, h, relax);
-    each_row_group_chunk<V>(g, i - 1, h, [&](V, int k, auto right, auto down, auto) {
-      flow_dual_step<V>(from, to, s, stride, k, right, down);
-    });
+    if (dual)
+      each_row_group_chunk<V>(g, i - 1, h, [&](V, int k, auto right, auto down, auto) {
+        flow_dual_step<V>(from, to, s, stride, k, right, down);
+      });
   }
 }
 
@@ -227,12 +230,12 @@ template <class V>
 __attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
                                                  const FlowState& next, const FlowAdjoint& ad,
                                                  const FlowScalars& scalars, const FlowCpuGrid& g,
-                                                 bool grad_taps, double* sums) {
+                                                 bool dual, bool grad_taps, double* sums) {
   const FlowScalars s = scalars;
   const int stride = g.stride, h = g.h;
   PartialSums<V> partial;
   for (int i = 0; i <= h; i += kRowGroup) {
-    if (i < h) {
+    if (i < h && dual) {
       each_row_group_chunk<V>(g, i, h, [&](V, int k, auto right, auto down, auto) {
         flow_back_dual_next<V>(next, ad, s, stride, k, right, down, grad_taps, partial.acc);
       });
