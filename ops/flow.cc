@@ -142,7 +142,7 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
                               sums);
           }
         }
-        float values[kFlowSlots];
+        float values[kFlowParamGrads];
         flow_param_grads(pb.s, sums, values);
         std::vector<Tensor> grads{needs[0] ? grad_f1 : Tensor(), needs[1] ? grad_f2 : Tensor()};
         const float* at = values;

@@ -26,19 +26,19 @@ struct FlowScalars {
 };
 
 // Slots of the per-plane partial sums from which the parameter gradients are assembled: the
-// adjoints of theta where it multiplies div(p), of lambda * theta, of s = tau / theta, and of
-// every tap (those of the divergence taps without their factor theta).
+// adjoints of lambda * theta, of s = tau / theta, and of every tap (those of the divergence taps
+// without their factor theta). The adjoint of theta where it multiplies div(p) needs no slot of
+// its own: it is the sum over the divergence taps of tap times the tap's slot.
 enum FlowGradSlot : int {
-  kSlotThetaDiv = 0,
-  kSlotLambdaTheta = 1,
-  kSlotStep = 2,
-  kSlotDivX = 3,
-  kSlotDivY = 5,
-  kSlotGradX = 7,
-  kSlotGradY = 9,
-  kSlotSobelX = 11,
-  kSlotSobelY = 20,
-  kFlowSlots = 29
+  kSlotLambdaTheta = 0,
+  kSlotStep = 1,
+  kSlotDivX = 2,
+  kSlotDivY = 4,
+  kSlotGradX = 6,
+  kSlotGradY = 8,
+  kSlotSobelX = 10,
+  kSlotSobelY = 19,
+  kFlowSlots = 28
 };
 
 RF_HD int flow_stride(int w) { return w + 2; }
@@ -574,7 +574,7 @@ RF_HD void flow_back_grad(const FlowAdjoint& ad, const FlowScalars& s, int strid
 }
 
 // The divergence part of B3 for one component: adds theta div^T(t) to the p adjoints at k
-// (reading t at the pixel and its right and lower neighbours) and the tap and theta partials.
+// (reading t at the pixel and its right and lower neighbours) and the tap partials.
 // theta is folded into the taps here and applied to the tap partials once, in
 // flow_param_grads: two multiplications fewer per pixel. Lanes not `inside` keep their zeros (t
 // to the right of a pad cell can be the next row's first pixel).
@@ -592,7 +592,6 @@ RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, f
                              L::load(ab + k) + V(theta * s.div_y[1]) * tk +
                                  V(theta * s.div_y[0]) * L::load(t + k + stride),
                              zero));
-  acc[kSlotThetaDiv] += tk * flow_div<V>(pa, pb, k, stride, s);
   acc[kSlotDivX] += tk * L::load(pa + k - 1);
   acc[kSlotDivX + 1] += tk * L::load(pa + k);
   acc[kSlotDivY] += tk * L::load(pb + k - stride);
@@ -633,14 +632,19 @@ RF_HD void flow_back_dual_at(const FlowState& st, const FlowAdjoint& ad, const F
 
 // The parameter gradients from the summed partials; `grads` in the order theta, lambda, tau,
 // div_x[2], div_y[2], grad_x[2], grad_y[2], sobel_x[9], sobel_y[9] (as FlowScalars).
+constexpr int kFlowParamGrads = kFlowSlots + 1;
 inline void flow_param_grads(const FlowScalars& s, const double* sums, float* grads) {
   const double step_adj = sums[kSlotStep], lt_adj = sums[kSlotLambdaTheta];
-  grads[0] = static_cast<float>(sums[kSlotThetaDiv] + lt_adj * s.lambda -
+  double theta_div = 0.0;  // sum of t div(p), from the taps' sum t p[k - 1], t p[k], ...
+  for (int j = 0; j < 2; ++j)
+    theta_div += s.div_x[j] * sums[kSlotDivX + j] + s.div_y[j] * sums[kSlotDivY + j];
+  grads[0] = static_cast<float>(theta_div + lt_adj * s.lambda -
                                 step_adj * s.tau / (double{s.theta} * s.theta));
   grads[1] = static_cast<float>(lt_adj * s.theta);
   grads[2] = static_cast<float>(step_adj / s.theta);
-  for (int t = kSlotDivX; t < kSlotGradX; ++t) grads[t] = static_cast<float>(sums[t] * s.theta);
-  for (int t = kSlotGradX; t < kFlowSlots; ++t) grads[t] = static_cast<float>(sums[t]);
+  // Slot t is gradient t + 1: theta has no slot.
+  for (int t = kSlotDivX; t < kSlotGradX; ++t) grads[t + 1] = static_cast<float>(sums[t] * s.theta);
+  for (int t = kSlotGradX; t < kFlowSlots; ++t) grads[t + 1] = static_cast<float>(sums[t]);
 }
 
 }  // namespace repflow::ops
