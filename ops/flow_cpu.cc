@@ -183,8 +183,8 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         states.run(sweeps, bp.im, s, g, pb.n_iter);
         double* plane_sums = partials.data() + plane * kFlowSlots;
         for (int it = pb.n_iter - 1; it >= 0; --it)
-          sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, g, it + 1 < pb.n_iter,
-                          pb.grad_taps, plane_sums);
+          sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, g, it == 0,
+                          it + 1 < pb.n_iter, pb.grad_taps, plane_sums);
         sweeps.inputs(bp.ad, f2p, s, g, gf2p, pb.sobel_taps, plane_sums);
         float* gf1 = grad_f1 + plane * hw;
         float* gf2 = grad_f2 + plane * hw;

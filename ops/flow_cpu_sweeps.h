@@ -36,7 +36,8 @@ inline FlowCpuGrid flow_cpu_grid(int h, int w, int lanes) {
 // (other planes), with its p update only when `dual`; one backward iteration from its start
 // iterate `st` and the iterate `next` it produced, where !dual says that the iteration's p'
 // reaches nothing (the last iteration: the output is u alone), so that its reverse is B3 alone
-// on the adjoint of u' already in ad.t; the gradient of f2 into a padded plane, as the sum of the
+// on the adjoint of u' already in ad.t, and `from_zero` that `st` is the zero start (whose p
+// has no adjoint to pass back); the gradient of f2 into a padded plane, as the sum of the
 // Sobel adjoint of each source cell and rho_c's adjoint, also on the pad rows (the caller does the
 // pad columns and gathers the sources of the border pixels). The backward ones add their
 // parameter-gradient partials to `sums`.
@@ -46,8 +47,8 @@ struct FlowCpuSweeps {
   void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
                   const FlowScalars& s, const FlowCpuGrid& g, bool dual);
   void (*backward)(const FlowImage& im, const FlowState& st, const FlowState& next,
-                   const FlowAdjoint& ad, const FlowScalars& s, const FlowCpuGrid& g, bool dual,
-                   bool grad_taps, double* sums);
+                   const FlowAdjoint& ad, const FlowScalars& s, const FlowCpuGrid& g,
+                   bool from_zero, bool dual, bool grad_taps, double* sums);
   void (*inputs)(const FlowAdjoint& ad, const float* f2p, const FlowScalars& s,
                  const FlowCpuGrid& g, float* grad_f2p, bool sobel_taps, double* sums);
 };
@@ -230,7 +231,8 @@ template <class V>
 __attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
                                                  const FlowState& next, const FlowAdjoint& ad,
                                                  const FlowScalars& scalars, const FlowCpuGrid& g,
-                                                 bool dual, bool grad_taps, double* sums) {
+                                                 bool from_zero, bool dual, bool grad_taps,
+                                                 double* sums) {
   const FlowScalars s = scalars;
   const int stride = g.stride, h = g.h;
   PartialSums<V> partial;
@@ -247,7 +249,7 @@ __attribute__((flatten)) void backward_iteration(const FlowImage& im, const Flow
     const int first = i > 0 ? i - 1 : 0, end = i + kRowGroup - 1;
     if (first < h)
       each_row_group_chunk<V>(g, first, end < h ? end : h, [&](V, int k, auto, auto, auto inside) {
-        flow_back_relax<V>(im, st, ad, s, stride, k, inside, partial.acc);
+        flow_back_relax<V>(im, st, ad, s, stride, k, inside, !from_zero, partial.acc);
       });
   }
   partial.flush_into(sums, 0, grad_taps ? kSlotSobelX : kSlotGradX);

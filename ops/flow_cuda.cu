@@ -189,7 +189,7 @@ __global__ void __launch_bounds__(kMaxThreads)
       flow_back_grad<float>(bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_relax(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w), true, acc);
+      flow_back_relax(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w), true, true, acc);
     __syncthreads();
   }
   for (int q = threadIdx.x; q < hw; q += blockDim.x)
@@ -330,7 +330,7 @@ struct BackwardRelax : BackwardStep {
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
     const FlowBackwardPlanes bp = planes(plane);
     flow_back_relax(bp.im, state(plane), bp.ad, pb.s, flow_stride(pb.w), flow_index(i, j, pb.w),
-                    true, acc);
+                    true, true, acc);
   }
 };
 

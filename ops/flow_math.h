@@ -600,13 +600,18 @@ RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, f
 
 // B3: reverse u' = v + theta div(p) and the thresholding. Reads t at the pixel and its right and
 // lower neighbours; writes the adjoint of the start u at the pixel. Lanes not `inside` store
-// zeros (every other term there is 0 as long as the pads are).
+// zeros (every other term there is 0 as long as the pads are). Without `div`, the divergence
+// part is left out: in the first iteration p is 0, so its tap partials are, and nothing reads
+// the adjoint of that p.
 template <class V>
 RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
-                           const FlowScalars& s, int stride, int k, FlowMask<V> inside, V* acc) {
+                           const FlowScalars& s, int stride, int k, FlowMask<V> inside, bool div,
+                           V* acc) {
   using L = FlowLanes<V>;
-  flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, inside, acc);
-  flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, inside, acc);
+  if (div) {
+    flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, inside, acc);
+    flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, inside, acc);
+  }
   V a1 = L::load(ad.t1 + k), a2 = L::load(ad.t2 + k);
   V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
   flow_threshold_adjoint(L::load(im.rho_c + k), L::load(im.gx + k), L::load(im.gy + k),
