@@ -56,23 +56,6 @@ class GridPlanes {
   float* data_;
 };
 
-// f2 into the grid with its borders replicated into the pad cells, so that the sweeps read the
-// Sobel stencil without clamping; and rho_c = f2 - f1.
-void load_plane(const float* f1, const float* f2, const FlowCpuGrid& g, float* f2p, float* rho_c) {
-  const int h = g.h, w = g.w;
-  for (int i = -1; i <= h; ++i) {
-    const float* src = f2 + flow_clamp(i, h) * w;
-    float* dst = f2p + g.index(i, 0);
-    std::copy(src, src + w, dst);
-    dst[-1] = src[0];
-    dst[w] = src[w - 1];
-  }
-  for (int i = 0; i < h; ++i) {
-    float* dst = rho_c + g.index(i, 0);
-    for (int j = 0; j < w; ++j) dst[j] = f2[i * w + j] - f1[i * w + j];
-  }
-}
-
 // A thread's iterates of one plane: `count` states, the first of them the zero start. Pads are
 // zeroed once here and never written but with zeros.
 class PlaneStates {
@@ -131,15 +114,12 @@ void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, f
       [&](Work& work, int64_t plane) {
         const FlowImage im = flow_image_at(work.planes.plane(0), g.size);
         float* f2p = work.planes.plane(kFlowImagePlanes);
-        load_plane(f1 + plane * hw, f2 + plane * hw, g, f2p, im.rho_c);
+        sweeps.load(f1 + plane * hw, f2 + plane * hw, g, f2p, im.rho_c);
         sweeps.image(im, f2p, s, g);
         const FlowState last = work.states.run(sweeps, im, s, g, pb.n_iter);
         float* out1 = out + flow_out_offset(plane, pb.channels, hw);
-        float* out2 = out1 + pb.channels * hw;
-        for (int i = 0; i < h; ++i) {
-          std::copy_n(last.u1 + g.index(i, 0), w, out1 + i * w);
-          std::copy_n(last.u2 + g.index(i, 0), w, out2 + i * w);
-        }
+        sweeps.rows_out(last.u1, g, 1.0f, out1);
+        sweeps.rows_out(last.u2, g, 1.0f, out1 + pb.channels * hw);
       },
       g);
 }
@@ -173,12 +153,9 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         // needs. (Cells of t off the plane hold zeros: B2 writes them so.)
         std::fill(bp.ad.p11, bp.ad.rho_c + g.size, 0.0f);
         const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
-        const float* g2 = g1 + pb.channels * hw;
-        for (int i = 0; i < h; ++i) {
-          std::copy(g1 + i * w, g1 + (i + 1) * w, bp.ad.t1 + g.index(i, 0));
-          std::copy(g2 + i * w, g2 + (i + 1) * w, bp.ad.t2 + g.index(i, 0));
-        }
-        load_plane(f1 + plane * hw, f2 + plane * hw, g, f2p, bp.im.rho_c);
+        sweeps.rows_in(g1, g, bp.ad.t1);
+        sweeps.rows_in(g1 + pb.channels * hw, g, bp.ad.t2);
+        sweeps.load(f1 + plane * hw, f2 + plane * hw, g, f2p, bp.im.rho_c);
         sweeps.image(bp.im, f2p, s, g);
         states.run(sweeps, bp.im, s, g, pb.n_iter);
         double* plane_sums = partials.data() + plane * kFlowSlots;
@@ -186,20 +163,10 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
           sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, g, it == 0,
                           it + 1 < pb.n_iter, pb.grad_taps, plane_sums);
         sweeps.inputs(bp.ad, f2p, s, g, gf2p, pb.sobel_taps, plane_sums);
-        float* gf1 = grad_f1 + plane * hw;
+        sweeps.rows_out(bp.ad.rho_c, g, -1.0f, grad_f1 + plane * hw);
         float* gf2 = grad_f2 + plane * hw;
-        for (int i = 0; i < h; ++i) {
-          const float* arho = bp.ad.rho_c + g.index(i, 0);
-          for (int j = 0; j < w; ++j) gf1[i * w + j] = -arho[j];
-          std::copy_n(gf2p + g.index(i, 0), w, gf2 + i * w);
-        }
-        // The border pixels gather the pad cells that replicate them: the pad rows are in gf2p,
-        // the pad columns added here.
-        for (int i = -1; i <= h; ++i)
-          for (int j : {-1, w}) {
-            const int k = g.index(i, j);
-            gf2p[k] = flow_sobel_adjoint_inner<float>(bp.ad.gx, bp.ad.gy, k, g.stride, s);
-          }
+        sweeps.rows_out(gf2p, g, 1.0f, gf2);
+        // The border pixels gather the pad cells that replicate them.
         const auto border = [&](int i, int j) {
           float sum = 0.0f;
           flow_replicated_sources(h, w, i, j,

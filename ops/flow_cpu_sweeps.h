@@ -19,30 +19,37 @@ namespace repflow::ops {
 // sweeps run over whole vectors, the last of a row reaching past its end (flow_math.h's
 // `inside` masks keep those lanes zero). An H x W plane is index(i, j) = origin + i * stride + j
 // within `size` floats, a multiple of the vector width, for -2 <= i <= H + 1: two rows above and
-// below it, so that the Sobel adjoint of the pad rows reads zeros beyond them.
+// below it, so that the Sobel adjoint of the pad cells reads zeros beyond them.
 struct FlowCpuGrid {
   int h, w, stride, origin, size;
   int index(int i, int j) const { return origin + i * stride + j; }
 };
 inline FlowCpuGrid flow_cpu_grid(int h, int w, int lanes) {
   const int stride = (w + 2 + lanes - 1) / lanes * lanes;
-  // Row -2 from column -1 on, and the last vector's reads below row H + 1, stay inside.
-  const int origin = 2 * stride + lanes;
+  // The Sobel adjoint of the vector that holds (-1, -1) reads from one cell before row -2's
+  // last vector on, and the last vector's reads below row H + 1 stay inside.
+  const int origin = 2 * stride + 2 * lanes;
   return {h, w, stride, origin, origin + (h + 2) * stride + lanes};
 }
 
-// One vector width's sweeps: a plane's image terms g and 1 / g2 from f2p (f2 padded with its
-// borders replicated); one forward iteration of a plane from the iterate `from` into `to`
-// (other planes), with its p update only when `dual`; one backward iteration from its start
-// iterate `st` and the iterate `next` it produced, where !dual says that the iteration's p'
-// reaches nothing (the last iteration: the output is u alone), so that its reverse is B3 alone
+// One vector width's sweeps: a plane's inputs into the grid (f2 into f2p with its borders
+// replicated into the pad cells, so that the sweeps read the Sobel stencil without clamping,
+// and rho_c = f2 - f1); the rows of an unpadded plane into the grid's rows, zeros past their
+// ends; the grid's rows times `sign` (1 or -1: exact either way) out to an unpadded plane; a
+// plane's image terms g and 1 / g2 from f2p; one forward iteration of a plane from the iterate
+// `from` into `to` (other planes), with its p update only when `dual`; one backward iteration from
+// its start iterate `st` and the iterate `next` it produced, where !dual says that the iteration's
+// p' reaches nothing (the last iteration: the output is u alone), so that its reverse is B3 alone
 // on the adjoint of u' already in ad.t, and `from_zero` that `st` is the zero start (whose p
 // has no adjoint to pass back); the gradient of f2 into a padded plane, as the sum of the
-// Sobel adjoint of each source cell and rho_c's adjoint, also on the pad rows (the caller does the
-// pad columns and gathers the sources of the border pixels). The backward ones add their
-// parameter-gradient partials to `sums`.
+// Sobel adjoint of each source cell and rho_c's adjoint, also on the pad cells (the caller
+// gathers the sources of the border pixels). The backward ones add their parameter-gradient
+// partials to `sums`.
 struct FlowCpuSweeps {
   int lanes;
+  void (*load)(const float* f1, const float* f2, const FlowCpuGrid& g, float* f2p, float* rho_c);
+  void (*rows_in)(const float* src, const FlowCpuGrid& g, float* dst);
+  void (*rows_out)(const float* src, const FlowCpuGrid& g, float sign, float* dst);
   void (*image)(const FlowImage& im, const float* f2p, const FlowScalars& s, const FlowCpuGrid& g);
   void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
                   const FlowScalars& s, const FlowCpuGrid& g, bool dual);
@@ -130,6 +137,25 @@ struct FlowLanes<Lanes<N>> {
     return x;
   }
   static void store(float* p, V x) { __builtin_memcpy(p, &x.v, sizeof x.v); }
+  // The first n floats at p (all N when n >= N) into the first lanes, zeros into the others;
+  // reads nothing past them, as the end of a tensor may be there.
+  static V load_first(const float* p, int n) {
+    if (n >= N) return load(p);
+    if constexpr (N == 16)
+      return V(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p));
+    if constexpr (N == 8) return V(_mm256_maskload_ps(p, reinterpret_cast<__m256i>(first(n))));
+    V x(0.0f);
+    for (int l = 0; l < n; ++l) x.v[l] = p[l];
+    return x;
+  }
+  // Stores the first n lanes (all N when n >= N) at p, nothing past them.
+  static void store_first(float* p, int n, V x) {
+    if (n >= N) return store(p, x);
+    if constexpr (N == 16)
+      return _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), x.v);
+    if constexpr (N == 8) return _mm256_maskstore_ps(p, reinterpret_cast<__m256i>(first(n)), x.v);
+    for (int l = 0; l < n; ++l) p[l] = x.v[l];
+  }
   static V select(Mask m, V a, V b) { return V(m ? a.v : b.v); }
   static V sqrt(V x) {
     if constexpr (N == 4) return V(_mm_sqrt_ps(x.v));
@@ -256,6 +282,42 @@ __attribute__((flatten)) void backward_iteration(const FlowImage& im, const Flow
 }
 
 template <class V>
+__attribute__((flatten)) void load_inputs(const float* f1, const float* f2, const FlowCpuGrid& g,
+                                          float* f2p, float* rho_c) {
+  using L = FlowLanes<V>;
+  const int h = g.h, w = g.w;
+  // Row by row, as a row's last vector zeroes the left pad of the next.
+  for (int i = -1; i <= h; ++i) {
+    const float* src = f2 + flow_clamp(i, h) * w;
+    float* dst = f2p + g.index(i, 0);
+    for (int j = 0; j < w; j += L::kWidth) L::store(dst + j, L::load_first(src + j, w - j));
+    dst[-1] = src[0];
+    dst[w] = src[w - 1];
+  }
+  for (int i = 0; i < h; ++i)
+    for (int j = 0; j < w; j += L::kWidth)
+      L::store(rho_c + g.index(i, j),
+               L::load_first(f2 + i * w + j, w - j) - L::load_first(f1 + i * w + j, w - j));
+}
+
+template <class V>
+__attribute__((flatten)) void rows_in(const float* src, const FlowCpuGrid& g, float* dst) {
+  using L = FlowLanes<V>;
+  for (int i = 0; i < g.h; ++i)
+    for (int j = 0; j < g.w; j += L::kWidth)
+      L::store(dst + g.index(i, j), L::load_first(src + i * g.w + j, g.w - j));
+}
+
+template <class V>
+__attribute__((flatten)) void rows_out(const float* src, const FlowCpuGrid& g, float sign,
+                                       float* dst) {
+  using L = FlowLanes<V>;
+  for (int i = 0; i < g.h; ++i)
+    for (int j = 0; j < g.w; j += L::kWidth)
+      L::store_first(dst + i * g.w + j, g.w - j, V(sign) * L::load(src + g.index(i, j)));
+}
+
+template <class V>
 __attribute__((flatten)) void image_terms(const FlowImage& im, const float* f2p,
                                           const FlowScalars& s, const FlowCpuGrid& g) {
   for (int i = 0; i < g.h; ++i)
@@ -269,17 +331,17 @@ __attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const float* f2
                                           const FlowScalars& s, const FlowCpuGrid& g,
                                           float* grad_f2p, bool sobel_taps, double* sums) {
   PartialSums<V> partial;
-  for (int i = -1; i <= g.h; ++i)
-    each_row_chunk<V>(g, i, [&](V, int k, auto, auto, auto) {
-      flow_back_inputs_inner<V>(ad, f2p, k, g.stride, s, grad_f2p, sobel_taps, partial.acc);
-    });
+  // Every vector from the one that holds (-1, -1) to the end of row H: all the pad cells.
+  for (int k = g.index(-1, 0) - FlowLanes<V>::kWidth; k < g.index(g.h + 1, 0);
+       k += FlowLanes<V>::kWidth)
+    flow_back_inputs_inner<V>(ad, f2p, k, g.stride, s, grad_f2p, sobel_taps, partial.acc);
   if (sobel_taps) partial.flush_into(sums, kSlotSobelX, kFlowSlots);
 }
 
 template <class V>
 FlowCpuSweeps sweeps_of() {
-  return {FlowLanes<V>::kWidth, image_terms<V>, forward_iteration<V>, backward_iteration<V>,
-          input_grads<V>};
+  return {FlowLanes<V>::kWidth, load_inputs<V>,        rows_in<V>,    rows_out<V>, image_terms<V>,
+          forward_iteration<V>, backward_iteration<V>, input_grads<V>};
 }
 
 }  // namespace
