@@ -8,8 +8,8 @@
 // of the n_iter + 1 iterates (24 * (n_iter + 1) bytes per cell of its grid, FlowCpuGrid: 283 KB
 // at 28 x 28 and 10 iterations with AVX-512) plus 21 working planes of the grid, and reverses it
 // while the buffer is in cache. The image gradients and rho_c are recomputed from the saved
-// inputs on both (a 3 x 3 stencil per pixel, once per plane). Storing rather than recomputing each iterate from the start keeps the
-// backward at a few forward passes instead of O(n_iter^2) of them.
+// inputs on both (a 3 x 3 stencil per pixel, once per plane). Storing rather than recomputing each
+// iterate from the start keeps the backward at a few forward passes instead of O(n_iter^2) of them.
 #include "ops/flow.h"
 
 #include <string>
