@@ -65,8 +65,8 @@ class PlaneStates {
   FlowState at(int k) const { return flow_state_at(floats_.plane(k * kFlowStatePlanes), size_); }
   // Runs the n_iter iterations from state 0, iteration `it` from state it % count into
   // (it + 1) % count; returns the last, whose p is left out: nothing reads it (the output is its
-  // u), and the last p update took a tenth of a 10-iteration forward. State 0 is reset first
-  // when iterations write it.
+  // u; skipping it saved 5% of forward + backward at 28 x 28, 10 iterations). State 0 is reset
+  // first when iterations write it.
   FlowState run(const FlowCpuSweeps& sweeps, const FlowImage& im, const FlowScalars& s,
                 const FlowCpuGrid& g, int n_iter) {
     if (n_iter >= count_) std::fill(floats_.plane(0), floats_.plane(kFlowStatePlanes), 0.0f);
@@ -150,7 +150,7 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         // The adjoints of p (zero after the last iteration) and the image-term accumulators; the
         // other adjoint planes are written before they are read. The output gradient goes to t,
         // as the adjoint of the last iteration's u': with no p' to reverse, that is all its B3
-        // needs. (Cells of t off the plane hold zeros: B2 writes them so.)
+        // needs. (Cells of t off the plane hold zeros: rows_in and B2 write them so.)
         std::fill(bp.ad.p11, bp.ad.rho_c + g.size, 0.0f);
         const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
         sweeps.rows_in(g1, g, bp.ad.t1);
