@@ -1,10 +1,10 @@
 // The CPU schedule of the representation flow op: planes in parallel on the thread pool, each
-// plane's iterations in thread-local padded working planes that stay in cache (a 28 x 28 plane
-// is 3.9 KB per field). The sweeps (flow_cpu_sweeps.h) run along the rows as many pixels at a
-// time as the CPU's widest vectors hold, picked at run time, on rows aligned to those vectors
-// (FlowCpuGrid): at 28 x 28, whole aligned vectors took 22% less time than 16 + 8 + 4 pixels
-// from unaligned rows. (GCC does not vectorise these loops itself: the thresholding's selects
-// and sqrt's errno path read as control flow.)
+// plane's iterations in thread-local working planes that stay in cache (a 28 x 28 plane is
+// 3.4 KB per field). The sweeps (flow_cpu_sweeps.h) run over the plane's rows, laid back to
+// back, as many pixels at a time as the CPU's widest vectors hold, picked at run time (whole
+// vectors over a plane of 28 x 28 took 22% less time than 16 + 8 + 4 pixels at a time, and
+// rows back to back 12% less than rows padded to whole vectors). (GCC does not vectorise these
+// loops itself: the thresholding's selects and sqrt's errno path read as control flow.)
 //
 // The backward recomputes a plane's iterates rather than reading them from memory the forward
 // wrote: a forward pass costs about a third of the backward's sweeps, while saving every
@@ -27,6 +27,59 @@ namespace {
 
 std::atomic<int> max_lanes{16};
 
+int round_up(int n, int lanes) { return (n + lanes - 1) / lanes * lanes; }
+
+// The Sobel layout (flow_cpu_sweeps.h): rows of whole vectors. The Sobel adjoint of the vector
+// that holds (-1, -1) reads from one cell before row -2's last vector on, and the last
+// vector's reads below row H + 1 stay inside.
+FlowCpuRows sobel_rows(int h, int w, int lanes) {
+  const int stride = round_up(w + 2, lanes), origin = 2 * stride + 2 * lanes;
+  return {h, w, stride, origin, origin + (h + 2) * stride + lanes};
+}
+
+// The lane masks of the iteration layout's chunks.
+std::vector<FlowCpuChunkMasks> chunk_masks(int h, int w, int lanes) {
+  const int64_t hw = int64_t{h} * w;
+  std::vector<FlowCpuChunkMasks> masks((hw + lanes - 1) / lanes, FlowCpuChunkMasks{0, 0, 0});
+  for (int64_t q = 0; q < hw; ++q) {
+    FlowCpuChunkMasks& m = masks[q / lanes];
+    const uint32_t bit = 1u << (q % lanes);
+    m.inside |= bit;
+    if (q % w + 1 < w) m.right |= bit;
+    if (q < hw - w) m.down |= bit;
+  }
+  return masks;
+}
+
+// The iteration layout: its rows between zero rows, the first pixel on a vector boundary after
+// at least W + 1 zeros (reads reach one row and one cell back) and at least W + 1 zeros after
+// the last chunk (reads reach a row and a cell forward).
+FlowCpuGrid iteration_grid(int h, int w, int lanes, const std::vector<FlowCpuChunkMasks>& masks) {
+  const int margin = round_up(w + 1, lanes), chunks = static_cast<int>(masks.size());
+  FlowCpuGrid g;
+  static_cast<FlowCpuRows&>(g) = {h, w, w, margin, margin + chunks * lanes + margin};
+  g.chunks = chunks;
+  g.lag = (w + lanes - 1) / lanes;
+  g.masks = masks.data();
+  return g;
+}
+
+// What a call's sweeps need: the vector width's functions and the plane layouts.
+struct Layout {
+  FlowCpuSweeps sweeps;
+  std::vector<FlowCpuChunkMasks> masks;
+  FlowCpuGrid grid;
+  FlowCpuRows sobel;
+  // The unpadded planes of the op's tensors.
+  FlowCpuRows tensor;
+  Layout(int h, int w, FlowCpuSweeps picked)
+      : sweeps(picked),
+        masks(chunk_masks(h, w, picked.lanes)),
+        grid(iteration_grid(h, w, picked.lanes, masks)),
+        sobel(sobel_rows(h, w, picked.lanes)),
+        tensor{h, w, w, 0, h * w} {}
+};
+
 FlowCpuSweeps pick_sweeps() {
   const int limit = max_lanes.load();
   if (limit >= 16 && __builtin_cpu_supports("avx512f")) return flow_cpu_sweeps_avx512();
@@ -35,12 +88,12 @@ FlowCpuSweeps pick_sweeps() {
   return flow_cpu_sweeps_sse();
 }
 
-// `count` zeroed grid planes, each starting on a cache line (host_alloc's alignment and
-// FlowCpuGrid's whole vectors), as the sweeps' aligned rows need.
+// `count` zeroed planes of `size` floats (whole vectors), each starting on a cache line
+// (host_alloc's alignment), as the sweeps' aligned vectors need.
 class GridPlanes {
  public:
-  GridPlanes(int64_t count, const FlowCpuGrid& g)
-      : size_(g.size),
+  GridPlanes(int64_t count, int64_t size)
+      : size_(size),
         bytes_(sizeof(float) * count * size_),
         data_(static_cast<float*>(host_alloc(bytes_))) {
     std::fill(data_, data_ + count * size_, 0.0f);
@@ -56,12 +109,12 @@ class GridPlanes {
   float* data_;
 };
 
-// A thread's iterates of one plane: `count` states, the first of them the zero start. Pads are
-// zeroed once here and never written but with zeros.
+// A thread's iterates of one plane: `count` states, the first of them the zero start. Cells off
+// the plane are zeroed once here and never written but with zeros.
 class PlaneStates {
  public:
   PlaneStates(int count, const FlowCpuGrid& g)
-      : count_(count), size_(g.size), floats_(int64_t{count} * kFlowStatePlanes, g) {}
+      : count_(count), size_(g.size), floats_(int64_t{count} * kFlowStatePlanes, g.size) {}
   FlowState at(int k) const { return flow_state_at(floats_.plane(k * kFlowStatePlanes), size_); }
   // Runs the n_iter iterations from state 0, iteration `it` from state it % count into
   // (it + 1) % count; returns the last, whose p is left out: nothing reads it (the output is its
@@ -99,29 +152,31 @@ int flow_cpu_lanes() { return pick_sweeps().lanes; }
 void set_flow_cpu_max_lanes(int lanes) { max_lanes.store(lanes); }
 
 void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out) {
-  const int h = pb.h, w = pb.w;
-  const int64_t hw = int64_t{h} * w;
+  const int64_t hw = int64_t{pb.h} * pb.w;
   const FlowScalars& s = pb.s;
-  const FlowCpuSweeps sweeps = pick_sweeps();
-  const FlowCpuGrid g = flow_cpu_grid(h, w, sweeps.lanes);
+  const Layout lay(pb.h, pb.w, pick_sweeps());
+  const FlowCpuSweeps& sweeps = lay.sweeps;
+  const FlowCpuGrid& g = lay.grid;
   struct Work {
-    GridPlanes planes;  // the image terms, then f2 padded
+    GridPlanes image;  // the image terms
+    GridPlanes f2p;
     PlaneStates states;
-    explicit Work(const FlowCpuGrid& g) : planes(kFlowImagePlanes + 1, g), states(2, g) {}
+    explicit Work(const Layout& lay)
+        : image(kFlowImagePlanes, lay.grid.size), f2p(1, lay.sobel.size), states(2, lay.grid) {}
   };
   each_plane<Work>(
       pb.planes,
       [&](Work& work, int64_t plane) {
-        const FlowImage im = flow_image_at(work.planes.plane(0), g.size);
-        float* f2p = work.planes.plane(kFlowImagePlanes);
-        sweeps.load(f1 + plane * hw, f2 + plane * hw, g, f2p, im.rho_c);
-        sweeps.image(im, f2p, s, g);
+        const FlowImage im = flow_image_at(work.image.plane(0), g.size);
+        float* f2p = work.f2p.plane(0);
+        sweeps.load(f1 + plane * hw, f2 + plane * hw, lay.sobel, f2p, g, im.rho_c);
+        sweeps.image(im, g, f2p, lay.sobel, s);
         const FlowState last = work.states.run(sweeps, im, s, g, pb.n_iter);
         float* out1 = out + flow_out_offset(plane, pb.channels, hw);
-        sweeps.rows_out(last.u1, g, 1.0f, out1);
-        sweeps.rows_out(last.u2, g, 1.0f, out1 + pb.channels * hw);
+        sweeps.rows(last.u1, g, 1.0f, out1, lay.tensor);
+        sweeps.rows(last.u2, g, 1.0f, out1 + pb.channels * hw, lay.tensor);
       },
-      g);
+      lay);
 }
 
 void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
@@ -129,48 +184,55 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
   const int h = pb.h, w = pb.w;
   const int64_t hw = int64_t{h} * w;
   const FlowScalars& s = pb.s;
-  const FlowCpuSweeps sweeps = pick_sweeps();
-  const FlowCpuGrid g = flow_cpu_grid(h, w, sweeps.lanes);
+  const Layout lay(h, w, pick_sweeps());
+  const FlowCpuSweeps& sweeps = lay.sweeps;
+  const FlowCpuGrid& g = lay.grid;
+  const FlowCpuRows& sg = lay.sobel;
   // Per-plane partials summed serially afterwards: the result does not depend on how the
   // planes were split between threads.
   std::vector<double> partials(pb.planes * kFlowSlots, 0.0);
   struct Work {
-    GridPlanes planes;  // the image terms and adjoints, then f2 padded and the gradient of f2
+    GridPlanes planes;  // the image terms and adjoints
+    // In the Sobel layout: f2 padded, the gradient of f2, and inputs' scratch planes.
+    GridPlanes sobel;
     PlaneStates states;
-    Work(const FlowCpuGrid& g, int n_iter)
-        : planes(kFlowBackwardPlanes + 2, g), states(n_iter + 1, g) {}
+    Work(const Layout& lay, int n_iter)
+        : planes(kFlowBackwardPlanes, lay.grid.size),
+          sobel(5, lay.sobel.size),
+          states(n_iter + 1, lay.grid) {}
   };
   each_plane<Work>(
       pb.planes,
       [&](Work& work, int64_t plane) {
         const FlowBackwardPlanes bp = flow_backward_planes(work.planes.plane(0), g.size);
         PlaneStates& states = work.states;
-        float* f2p = work.planes.plane(kFlowBackwardPlanes);
-        float* gf2p = work.planes.plane(kFlowBackwardPlanes + 1);
+        float* f2p = work.sobel.plane(0);
+        float* gf2p = work.sobel.plane(1);
+        float* const scratch[3] = {work.sobel.plane(2), work.sobel.plane(3), work.sobel.plane(4)};
         // The adjoints of p (zero after the last iteration) and the image-term accumulators; the
         // other adjoint planes are written before they are read. The output gradient goes to t,
         // as the adjoint of the last iteration's u': with no p' to reverse, that is all its B3
-        // needs. (Cells of t off the plane hold zeros: rows_in and B2 write them so.)
+        // needs. (Cells of t off the plane hold zeros: B2 writes them so.)
         std::fill(bp.ad.p11, bp.ad.rho_c + g.size, 0.0f);
         const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
-        sweeps.rows_in(g1, g, bp.ad.t1);
-        sweeps.rows_in(g1 + pb.channels * hw, g, bp.ad.t2);
-        sweeps.load(f1 + plane * hw, f2 + plane * hw, g, f2p, bp.im.rho_c);
-        sweeps.image(bp.im, f2p, s, g);
+        sweeps.rows(g1, lay.tensor, 1.0f, bp.ad.t1, g);
+        sweeps.rows(g1 + pb.channels * hw, lay.tensor, 1.0f, bp.ad.t2, g);
+        sweeps.load(f1 + plane * hw, f2 + plane * hw, sg, f2p, g, bp.im.rho_c);
+        sweeps.image(bp.im, g, f2p, sg, s);
         states.run(sweeps, bp.im, s, g, pb.n_iter);
         double* plane_sums = partials.data() + plane * kFlowSlots;
         for (int it = pb.n_iter - 1; it >= 0; --it)
           sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, g, it == 0,
                           it + 1 < pb.n_iter, pb.grad_taps, plane_sums);
-        sweeps.inputs(bp.ad, f2p, s, g, gf2p, pb.sobel_taps, plane_sums);
-        sweeps.rows_out(bp.ad.rho_c, g, -1.0f, grad_f1 + plane * hw);
+        sweeps.inputs(bp.ad, g, f2p, sg, scratch, s, gf2p, pb.sobel_taps, plane_sums);
+        sweeps.rows(bp.ad.rho_c, g, -1.0f, grad_f1 + plane * hw, lay.tensor);
         float* gf2 = grad_f2 + plane * hw;
-        sweeps.rows_out(gf2p, g, 1.0f, gf2);
+        sweeps.rows(gf2p, sg, 1.0f, gf2, lay.tensor);
         // The border pixels gather the pad cells that replicate them.
         const auto border = [&](int i, int j) {
           float sum = 0.0f;
           flow_replicated_sources(h, w, i, j,
-                                  [&](int si, int sj) { sum += gf2p[g.index(si, sj)]; });
+                                  [&](int si, int sj) { sum += gf2p[sg.index(si, sj)]; });
           gf2[i * w + j] = sum;
         };
         for (int j = 0; j < w; ++j) {
@@ -182,7 +244,7 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
           if (w > 1) border(i, w - 1);
         }
       },
-      g, pb.n_iter);
+      lay, pb.n_iter);
   std::fill(sums, sums + kFlowSlots, 0.0);
   for (int64_t plane = 0; plane < pb.planes; ++plane)
     for (int t = 0; t < kFlowSlots; ++t) sums[t] += partials[plane * kFlowSlots + t];

@@ -14,50 +14,65 @@
 
 namespace repflow::ops {
 
-// The CPU schedule's layout of a padded plane: every row starts on a vector boundary (the
-// working planes are vector-aligned), with at least one zero cell on each side of it, and the
-// sweeps run over whole vectors, the last of a row reaching past its end (flow_math.h's
-// `inside` masks keep those lanes zero). An H x W plane is index(i, j) = origin + i * stride + j
-// within `size` floats, a multiple of the vector width, for -2 <= i <= H + 1: two rows above and
-// below it, so that the Sobel adjoint of the pad cells reads zeros beyond them.
-struct FlowCpuGrid {
+// A plane's rows in a working buffer of `size` floats: pixel (i, j) at index(i, j), every row
+// on a vector boundary when the stride is a multiple of the vector width. The schedule uses two
+// layouts (built in flow_cpu.cc):
+// - the Sobel layout, for f2 with its replicated borders and the Sobel adjoint: rows of stride
+//   at least W + 2, with at least one pad cell on each side of a row and two rows above and
+//   below the plane, so that the Sobel adjoint of the pad cells reads zeros beyond them;
+// - the iteration layout (FlowCpuGrid), for everything else: the rows back to back (stride W)
+//   between zero rows, swept in whole vectors ("chunks") from pixel (0, 0) on. Without pad cells
+//   between the rows, the chunks carry pixels in every lane but the last chunk's tail: at
+//   28 x 28 and 16 lanes, 49 chunks a plane where rows padded to whole vectors took 56, and the
+//   sweeps' time follows the chunk count (28 x 26 to 28 x 30 planes took the same time).
+struct FlowCpuRows {
   int h, w, stride, origin, size;
   int index(int i, int j) const { return origin + i * stride + j; }
 };
-inline FlowCpuGrid flow_cpu_grid(int h, int w, int lanes) {
-  const int stride = (w + 2 + lanes - 1) / lanes * lanes;
-  // The Sobel adjoint of the vector that holds (-1, -1) reads from one cell before row -2's
-  // last vector on, and the last vector's reads below row H + 1 stay inside.
-  const int origin = 2 * stride + 2 * lanes;
-  return {h, w, stride, origin, origin + (h + 2) * stride + lanes};
-}
 
-// One vector width's sweeps: a plane's inputs into the grid (f2 into f2p with its borders
-// replicated into the pad cells, so that the sweeps read the Sobel stencil without clamping,
-// and rho_c = f2 - f1); the rows of an unpadded plane into the grid's rows, zeros past their
-// ends; the grid's rows times `sign` (1 or -1: exact either way) out to an unpadded plane; a
-// plane's image terms g and 1 / g2 from f2p; one forward iteration of a plane from the iterate
-// `from` into `to` (other planes), with its p update only when `dual`; one backward iteration from
-// its start iterate `st` and the iterate `next` it produced, where !dual says that the iteration's
-// p' reaches nothing (the last iteration: the output is u alone), so that its reverse is B3 alone
-// on the adjoint of u' already in ad.t, and `from_zero` that `st` is the zero start (whose p
-// has no adjoint to pass back); the gradient of f2 into a padded plane, as the sum of the
+// Which lanes of a chunk of the iteration layout are pixels (`inside`), have a right neighbour
+// inside the plane (`right`) and one below (`down`), a bit per lane.
+struct FlowCpuChunkMasks {
+  uint32_t inside, right, down;
+};
+
+// The iteration layout: stride W, `chunks` vectors from pixel (0, 0) on, and `lag`, the number
+// of chunks after its own that a stencil reading one row down reaches into.
+struct FlowCpuGrid : FlowCpuRows {
+  int chunks, lag;
+  const FlowCpuChunkMasks* masks;
+};
+
+// One vector width's sweeps: a plane's inputs (f2 into f2p, in the Sobel layout `sobel`, with its
+// borders replicated into the pad cells, so that the sweeps read the Sobel stencil without
+// clamping; rho_c = f2 - f1 into the iteration layout); the rows of a plane in layout `from`
+// times `sign` (1 or -1: exact either way) into those of layout `to`, writing nothing past a
+// row's end (unpadded tensors are the layout {h, w, w, 0, h * w}); a plane's image terms g and
+// 1 / g2 from f2p; one forward iteration of a plane from the iterate `from` into `to` (other
+// planes), with its p update only when `dual`; one backward iteration from its start iterate
+// `st` and the iterate `next` it produced, where !dual says that the iteration's p' reaches
+// nothing (the last iteration: the output is u alone), so that its reverse is B3 alone on the
+// adjoint of u' already in ad.t, and `from_zero` that `st` is the zero start (whose p has no
+// adjoint to pass back); the gradient of f2 into a plane in the Sobel layout, as the sum of the
 // Sobel adjoint of each source cell and rho_c's adjoint, also on the pad cells (the caller
-// gathers the sources of the border pixels). The backward ones add their parameter-gradient
-// partials to `sums`.
+// gathers the sources of the border pixels), with `scratch` three Sobel-layout planes whose
+// pads are zero. The backward ones add their parameter-gradient partials to `sums`.
 struct FlowCpuSweeps {
   int lanes;
-  void (*load)(const float* f1, const float* f2, const FlowCpuGrid& g, float* f2p, float* rho_c);
-  void (*rows_in)(const float* src, const FlowCpuGrid& g, float* dst);
-  void (*rows_out)(const float* src, const FlowCpuGrid& g, float sign, float* dst);
-  void (*image)(const FlowImage& im, const float* f2p, const FlowScalars& s, const FlowCpuGrid& g);
+  void (*load)(const float* f1, const float* f2, const FlowCpuRows& sobel, float* f2p,
+               const FlowCpuGrid& g, float* rho_c);
+  void (*rows)(const float* src, const FlowCpuRows& from, float sign, float* dst,
+               const FlowCpuRows& to);
+  void (*image)(const FlowImage& im, const FlowCpuGrid& g, const float* f2p,
+                const FlowCpuRows& sobel, const FlowScalars& s);
   void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
                   const FlowScalars& s, const FlowCpuGrid& g, bool dual);
   void (*backward)(const FlowImage& im, const FlowState& st, const FlowState& next,
                    const FlowAdjoint& ad, const FlowScalars& s, const FlowCpuGrid& g,
                    bool from_zero, bool dual, bool grad_taps, double* sums);
-  void (*inputs)(const FlowAdjoint& ad, const float* f2p, const FlowScalars& s,
-                 const FlowCpuGrid& g, float* grad_f2p, bool sobel_taps, double* sums);
+  void (*inputs)(const FlowAdjoint& ad, const FlowCpuGrid& g, const float* f2p,
+                 const FlowCpuRows& sobel, float* const scratch[3], const FlowScalars& s,
+                 float* grad_f2p, bool sobel_taps, double* sums);
 };
 FlowCpuSweeps flow_cpu_sweeps_sse();
 FlowCpuSweeps flow_cpu_sweeps_avx2();
@@ -169,7 +184,12 @@ struct FlowLanes<Lanes<N>> {
     for (int l = 0; l < N; ++l) index[l] = l;
     return index < n;
   }
-  static Mask all(bool on) { return Mask{} - static_cast<int>(on); }
+  // Lanes l whose bit l is set.
+  static Mask from_bits(uint32_t bits) {
+    Mask lane_bit;
+    for (int l = 0; l < N; ++l) lane_bit[l] = 1 << l;
+    return ((Mask{} + static_cast<int>(bits)) & lane_bit) != 0;
+  }
   // Pairwise: a chain of log2(N) additions rather than N.
   static double sum(V x) {
     double lane[N];
@@ -182,32 +202,38 @@ struct FlowLanes<Lanes<N>> {
 
 namespace {
 
-// Runs f(V(), k, right, down, inside) over row i (0 <= i < h) a vector at a time, by padded
-// index k; right / down say which lanes have a neighbour to their right / below inside the
-// plane, `inside` which lanes are pixels of the plane (the last vector of a row reaches past it).
+// Chunks a sweep takes at a time (lead_follow).
+constexpr int kBlock = 8;
+
+// Runs f(k, right, down, inside) over chunks [first, end) of the iteration layout, k being the
+// chunk's index and the masks flow_math.h's.
 template <class V, class F>
-void each_row_chunk(const FlowCpuGrid& g, int i, F f) {
+void each_chunk(const FlowCpuGrid& g, int first, int end, F f) {
   using L = FlowLanes<V>;
-  const auto down = L::all(i + 1 < g.h);
-  for (int j = 0; j < g.w; j += L::kWidth)
-    f(V(), g.index(i, j), L::first(g.w - 1 - j), down, L::first(g.w - j));
+  for (int c = first; c < end; ++c) {
+    const FlowCpuChunkMasks m = g.masks[c];
+    f(g.origin + c * L::kWidth, L::from_bits(m.right), L::from_bits(m.down),
+      L::from_bits(m.inside));
+  }
 }
 
-// Rows the sweeps take at a time.
-constexpr int kRowGroup = 4;
-
-// Runs f as each_row_chunk does over rows i to i + kRowGroup - 1 that are below `end`: the same
-// chunk of every row back to back. The rows' chunks are independent work that hides each
-// other's latency (the dual step's square root and division chains): 9% faster than a row at a
-// time.
-template <class V, class F>
-void each_row_group_chunk(const FlowCpuGrid& g, int i, int end, F f) {
-  const int rows = end - i < kRowGroup ? end - i : kRowGroup;
-  each_row_chunk<V>(g, i, [&](V v, int k, auto right, auto down, auto inside) {
-    f(v, k, right, down, inside);
-    for (int r = 1; r < rows; ++r)
-      f(v, k + r * g.stride, right, FlowLanes<V>::all(i + r + 1 < g.h), inside);
-  });
+// Runs lead(first, end) over all chunks a block at a time and follow(first, end) over them
+// `g.lag` chunks behind, as soon as the chunks a row below them have had lead: the sweeps of an
+// iteration run back to back on the few rows they share while those are in L1.
+template <class Lead, class Follow>
+void lead_follow(const FlowCpuGrid& g, Lead lead, Follow follow) {
+  for (int led = 0, followed = 0; followed < g.chunks;) {
+    if (led < g.chunks) {
+      const int end = led + kBlock < g.chunks ? led + kBlock : g.chunks;
+      lead(led, end);
+      led = end;
+    }
+    const int ready = led == g.chunks ? g.chunks : led - g.lag;
+    if (ready > followed) {
+      follow(followed, ready);
+      followed = ready;
+    }
+  }
 }
 
 // Partial sums of the parameter gradients over one iteration: per lane in float, then added to
@@ -226,8 +252,7 @@ struct PartialSums {
   }
 };
 
-// The sweeps of an iteration run row by row, each as far as the rows it reads allow, so that
-// the rows they share are still in L1: sweep B of row i needs sweep A of row i + 1.
+// Sweep B of a chunk needs sweep A of the chunks up to a row below it.
 // (flatten: GCC otherwise leaves some of flow_math.h's formulas as calls per chunk, passing
 // vectors through memory, which costs about 7%. The sweeps read the scalars from a local copy:
 // GCC cannot tell that the stores into the planes leave the caller's FlowScalars alone, and
@@ -237,22 +262,24 @@ __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowS
                                                 const FlowState& to, const FlowScalars& scalars,
                                                 const FlowCpuGrid& g, bool dual) {
   const FlowScalars s = scalars;
-  const int stride = g.stride, h = g.h;
-  const auto relax = [&](V, int k, auto, auto, auto inside) {
-    flow_relax<V>(im, from, to, s, stride, k, inside);
-  };
-  each_row_chunk<V>(g, 0, relax);
-  for (int i = 1; i <= h; i += kRowGroup) {
-    if (i < h) each_row_group_chunk<V>(g, i, h, relax);
-    if (dual)
-      each_row_group_chunk<V>(g, i - 1, h, [&](V, int k, auto right, auto down, auto) {
-        flow_dual_step<V>(from, to, s, stride, k, right, down);
+  const int stride = g.stride;
+  lead_follow(
+      g,
+      [&](int first, int end) {
+        each_chunk<V>(g, first, end, [&](int k, auto, auto, auto inside) {
+          flow_relax<V>(im, from, to, s, stride, k, inside);
+        });
+      },
+      [&](int first, int end) {
+        if (!dual) return;
+        each_chunk<V>(g, first, end, [&](int k, auto right, auto down, auto) {
+          flow_dual_step<V>(from, to, s, stride, k, right, down);
+        });
       });
-  }
 }
 
-// B1 and B2 of row i need B1 of rows i and i - 1; B3 of row i needs B2 of row i + 1. (Rows go in
-// groups, as in the forward.)
+// B1 and B2 of a chunk need B1 of the chunks up to it (B2 reads a row up); B3 of a chunk needs B2
+// of the chunks up to a row below it.
 template <class V>
 __attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
                                                  const FlowState& next, const FlowAdjoint& ad,
@@ -260,87 +287,101 @@ __attribute__((flatten)) void backward_iteration(const FlowImage& im, const Flow
                                                  bool from_zero, bool dual, bool grad_taps,
                                                  double* sums) {
   const FlowScalars s = scalars;
-  const int stride = g.stride, h = g.h;
+  const int stride = g.stride;
   PartialSums<V> partial;
-  for (int i = 0; i <= h; i += kRowGroup) {
-    if (i < h && dual) {
-      each_row_group_chunk<V>(g, i, h, [&](V, int k, auto right, auto down, auto) {
-        flow_back_dual_next<V>(next, ad, s, stride, k, right, down, grad_taps, partial.acc);
+  lead_follow(
+      g,
+      [&](int first, int end) {
+        if (!dual) return;
+        each_chunk<V>(g, first, end, [&](int k, auto right, auto down, auto) {
+          flow_back_dual_next<V>(next, ad, s, stride, k, right, down, grad_taps, partial.acc);
+        });
+        each_chunk<V>(g, first, end,
+                      [&](int k, auto, auto, auto) { flow_back_grad<V>(ad, s, stride, k); });
+      },
+      [&](int first, int end) {
+        each_chunk<V>(g, first, end, [&](int k, auto right, auto down, auto) {
+          flow_back_relax<V>(im, st, ad, s, stride, k, right, down, !from_zero, partial.acc);
+        });
       });
-      each_row_group_chunk<V>(
-          g, i, h, [&](V, int k, auto, auto, auto) { flow_back_grad<V>(ad, s, stride, k); });
-    }
-    // The rows from the first not yet reversed (i - 1) to i + kRowGroup - 2: their next rows have
-    // had B2.
-    const int first = i > 0 ? i - 1 : 0, end = i + kRowGroup - 1;
-    if (first < h)
-      each_row_group_chunk<V>(g, first, end < h ? end : h, [&](V, int k, auto, auto, auto inside) {
-        flow_back_relax<V>(im, st, ad, s, stride, k, inside, !from_zero, partial.acc);
-      });
-  }
   partial.flush_into(sums, 0, grad_taps ? kSlotSobelX : kSlotGradX);
 }
 
+// Layouts whose rows are back to back (stride W: the iteration layout and the tensors) hold the
+// plane as one run of H * W floats: one row for copy_rows, without a partial vector per row.
+inline FlowCpuRows as_run(const FlowCpuRows& r) {
+  return r.stride == r.w ? FlowCpuRows{1, r.h * r.w, r.h * r.w, r.origin, r.size} : r;
+}
+
 template <class V>
-__attribute__((flatten)) void load_inputs(const float* f1, const float* f2, const FlowCpuGrid& g,
-                                          float* f2p, float* rho_c) {
+__attribute__((flatten)) void copy_rows(const float* src, const FlowCpuRows& plane_from, float sign,
+                                        float* dst, const FlowCpuRows& plane_to) {
+  using L = FlowLanes<V>;
+  const bool runs = plane_from.stride == plane_from.w && plane_to.stride == plane_to.w;
+  const FlowCpuRows from = runs ? as_run(plane_from) : plane_from;
+  const FlowCpuRows to = runs ? as_run(plane_to) : plane_to;
+  for (int i = 0; i < from.h; ++i)
+    for (int j = 0; j < from.w; j += L::kWidth)
+      L::store_first(dst + to.index(i, j), from.w - j,
+                     V(sign) * L::load_first(src + from.index(i, j), from.w - j));
+}
+
+template <class V>
+__attribute__((flatten)) void load_inputs(const float* f1, const float* f2,
+                                          const FlowCpuRows& sobel, float* f2p,
+                                          const FlowCpuGrid& g, float* rho_c) {
   using L = FlowLanes<V>;
   const int h = g.h, w = g.w;
   // Row by row, as a row's last vector zeroes the left pad of the next.
   for (int i = -1; i <= h; ++i) {
     const float* src = f2 + flow_clamp(i, h) * w;
-    float* dst = f2p + g.index(i, 0);
+    float* dst = f2p + sobel.index(i, 0);
     for (int j = 0; j < w; j += L::kWidth) L::store(dst + j, L::load_first(src + j, w - j));
     dst[-1] = src[0];
     dst[w] = src[w - 1];
   }
-  for (int i = 0; i < h; ++i)
-    for (int j = 0; j < w; j += L::kWidth)
-      L::store(rho_c + g.index(i, j),
-               L::load_first(f2 + i * w + j, w - j) - L::load_first(f1 + i * w + j, w - j));
+  const int hw = h * w;
+  for (int q = 0; q < hw; q += L::kWidth)
+    L::store_first(rho_c + g.index(0, q), hw - q,
+                   L::load_first(f2 + q, hw - q) - L::load_first(f1 + q, hw - q));
 }
 
+// Row by row, whole vectors: a row's last one writes zeros past its end, into the next row,
+// which follows.
 template <class V>
-__attribute__((flatten)) void rows_in(const float* src, const FlowCpuGrid& g, float* dst) {
+__attribute__((flatten)) void image_terms(const FlowImage& im, const FlowCpuGrid& g,
+                                          const float* f2p, const FlowCpuRows& sobel,
+                                          const FlowScalars& s) {
   using L = FlowLanes<V>;
   for (int i = 0; i < g.h; ++i)
     for (int j = 0; j < g.w; j += L::kWidth)
-      L::store(dst + g.index(i, j), L::load_first(src + i * g.w + j, g.w - j));
+      flow_image_init_padded<V>(im, g.index(i, j), f2p, sobel.index(i, j), sobel.stride, s,
+                                L::first(g.w - j));
 }
 
 template <class V>
-__attribute__((flatten)) void rows_out(const float* src, const FlowCpuGrid& g, float sign,
-                                       float* dst) {
-  using L = FlowLanes<V>;
-  for (int i = 0; i < g.h; ++i)
-    for (int j = 0; j < g.w; j += L::kWidth)
-      L::store_first(dst + i * g.w + j, g.w - j, V(sign) * L::load(src + g.index(i, j)));
-}
-
-template <class V>
-__attribute__((flatten)) void image_terms(const FlowImage& im, const float* f2p,
-                                          const FlowScalars& s, const FlowCpuGrid& g) {
-  for (int i = 0; i < g.h; ++i)
-    each_row_chunk<V>(g, i, [&](V, int k, auto, auto, auto inside) {
-      flow_image_init_padded<V>(im, f2p, k, g.stride, s, inside);
-    });
-}
-
-template <class V>
-__attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const float* f2p,
-                                          const FlowScalars& s, const FlowCpuGrid& g,
+__attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const FlowCpuGrid& g,
+                                          const float* f2p, const FlowCpuRows& sobel,
+                                          float* const scratch[3], const FlowScalars& s,
                                           float* grad_f2p, bool sobel_taps, double* sums) {
+  float* const arho = scratch[0];
+  float* const agx = scratch[1];
+  float* const agy = scratch[2];
+  copy_rows<V>(ad.rho_c, g, 1.0f, arho, sobel);
+  copy_rows<V>(ad.gx, g, 1.0f, agx, sobel);
+  copy_rows<V>(ad.gy, g, 1.0f, agy, sobel);
   PartialSums<V> partial;
   // Every vector from the one that holds (-1, -1) to the end of row H: all the pad cells.
-  for (int k = g.index(-1, 0) - FlowLanes<V>::kWidth; k < g.index(g.h + 1, 0);
+  for (int k = sobel.index(-1, 0) - FlowLanes<V>::kWidth; k < sobel.index(g.h + 1, 0);
        k += FlowLanes<V>::kWidth)
-    flow_back_inputs_inner<V>(ad, f2p, k, g.stride, s, grad_f2p, sobel_taps, partial.acc);
+    flow_back_inputs_inner<V>(arho, agx, agy, f2p, k, sobel.stride, s, grad_f2p, sobel_taps,
+                              partial.acc);
   if (sobel_taps) partial.flush_into(sums, kSlotSobelX, kFlowSlots);
 }
 
 template <class V>
 FlowCpuSweeps sweeps_of() {
-  return {FlowLanes<V>::kWidth, load_inputs<V>,        rows_in<V>,    rows_out<V>, image_terms<V>,
+  return {FlowLanes<V>::kWidth, load_inputs<V>,        copy_rows<V>,  image_terms<V>,
           forward_iteration<V>, backward_iteration<V>, input_grads<V>};
 }
 

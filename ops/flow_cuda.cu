@@ -189,7 +189,7 @@ __global__ void __launch_bounds__(kMaxThreads)
       flow_back_grad<float>(bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
     __syncthreads();
     for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_relax(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w), true, true, acc);
+      flow_back_relax_at(bp.im, st, bp.ad, pb.s, h, w, q / w, q % w, acc);
     __syncthreads();
   }
   for (int q = threadIdx.x; q < hw; q += blockDim.x)
@@ -329,8 +329,7 @@ struct BackwardRelax : BackwardStep {
   static constexpr bool kPartials = true;
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
     const FlowBackwardPlanes bp = planes(plane);
-    flow_back_relax(bp.im, state(plane), bp.ad, pb.s, flow_stride(pb.w), flow_index(i, j, pb.w),
-                    true, true, acc);
+    flow_back_relax_at(bp.im, state(plane), bp.ad, pb.s, pb.h, pb.w, i, j, acc);
   }
 };
 

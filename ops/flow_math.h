@@ -3,10 +3,14 @@
 // reverse: the single source of truth that the CPU loops and the CUDA kernels both run. Only the
 // order in which pixels are visited, and where the planes live, differ between schedules.
 //
-// Working planes are padded by one zero cell on every side (flow_index), so the stencils below
-// read neighbours without bounds tests: the zeros outside the plane that div() and the
-// adjoints assume are simply there, which keeps the CPU inner loops branch-free. Pad cells are
-// zeroed once and never written.
+// The stencils below read neighbours without bounds tests, which keeps the CPU inner loops
+// branch-free. The CUDA kernels pad every working plane by one zero cell on each side
+// (flow_index); the CPU's iteration planes put the rows back to back, between zero rows
+// (flow_cpu_sweeps.h). On either, reads above or below the plane find zeros; reads left of a
+// row's first pixel find a zero pad or the previous row's last pixel, where the x components of
+// p and the adjoints of grad_x u are always zero (that component of grad u is fixed at 0 there);
+// and whatever is read right of a row's last pixel or below its last row is masked off (the
+// `right` and `down` masks). Cells off the plane are zeroed once and only ever written zeros.
 #include <cmath>
 #include <cstdint>
 
@@ -202,15 +206,16 @@ RF_HD void flow_image_init(const FlowImage& im, const float* f1, const float* f2
   im.rho_c[k] = f2[i * w + j] - f1[i * w + j];
 }
 
-// The image terms from g at padded index k, from f2p: f2 in the padded layout with its borders
-// replicated into the pad cells. Lanes outside the plane (not `inside`) store zeros.
+// The image terms from g at index k of im, from f2p at index ks: f2 in a padded layout (row
+// stride `stride`) with its borders replicated into the pad cells. Lanes outside the plane (not
+// `inside`) store zeros.
 template <class V>
-RF_HD void flow_image_init_padded(const FlowImage& im, const float* f2p, int k, int stride,
+RF_HD void flow_image_init_padded(const FlowImage& im, int k, const float* f2p, int ks, int stride,
                                   const FlowScalars& s, FlowMask<V> inside) {
   using L = FlowLanes<V>;
   V gx, gy;
   flow_sobel<V>(
-      s, [&](int a, int b) { return L::load(f2p + k + (a - 1) * stride + b - 1); }, gx, gy);
+      s, [&](int a, int b) { return L::load(f2p + ks + (a - 1) * stride + b - 1); }, gx, gy);
   flow_image_store_g<V>(im, k, L::select(inside, gx, V(0.0f)), L::select(inside, gy, V(0.0f)));
 }
 
@@ -317,17 +322,18 @@ RF_HD void flow_back_inputs(const FlowAdjoint& ad, const float* f2, int h, int w
 }
 
 // The gradient of f2 as flow_back_inputs has it, at padded index k away from the borders, into
-// the padded plane grad_f2p (the gradient of f1 is -ad.rho_c); with f2p as in
-// flow_image_init_padded. The Sobel tap gradients are summed only when `sobel_taps`.
+// the padded plane grad_f2p (the gradient of f1 is -arho), from the adjoints arho, agx, agy of
+// rho_c and g in the same layout as f2p, which is as in flow_image_init_padded. The Sobel tap
+// gradients are summed only when `sobel_taps`.
 template <class V>
-RF_HD void flow_back_inputs_inner(const FlowAdjoint& ad, const float* f2p, int k, int stride,
-                                  const FlowScalars& s, float* grad_f2p, bool sobel_taps, V* acc) {
+RF_HD void flow_back_inputs_inner(const float* arho, const float* agx, const float* agy,
+                                  const float* f2p, int k, int stride, const FlowScalars& s,
+                                  float* grad_f2p, bool sobel_taps, V* acc) {
   using L = FlowLanes<V>;
-  L::store(grad_f2p + k,
-           L::load(ad.rho_c + k) + flow_sobel_adjoint_inner<V>(ad.gx, ad.gy, k, stride, s));
+  L::store(grad_f2p + k, L::load(arho + k) + flow_sobel_adjoint_inner<V>(agx, agy, k, stride, s));
   if (!sobel_taps) return;
   flow_sobel_tap_grads<V>(
-      L::load(ad.gx + k), L::load(ad.gy + k),
+      L::load(agx + k), L::load(agy + k),
       [&](int a, int b) { return L::load(f2p + k + (a - 1) * stride + b - 1); }, acc);
 }
 
@@ -586,19 +592,22 @@ RF_HD void flow_back_grad(const FlowAdjoint& ad, const FlowScalars& s, int strid
 // The divergence part of B3 for one component: adds theta div^T(t) to the p adjoints at k
 // (reading t at the pixel and its right and lower neighbours) and the tap partials.
 // theta is folded into the taps here and applied to the tap partials once, in
-// flow_param_grads: two multiplications fewer per pixel. Lanes not `inside` keep their zeros (t
-// to the right of a pad cell can be the next row's first pixel).
+// flow_param_grads: two multiplications fewer per pixel. The x (y) component of p on the last
+// column (row) is always 0, its grad u component being fixed at 0: its adjoint is set to 0 there
+// (`right`, `down`), which also keeps lanes outside the plane zero, rather than read t beyond
+// the plane (on the CPU's grid, the next row's first pixel).
 template <class V>
 RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, float* aa, float* ab,
-                             const FlowScalars& s, int k, int stride, FlowMask<V> inside, V* acc) {
+                             const FlowScalars& s, int k, int stride, FlowMask<V> right,
+                             FlowMask<V> down, V* acc) {
   using L = FlowLanes<V>;
   const float theta = s.theta;
   const V tk = L::load(t + k), zero(0.0f);
-  L::store(aa + k, L::select(inside,
+  L::store(aa + k, L::select(right,
                              L::load(aa + k) + V(theta * s.div_x[1]) * tk +
                                  V(theta * s.div_x[0]) * L::load(t + k + 1),
                              zero));
-  L::store(ab + k, L::select(inside,
+  L::store(ab + k, L::select(down,
                              L::load(ab + k) + V(theta * s.div_y[1]) * tk +
                                  V(theta * s.div_y[0]) * L::load(t + k + stride),
                              zero));
@@ -609,18 +618,18 @@ RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, f
 }
 
 // B3: reverse u' = v + theta div(p) and the thresholding. Reads t at the pixel and its right and
-// lower neighbours; writes the adjoint of the start u at the pixel. Lanes not `inside` store
-// zeros (every other term there is 0 as long as the pads are). Without `div`, the divergence
+// lower neighbours; writes the adjoint of the start u at the pixel (0 outside the plane, where t
+// and the image terms are). `right` / `down` as in flow_grad. Without `div`, the divergence
 // part is left out: in the first iteration p is 0, so its tap partials are, and nothing reads
 // the adjoint of that p.
 template <class V>
 RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
-                           const FlowScalars& s, int stride, int k, FlowMask<V> inside, bool div,
-                           V* acc) {
+                           const FlowScalars& s, int stride, int k, FlowMask<V> right,
+                           FlowMask<V> down, bool div, V* acc) {
   using L = FlowLanes<V>;
   if (div) {
-    flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, inside, acc);
-    flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, inside, acc);
+    flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, right, down, acc);
+    flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, right, down, acc);
   }
   V a1 = L::load(ad.t1 + k), a2 = L::load(ad.t2 + k);
   V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
@@ -643,6 +652,12 @@ RF_HD void flow_dual_step_at(const FlowState& st, const FlowScalars& s, int h, i
 RF_HD void flow_back_dual_at(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
                              int h, int w, int i, int j, float* acc) {
   flow_back_dual<float>(st, ad, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h, acc);
+}
+
+RF_HD void flow_back_relax_at(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
+                              const FlowScalars& s, int h, int w, int i, int j, float* acc) {
+  flow_back_relax<float>(im, st, ad, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h,
+                         true, acc);
 }
 
 // The parameter gradients from the summed partials; `grads` in the order theta, lambda, tau,

@@ -507,24 +507,29 @@ TEST(FlowTest, GradientsDoNotDependOnThreadCount) {
   EXPECT_EQ(grads[0], grads[1]);
 }
 
-// Every vector width of the CPU sweeps that this CPU has, on rows of 29 pixels, which no width
-// divides: the last vector of every row reaches past its end.
+// Every vector width of the CPU sweeps that this CPU has, on planes whose pixel count no width
+// divides (the last vector reaches past the plane) and whose rows no width divides: vectors
+// that hold the end of one row and the start of the next (rows of 29 pixels) or of several
+// rows (rows of 3).
 TEST(FlowTest, EveryCpuVectorWidth) {
   const int widest = ops::flow_cpu_lanes();
   for (int lanes : {4, 8, 16}) {
     if (lanes > widest) continue;
-    SCOPED_TRACE("lanes " + std::to_string(lanes));
     ops::set_flow_cpu_max_lanes(lanes);
     ASSERT_EQ(ops::flow_cpu_lanes(), lanes);
-    const std::vector<Tensor> in = flow_inputs(intensities({1, 2, 4, 29}, 61),
-                                               intensities({1, 2, 4, 29}, 62), learnable_params());
-    const std::vector<float> got =
-        ops::representation_flow(in[0], in[1], params_from(in), 3).to_vector();
-    const RefResult want = reference_of(in, 3);
-    ASSERT_EQ(got.size(), want.flow.size());
-    for (size_t k = 0; k < got.size(); ++k)
-      ASSERT_NEAR(got[k], want.flow[k], 1e-4 + 1e-4 * std::fabs(want.flow[k])) << "at " << k;
-    expect_reference_gradients(in, 3, 1e-4, 1e-3);
+    for (const Shape& shape : {Shape{1, 2, 5, 29}, Shape{1, 2, 7, 3}}) {
+      SCOPED_TRACE("lanes " + std::to_string(lanes) + " " + shape_str(shape));
+      const std::vector<Tensor> in =
+          flow_inputs(intensities(shape, 63), intensities(shape, 64), learnable_params());
+      expect_cases_stable(in, 3, 1e-5, false);
+      const std::vector<float> got =
+          ops::representation_flow(in[0], in[1], params_from(in), 3).to_vector();
+      const RefResult want = reference_of(in, 3);
+      ASSERT_EQ(got.size(), want.flow.size());
+      for (size_t k = 0; k < got.size(); ++k)
+        ASSERT_NEAR(got[k], want.flow[k], 1e-4 + 1e-4 * std::fabs(want.flow[k])) << "at " << k;
+      expect_reference_gradients(in, 3, 1e-4, 1e-3);
+    }
   }
   ops::set_flow_cpu_max_lanes(16);
 }
