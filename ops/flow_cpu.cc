@@ -116,15 +116,16 @@ class PlaneStates {
   PlaneStates(int count, const FlowCpuGrid& g)
       : count_(count), size_(g.size), floats_(int64_t{count} * kFlowStatePlanes, g.size) {}
   FlowState at(int k) const { return flow_state_at(floats_.plane(k * kFlowStatePlanes), size_); }
-  // Runs the n_iter iterations from state 0, iteration `it` from state it % count into
-  // (it + 1) % count; returns the last, whose p is left out: nothing reads it (the output is its
-  // u; skipping it saved 5% of forward + backward at 28 x 28, 10 iterations). State 0 is reset
-  // first when iterations write it.
+  // Runs n_iter iterations from state 0, iteration `it` from state it % count into
+  // (it + 1) % count, and returns the last state. The last iteration's p is left out unless
+  // `last_dual`: the op's output is that iteration's u alone (skipping it saved 5% of forward +
+  // backward at 28 x 28, 10 iterations). State 0 is reset first when iterations write it.
   FlowState run(const FlowCpuSweeps& sweeps, const FlowImage& im, const FlowScalars& s,
-                const FlowCpuGrid& g, int n_iter) {
+                const FlowCpuGrid& g, int n_iter, bool last_dual) {
     if (n_iter >= count_) std::fill(floats_.plane(0), floats_.plane(kFlowStatePlanes), 0.0f);
     for (int it = 0; it < n_iter; ++it)
-      sweeps.forward(im, at(it % count_), at((it + 1) % count_), s, g, it + 1 < n_iter);
+      sweeps.forward(im, at(it % count_), at((it + 1) % count_), s, g,
+                     last_dual || it + 1 < n_iter);
     return at(n_iter % count_);
   }
 
@@ -171,7 +172,7 @@ void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, f
         float* f2p = work.f2p.plane(0);
         sweeps.load(f1 + plane * hw, f2 + plane * hw, lay.sobel, f2p, g, im.rho_c);
         sweeps.image(im, g, f2p, lay.sobel, s);
-        const FlowState last = work.states.run(sweeps, im, s, g, pb.n_iter);
+        const FlowState last = work.states.run(sweeps, im, s, g, pb.n_iter, false);
         float* out1 = out + flow_out_offset(plane, pb.channels, hw);
         sweeps.rows(last.u1, g, 1.0f, out1, lay.tensor);
         sweeps.rows(last.u2, g, 1.0f, out1 + pb.channels * hw, lay.tensor);
@@ -199,7 +200,7 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
     Work(const Layout& lay, int n_iter)
         : planes(kFlowBackwardPlanes, lay.grid.size),
           sobel(5, lay.sobel.size),
-          states(n_iter + 1, lay.grid) {}
+          states(n_iter, lay.grid) {}
   };
   each_plane<Work>(
       pb.planes,
@@ -219,11 +220,15 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         sweeps.rows(g1 + pb.channels * hw, lay.tensor, 1.0f, bp.ad.t2, g);
         sweeps.load(f1 + plane * hw, f2 + plane * hw, sg, f2p, g, bp.im.rho_c);
         sweeps.image(bp.im, g, f2p, sg, s);
-        states.run(sweeps, bp.im, s, g, pb.n_iter);
+        // The iterates at the start of every iteration: the last iteration's reverse (B3 alone)
+        // needs no iterate after it, so it is not run again.
+        states.run(sweeps, bp.im, s, g, pb.n_iter - 1, true);
         double* plane_sums = partials.data() + plane * kFlowSlots;
-        for (int it = pb.n_iter - 1; it >= 0; --it)
-          sweeps.backward(bp.im, states.at(it), states.at(it + 1), bp.ad, s, g, it == 0,
-                          it + 1 < pb.n_iter, pb.grad_taps, plane_sums);
+        for (int it = pb.n_iter - 1; it >= 0; --it) {
+          const bool dual = it + 1 < pb.n_iter;
+          sweeps.backward(bp.im, states.at(it), dual ? states.at(it + 1) : FlowState{}, bp.ad, s, g,
+                          it == 0, dual, pb.grad_taps, plane_sums);
+        }
         sweeps.inputs(bp.ad, g, f2p, sg, scratch, s, gf2p, pb.sobel_taps, plane_sums);
         sweeps.rows(bp.ad.rho_c, g, -1.0f, grad_f1 + plane * hw, lay.tensor);
         float* gf2 = grad_f2 + plane * hw;
