@@ -73,10 +73,21 @@ Tensor record(const std::string& name, Tensor out, const std::vector<Tensor>& in
 
 namespace {
 
+// Whether g's memory is its caller's alone: one handle, whose storage nothing else holds and
+// is exactly g's elements, in order.
+bool sole_owner(const Tensor& g) {
+  return g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.offset() == 0 &&
+         g.is_contiguous() && g.storage()->numel() == static_cast<size_t>(g.numel());
+}
+
 void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
   if (!leaf.grad.defined()) {
-    // A private copy: g may be shared with other gradients, and optimisers change grads in place.
-    leaf.grad = g.detach().clone();
+    // g itself when no one else can see its memory, as PyTorch's AccumulateGrad does: a copy
+    // fewer per leaf and backward (3.2 MB of the flow op's 16 x 32 x 28 x 28 input gradients).
+    // Otherwise a private copy: g may be shared with other gradients or the caller (a pass-through
+    // backward returns the gradient it was given, which the pass still holds), and optimisers
+    // change grads in place.
+    leaf.grad = sole_owner(g) ? g.detach() : g.detach().clone();
   } else {
     leaf.grad.add_(g);
   }

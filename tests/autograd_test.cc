@@ -87,6 +87,46 @@ TEST(Autograd, BackwardFromLeafItself) {
   EXPECT_EQ(x.grad().item(), 1.0f);
 }
 
+// A leaf's first gradient is the backward's own tensor when nothing else holds it, and a copy
+// otherwise; either way no two gradients share memory with each other or with the caller's.
+TEST(Autograd, LeafTakesAGradientNothingElseHolds) {
+  Tensor x = Tensor::ones({3}).set_requires_grad();
+  const float* made = nullptr;
+  record("fresh", x * 2.0f, {x}, [&made](const Tensor&, const GradMask&) {
+    Tensor g = Tensor::full({3}, 4.0f);
+    made = g.data();
+    return std::vector<Tensor>{g};
+  }).backward(Tensor::ones({3}));
+  EXPECT_EQ(x.grad().data(), made);
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{4, 4, 4}));
+
+  Tensor y = Tensor::ones({3}).set_requires_grad();
+  const Tensor kept = Tensor::full({3}, 5.0f);
+  record("kept", y * 2.0f, {y}, [kept](const Tensor&, const GradMask&) {
+    return std::vector<Tensor>{kept};
+  }).backward(Tensor::ones({3}));
+  EXPECT_NE(y.grad().data(), kept.data());
+  EXPECT_EQ(y.grad().to_vector(), (std::vector<float>{5, 5, 5}));
+}
+
+TEST(Autograd, PassedThroughGradientsAreCopies) {
+  Tensor a = Tensor::ones({2}).set_requires_grad(), b = Tensor::ones({2}).set_requires_grad();
+  const Tensor given = Tensor::from_vector({2}, {1, 2});
+  record("both", a + b, {a, b}, [](const Tensor& g, const GradMask&) {
+    return std::vector<Tensor>{g, g};
+  }).backward(given);
+  EXPECT_NE(a.grad().data(), b.grad().data());
+  EXPECT_NE(a.grad().data(), given.data());
+  Tensor a_grad = a.grad();
+  a_grad.add_(Tensor::ones({2}));
+  EXPECT_EQ(b.grad().to_vector(), (std::vector<float>{1, 2}));
+  EXPECT_EQ(given.to_vector(), (std::vector<float>{1, 2}));
+
+  Tensor leaf = Tensor::ones({2}).set_requires_grad();
+  leaf.backward(given);
+  EXPECT_NE(leaf.grad().data(), given.data());
+}
+
 TEST(Autograd, RecordSkipsWhenNoInputNeedsGrad) {
   const Tensor a = Tensor::ones({2});
   EXPECT_FALSE((a * a).requires_grad());
