@@ -55,7 +55,7 @@ struct FlowCpuGrid : FlowCpuRows {
 // adjoint of u' already in ad.t, and `from_zero` that `st` is the zero start (whose p has no
 // adjoint to pass back); the gradient of f2 into a plane in the Sobel layout, as the sum of the
 // Sobel adjoint of each source cell and rho_c's adjoint, also on the pad cells (the caller
-// gathers the sources of the border pixels), with `scratch` three Sobel-layout planes whose
+// adds those into the border pixels they replicate), with `scratch` three Sobel-layout planes whose
 // pads are zero. The backward ones add their parameter-gradient partials to `sums`.
 struct FlowCpuSweeps {
   int lanes;
