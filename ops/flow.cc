@@ -1,15 +1,17 @@
 // Checks and autograd wiring of the representation flow op.
 //
 // Backward memory. On the GPU, when a gradient is wanted, the forward saves the iterate (u1, u2,
-// p11, p12, p21, p22) at the start of every iteration, in the schedules' padded layout:
+// p11, p12, p21, p22) at the start of every iteration, in the CUDA schedule's padded layout:
 //   24 * n_iter * (H + 2) * (W + 2) bytes per (sample, channel) plane,
 // e.g. 216,000 bytes for a 28 x 28 plane and 10 iterations, 110.6 MB for 16 x 32 such planes.
-// The CPU saves nothing: its backward runs each plane's forward again into a per-thread buffer
-// of the n_iter + 1 iterates (24 * (n_iter + 1) bytes per cell of its grid, FlowCpuGrid: 283 KB
-// at 28 x 28 and 10 iterations with AVX-512) plus 21 working planes of the grid, and reverses it
-// while the buffer is in cache. The image gradients and rho_c are recomputed from the saved
-// inputs on both (a 3 x 3 stencil per pixel, once per plane). Storing rather than recomputing each
-// iterate from the start keeps the backward at a few forward passes instead of O(n_iter^2) of them.
+// The CPU saves nothing: its backward runs each plane's forward again, up to the start of the
+// last iteration, into a per-thread buffer of n_iter iterates (24 * n_iter bytes per cell of its
+// iteration layout, the plane's rows back to back between zero margins, FlowCpuGrid: 848 cells
+// and 204 KB at 28 x 28 and 10 iterations with AVX-512) plus 19 working planes of that layout
+// and 5 of its padded Sobel layout (64 + 21 KB), and reverses it while the buffer is in cache. The
+// image gradients and rho_c are recomputed from the saved inputs on both (a 3 x 3 stencil per
+// pixel, once per plane). Storing rather than recomputing each iterate from the start keeps the
+// backward at a few forward passes instead of O(n_iter^2) of them.
 #include "ops/flow.h"
 
 #include <string>

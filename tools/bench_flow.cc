@@ -16,7 +16,8 @@
 namespace repflow {
 namespace {
 
-nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads, Device device) {
+nlohmann::json time_flow(const nlohmann::json& c, int repeats, double warmup_ms, int threads,
+                         Device device) {
   const int64_t pairs = c["pairs"], channels = c["channels"], size = c["size"];
   const int iters = c["iters"];
   Generator gen(0);
@@ -28,7 +29,13 @@ nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads, Devi
   synchronize(device);
   const size_t base = allocator_stats(device).in_use;
   reset_peak(device);
-  for (int i = 0; i <= repeats; ++i) {
+  // Untimed runs first, at least one and for at least warmup_ms: they warm the caches, and under
+  // `bazel run` the first config's runs within the first second or so took up to twice as long
+  // (in two of four runs; never when the binary was run directly).
+  const auto start = BenchClock::now();
+  int warmups = 0;
+  for (int i = 0; i < repeats;) {
+    const bool warming = warmups == 0 || ms_since(start) < warmup_ms;
     const auto t0 = BenchClock::now();
     const Tensor out = ops::representation_flow(f1, f2, params, iters);
     synchronize(device);
@@ -39,9 +46,12 @@ nlohmann::json time_flow(const nlohmann::json& c, int repeats, int threads, Devi
     out.backward(g);
     synchronize(device);
     const double b = ms_since(t1);
-    if (i > 0) {  // the first run warms caches
+    if (warming) {
+      ++warmups;
+    } else {
       fwd.push_back(f);
       bwd.push_back(b);
+      ++i;
     }
     f1.set_grad(Tensor());
     f2.set_grad(Tensor());
@@ -61,7 +71,10 @@ int bench(int argc, char** argv) {
               "Times the fused representation-flow op (forward, backward, peak memory) against "
               "the same algorithm written as plain PyTorch tensor operations.");
   add_threads_flag(flags, "CPU threads for both");
-  flags.add("repeats", "3", "timed runs per configuration (median), after one warm-up run");
+  flags.add("repeats", "3", "timed runs per configuration (median), after the warm-up");
+  flags.add("warmup-ms", "1000",
+            "untimed runs per configuration before the timed ones, for at least this long (and "
+            "at least one)");
   flags.add("torch", "true", "also time PyTorch (installs Debian's python3-torch if missing)");
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
   flags.add("device", "cpu", "cpu, cuda or cuda:N (PyTorch runs on the same device)");
@@ -70,6 +83,8 @@ int bench(int argc, char** argv) {
   const Device device = parse_device(flags.str("device"));
   const int threads = num_threads(), repeats = static_cast<int>(flags.integer("repeats"));
   RF_CHECK(repeats >= 1, "bench_flow: flag --repeats must be at least 1");
+  const double warmup_ms = flags.number("warmup-ms");
+  RF_CHECK(warmup_ms >= 0, "bench_flow: flag --warmup-ms must be at least 0, got ", warmup_ms);
 
   // The paper's setting: 16 frame pairs x 32 channels of 28 x 28, 10 and 20 iterations; and 56
   // x 56.
@@ -80,7 +95,7 @@ int bench(int argc, char** argv) {
 
   std::vector<nlohmann::json> ours;
   for (const nlohmann::json& c : configs) {
-    ours.push_back(time_flow(c, repeats, threads, device));
+    ours.push_back(time_flow(c, repeats, warmup_ms, threads, device));
     std::printf("BENCH %s\n", ours.back().dump().c_str());
     std::fflush(stdout);
   }
