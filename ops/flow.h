@@ -33,8 +33,8 @@ namespace repflow::ops {
 // Each tensor may require grad (learnable) or not (fixed). Scalars have shape [] or [1].
 struct FlowParams {
   Tensor theta, lambda, tau;
-  Tensor div_x, div_y;    // [2]
-  Tensor grad_x, grad_y;  // [2]
+  Tensor div_x, div_y;      // [2]
+  Tensor grad_x, grad_y;    // [2]
   Tensor sobel_x, sobel_y;  // [3, 3]
 };
 
