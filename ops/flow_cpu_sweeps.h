@@ -307,10 +307,10 @@ __attribute__((flatten)) void backward_iteration(const FlowImage& im, const Flow
   partial.flush_into(sums, 0, grad_taps ? kSlotSobelX : kSlotGradX);
 }
 
-// Layouts whose rows are back to back (stride W: the iteration layout and the tensors) hold the
-// plane as one run of H * W floats: one row for copy_rows, without a partial vector per row.
+// A layout whose rows are back to back (stride W: the iteration layout and the tensors) as one
+// run of H * W floats: one row for copy_rows, without a partial vector per row.
 inline FlowCpuRows as_run(const FlowCpuRows& r) {
-  return r.stride == r.w ? FlowCpuRows{1, r.h * r.w, r.h * r.w, r.origin, r.size} : r;
+  return {1, r.h * r.w, r.h * r.w, r.origin, r.size};
 }
 
 template <class V>

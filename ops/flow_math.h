@@ -396,16 +396,22 @@ RF_HD void flow_grad(const float* u, int k, int stride, FlowMask<V> right, FlowM
 
 // ---- Dual update (Eq. 5) -----------------------------------------------------------------
 
+// |grad u|^2 with the epsilon of ops/flow.h, and |grad u|.
+template <class V>
+RF_HD V flow_norm2(V ux, V uy) {
+  return ux * ux + uy * uy + V(kFlowNormEps);
+}
+
 template <class V>
 RF_HD V flow_norm(V ux, V uy) {
-  return FlowLanes<V>::sqrt(ux * ux + uy * uy + V(kFlowNormEps));
+  return FlowLanes<V>::sqrt(flow_norm2(ux, uy));
 }
 
 // N = |grad u|, its square x = N^2 and 1 / (N D) with D = 1 + s N: one division for both
 // 1 / (N D) and 1 / D = N / (N D), and for both components.
 template <class V>
 RF_HD void flow_dual_terms(V ux, V uy, V step, V& x, V& n, V& inv_nd) {
-  x = ux * ux + uy * uy + V(kFlowNormEps);
+  x = flow_norm2(ux, uy);
   n = FlowLanes<V>::sqrt(x);
   inv_nd = V(1.0f) / (n * (V(1.0f) + step * n));
 }
