@@ -64,6 +64,7 @@ FlowScalars read_scalars(const std::vector<Tensor>& params) {
   size_t at = 0;
   for (size_t k = 0; k < params.size(); ++k)
     for (int64_t e = 0; e < kParamSpecs[k].numel; ++e) fields[k][e] = v[at++];
+  flow_set_products(s);
   return s;
 }
 

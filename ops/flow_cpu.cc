@@ -150,6 +150,13 @@ void fold_replicated_pads(float* gp, const FlowCpuRows& sg) {
     gp[sg.index(i, w - 1)] += gp[sg.index(i, w)];
   }
 }
+// The sum of x[0, n) for n a power of two, pairwise: a chain of log2(n) additions rather than n.
+double pairwise_sum(double* x, int n) {
+  for (int half = n / 2; half > 0; half /= 2)
+    for (int l = 0; l < half; ++l) x[l] += x[l + half];
+  return x[0];
+}
+
 // Runs body(work, plane) for every plane on the thread pool, `work` being the thread's
 // Work(args...). Threads take the next plane when they finish one rather than a fixed share, so
 // that a thread the OS deschedules on a busy machine leaves its planes to the others instead of
@@ -214,10 +221,12 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
     // In the Sobel layout: f2 padded, the gradient of f2, and inputs' scratch planes.
     GridPlanes sobel;
     PlaneStates states;
+    std::vector<double> lane_sums;  // the sweeps' partials, per slot and lane
     Work(const Layout& lay, int n_iter)
         : planes(kFlowBackwardPlanes, lay.grid.size),
           sobel(5, lay.sobel.size),
-          states(n_iter, lay.grid) {}
+          states(n_iter, lay.grid),
+          lane_sums(kFlowSlots * lay.sweeps.lanes) {}
   };
   each_plane<Work>(
       pb.planes,
@@ -240,13 +249,16 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         // The iterates at the start of every iteration: the last iteration's reverse (B3 alone)
         // needs no iterate after it, so it is not run again.
         states.run(sweeps, bp.im, s, g, pb.n_iter - 1, true);
-        double* plane_sums = partials.data() + plane * kFlowSlots;
-        for (int it = pb.n_iter - 1; it >= 0; --it) {
-          const bool dual = it + 1 < pb.n_iter;
-          sweeps.backward(bp.im, states.at(it), dual ? states.at(it + 1) : FlowState{}, bp.ad, s, g,
-                          it == 0, dual, pb.grad_taps, plane_sums);
-        }
-        sweeps.inputs(bp.ad, g, f2p, sg, scratch, s, gf2p, pb.sobel_taps, plane_sums);
+        double* lane_sums = work.lane_sums.data();
+        std::fill(work.lane_sums.begin(), work.lane_sums.end(), 0.0);
+        // Pass `it` reverses the thresholding and relaxation of iteration it and the p update of
+        // it - 1, which meet at it's start iterate.
+        for (int it = pb.n_iter - 1; it >= 0; --it)
+          sweeps.backward(bp.im, states.at(it), bp.ad, s, g, it > 0, pb.grad_taps, lane_sums);
+        sweeps.inputs(bp.ad, g, f2p, sg, scratch, s, gf2p, pb.sobel_taps, lane_sums);
+        for (int t = 0; t < kFlowSlots; ++t)
+          partials[plane * kFlowSlots + t] =
+              pairwise_sum(lane_sums + t * sweeps.lanes, sweeps.lanes);
         sweeps.rows(bp.ad.rho_c, g, -1.0f, grad_f1 + plane * hw, lay.tensor);
         fold_replicated_pads(gf2p, sg);
         sweeps.rows(gf2p, sg, 1.0f, grad_f2 + plane * hw, lay.tensor);

@@ -22,12 +22,28 @@ namespace repflow::ops {
 constexpr float kFlowG2Eps = 1e-12f;
 constexpr float kFlowNormEps = 1e-12f;
 
-// Parameter values, passed by value to kernels.
+// Parameter values, passed by value to kernels, and the products of them that the formulas use
+// (set by flow_set_products): computed once per call, not per pixel, where GCC recomputed and
+// broadcast them in every chunk of the CPU sweeps once those ran short of vector registers.
 struct FlowScalars {
   float theta, lambda, tau;
   float div_x[2], div_y[2], grad_x[2], grad_y[2];
   float sobel_x[9], sobel_y[9];  // row-major 3x3
+  float step;                    // s = tau / theta, the dual step
+  float lt;                      // lambda * theta, the thresholding bound
+  float theta_div_x[2], theta_div_y[2], step_grad_x[2], step_grad_y[2];
 };
+
+inline void flow_set_products(FlowScalars& s) {
+  s.step = s.tau / s.theta;
+  s.lt = s.lambda * s.theta;
+  for (int j = 0; j < 2; ++j) {
+    s.theta_div_x[j] = s.theta * s.div_x[j];
+    s.theta_div_y[j] = s.theta * s.div_y[j];
+    s.step_grad_x[j] = s.step * s.grad_x[j];
+    s.step_grad_y[j] = s.step * s.grad_y[j];
+  }
+}
 
 // Slots of the per-plane partial sums from which the parameter gradients are assembled: the
 // adjoints of lambda * theta, of s = tau / theta, and of every tap (those of the divergence taps
@@ -375,23 +391,31 @@ RF_HD void flow_threshold_adjoint(V rho_c, V gx, V gy, V inv_g2, V u1, V u2, V l
 
 // ---- Divergence and forward differences (Eq. 6-10) ---------------------------------------
 
-// div(a, b) at k, times `scale`: folded into the taps, it costs no multiplication per pixel.
+// theta div(a, b) at k: theta folded into the taps costs no multiplication per pixel.
 template <class V>
-RF_HD V flow_div(const float* a, const float* b, int k, int stride, const FlowScalars& s,
-                 float scale = 1.0f) {
+RF_HD V flow_theta_div(const float* a, const float* b, int k, int stride, const FlowScalars& s) {
   using L = FlowLanes<V>;
-  return V(scale * s.div_x[0]) * L::load(a + k - 1) + V(scale * s.div_x[1]) * L::load(a + k) +
-         V(scale * s.div_y[0]) * L::load(b + k - stride) + V(scale * s.div_y[1]) * L::load(b + k);
+  return V(s.theta_div_x[0]) * L::load(a + k - 1) + V(s.theta_div_x[1]) * L::load(a + k) +
+         V(s.theta_div_y[0]) * L::load(b + k - stride) + V(s.theta_div_y[1]) * L::load(b + k);
 }
 
-// grad(u) at padded index k; `right` / `down` say whether (i, j + 1) / (i + 1, j) is inside.
+// grad(u) from u at a pixel (uk), its right neighbour (ur) and its lower one (ud); `right` /
+// `down` say whether those are inside the plane (the component is 0 where not).
+template <class V>
+RF_HD void flow_grad_values(V uk, V ur, V ud, FlowMask<V> right, FlowMask<V> down,
+                            const FlowScalars& s, V& ux, V& uy) {
+  using L = FlowLanes<V>;
+  ux = L::select(right, V(s.grad_x[0]) * uk + V(s.grad_x[1]) * ur, V(0.0f));
+  uy = L::select(down, V(s.grad_y[0]) * uk + V(s.grad_y[1]) * ud, V(0.0f));
+}
+
+// grad(u) at padded index k.
 template <class V>
 RF_HD void flow_grad(const float* u, int k, int stride, FlowMask<V> right, FlowMask<V> down,
                      const FlowScalars& s, V& ux, V& uy) {
   using L = FlowLanes<V>;
-  const V uk = L::load(u + k);
-  ux = L::select(right, V(s.grad_x[0]) * uk + V(s.grad_x[1]) * L::load(u + k + 1), V(0.0f));
-  uy = L::select(down, V(s.grad_y[0]) * uk + V(s.grad_y[1]) * L::load(u + k + stride), V(0.0f));
+  flow_grad_values(L::load(u + k), L::load(u + k + 1), L::load(u + k + stride), right, down, s, ux,
+                   uy);
 }
 
 // ---- Dual update (Eq. 5) -----------------------------------------------------------------
@@ -469,9 +493,9 @@ RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScal
   const V gx = L::load(im.gx + k), gy = L::load(im.gy + k);
   const V u1 = L::load(st.u1 + k), u2 = L::load(st.u2 + k);
   const V rho = L::load(im.rho_c + k) + gx * u1 + gy * u2;
-  const V c = flow_threshold_coef(rho, L::load(im.inv_g2 + k), V(s.lambda * s.theta));
-  out1 = u1 + c * gx + flow_div<V>(st.p11, st.p12, k, stride, s, s.theta);
-  out2 = u2 + c * gy + flow_div<V>(st.p21, st.p22, k, stride, s, s.theta);
+  const V c = flow_threshold_coef(rho, L::load(im.inv_g2 + k), V(s.lt));
+  out1 = u1 + c * gx + flow_theta_div<V>(st.p11, st.p12, k, stride, s);
+  out2 = u2 + c * gy + flow_theta_div<V>(st.p21, st.p22, k, stride, s);
 }
 
 // Sweep A: u' of the iterate `from` into `to`, which may be `from` itself (u is read only at
@@ -495,7 +519,7 @@ RF_HD void flow_dual_step_one(const float* up, const float* pa, const float* pb,
   using L = FlowLanes<V>;
   V ux, uy, p1 = L::load(pa + k), p2 = L::load(pb + k);
   flow_grad(up, k, stride, right, down, s, ux, uy);
-  flow_p_step(ux, uy, V(s.tau / s.theta), p1, p2);
+  flow_p_step(ux, uy, V(s.step), p1, p2);
   L::store(qa + k, p1);
   L::store(qb + k, p2);
 }
@@ -522,18 +546,19 @@ RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const F
   FlowLanes<V>::store(ad.t2 + k, u2);
 }
 
-// One component of B1. (pa, pb) hold the old p, and p' is recomputed from them, unless
-// `next`: then they hold p'. The gradients of the grad taps are summed only when `taps`.
+// One component of B1 from values: u' at the pixel and its right and lower neighbours, and in
+// (q1, q2) the old p, from which p' is recomputed, unless `next`: then p'. (b1, b2) enter as
+// the adjoint of p' and leave as that of the old p; (gx, gy) receive the adjoint of grad(u')
+// (divided by s, flow_p_update_adjoint). The gradients of the grad taps are summed only when
+// `taps`.
 template <class V>
-RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb, bool next,
-                              float* a1, float* a2, float* aux, float* auy, const FlowScalars& s,
-                              int k, int stride, FlowMask<V> right, FlowMask<V> down, bool taps,
-                              V* acc) {
+RF_HD void flow_back_dual_values(V uk, V ur, V ud, V q1, V q2, bool next, FlowMask<V> right,
+                                 FlowMask<V> down, const FlowScalars& s, bool taps, V& b1, V& b2,
+                                 V& gx, V& gy, V* acc) {
   using L = FlowLanes<V>;
-  const V step(s.tau / s.theta);
-  V ux, uy, gx, gy, x, n, r, b1 = L::load(a1 + k), b2 = L::load(a2 + k);
-  V q1 = L::load(pa + k), q2 = L::load(pb + k);
-  flow_grad(up, k, stride, right, down, s, ux, uy);
+  const V step(s.step);
+  V ux, uy, x, n, r;
+  flow_grad_values(uk, ur, ud, right, down, s, ux, uy);
   if (next) {
     flow_dual_terms(ux, uy, step, x, n, r);
   } else {
@@ -543,16 +568,28 @@ RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb,
   // The components fixed at 0 on the last column / row pass nothing back.
   gx = L::select(right, gx, V(0.0f));
   gy = L::select(down, gy, V(0.0f));
+  if (!taps) return;
+  acc[kSlotGradX] += gx * uk;
+  acc[kSlotGradX + 1] += gx * ur;
+  acc[kSlotGradY] += gy * uk;
+  acc[kSlotGradY + 1] += gy * ud;
+}
+
+// One component of B1 at padded index k: u' in `up`, the old p in (pa, pb), the adjoint of p'
+// in (a1, a2), in place; the adjoint of grad(u') into (aux, auy).
+template <class V>
+RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb, float* a1,
+                              float* a2, float* aux, float* auy, const FlowScalars& s, int k,
+                              int stride, FlowMask<V> right, FlowMask<V> down, V* acc) {
+  using L = FlowLanes<V>;
+  V b1 = L::load(a1 + k), b2 = L::load(a2 + k), gx, gy;
+  flow_back_dual_values(L::load(up + k), L::load(up + k + 1), L::load(up + k + stride),
+                        L::load(pa + k), L::load(pb + k), false, right, down, s, true, b1, b2, gx,
+                        gy, acc);
   L::store(a1 + k, b1);
   L::store(a2 + k, b2);
   L::store(aux + k, gx);
   L::store(auy + k, gy);
-  if (!taps) return;
-  const V uk = L::load(up + k);
-  acc[kSlotGradX] += gx * uk;
-  acc[kSlotGradX + 1] += gx * L::load(up + k + 1);
-  acc[kSlotGradY] += gy * uk;
-  acc[kSlotGradY + 1] += gy * L::load(up + k + stride);
 }
 
 // B1: reverse the p update, from u' in t (B0) and the start state. Reads u' at the pixel and
@@ -561,21 +598,10 @@ RF_HD void flow_back_dual_one(const float* up, const float* pa, const float* pb,
 template <class V>
 RF_HD void flow_back_dual(const FlowState& st, const FlowAdjoint& ad, const FlowScalars& s,
                           int stride, int k, FlowMask<V> right, FlowMask<V> down, V* acc) {
-  flow_back_dual_one<V>(ad.t1, st.p11, st.p12, false, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k, stride,
-                        right, down, true, acc);
-  flow_back_dual_one<V>(ad.t2, st.p21, st.p22, false, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k, stride,
-                        right, down, true, acc);
-}
-
-// B1 from the iterate `next` after the iteration (u' and p'), without B0.
-template <class V>
-RF_HD void flow_back_dual_next(const FlowState& next, const FlowAdjoint& ad, const FlowScalars& s,
-                               int stride, int k, FlowMask<V> right, FlowMask<V> down,
-                               bool grad_taps, V* acc) {
-  flow_back_dual_one<V>(next.u1, next.p11, next.p12, true, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k,
-                        stride, right, down, grad_taps, acc);
-  flow_back_dual_one<V>(next.u2, next.p21, next.p22, true, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k,
-                        stride, right, down, grad_taps, acc);
+  flow_back_dual_one<V>(ad.t1, st.p11, st.p12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, k, stride, right,
+                        down, acc);
+  flow_back_dual_one<V>(ad.t2, st.p21, st.p22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, k, stride, right,
+                        down, acc);
 }
 
 // B2: the adjoint of u' into t, from the incoming adjoint of u' and the adjoint of grad(u') at
@@ -584,9 +610,8 @@ RF_HD void flow_back_dual_next(const FlowState& next, const FlowAdjoint& ad, con
 template <class V>
 RF_HD void flow_back_grad(const FlowAdjoint& ad, const FlowScalars& s, int stride, int k) {
   using L = FlowLanes<V>;
-  const float step = s.tau / s.theta;
-  const V gx0(step * s.grad_x[0]), gx1(step * s.grad_x[1]), gy0(step * s.grad_y[0]),
-      gy1(step * s.grad_y[1]);
+  const V gx0(s.step_grad_x[0]), gx1(s.step_grad_x[1]), gy0(s.step_grad_y[0]),
+      gy1(s.step_grad_y[1]);
   L::store(ad.t1 + k, L::load(ad.u1 + k) + gx0 * L::load(ad.ux1 + k) +
                           gx1 * L::load(ad.ux1 + k - 1) + gy0 * L::load(ad.uy1 + k) +
                           gy1 * L::load(ad.uy1 + k - stride));
@@ -595,58 +620,72 @@ RF_HD void flow_back_grad(const FlowAdjoint& ad, const FlowScalars& s, int strid
                           gy1 * L::load(ad.uy2 + k - stride));
 }
 
-// The divergence part of B3 for one component: adds theta div^T(t) to the p adjoints at k
-// (reading t at the pixel and its right and lower neighbours) and the tap partials.
+// The divergence part of B3 for one component, from values: adds theta div^T(t) to the p
+// adjoints (aa, ab) at the pixel, from t at the pixel (tk) and at its right and lower neighbours
+// (tr, td), and adds the tap partials, from the x component of p at the pixel's left neighbour
+// and at the pixel (pl, pa) and its y component a row up and at the pixel (pu, pb).
 // theta is folded into the taps here and applied to the tap partials once, in
 // flow_param_grads: two multiplications fewer per pixel. The x (y) component of p on the last
 // column (row) is always 0, its grad u component being fixed at 0: its adjoint is set to 0 there
 // (`right`, `down`), which also keeps lanes outside the plane zero, rather than read t beyond
 // the plane (on the CPU's grid, the next row's first pixel).
 template <class V>
+RF_HD void flow_back_div_values(V tk, V tr, V td, V pl, V pa, V pu, V pb, FlowMask<V> right,
+                                FlowMask<V> down, const FlowScalars& s, V& aa, V& ab, V* acc) {
+  using L = FlowLanes<V>;
+  const V zero(0.0f);
+  aa = L::select(right, aa + V(s.theta_div_x[1]) * tk + V(s.theta_div_x[0]) * tr, zero);
+  ab = L::select(down, ab + V(s.theta_div_y[1]) * tk + V(s.theta_div_y[0]) * td, zero);
+  acc[kSlotDivX] += tk * pl;
+  acc[kSlotDivX + 1] += tk * pa;
+  acc[kSlotDivY] += tk * pu;
+  acc[kSlotDivY + 1] += tk * pb;
+}
+
+// The divergence part of B3 for one component at padded index k: t in `t`, p in (pa, pb), its
+// adjoint in (aa, ab), in place.
+template <class V>
 RF_HD void flow_back_div_one(const float* t, const float* pa, const float* pb, float* aa, float* ab,
                              const FlowScalars& s, int k, int stride, FlowMask<V> right,
                              FlowMask<V> down, V* acc) {
   using L = FlowLanes<V>;
-  const float theta = s.theta;
-  const V tk = L::load(t + k), zero(0.0f);
-  L::store(aa + k, L::select(right,
-                             L::load(aa + k) + V(theta * s.div_x[1]) * tk +
-                                 V(theta * s.div_x[0]) * L::load(t + k + 1),
-                             zero));
-  L::store(ab + k, L::select(down,
-                             L::load(ab + k) + V(theta * s.div_y[1]) * tk +
-                                 V(theta * s.div_y[0]) * L::load(t + k + stride),
-                             zero));
-  acc[kSlotDivX] += tk * L::load(pa + k - 1);
-  acc[kSlotDivX + 1] += tk * L::load(pa + k);
-  acc[kSlotDivY] += tk * L::load(pb + k - stride);
-  acc[kSlotDivY + 1] += tk * L::load(pb + k);
+  V a = L::load(aa + k), b = L::load(ab + k);
+  flow_back_div_values(L::load(t + k), L::load(t + k + 1), L::load(t + k + stride),
+                       L::load(pa + k - 1), L::load(pa + k), L::load(pb + k - stride),
+                       L::load(pb + k), right, down, s, a, b, acc);
+  L::store(aa + k, a);
+  L::store(ab + k, b);
+}
+
+// The thresholding part of B3 at padded index k, from the adjoint (t1, t2) of u' and the start
+// u (u1, u2) there: writes the adjoint of the start u and adds those of the image terms.
+template <class V>
+RF_HD void flow_back_threshold(const FlowImage& im, const FlowAdjoint& ad, const FlowScalars& s,
+                               int k, V t1, V t2, V u1, V u2, V* acc) {
+  using L = FlowLanes<V>;
+  V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
+  flow_threshold_adjoint(L::load(im.rho_c + k), L::load(im.gx + k), L::load(im.gy + k),
+                         L::load(im.inv_g2 + k), u1, u2, V(s.lt), t1, t2, agx, agy, arho,
+                         acc[kSlotLambdaTheta]);
+  L::store(ad.u1 + k, t1);
+  L::store(ad.u2 + k, t2);
+  L::store(ad.gx + k, agx);
+  L::store(ad.gy + k, agy);
+  L::store(ad.rho_c + k, arho);
 }
 
 // B3: reverse u' = v + theta div(p) and the thresholding. Reads t at the pixel and its right and
 // lower neighbours; writes the adjoint of the start u at the pixel (0 outside the plane, where t
-// and the image terms are). `right` / `down` as in flow_grad. Without `div`, the divergence
-// part is left out: in the first iteration p is 0, so its tap partials are, and nothing reads
-// the adjoint of that p.
+// and the image terms are). `right` / `down` as in flow_grad_values.
 template <class V>
 RF_HD void flow_back_relax(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
                            const FlowScalars& s, int stride, int k, FlowMask<V> right,
-                           FlowMask<V> down, bool div, V* acc) {
+                           FlowMask<V> down, V* acc) {
   using L = FlowLanes<V>;
-  if (div) {
-    flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, right, down, acc);
-    flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, right, down, acc);
-  }
-  V a1 = L::load(ad.t1 + k), a2 = L::load(ad.t2 + k);
-  V agx = L::load(ad.gx + k), agy = L::load(ad.gy + k), arho = L::load(ad.rho_c + k);
-  flow_threshold_adjoint(L::load(im.rho_c + k), L::load(im.gx + k), L::load(im.gy + k),
-                         L::load(im.inv_g2 + k), L::load(st.u1 + k), L::load(st.u2 + k),
-                         V(s.lambda * s.theta), a1, a2, agx, agy, arho, acc[kSlotLambdaTheta]);
-  L::store(ad.u1 + k, a1);
-  L::store(ad.u2 + k, a2);
-  L::store(ad.gx + k, agx);
-  L::store(ad.gy + k, agy);
-  L::store(ad.rho_c + k, arho);
+  flow_back_div_one(ad.t1, st.p11, st.p12, ad.p11, ad.p12, s, k, stride, right, down, acc);
+  flow_back_div_one(ad.t2, st.p21, st.p22, ad.p21, ad.p22, s, k, stride, right, down, acc);
+  flow_back_threshold(im, ad, s, k, L::load(ad.t1 + k), L::load(ad.t2 + k), L::load(st.u1 + k),
+                      L::load(st.u2 + k), acc);
 }
 
 // The two sweeps with edge masks, for the single pixel (i, j): the form the CUDA threads use.
@@ -663,7 +702,7 @@ RF_HD void flow_back_dual_at(const FlowState& st, const FlowAdjoint& ad, const F
 RF_HD void flow_back_relax_at(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
                               const FlowScalars& s, int h, int w, int i, int j, float* acc) {
   flow_back_relax<float>(im, st, ad, s, flow_stride(w), flow_index(i, j, w), j + 1 < w, i + 1 < h,
-                         true, acc);
+                         acc);
 }
 
 // The parameter gradients from the summed partials; `grads` in the order theta, lambda, tau,
