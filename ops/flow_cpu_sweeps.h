@@ -260,6 +260,23 @@ __attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowS
       });
 }
 
+// One component of B1 at chunk k from u' (in plane `u`, at the pixel `uk`), p' (q1, q2) and
+// the adjoint (a1, a2) of p' in registers: stores the adjoint of the old p into (ap1, ap2) and
+// that of grad(u') into (aux, auy).
+template <class V>
+void back_dual_one(const float* u, V uk, V q1, V q2, V a1, V a2, float* ap1, float* ap2, float* aux,
+                   float* auy, const FlowScalars& s, int stride, int k, FlowMask<V> right,
+                   FlowMask<V> down, bool grad_taps, V* acc) {
+  using L = FlowLanes<V>;
+  V gx, gy;
+  flow_back_dual_values(uk, L::load(u + k + 1), L::load(u + k + stride), q1, q2, true, right, down,
+                        s, grad_taps, a1, a2, gx, gy, acc);
+  L::store(ap1 + k, a1);
+  L::store(ap2 + k, a2);
+  L::store(aux + k, gx);
+  L::store(auy + k, gy);
+}
+
 // B3 of iteration `it` and, when `dual` (it > 0), B1 of iteration it - 1 at chunk k. Both read
 // the iterate `st` that it - 1 produced and `it` started from, and B1 takes the p adjoints that B3
 // leaves at the pixel: loaded once and passed on in registers. Without `dual` (the first
@@ -276,7 +293,7 @@ void back_relax_dual(const FlowImage& im, const FlowState& st, const FlowAdjoint
   const V p11 = L::load(st.p11 + k), p12 = L::load(st.p12 + k), p21 = L::load(st.p21 + k),
           p22 = L::load(st.p22 + k);
   V a11 = L::load(ad.p11 + k), a12 = L::load(ad.p12 + k), a21 = L::load(ad.p21 + k),
-    a22 = L::load(ad.p22 + k), gx, gy;
+    a22 = L::load(ad.p22 + k);
   flow_back_div_values(t1, L::load(ad.t1 + k + 1), L::load(ad.t1 + k + stride),
                        L::load(st.p11 + k - 1), p11, L::load(st.p12 + k - stride), p12, right, down,
                        s, a11, a12, acc);
@@ -284,25 +301,16 @@ void back_relax_dual(const FlowImage& im, const FlowState& st, const FlowAdjoint
                        L::load(st.p21 + k - 1), p21, L::load(st.p22 + k - stride), p22, right, down,
                        s, a21, a22, acc);
   flow_back_threshold(im, ad, s, k, t1, t2, u1, u2, acc);
-  flow_back_dual_values(u1, L::load(st.u1 + k + 1), L::load(st.u1 + k + stride), p11, p12, true,
-                        right, down, s, grad_taps, a11, a12, gx, gy, acc);
-  L::store(ad.p11 + k, a11);
-  L::store(ad.p12 + k, a12);
-  L::store(ad.ux1 + k, gx);
-  L::store(ad.uy1 + k, gy);
-  flow_back_dual_values(u2, L::load(st.u2 + k + 1), L::load(st.u2 + k + stride), p21, p22, true,
-                        right, down, s, grad_taps, a21, a22, gx, gy, acc);
-  L::store(ad.p21 + k, a21);
-  L::store(ad.p22 + k, a22);
-  L::store(ad.ux2 + k, gx);
-  L::store(ad.uy2 + k, gy);
+  back_dual_one<V>(st.u1, u1, p11, p12, a11, a12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, stride, k,
+                   right, down, grad_taps, acc);
+  back_dual_one<V>(st.u2, u2, p21, p22, a21, a22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, stride, k,
+                   right, down, grad_taps, acc);
 }
 
 // One pass of the backward: B3 of iteration `it` from its start iterate `st`, fused with B1 and
-// B2 of iteration it - 1 when `dual` (back_relax_dual). B3 reads the adjoint t of it's u' a row
-// ahead, which B2 of it - 1 overwrites: B2 runs a block behind, and B3's reads of t reach at most
-// a row past the chunk, so they find it's t until B3 has passed. B2 reads B1's results a row
-// back and a cell left, so it runs after B1 over the same block.
+// B2 of iteration it - 1 when `dual` (back_relax_dual). B3 reads the adjoint t of it's u' up to a
+// row ahead, which B2 of it - 1 overwrites: B2 runs behind (skewed), so B3 finds it's t there.
+// B2 reads B1's results a row back and a cell left.
 template <class V>
 __attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
                                                  const FlowAdjoint& ad, const FlowScalars& scalars,
