@@ -8,7 +8,8 @@
 // last iteration, into a per-thread buffer of n_iter iterates (24 * n_iter bytes per cell of its
 // iteration layout, the plane's rows back to back between zero margins, FlowCpuGrid: 848 cells
 // and 204 KB at 28 x 28 and 10 iterations with AVX-512) plus 19 working planes of that layout
-// and 5 of its padded Sobel layout (64 + 21 KB), and reverses it while the buffer is in cache. The
+// and 5 of its padded Sobel layout (64 + 21 KB) and the gradient partials per vector lane
+// (3.5 KB), and reverses it while the buffer is in cache. The
 // image gradients and rho_c are recomputed from the saved inputs on both (a 3 x 3 stencil per
 // pixel, once per plane). Storing rather than recomputing each iterate from the start keeps the
 // backward at a few forward passes instead of O(n_iter^2) of them.
