@@ -246,31 +246,38 @@ struct PartialSums {
 // vectors through memory, which costs about 7%. The sweeps read the scalars from a local copy:
 // GCC cannot tell that the stores into the planes leave the caller's FlowScalars alone, and
 // reloaded and broadcast every tap and scalar once per chunk, which cost 14% of the forward.)
-template <class V>
-__attribute__((flatten)) void forward_iteration(const FlowImage& im, const FlowState& from,
-                                                const FlowState& to, const FlowScalars& scalars,
-                                                const FlowCpuGrid& g, bool dual) {
+template <class V, bool kUnitGrad>
+__attribute__((flatten)) void forward_sweeps(const FlowImage& im, const FlowState& from,
+                                             const FlowState& to, const FlowScalars& scalars,
+                                             const FlowCpuGrid& g, bool dual) {
   const FlowScalars s = scalars;
   const int stride = g.stride;
   skewed<V>(
       g, dual ? follow_behind(g) : 0,
       [&](int k, auto, auto, auto inside) { flow_relax<V>(im, from, to, s, stride, k, inside); },
       [&](int k, auto right, auto down, auto) {
-        if (dual) flow_dual_step<V>(from, to, s, stride, k, right, down);
+        if (dual) flow_dual_step<V, kUnitGrad>(from, to, s, stride, k, right, down);
       });
+}
+
+template <class V>
+void forward_iteration(const FlowImage& im, const FlowState& from, const FlowState& to,
+                       const FlowScalars& s, const FlowCpuGrid& g, bool dual) {
+  if (s.unit_grad) return forward_sweeps<V, true>(im, from, to, s, g, dual);
+  forward_sweeps<V, false>(im, from, to, s, g, dual);
 }
 
 // One component of B1 at chunk k from u' (in plane `u`, at the pixel `uk`), p' (q1, q2) and
 // the adjoint (a1, a2) of p' in registers: stores the adjoint of the old p into (ap1, ap2) and
 // that of grad(u') into (aux, auy).
-template <class V>
+template <class V, bool kUnitGrad>
 void back_dual_one(const float* u, V uk, V q1, V q2, V a1, V a2, float* ap1, float* ap2, float* aux,
                    float* auy, const FlowScalars& s, int stride, int k, FlowMask<V> right,
                    FlowMask<V> down, bool grad_taps, V* acc) {
   using L = FlowLanes<V>;
   V gx, gy;
-  flow_back_dual_values(uk, L::load(u + k + 1), L::load(u + k + stride), q1, q2, true, right, down,
-                        s, grad_taps, a1, a2, gx, gy, acc);
+  flow_back_dual_values<V, kUnitGrad>(uk, L::load(u + k + 1), L::load(u + k + stride), q1, q2, true,
+                                      right, down, s, grad_taps, a1, a2, gx, gy, acc);
   L::store(ap1 + k, a1);
   L::store(ap2 + k, a2);
   L::store(aux + k, gx);
@@ -282,7 +289,7 @@ void back_dual_one(const float* u, V uk, V q1, V q2, V a1, V a2, float* ap1, flo
 // leaves at the pixel: loaded once and passed on in registers. Without `dual` (the first
 // iteration, from the zero start), B3 leaves its divergence part out: p is 0, so its tap
 // partials are, and nothing reads the adjoint of that p.
-template <class V>
+template <class V, bool kUnitGrad>
 void back_relax_dual(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
                      const FlowScalars& s, int stride, int k, FlowMask<V> right, FlowMask<V> down,
                      bool dual, bool grad_taps, V* acc) {
@@ -301,33 +308,42 @@ void back_relax_dual(const FlowImage& im, const FlowState& st, const FlowAdjoint
                        L::load(st.p21 + k - 1), p21, L::load(st.p22 + k - stride), p22, right, down,
                        s, a21, a22, acc);
   flow_back_threshold(im, ad, s, k, t1, t2, u1, u2, acc);
-  back_dual_one<V>(st.u1, u1, p11, p12, a11, a12, ad.p11, ad.p12, ad.ux1, ad.uy1, s, stride, k,
-                   right, down, grad_taps, acc);
-  back_dual_one<V>(st.u2, u2, p21, p22, a21, a22, ad.p21, ad.p22, ad.ux2, ad.uy2, s, stride, k,
-                   right, down, grad_taps, acc);
+  back_dual_one<V, kUnitGrad>(st.u1, u1, p11, p12, a11, a12, ad.p11, ad.p12, ad.ux1, ad.uy1, s,
+                              stride, k, right, down, grad_taps, acc);
+  back_dual_one<V, kUnitGrad>(st.u2, u2, p21, p22, a21, a22, ad.p21, ad.p22, ad.ux2, ad.uy2, s,
+                              stride, k, right, down, grad_taps, acc);
 }
 
 // One pass of the backward: B3 of iteration `it` from its start iterate `st`, fused with B1 and
 // B2 of iteration it - 1 when `dual` (back_relax_dual). B3 reads the adjoint t of it's u' up to a
 // row ahead, which B2 of it - 1 overwrites: B2 runs behind (skewed), so B3 finds it's t there.
 // B2 reads B1's results a row back and a cell left.
-template <class V>
-__attribute__((flatten)) void backward_iteration(const FlowImage& im, const FlowState& st,
-                                                 const FlowAdjoint& ad, const FlowScalars& scalars,
-                                                 const FlowCpuGrid& g, bool dual, bool grad_taps,
-                                                 double* lane_sums) {
+template <class V, bool kUnitGrad>
+__attribute__((flatten)) void backward_sweeps(const FlowImage& im, const FlowState& st,
+                                              const FlowAdjoint& ad, const FlowScalars& scalars,
+                                              const FlowCpuGrid& g, bool dual, bool grad_taps,
+                                              double* lane_sums) {
   const FlowScalars s = scalars;
   const int stride = g.stride;
   PartialSums<V> partial;
   skewed<V>(
       g, dual ? follow_behind(g) : 0,
       [&](int k, auto right, auto down, auto) {
-        back_relax_dual<V>(im, st, ad, s, stride, k, right, down, dual, grad_taps, partial.acc);
+        back_relax_dual<V, kUnitGrad>(im, st, ad, s, stride, k, right, down, dual, grad_taps,
+                                      partial.acc);
       },
       [&](int k, auto, auto, auto) {
-        if (dual) flow_back_grad<V>(ad, s, stride, k);
+        if (dual) flow_back_grad<V, kUnitGrad>(ad, s, stride, k);
       });
   partial.flush_into(lane_sums, 0, grad_taps ? kSlotSobelX : kSlotGradX);
+}
+
+template <class V>
+void backward_iteration(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
+                        const FlowScalars& s, const FlowCpuGrid& g, bool dual, bool grad_taps,
+                        double* lane_sums) {
+  if (s.unit_grad) return backward_sweeps<V, true>(im, st, ad, s, g, dual, grad_taps, lane_sums);
+  backward_sweeps<V, false>(im, st, ad, s, g, dual, grad_taps, lane_sums);
 }
 
 // A layout whose rows are back to back (stride W: the iteration layout and the tensors) as one
