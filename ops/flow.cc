@@ -1,7 +1,8 @@
 // Checks and autograd wiring of the representation flow op.
 //
 // Backward memory. On the GPU, when a gradient is wanted, the forward saves the iterate (u1, u2,
-// p11, p12, p21, p22) at the start of every iteration, in the CUDA schedule's padded layout:
+// p11, p12, p21, p22; p as p / s, ops/flow_math.h) at the start of every iteration, in the CUDA
+// schedule's padded layout:
 //   24 * n_iter * (H + 2) * (W + 2) bytes per (sample, channel) plane,
 // e.g. 216,000 bytes for a 28 x 28 plane and 10 iterations, 110.6 MB for 16 x 32 such planes.
 // The CPU saves nothing: its backward runs each plane's forward again, up to the start of the

@@ -3,6 +3,13 @@
 // reverse: the single source of truth that the CPU loops and the CUDA kernels both run. Only the
 // order in which pixels are visited, and where the planes live, differ between schedules.
 //
+// The iterations carry P = p / s, s = tau / theta, in place of ops/flow.h's dual variable p: the
+// same iterates u, from
+//   u' = v + tau div(P),   P' = (P + grad u') / (1 + s |grad u'|),
+// as theta s = tau. The p update's multiplications by s are gone (two per component in the
+// forward, three in its reverse, and the one in the reverse of grad u'), where the CPU sweeps
+// are bound by the multiply-add pipes: 2% of forward + backward.
+//
 // The stencils below read neighbours without bounds tests, which keeps the CPU inner loops
 // branch-free. The CUDA kernels pad every working plane by one zero cell on each side
 // (flow_index); the CPU's iteration planes put the rows back to back, between zero rows
@@ -31,7 +38,7 @@ struct FlowScalars {
   float sobel_x[9], sobel_y[9];  // row-major 3x3
   float step;                    // s = tau / theta, the dual step
   float lt;                      // lambda * theta, the thresholding bound
-  float theta_div_x[2], theta_div_y[2];
+  float tau_div_x[2], tau_div_y[2];
   // Whether the grad taps are the fixed differences (-1, 1) of the default: the CPU sweeps then
   // run the formulas' kUnitGrad forms (flow_grad_values), which give the same bits.
   bool unit_grad;
@@ -41,18 +48,18 @@ inline void flow_set_products(FlowScalars& s) {
   s.step = s.tau / s.theta;
   s.lt = s.lambda * s.theta;
   for (int j = 0; j < 2; ++j) {
-    s.theta_div_x[j] = s.theta * s.div_x[j];
-    s.theta_div_y[j] = s.theta * s.div_y[j];
+    s.tau_div_x[j] = s.tau * s.div_x[j];
+    s.tau_div_y[j] = s.tau * s.div_y[j];
   }
   s.unit_grad =
       s.grad_x[0] == -1.0f && s.grad_x[1] == 1.0f && s.grad_y[0] == -1.0f && s.grad_y[1] == 1.0f;
 }
 
 // Slots of the per-plane partial sums from which the parameter gradients are assembled: the
-// adjoints of lambda * theta, of s = tau / theta, and of every tap (those of the divergence taps
-// without their factor theta, those of the grad taps without their factor s). The adjoint of theta
-// where it multiplies div(p) needs no slot of its own: it is the sum over the divergence taps of
-// tap times the tap's slot.
+// adjoints of lambda * theta, of s = tau / theta where it scales the p update, and of every tap
+// (those of the divergence taps without their factor tau). The adjoint of tau where it
+// multiplies div(P) needs no slot of its own: it is the sum over the divergence taps of tap
+// times the tap's slot.
 enum FlowGradSlot : int {
   kSlotLambdaTheta = 0,
   kSlotStep = 1,
@@ -80,8 +87,8 @@ struct FlowImage {
 };
 constexpr int kFlowImagePlanes = 4;
 
-// One plane's iterate (u, p), padded. These six planes are contiguous in this order, both in
-// the working memory and in the state saved for the backward.
+// One plane's iterate (u, P), padded, P = p / s (the p11..p22 planes). These six planes are
+// contiguous in this order, both in the working memory and in the state saved for the backward.
 struct FlowState {
   float* u1;
   float* u2;
@@ -394,12 +401,12 @@ RF_HD void flow_threshold_adjoint(V rho_c, V gx, V gy, V inv_g2, V u1, V u2, V l
 
 // ---- Divergence and forward differences (Eq. 6-10) ---------------------------------------
 
-// theta div(a, b) at k: theta folded into the taps costs no multiplication per pixel.
+// tau div(a, b) at k: tau folded into the taps costs no multiplication per pixel.
 template <class V>
-RF_HD V flow_theta_div(const float* a, const float* b, int k, int stride, const FlowScalars& s) {
+RF_HD V flow_tau_div(const float* a, const float* b, int k, int stride, const FlowScalars& s) {
   using L = FlowLanes<V>;
-  return V(s.theta_div_x[0]) * L::load(a + k - 1) + V(s.theta_div_x[1]) * L::load(a + k) +
-         V(s.theta_div_y[0]) * L::load(b + k - stride) + V(s.theta_div_y[1]) * L::load(b + k);
+  return V(s.tau_div_x[0]) * L::load(a + k - 1) + V(s.tau_div_x[1]) * L::load(a + k) +
+         V(s.tau_div_y[0]) * L::load(b + k - stride) + V(s.tau_div_y[1]) * L::load(b + k);
 }
 
 // grad(u) from u at a pixel (uk), its right neighbour (ur) and its lower one (ud); `right` /
@@ -452,13 +459,13 @@ RF_HD void flow_dual_terms(V ux, V uy, V step, V& x, V& n, V& inv_nd) {
   inv_nd = V(1.0f) / (n * (V(1.0f) + step * n));
 }
 
-// p' alone, as the forward needs it: with 1 / D directly, two multiplications fewer than
-// through 1 / (N D).
+// P' alone (P = p / s), as the forward needs it: with 1 / D directly, two multiplications
+// fewer than through 1 / (N D).
 template <class V>
 RF_HD void flow_p_step(V ux, V uy, V step, V& p1, V& p2) {
   const V inv_d = V(1.0f) / (V(1.0f) + step * flow_norm(ux, uy));
-  p1 = (p1 + step * ux) * inv_d;
-  p2 = (p2 + step * uy) * inv_d;
+  p1 = (p1 + ux) * inv_d;
+  p2 = (p2 + uy) * inv_d;
 }
 
 // Also returns flow_dual_terms, which the adjoint needs.
@@ -466,37 +473,33 @@ template <class V>
 RF_HD void flow_p_update(V ux, V uy, V step, V& p1, V& p2, V& x, V& n, V& inv_nd) {
   flow_dual_terms(ux, uy, step, x, n, inv_nd);
   const V inv_d = n * inv_nd;
-  p1 = (p1 + step * ux) * inv_d;
-  p2 = (p2 + step * uy) * inv_d;
+  p1 = (p1 + ux) * inv_d;
+  p2 = (p2 + uy) * inv_d;
 }
 
-// The reverse of flow_p_update from the new (q1, q2) = p', (ux, uy) and flow_p_update's x, N
-// and 1 / (N D): (a1, a2) enter as the adjoint b of p' and leave as that of the old p; writes
-// the adjoint of (ux, uy) divided by s and adds that of the step s. With N = |grad u|,
-// D = 1 + s N, p' = (p + s g) / D, g = (ux, uy), and k = (b . p') / (N D):
-//   the adjoint of p is b / D,
-//   that of g is s (b / D - k g) (s b / D through p + s g, -s k g through D),
-//   that of s is (b . g - (b . p') N) / D = (b / D) . g - k N^2.
-// Leaving the factor s out of the adjoint of g, and taking N^2 as x rather than from N, saves
-// six operations per component; the consumers of that adjoint (flow_back_grad, the grad tap
-// sums) apply s once instead.
+// The reverse of flow_p_update from the new (q1, q2) = P', (ux, uy) and flow_p_update's x, N
+// and 1 / (N D): (a1, a2) enter as the adjoint b of P' and leave as that of the old P; writes
+// the adjoint of (ux, uy) and adds that of the step s. With N = |grad u|, D = 1 + s N,
+// P' = (P + g) / D, g = (ux, uy), and k = (b . P') / (N D):
+//   the adjoint of P is b / D,
+//   that of g is b / D - s k g (b / D through P + g, -s k g through D),
+//   that of s is -(b . P') N / D = -k N^2, with N^2 taken as x rather than from N.
 template <class V>
-RF_HD void flow_p_update_adjoint(V q1, V q2, V ux, V uy, V x, V n, V inv_nd, V& a1, V& a2, V& aux,
-                                 V& auy, V& astep) {
+RF_HD void flow_p_update_adjoint(V q1, V q2, V ux, V uy, V x, V n, V inv_nd, V step, V& a1, V& a2,
+                                 V& aux, V& auy, V& astep) {
   const V inv_d = n * inv_nd;
   const V k = (a1 * q1 + a2 * q2) * inv_nd;
+  const V sk = step * k;
   a1 = a1 * inv_d;
   a2 = a2 * inv_d;
-  aux = a1 - k * ux;
-  auy = a2 - k * uy;
-  astep += a1 * ux;
-  astep += a2 * uy;
+  aux = a1 - sk * ux;
+  auy = a2 - sk * uy;
   astep += -k * x;
 }
 
 // ---- Forward sweeps ----------------------------------------------------------------------
 
-// u' = v + theta div(p) at padded index k, both components. Reads p at the pixel and its left
+// u' = v + tau div(P) at padded index k, both components. Reads p at the pixel and its left
 // and upper neighbours, u only at the pixel.
 template <class V>
 RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
@@ -506,8 +509,8 @@ RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScal
   const V u1 = L::load(st.u1 + k), u2 = L::load(st.u2 + k);
   const V rho = L::load(im.rho_c + k) + gx * u1 + gy * u2;
   const V c = flow_threshold_coef(rho, L::load(im.inv_g2 + k), V(s.lt));
-  out1 = u1 + c * gx + flow_theta_div<V>(st.p11, st.p12, k, stride, s);
-  out2 = u2 + c * gy + flow_theta_div<V>(st.p21, st.p22, k, stride, s);
+  out1 = u1 + c * gx + flow_tau_div<V>(st.p11, st.p12, k, stride, s);
+  out2 = u2 + c * gy + flow_tau_div<V>(st.p21, st.p22, k, stride, s);
 }
 
 // Sweep A: u' of the iterate `from` into `to`, which may be `from` itself (u is read only at
@@ -561,10 +564,9 @@ RF_HD void flow_back_recompute(const FlowImage& im, const FlowState& st, const F
 }
 
 // One component of B1 from values: u' at the pixel and its right and lower neighbours, and in
-// (q1, q2) the old p, from which p' is recomputed, unless `next`: then p'. (b1, b2) enter as
-// the adjoint of p' and leave as that of the old p; (gx, gy) receive the adjoint of grad(u')
-// (divided by s, flow_p_update_adjoint). The gradients of the grad taps are summed only when
-// `taps`.
+// (q1, q2) the old P, from which P' is recomputed, unless `next`: then P'. (b1, b2) enter as
+// the adjoint of P' and leave as that of the old P; (gx, gy) receive the adjoint of grad(u').
+// The gradients of the grad taps are summed only when `taps`.
 template <class V, bool kUnitGrad = false>
 RF_HD void flow_back_dual_values(V uk, V ur, V ud, V q1, V q2, bool next, FlowMask<V> right,
                                  FlowMask<V> down, const FlowScalars& s, bool taps, V& b1, V& b2,
@@ -578,7 +580,7 @@ RF_HD void flow_back_dual_values(V uk, V ur, V ud, V q1, V q2, bool next, FlowMa
   } else {
     flow_p_update(ux, uy, step, q1, q2, x, n, r);
   }
-  flow_p_update_adjoint(q1, q2, ux, uy, x, n, r, b1, b2, gx, gy, acc[kSlotStep]);
+  flow_p_update_adjoint(q1, q2, ux, uy, x, n, r, step, b1, b2, gx, gy, acc[kSlotStep]);
   // The components fixed at 0 on the last column / row pass nothing back.
   gx = L::select(right, gx, V(0.0f));
   gy = L::select(down, gy, V(0.0f));
@@ -620,8 +622,7 @@ RF_HD void flow_back_dual(const FlowState& st, const FlowAdjoint& ad, const Flow
 
 // B2 for one component at padded index k: the adjoint of u' into t, from the incoming adjoint
 // of u' (au) and the adjoint of grad(u') (ax, ay) at the pixel and its left and upper neighbours.
-// B1 leaves the latter divided by s = tau / theta, so s multiplies the sum once. kUnitGrad as in
-// flow_grad_values: the same bits, the sum taken in the same order.
+// kUnitGrad as in flow_grad_values: the same bits, the sum taken in the same order.
 template <class V, bool kUnitGrad = false>
 RF_HD void flow_back_grad_one(const float* au, const float* ax, const float* ay, float* t,
                               const FlowScalars& s, int stride, int k) {
@@ -634,7 +635,7 @@ RF_HD void flow_back_grad_one(const float* au, const float* ax, const float* ay,
   } else {
     sum = ((V(s.grad_x[1]) * xl + V(s.grad_x[0]) * xk) + V(s.grad_y[0]) * yk) + V(s.grad_y[1]) * yu;
   }
-  L::store(t + k, L::load(au + k) + V(s.step) * sum);
+  L::store(t + k, L::load(au + k) + sum);
 }
 
 // B2: the adjoint of u' into t for both components.
@@ -644,12 +645,12 @@ RF_HD void flow_back_grad(const FlowAdjoint& ad, const FlowScalars& s, int strid
   flow_back_grad_one<V, kUnitGrad>(ad.u2, ad.ux2, ad.uy2, ad.t2, s, stride, k);
 }
 
-// The divergence part of B3 for one component, from values: adds theta div^T(t) to the p
+// The divergence part of B3 for one component, from values: adds tau div^T(t) to the P
 // adjoints (aa, ab) at the pixel, from t at the pixel (tk) and at its right and lower neighbours
-// (tr, td), and adds the tap partials, from the x component of p at the pixel's left neighbour
+// (tr, td), and adds the tap partials, from the x component of P at the pixel's left neighbour
 // and at the pixel (pl, pa) and its y component a row up and at the pixel (pu, pb).
-// theta is folded into the taps here and applied to the tap partials once, in
-// flow_param_grads: two multiplications fewer per pixel. The x (y) component of p on the last
+// tau is folded into the taps here and applied to the tap partials once, in
+// flow_param_grads: two multiplications fewer per pixel. The x (y) component of P on the last
 // column (row) is always 0, its grad u component being fixed at 0: its adjoint is set to 0 there
 // (`right`, `down`), which also keeps lanes outside the plane zero, rather than read t beyond
 // the plane (on the CPU's grid, the next row's first pixel).
@@ -658,8 +659,8 @@ RF_HD void flow_back_div_values(V tk, V tr, V td, V pl, V pa, V pu, V pb, FlowMa
                                 FlowMask<V> down, const FlowScalars& s, V& aa, V& ab, V* acc) {
   using L = FlowLanes<V>;
   const V zero(0.0f);
-  aa = L::select(right, aa + V(s.theta_div_x[1]) * tk + V(s.theta_div_x[0]) * tr, zero);
-  ab = L::select(down, ab + V(s.theta_div_y[1]) * tk + V(s.theta_div_y[0]) * td, zero);
+  aa = L::select(right, aa + V(s.tau_div_x[1]) * tk + V(s.tau_div_x[0]) * tr, zero);
+  ab = L::select(down, ab + V(s.tau_div_y[1]) * tk + V(s.tau_div_y[0]) * td, zero);
   acc[kSlotDivX] += tk * pl;
   acc[kSlotDivX + 1] += tk * pa;
   acc[kSlotDivY] += tk * pu;
@@ -698,7 +699,7 @@ RF_HD void flow_back_threshold(const FlowImage& im, const FlowAdjoint& ad, const
   L::store(ad.rho_c + k, arho);
 }
 
-// B3: reverse u' = v + theta div(p) and the thresholding. Reads t at the pixel and its right and
+// B3: reverse u' = v + tau div(P) and the thresholding. Reads t at the pixel and its right and
 // lower neighbours; writes the adjoint of the start u at the pixel (0 outside the plane, where t
 // and the image terms are). `right` / `down` as in flow_grad_values.
 template <class V>
@@ -734,19 +735,15 @@ RF_HD void flow_back_relax_at(const FlowImage& im, const FlowState& st, const Fl
 constexpr int kFlowParamGrads = kFlowSlots + 1;
 inline void flow_param_grads(const FlowScalars& s, const double* sums, float* grads) {
   const double step_adj = sums[kSlotStep], lt_adj = sums[kSlotLambdaTheta];
-  double theta_div = 0.0;  // sum of t div(p), from the taps' sum t p[k - 1], t p[k], ...
+  double tau_div = 0.0;  // sum of t div(P), from the taps' sum t P[k - 1], t P[k], ...
   for (int j = 0; j < 2; ++j)
-    theta_div += s.div_x[j] * sums[kSlotDivX + j] + s.div_y[j] * sums[kSlotDivY + j];
-  grads[0] = static_cast<float>(theta_div + lt_adj * s.lambda -
-                                step_adj * s.tau / (double{s.theta} * s.theta));
+    tau_div += s.div_x[j] * sums[kSlotDivX + j] + s.div_y[j] * sums[kSlotDivY + j];
+  grads[0] = static_cast<float>(lt_adj * s.lambda - step_adj * s.tau / (double{s.theta} * s.theta));
   grads[1] = static_cast<float>(lt_adj * s.theta);
-  grads[2] = static_cast<float>(step_adj / s.theta);
-  // Slot t is gradient t + 1: theta has no slot. The grad tap slots hold sums of the adjoint of
-  // grad(u') divided by s (flow_p_update_adjoint).
-  const double step = double{s.tau} / s.theta;
-  for (int t = kSlotDivX; t < kSlotGradX; ++t) grads[t + 1] = static_cast<float>(sums[t] * s.theta);
-  for (int t = kSlotGradX; t < kSlotSobelX; ++t) grads[t + 1] = static_cast<float>(sums[t] * step);
-  for (int t = kSlotSobelX; t < kFlowSlots; ++t) grads[t + 1] = static_cast<float>(sums[t]);
+  grads[2] = static_cast<float>(tau_div + step_adj / s.theta);
+  // Slot t is gradient t + 1: theta has no slot.
+  for (int t = kSlotDivX; t < kSlotGradX; ++t) grads[t + 1] = static_cast<float>(sums[t] * s.tau);
+  for (int t = kSlotGradX; t < kFlowSlots; ++t) grads[t + 1] = static_cast<float>(sums[t]);
 }
 
 }  // namespace repflow::ops
