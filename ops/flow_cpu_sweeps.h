@@ -260,6 +260,7 @@ __attribute__((flatten)) void forward_sweeps(const FlowImage& im, const FlowStat
       });
 }
 
+// The sweeps in the kUnitGrad forms where the grad taps allow them (FlowScalars::unit_grad).
 template <class V>
 void forward_iteration(const FlowImage& im, const FlowState& from, const FlowState& to,
                        const FlowScalars& s, const FlowCpuGrid& g, bool dual) {
@@ -267,8 +268,8 @@ void forward_iteration(const FlowImage& im, const FlowState& from, const FlowSta
   forward_sweeps<V, false>(im, from, to, s, g, dual);
 }
 
-// One component of B1 at chunk k from u' (in plane `u`, at the pixel `uk`), p' (q1, q2) and
-// the adjoint (a1, a2) of p' in registers: stores the adjoint of the old p into (ap1, ap2) and
+// One component of B1 at chunk k from u' (in plane `u`, at the pixel `uk`), P' = p' / s (q1, q2)
+// and the adjoint (a1, a2) of P' in registers: stores the adjoint of the old P into (ap1, ap2) and
 // that of grad(u') into (aux, auy).
 template <class V, bool kUnitGrad>
 void back_dual_one(const float* u, V uk, V q1, V q2, V a1, V a2, float* ap1, float* ap2, float* aux,
@@ -338,6 +339,7 @@ __attribute__((flatten)) void backward_sweeps(const FlowImage& im, const FlowSta
   partial.flush_into(lane_sums, 0, grad_taps ? kSlotSobelX : kSlotGradX);
 }
 
+// As forward_iteration.
 template <class V>
 void backward_iteration(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
                         const FlowScalars& s, const FlowCpuGrid& g, bool dual, bool grad_taps,
