@@ -4,7 +4,9 @@
 // plane's padded working fields in shared memory for all iterations; the sweeps of an
 // iteration are separated by __syncthreads, so the only global traffic inside the loop is the
 // backward state (written by the forward; read by the backward straight from global memory,
-// each value by at most the three threads whose stencils cover it, so mostly from cache).
+// each value by at most the three threads whose stencils cover it, so mostly from cache). The
+// passes themselves are ops/flow_plane.h's, which tests/flow_plane_test.cc also runs on the host
+// against the CPU schedule.
 //
 // Image fields in global memory, for backward planes whose 19 fields exceed the shared memory
 // a block may opt into (76 B per padded pixel, against 227 KB on an H100: 56 x 56 needs 255 KB)
@@ -28,6 +30,7 @@
 #include "framework/allocator.h"
 #include "framework/cuda_context.h"
 #include "ops/flow_kernels.h"
+#include "ops/flow_plane.h"
 
 namespace repflow::ops {
 namespace {
@@ -94,61 +97,38 @@ __global__ void sum_slots_kernel(const float* partials, int64_t rows, double* su
   }
 }
 
-// The iterate at padded index k, into the saved block of an iteration. Only interior pixels
-// are written: the saved pads stay as zeroed before the forward.
-__device__ void save_state(const FlowState& st, float* dst, int padded, int k) {
-  dst[k] = st.u1[k];
-  dst[padded + k] = st.u2[k];
-  dst[2 * padded + k] = st.p11[k];
-  dst[3 * padded + k] = st.p12[k];
-  dst[4 * padded + k] = st.p21[k];
-  dst[5 * padded + k] = st.p22[k];
-}
-
 // Zeroes the first n floats of shared memory, pads included, for the whole block.
 __device__ void clear_shared(float* smem, int n) {
   for (int k = threadIdx.x; k < n; k += blockDim.x) smem[k] = 0.0f;
   __syncthreads();
 }
 
-__device__ const float* saved_iteration(const float* saved, const FlowProblem& pb, int64_t plane,
-                                        int it) {
-  return saved +
-         (plane * pb.n_iter + it) * int64_t{kFlowStatePlanes} * flow_padded_size(pb.h, pb.w);
+// The saved blocks of `plane`'s n_iter iterations (the saved pads stay as zeroed before the
+// forward: flow_forward_plane writes interior pixels only).
+template <class T>
+__device__ T* saved_plane(T* saved, const FlowProblem& pb, int64_t plane) {
+  return saved + plane * flow_saved_offset(pb.n_iter, flow_padded_size(pb.h, pb.w));
 }
 
 // ---- Plane in shared memory --------------------------------------------------------------
+
+// A block as flow_plane.h's team.
+struct BlockTeam {
+  __device__ int rank() const { return static_cast<int>(threadIdx.x); }
+  __device__ int size() const { return static_cast<int>(blockDim.x); }
+  __device__ void sync() const { __syncthreads(); }
+};
 
 __global__ void __launch_bounds__(kMaxThreads)
     forward_shared_kernel(FlowProblem pb, const float* f1, const float* f2, float* out,
                           float* saved) {
   extern __shared__ float smem[];
-  const int h = pb.h, w = pb.w, hw = h * w, padded = flow_padded_size(h, w);
-  const int stride = flow_stride(w);
-  const int64_t plane = blockIdx.x;
-  const FlowForwardPlanes fp = flow_forward_planes(smem, padded);
-  clear_shared(smem, kFlowForwardPlanes * padded);
-  for (int q = threadIdx.x; q < hw; q += blockDim.x)
-    flow_image_init(fp.im, f1 + plane * hw, f2 + plane * hw, h, w, q / w, q % w, pb.s);
-  __syncthreads();
-  for (int it = 0; it < pb.n_iter; ++it) {
-    float* dst = saved ? saved + (plane * pb.n_iter + it) * kFlowStatePlanes * padded : nullptr;
-    for (int q = threadIdx.x; q < hw; q += blockDim.x) {
-      const int k = flow_index(q / w, q % w, w);
-      if (dst) save_state(fp.st, dst, padded, k);
-      flow_relax<float>(fp.im, fp.st, fp.st, pb.s, stride, k, true);
-    }
-    __syncthreads();
-    for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_dual_step_at(fp.st, pb.s, h, w, q / w, q % w);
-    __syncthreads();
-  }
+  const int64_t hw = int64_t{pb.h} * pb.w, plane = blockIdx.x;
+  clear_shared(smem, kFlowForwardPlanes * flow_padded_size(pb.h, pb.w));
   float* out1 = out + flow_out_offset(plane, pb.channels, hw);
-  for (int q = threadIdx.x; q < hw; q += blockDim.x) {
-    const int k = flow_index(q / w, q % w, w);
-    out1[q] = fp.st.u1[k];
-    out1[pb.channels * hw + q] = fp.st.u2[k];
-  }
+  flow_forward_plane(BlockTeam{}, pb, flow_forward_planes(smem, flow_padded_size(pb.h, pb.w)),
+                     f1 + plane * hw, f2 + plane * hw, out1, out1 + pb.channels * hw,
+                     saved ? saved_plane(saved, pb, plane) : nullptr);
 }
 
 // Shared memory holds the adjoint fields, then the first `shared_images` image fields; the
@@ -158,8 +138,7 @@ __global__ void __launch_bounds__(kMaxThreads)
                            const float* grad_out, float* grad_f1, float* grad_f2, float* partials,
                            int shared_images, float* image_scratch) {
   extern __shared__ float smem[];
-  const int h = pb.h, w = pb.w, hw = h * w, padded = flow_padded_size(h, w);
-  const int stride = flow_stride(w);
+  const int hw = pb.h * pb.w, padded = flow_padded_size(pb.h, pb.w);
   const int64_t plane = blockIdx.x;
   static_assert(kFlowImagePlanes == 4, "the FlowImage below lists every image field");
   float* image[kFlowImagePlanes];
@@ -172,29 +151,10 @@ __global__ void __launch_bounds__(kMaxThreads)
                               flow_adjoint_at(smem, padded)};
   clear_shared(smem, (kFlowAdjointPlanes + shared_images) * padded);
   const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
-  for (int q = threadIdx.x; q < hw; q += blockDim.x)
-    flow_back_init(bp, f1 + plane * hw, f2 + plane * hw, g1, g1 + pb.channels * hw, h, w, q / w,
-                   q % w, pb.s);
-  __syncthreads();
   float acc[kFlowSlots] = {};
-  for (int it = pb.n_iter - 1; it >= 0; --it) {
-    const FlowState st = flow_saved_state_at(saved_iteration(saved, pb, plane, it), padded);
-    for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_recompute<float>(bp.im, st, bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
-    __syncthreads();
-    for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_dual_at(st, bp.ad, pb.s, h, w, q / w, q % w, acc);
-    __syncthreads();
-    for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_grad<float>(bp.ad, pb.s, stride, flow_index(q / w, q % w, w));
-    __syncthreads();
-    for (int q = threadIdx.x; q < hw; q += blockDim.x)
-      flow_back_relax_at(bp.im, st, bp.ad, pb.s, h, w, q / w, q % w, acc);
-    __syncthreads();
-  }
-  for (int q = threadIdx.x; q < hw; q += blockDim.x)
-    flow_back_inputs(bp.ad, f2 + plane * hw, h, w, q / w, q % w, pb.s, grad_f1 + plane * hw,
-                     grad_f2 + plane * hw, acc);
+  flow_backward_plane(BlockTeam{}, pb, bp, f1 + plane * hw, f2 + plane * hw, g1,
+                      g1 + pb.channels * hw, saved_plane(saved, pb, plane), grad_f1 + plane * hw,
+                      grad_f2 + plane * hw, acc);
   block_add(acc, partials + plane * kFlowSlots);
 }
 
@@ -245,8 +205,8 @@ struct ForwardRelax {
     const FlowForwardPlanes fp = flow_forward_planes(work.at(plane), work.padded);
     const int k = flow_index(i, j, pb.w);
     if (saved)
-      save_state(fp.st, saved + (plane * pb.n_iter + it) * kFlowStatePlanes * work.padded,
-                 work.padded, k);
+      flow_save_state(fp.st, saved_plane(saved, pb, plane) + flow_saved_offset(it, work.padded),
+                      work.padded, k);
     flow_relax<float>(fp.im, fp.st, fp.st, pb.s, flow_stride(pb.w), k, true);
   }
 };
@@ -298,7 +258,8 @@ struct BackwardStep {
     return flow_backward_planes(work.at(plane), work.padded);
   }
   __device__ FlowState state(int64_t plane) const {
-    return flow_saved_state_at(saved_iteration(saved, pb, plane, it), work.padded);
+    return flow_saved_state_at(saved_plane(saved, pb, plane) + flow_saved_offset(it, work.padded),
+                               work.padded);
   }
 };
 
