@@ -6,9 +6,9 @@
 // The iterations carry P = p / s, s = tau / theta, in place of ops/flow.h's dual variable p: the
 // same iterates u, from
 //   u' = v + tau div(P),   P' = (P + grad u') / (1 + s |grad u'|),
-// as theta s = tau. The p update's multiplications by s are gone (two per component in the
-// forward, three in its reverse, and the one in the reverse of grad u'), where the CPU sweeps
-// are bound by the multiply-add pipes: 2% of forward + backward.
+// as theta s = tau. Fewer multiplications by s (two fewer per component in the forward, one
+// fewer in the reverse of the p update, none left in the reverse of grad u'), where the CPU
+// sweeps are bound by the multiply-add pipes: 2% of forward + backward.
 //
 // The stencils below read neighbours without bounds tests, which keeps the CPU inner loops
 // branch-free. The CUDA kernels pad every working plane by one zero cell on each side
@@ -499,7 +499,7 @@ RF_HD void flow_p_update_adjoint(V q1, V q2, V ux, V uy, V x, V n, V inv_nd, V s
 
 // ---- Forward sweeps ----------------------------------------------------------------------
 
-// u' = v + tau div(P) at padded index k, both components. Reads p at the pixel and its left
+// u' = v + tau div(P) at padded index k, both components. Reads P at the pixel and its left
 // and upper neighbours, u only at the pixel.
 template <class V>
 RF_HD void flow_relaxed(const FlowImage& im, const FlowState& st, const FlowScalars& s, int stride,
