@@ -11,6 +11,7 @@
 #include "framework/thread_pool.h"
 #include "ops/flow_kernels.h"
 #include "ops/view.h"
+#include "tests/flow_kernel_cases.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 
@@ -538,57 +539,27 @@ TEST(FlowTest, EveryCpuVectorWidth) {
 // leave the taps' multiplications out and must give the general forms' bits: outputs, input
 // gradients and every parameter-gradient sum, at every vector width.
 TEST(FlowTest, UnitGradTapsGiveTheGeneralFormsBits) {
-  const Shape shape{2, 3, 7, 29};
-  const int n_iter = 4;
-  ops::FlowProblem pb{shape[0] * shape[1], shape[1], 7, 29, n_iter, {}};
-  pb.s.theta = 0.3f;
-  pb.s.lambda = 0.15f;
-  pb.s.tau = 0.25f;
-  const float e = 1.0f / 8.0f;
-  const float sobel[9] = {-e, 0.0f, e, -2 * e, 0.0f, 2 * e, -e, 0.0f, e};
-  for (int j = 0; j < 2; ++j) {
-    pb.s.grad_x[j] = pb.s.grad_y[j] = j == 0 ? -1.0f : 1.0f;
-    pb.s.div_x[j] = j == 0 ? -0.9f : 1.1f;
-    pb.s.div_y[j] = j == 0 ? -1.2f : 0.8f;
-  }
-  for (int t = 0; t < 9; ++t) {
-    pb.s.sobel_x[t] = sobel[t];
-    pb.s.sobel_y[t] = sobel[t % 3 * 3 + t / 3];
-  }
-  ops::flow_set_products(pb.s);
-  ASSERT_TRUE(pb.s.unit_grad);
-  const std::vector<float> f1 = intensities(shape, 71).to_vector();
-  const std::vector<float> f2 = intensities(shape, 72).to_vector();
-  std::vector<float> grad_out = intensities({2, 6, 7, 29}, 73, 1.0f).to_vector();
-  struct Run {
-    std::vector<float> out, grad_f1, grad_f2;
-    std::vector<double> sums;
-  };
-  const auto run = [&](bool unit) {
-    ops::FlowProblem q = pb;
-    q.s.unit_grad = unit;
-    Run r{std::vector<float>(grad_out.size()), std::vector<float>(f1.size()),
-          std::vector<float>(f1.size()), std::vector<double>(ops::kFlowSlots)};
-    ops::flow_forward_cpu(q, f1.data(), f2.data(), r.out.data());
-    ops::flow_backward_cpu(q, f1.data(), f2.data(), grad_out.data(), r.grad_f1.data(),
-                           r.grad_f2.data(), r.sums.data());
-    return r;
-  };
+  const testing::FlowKernelCase unit = testing::flow_kernel_case(2, 3, 7, 29, 4, false, 71);
+  ASSERT_TRUE(unit.pb.s.unit_grad);
+  testing::FlowKernelCase general = unit;
+  general.pb.s.unit_grad = false;
   const int widest = ops::flow_cpu_lanes();
   for (int lanes : {4, 8, 16}) {
     if (lanes > widest) continue;
     SCOPED_TRACE("lanes " + std::to_string(lanes));
     ops::set_flow_cpu_max_lanes(lanes);
-    const Run unit = run(true), general = run(false);
-    EXPECT_EQ(unit.out, general.out);
-    EXPECT_EQ(unit.grad_f1, general.grad_f1);
-    EXPECT_EQ(unit.grad_f2, general.grad_f2);
-    EXPECT_EQ(unit.sums, general.sums);
+    const testing::FlowKernelRun a = testing::run_flow_cpu(unit),
+                                 b = testing::run_flow_cpu(general);
+    EXPECT_EQ(a.out, b.out);
+    EXPECT_EQ(a.grad_f1, b.grad_f1);
+    EXPECT_EQ(a.grad_f2, b.grad_f2);
+    EXPECT_EQ(a.sums, b.sums);
   }
   ops::set_flow_cpu_max_lanes(16);
-  pb.s.grad_y[1] = 0.5f;
-  ops::flow_set_products(pb.s);
-  EXPECT_FALSE(pb.s.unit_grad);
+  ops::FlowScalars s = unit.pb.s;
+  s.grad_y[1] = 0.5f;
+  ops::flow_set_products(s);
+  EXPECT_FALSE(s.unit_grad);
 }
 
 TEST(FlowTest, NonContiguousInputs) {
