@@ -2,15 +2,19 @@
 // (../shared/notes/conventions.md).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "framework/generator.h"
 #include "framework/image_io.h"
 #include "framework/tensor.h"
 #include "tests/test_util.h"
+#include "tools/flow_colour.h"
 
 namespace {
 
@@ -62,8 +66,9 @@ TEST(FlowTool, RightwardMotionGivesPositiveMeanX) {
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_GT(field(r.output, "mean_flow_x"), 0.2) << r.output;
     EXPECT_LT(std::fabs(field(r.output, "mean_flow_y")), 0.1) << r.output;
+    // The legend widens the canvas to the right of the 64x48 flow.
     const repflow::Image image = repflow::read_image(out);
-    EXPECT_EQ(image.width, 64);
+    EXPECT_GT(image.width, 64);
     EXPECT_EQ(image.height, 48);
   }
 }
@@ -90,6 +95,163 @@ TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
   EXPECT_EQ(bad_flag.status, 2);
   EXPECT_NE(bad_flag.output.find("flag --iters: 'zero' is not an integer"), std::string::npos);
   EXPECT_EQ(run_command(g_flow + " --help").status, 0);
+}
+
+// Middlebury colours keep one channel at 255 and lower the others towards white as the
+// magnitude falls, so the lowest channel gives the saturation: 0 white, 1 full.
+double saturation(const std::array<uint8_t, 3>& rgb) {
+  return 1 - *std::min_element(rgb.begin(), rgb.end()) / 255.0;
+}
+
+std::array<uint8_t, 3> pixel(const repflow::Image& image, int x, int y) {
+  const size_t at = (static_cast<size_t>(y) * image.width + x) * image.channels;
+  return {image.pixels[at], image.pixels[at + 1], image.pixels[at + 2]};
+}
+
+TEST(FlowColour, SaturationFollowsTheScaleAndClipsAboveIt) {
+  const float scale = 4;
+  for (int k = 0; k < 16; ++k) {
+    SCOPED_TRACE(k);
+    const float c = std::cos(k * M_PI / 8), s = std::sin(k * M_PI / 8);
+    const std::array<uint8_t, 3> half = repflow::flow_colour(2 * c, 2 * s, scale),
+                                 full = repflow::flow_colour(4 * c, 4 * s, scale);
+    EXPECT_EQ(*std::max_element(half.begin(), half.end()), 255);
+    EXPECT_NEAR(saturation(half), 0.5, 0.01);
+    EXPECT_EQ(saturation(full), 1);
+    EXPECT_EQ(repflow::flow_colour(40 * c, 40 * s, scale), full) << "not clipped to the rim";
+    EXPECT_NEAR(saturation(repflow::flow_colour(c, s, scale)), 0.25, 0.01);
+  }
+  EXPECT_EQ(repflow::flow_colour(0, 0, scale), (std::array<uint8_t, 3>{255, 255, 255}));
+  // Middlebury's directions (y down): right red, down yellow, left cyan, up blue.
+  EXPECT_EQ(repflow::flow_colour(1, 0, 1), (std::array<uint8_t, 3>{255, 0, 0}));
+  const std::array<uint8_t, 3> down = repflow::flow_colour(0, 1, 1),
+                               left = repflow::flow_colour(-1, 0, 1),
+                               up = repflow::flow_colour(0, -1, 1);
+  EXPECT_TRUE(down[0] == 255 && down[1] > 200 && down[2] == 0);
+  EXPECT_TRUE(left[0] == 0 && left[1] > 200 && left[2] == 255);
+  EXPECT_TRUE(up[0] < 120 && up[1] == 0 && up[2] == 255);
+  EXPECT_ERROR_CONTAINS(repflow::flow_colour(1, 0, 0), "scale");
+  EXPECT_ERROR_CONTAINS(repflow::flow_colour(1, 0, NAN), "scale");
+}
+
+TEST(FlowColour, DefaultScaleIsTheLargestMagnitude) {
+  const std::vector<float> u{3, 0, -1}, v{0, -4, 1};
+  EXPECT_FLOAT_EQ(repflow::largest_flow_magnitude(u, v), 4);
+  EXPECT_FLOAT_EQ(repflow::largest_flow_magnitude({0, 0}, {0, 0}), 1);
+  const repflow::Image image = repflow::flow_to_colour(u, v, 3, 1, 4);
+  for (int x = 0; x < 3; ++x) EXPECT_EQ(pixel(image, x, 0), repflow::flow_colour(u[x], v[x], 4));
+}
+
+// The wheel on add_legend's canvas: each pixel has the colour flow_colour gives the flow
+// (offset from the centre) / radius * scale, the rim is full saturation, the rest of the margin is
+// black and the flow pixels are untouched.
+void expect_legend(const repflow::Image& with, const repflow::Image& without, float scale) {
+  ASSERT_GT(with.width, without.width);
+  ASSERT_GE(with.height, without.height);
+  for (int y = 0; y < without.height; ++y)
+    for (int x = 0; x < without.width; ++x)
+      ASSERT_EQ(pixel(with, x, y), pixel(without, x, y)) << "flow pixel " << x << "," << y;
+  const repflow::LegendWheel wheel = repflow::legend_wheel(without.width, without.height);
+  EXPECT_GE(wheel.centre_x - wheel.radius, without.width);
+  EXPECT_LE(wheel.centre_x + wheel.radius, with.width);
+  EXPECT_GE(wheel.centre_y - wheel.radius, 0);
+  EXPECT_LE(wheel.centre_y + wheel.radius, with.height);
+  EXPECT_GE(wheel.radius, 16);
+  for (int k = 0; k < 16; ++k) {
+    SCOPED_TRACE(k);
+    const double angle = k * M_PI / 8;
+    const int x = static_cast<int>(wheel.centre_x + (wheel.radius - 1) * std::cos(angle)),
+              y = static_cast<int>(wheel.centre_y + (wheel.radius - 1) * std::sin(angle));
+    const float dx = (x + 0.5f - wheel.centre_x) / wheel.radius,
+                dy = (y + 0.5f - wheel.centre_y) / wheel.radius;
+    EXPECT_EQ(pixel(with, x, y), repflow::flow_colour(dx * scale, dy * scale, scale));
+    EXPECT_GT(saturation(pixel(with, x, y)), 0.85);
+  }
+  EXPECT_LT(
+      saturation(pixel(with, static_cast<int>(wheel.centre_x), static_cast<int>(wheel.centre_y))),
+      0.1);
+  for (int y : {0, with.height - 1})
+    for (int x : {without.width, with.width - 1})
+      EXPECT_EQ(pixel(with, x, y), (std::array<uint8_t, 3>{0, 0, 0})) << x << "," << y;
+}
+
+TEST(FlowColour, LegendIsTheSameColoursBesideTheFlow) {
+  for (int height : {5, 48, 400}) {
+    SCOPED_TRACE(height);
+    const int width = 30;
+    std::vector<float> u(width * height), v(width * height);
+    for (int i = 0; i < width * height; ++i) u[i] = std::sin(0.1f * i), v[i] = std::cos(0.37f * i);
+    const repflow::Image flow = repflow::flow_to_colour(u, v, width, height, 0.7f);
+    expect_legend(repflow::add_legend(flow, 0.7f), flow, 0.7f);
+  }
+}
+
+// The median saturation of the flow's pixels away from the border, where the motion is whole.
+double median_saturation(const repflow::Image& image, int width, int height) {
+  std::vector<double> s;
+  for (int y = 4; y < height - 4; ++y)
+    for (int x = 4; x < width - 4; ++x) s.push_back(saturation(pixel(image, x, y)));
+  std::nth_element(s.begin(), s.begin() + s.size() / 2, s.end());
+  return s[s.size() / 2];
+}
+
+TEST(FlowTool, ScaleSetsTheSaturationAndTheLegendSitsBesideTheFlow) {
+  const std::string a = test_tmp("sa.png"), b = test_tmp("sb.png"), out = test_tmp("s.png"),
+                    bare = test_tmp("s_bare.png");
+  write_pair(a, b, 1, 0);
+  const std::string run = g_flow + " " + a + " " + b + " --out ";
+  const CommandResult r = run_command(run + bare + " --scale 2 --legend=false");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("scale=2 px (full saturation"), std::string::npos) << r.output;
+  const repflow::Image flow = repflow::read_image(bare);
+  ASSERT_EQ(flow.width, 64);
+  ASSERT_EQ(flow.height, 48);
+  // A rightward shift of about 1 px (the printed mean) at a 2 px scale: about half saturation.
+  const double mean_x = field(r.output, "mean_flow_x");
+  EXPECT_NEAR(median_saturation(flow, 64, 48), mean_x / 2, 0.1) << r.output;
+
+  const CommandResult legend = run_command(run + out + " --scale 2");
+  ASSERT_EQ(legend.status, 0) << legend.output;
+  expect_legend(repflow::read_image(out), flow, 2);
+
+  // Below the shift, the scale clips: full saturation, and full brightness (Middlebury's own code
+  // darkens out-of-range vectors instead).
+  const CommandResult clipped = run_command(run + out + " --scale 0.25 --legend=false");
+  ASSERT_EQ(clipped.status, 0) << clipped.output;
+  const repflow::Image over = repflow::read_image(out);
+  EXPECT_EQ(median_saturation(over, 64, 48), 1);
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 64; ++x) {
+      const std::array<uint8_t, 3> rgb = pixel(over, x, y);
+      ASSERT_EQ(*std::max_element(rgb.begin(), rgb.end()), 255) << x << "," << y;
+    }
+
+  // By default the largest magnitude is full saturation: printed, and reached by some pixel.
+  const CommandResult automatic = run_command(run + out + " --legend=false");
+  ASSERT_EQ(automatic.status, 0) << automatic.output;
+  EXPECT_NE(automatic.output.find("(full saturation, the largest magnitude)"), std::string::npos)
+      << automatic.output;
+  const double largest = field(automatic.output, "scale");
+  EXPECT_GT(largest, mean_x) << automatic.output;
+  const repflow::Image own = repflow::read_image(out);
+  double most = 0;
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 64; ++x) most = std::max(most, saturation(pixel(own, x, y)));
+  EXPECT_EQ(most, 1);
+  EXPECT_NEAR(median_saturation(own, 64, 48), mean_x / largest, 0.1);
+}
+
+TEST(FlowTool, BadScaleOrLegendIsExitTwoNamingTheFlag) {
+  for (const char* scale : {"-1", "nan", "inf", "-inf", "1e300", "two"}) {
+    SCOPED_TRACE(scale);
+    const CommandResult r = run_command(g_flow + " a.png b.png --out c.png --scale " + scale);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("error: flow: flag --scale: "), std::string::npos) << r.output;
+  }
+  const CommandResult legend = run_command(g_flow + " a.png b.png --out c.png --legend=maybe");
+  EXPECT_EQ(legend.status, 2) << legend.output;
+  EXPECT_NE(legend.output.find("error: flow: flag --legend: 'maybe'"), std::string::npos)
+      << legend.output;
 }
 
 TEST(CheckFixture, CorruptAndTruncatedFilesAreExitTwo) {

@@ -42,38 +42,86 @@ std::vector<std::array<float, 3>> colour_wheel() {
   return wheel;
 }
 
+// The legend's margin: a gap on each side of the wheel, and a wheel diameter that follows the
+// image's height but stays large enough to show every hue step and small beside big images.
+constexpr int kLegendGap = 4, kMinWheel = 40, kMaxWheel = 160;
+
+int wheel_diameter(int height) { return std::clamp(height - 2 * kLegendGap, kMinWheel, kMaxWheel); }
+
 }  // namespace
 
+std::array<uint8_t, 3> flow_colour(float u, float v, float scale) {
+  RF_CHECK(std::isfinite(scale) && scale > 0, "flow_colour: scale ", scale,
+           " is not a positive number of pixels");
+  static const std::vector<std::array<float, 3>> wheel = colour_wheel();
+  const int ncols = static_cast<int>(wheel.size());
+  // Clipped, where Middlebury's code darkens vectors past the scale: brightness then never
+  // depends on the scale, and a clipped vector still shows its direction at full strength.
+  const float rad = std::min(std::hypot(u, v) / scale, 1.0f);
+  const float angle = std::atan2(-v, -u) / static_cast<float>(M_PI);
+  const float fk = (angle + 1) / 2 * (ncols - 1);
+  const int k0 = static_cast<int>(std::floor(fk)) % ncols, k1 = (k0 + 1) % ncols;
+  const float f = fk - std::floor(fk);
+  std::array<uint8_t, 3> rgb;
+  for (int c = 0; c < 3; ++c) {
+    const float col = 1 - rad * (1 - ((1 - f) * wheel[k0][c] + f * wheel[k1][c]));
+    rgb[c] = static_cast<uint8_t>(std::lround(255 * std::clamp(col, 0.0f, 1.0f)));
+  }
+  return rgb;
+}
+
+float largest_flow_magnitude(const std::vector<float>& u, const std::vector<float>& v) {
+  RF_CHECK(u.size() == v.size(), "largest_flow_magnitude: fields of ", u.size(), " and ", v.size(),
+           " values");
+  float largest = 0;
+  for (size_t i = 0; i < u.size(); ++i) largest = std::max(largest, std::hypot(u[i], v[i]));
+  return largest > 0 ? largest : 1.0f;
+}
+
 Image flow_to_colour(const std::vector<float>& u, const std::vector<float>& v, int width,
-                     int height, float max_magnitude) {
+                     int height, float scale) {
   const size_t n = static_cast<size_t>(width) * height;
   RF_CHECK(u.size() == n && v.size() == n, "flow_to_colour: fields of ", u.size(), " and ",
            v.size(), " values for a ", width, "x", height, " image");
-  float scale = max_magnitude;
-  if (scale <= 0)
-    for (size_t i = 0; i < n; ++i) scale = std::max(scale, std::hypot(u[i], v[i]));
-  scale = std::max(scale, 1e-9f);
-  static const std::vector<std::array<float, 3>> wheel = colour_wheel();
-  const int ncols = static_cast<int>(wheel.size());
   Image image;
   image.width = width;
   image.height = height;
   image.channels = 3;
   image.pixels.resize(n * 3);
   for (size_t i = 0; i < n; ++i) {
-    const float rad = std::hypot(u[i], v[i]) / scale;
-    const float angle = std::atan2(-v[i], -u[i]) / static_cast<float>(M_PI);
-    const float fk = (angle + 1) / 2 * (ncols - 1);
-    const int k0 = static_cast<int>(std::floor(fk)) % ncols, k1 = (k0 + 1) % ncols;
-    const float f = fk - std::floor(fk);
-    for (int c = 0; c < 3; ++c) {
-      float col = (1 - f) * wheel[k0][c] + f * wheel[k1][c];
-      col = rad <= 1 ? 1 - rad * (1 - col) : col * 0.75f;
-      image.pixels[i * 3 + c] =
-          static_cast<uint8_t>(std::lround(255 * std::clamp(col, 0.0f, 1.0f)));
-    }
+    const std::array<uint8_t, 3> rgb = flow_colour(u[i], v[i], scale);
+    std::copy(rgb.begin(), rgb.end(), image.pixels.begin() + i * 3);
   }
   return image;
+}
+
+LegendWheel legend_wheel(int width, int height) {
+  const float radius = wheel_diameter(height) / 2.0f;
+  return {static_cast<float>(width + kLegendGap) + radius, kLegendGap + radius, radius};
+}
+
+Image add_legend(const Image& flow, float scale) {
+  RF_CHECK(flow.channels == 3, "add_legend: a flow image has 3 channels, not ", flow.channels);
+  const int diameter = wheel_diameter(flow.height);
+  Image canvas;
+  canvas.width = flow.width + diameter + 2 * kLegendGap;
+  canvas.height = std::max(flow.height, diameter + 2 * kLegendGap);
+  canvas.channels = 3;
+  canvas.pixels.assign(static_cast<size_t>(canvas.width) * canvas.height * 3, 0);
+  const size_t flow_row = static_cast<size_t>(flow.width) * 3, canvas_row = canvas.width * 3;
+  for (int y = 0; y < flow.height; ++y)
+    std::copy_n(flow.pixels.begin() + y * flow_row, flow_row,
+                canvas.pixels.begin() + y * canvas_row);
+  const LegendWheel wheel = legend_wheel(flow.width, flow.height);
+  for (int y = 0; y < canvas.height; ++y)
+    for (int x = flow.width; x < canvas.width; ++x) {
+      const float dx = (x + 0.5f - wheel.centre_x) / wheel.radius,
+                  dy = (y + 0.5f - wheel.centre_y) / wheel.radius;
+      if (std::hypot(dx, dy) > 1) continue;
+      const std::array<uint8_t, 3> rgb = flow_colour(dx * scale, dy * scale, scale);
+      std::copy(rgb.begin(), rgb.end(), canvas.pixels.begin() + y * canvas_row + x * 3);
+    }
+  return canvas;
 }
 
 }  // namespace repflow
