@@ -1,15 +1,20 @@
 // tools/convert_torch.py end to end: PyTorch checkpoints of every supported kind, converted and
-// read back by load_weights, value for value. Needs Debian's /usr/bin/python3 with torch; skips
-// visibly without it.
+// read back by load_weights, value for value, and the metadata its flags write, read back by
+// weights_meta_from_extra. Needs Debian's /usr/bin/python3 with torch; skips visibly without it.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 
 #include "framework/weights.h"
 #include "tests/test_util.h"
+#include "training/video_frames.h"
+#include "training/weights_meta.h"
 
 namespace repflow {
 namespace {
@@ -144,6 +149,111 @@ TEST_F(ConvertTorch, UnreadableInputIsExit2AndKeepsTheOldOutput) {
   r = convert(test_tmp("state_dict.pt") + " " + test_tmp("no/such/dir.json"));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("cannot create a temporary file"), std::string::npos) << r.output;
+}
+
+TEST_F(ConvertTorch, MetadataFlagsWriteWhatTheReaderResolves) {
+  const std::string names = test_tmp("names.txt"), out = test_tmp("meta.json");
+  // Names are trimmed and blank lines skipped, as the trainer reads class lists.
+  std::ofstream(names) << "right\n\n  down-right \nleft\n";
+  const CommandResult r =
+      convert(test_tmp("state_dict.pt") + " " + out + " --model resnet10_2d --classes 3" +
+              " --class-names " + names + " --norm paper --frames 8 --option flow-iters=3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("metadata for resnet10_2d"), std::string::npos) << r.output;
+  nlohmann::json extra;
+  const std::map<std::string, Tensor> w = load_weights(out, &extra);
+  EXPECT_EQ(w.size(), kNames.size());
+  // Only what was given is written ...
+  EXPECT_EQ(extra["meta"]["model"]["options"],
+            nlohmann::json({{"classes", "3"}, {"flow-iters", "3"}}));
+  EXPECT_EQ(extra["meta"]["input"].size(), 2u) << extra["meta"]["input"];
+  // ... and a reader takes the model's defaults for the rest.
+  const WeightsMeta meta = weights_meta_from_extra(extra, out);
+  ASSERT_TRUE(meta.model);
+  EXPECT_EQ(meta.model->name, "resnet10_2d");
+  EXPECT_EQ(meta.model->options, (OptionValues{{"classes", "3"},
+                                               {"width", "64"},
+                                               {"stem", "imagenet"},
+                                               {"flow", "after3"},
+                                               {"flow-iters", "3"},
+                                               {"flow-stages", "1"},
+                                               {"fcf", "false"},
+                                               {"reduced-channels", "32"},
+                                               {"dropout", "0"}}));
+  EXPECT_EQ(meta.class_names, (std::vector<std::string>{"right", "down-right", "left"}));
+  EXPECT_EQ(meta.input.frames, 8);
+  EXPECT_FALSE(meta.input.stride || meta.input.resize || meta.input.size || meta.input.clips);
+  ASSERT_TRUE(meta.input.norm);
+  EXPECT_EQ(meta.input.norm->mean, (std::array<float, 3>{0.5f, 0.5f, 0.5f}));
+  EXPECT_EQ(meta.input.norm->std, (std::array<float, 3>{-0.5f, -0.5f, -0.5f}));
+}
+
+TEST_F(ConvertTorch, MetadataTakesThePapersKineticsClassMap) {
+  // {"\"NAME\"": INDEX}, in no particular order; the quotes are optional.
+  const std::string classes = test_tmp("kinetics_cls.json"), out = test_tmp("kinetics.json");
+  std::ofstream(classes) << R"({"\"air drumming\"": 1, "\"abseiling\"": 0, "archery": 2})";
+  const CommandResult r = convert(
+      test_tmp("state_dict.pt") + " " + out + " --model kinetics_repflow_r50 --class-names " +
+      classes + " --norm imagenet --frames 32 --stride 2 --resize 256 --size 224 --clips 10");
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json extra;
+  load_weights(out, &extra);
+  const WeightsMeta meta = weights_meta_from_extra(extra, out);
+  ASSERT_TRUE(meta.model);
+  EXPECT_EQ(meta.model->name, "kinetics_repflow_r50");
+  // The class count is the number of names.
+  EXPECT_EQ(
+      meta.model->options,
+      (OptionValues{
+          {"classes", "3"}, {"flow-iters", "10"}, {"reduced-channels", "32"}, {"dropout", "0.5"}}));
+  EXPECT_EQ(meta.class_names, (std::vector<std::string>{"abseiling", "air drumming", "archery"}));
+  EXPECT_EQ(meta.input.frames, 32);
+  EXPECT_EQ(meta.input.stride, 2);
+  EXPECT_EQ(meta.input.resize, 256);
+  EXPECT_EQ(meta.input.size, 224);
+  EXPECT_EQ(meta.input.clips, 10);
+  ASSERT_TRUE(meta.input.norm);
+  EXPECT_EQ(meta.input.norm->mean, (std::array<float, 3>{0.485f, 0.456f, 0.406f}));
+  EXPECT_EQ(meta.input.norm->std, (std::array<float, 3>{0.229f, 0.224f, 0.225f}));
+
+  // Whether an option applies to the model is the registry's to say: the converter writes it,
+  // a reader refuses it.
+  ASSERT_EQ(convert(test_tmp("state_dict.pt") + " " + out +
+                    " --model kinetics_repflow_r50 --option width=8")
+                .status,
+            0);
+  load_weights(out, &extra);
+  EXPECT_ERROR_CONTAINS(weights_meta_from_extra(extra, out), "option width does not apply");
+}
+
+TEST_F(ConvertTorch, BadMetadataFlagsAreExit2NamingTheFlag) {
+  const std::string names = test_tmp("two_names.txt"), out = test_tmp("kept_meta.json");
+  std::ofstream(names) << "a\nb\n";
+  const std::string model = " --model resnet10_2d";
+  const std::pair<std::string, std::string> cases[] = {
+      {model + " --classes 3 --class-names " + names,
+       "error: --classes 3 disagrees with --class-names " + names + ", which holds 2 names"},
+      {model + " --option colour=red", "error: --option 'colour=red': unknown option 'colour'"},
+      {model + " --option flow-iters", "error: --option 'flow-iters': expected KEY=VALUE"},
+      {model + " --option classes=3", "error: --option classes: give the class count with"},
+      {" --option flow-iters=3", "error: --option: metadata flags need --model"},
+      {" --classes 3 --frames 8", "error: --classes, --frames: metadata flags need --model"},
+      {model + " --frames eight", "error: argument --frames: 'eight' is not an integer"},
+      {model + " --frames 0", "error: argument --frames: 0 is outside 1..2147483647"},
+      {model + " --classes 0", "error: argument --classes: 0 is outside 1..2147483647"},
+      {model + " --resize -1", "error: argument --resize: -1 is outside 0..2147483647"},
+      {model + " --norm kinetics", "error: argument --norm: invalid choice: 'kinetics'"},
+      {model + " --class-names " + test_tmp("absent.txt"),
+       "error: --class-names " + test_tmp("absent.txt") + ": cannot read"},
+  };
+  std::ofstream(out) << "old";
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(args);
+    const CommandResult r = convert(test_tmp("state_dict.pt") + " " + out + args);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(read_bytes(out), "old");
 }
 
 }  // namespace

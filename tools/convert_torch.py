@@ -4,10 +4,13 @@
 Reads a state dict, a dict holding one under "state_dict" or "model", or a whole pickled
 module; strips DataParallel's "module." prefix and drops BatchNorm's num_batches_tracked
 counters. With --inflate-3d, 2D conv weights (O, I, kH, kW) become 3D ones (O, I, T, kH, kW)
-by repeating them over time, as the paper's code does for ImageNet weights.
+by repeating them over time, as the paper's code does for ImageNet weights. With --model, the
+file's "meta" field records the model and, as given, its options, class names and clip geometry
+(docs/weights.md, "Metadata"), which //tools:infer takes as its flags' defaults.
 
-Run with Debian's /usr/bin/python3 (python3-torch). Exit codes: 0 done, 2 bad usage or an
-unreadable or unconvertible checkpoint (the message names the file and the tensor).
+Run with Debian's /usr/bin/python3 (python3-torch). Exit codes: 0 done, 2 bad usage (the message
+names the flag), an unreadable --class-names file, or an unreadable or unconvertible checkpoint
+(the message names the file and the tensor).
 """
 import argparse
 import base64
@@ -19,6 +22,16 @@ import tempfile
 
 FORMAT = "repflow-weights"
 VERSION = 1
+# The model options a weight file's metadata may hold (models/registry.h, model_option_names)
+# besides classes, which has a flag of its own.
+MODEL_OPTIONS = ("width", "stem", "flow", "flow-iters", "flow-stages", "fcf", "reduced-channels",
+                 "dropout")
+NORMS = {
+    "imagenet": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+    "paper": {"mean": [0.5, 0.5, 0.5], "std": [-0.5, -0.5, -0.5]},  # 1 - 2 * pixel / 255
+}
+CLIP_FLAGS = ("frames", "stride", "resize", "size", "clips")  # meta.input's counts
+INT_MAX = 2**31 - 1  # the largest count a reader takes
 
 
 class ConvertError(Exception):
@@ -102,6 +115,107 @@ def encode(name, t, torch, plain, path):
     return {"shape": shape, "encoding": "base64-f32le", "data": base64.b64encode(raw).decode()}
 
 
+def count(lo):
+    """An argparse type: an integer in lo..INT_MAX."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not lo <= value <= INT_MAX:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{INT_MAX}")
+        return value
+    return parse
+
+
+def parse_options(specs, parser):
+    options = {}
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not sep or not value:
+            parser.error(f"--option {spec!r}: expected KEY=VALUE with a non-empty VALUE")
+        if key == "classes":
+            parser.error("--option classes: give the class count with --classes")
+        if key not in MODEL_OPTIONS:
+            parser.error(f"--option {spec!r}: unknown option {key!r}; known options: "
+                         f"{', '.join(MODEL_OPTIONS)}")
+        if key in options:
+            parser.error(f"--option {key} given twice")
+        options[key] = value
+    return options
+
+
+def read_class_names(path):
+    r"""Index -> name from one name per line (blank lines skipped), or from a .json object
+    {"\"NAME\"": INDEX} (the paper's Kinetics class map; the quotes are optional), as
+    training/video_list.cc's read_class_names reads them."""
+    where = f"--class-names {path}"
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConvertError(f"{where}: cannot read: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise ConvertError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    if not path.endswith(".json"):
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+        if not names:
+            raise ConvertError(f"{where}: no class names")
+        return names
+    try:
+        index = json.loads(text)
+    except ValueError as e:
+        raise ConvertError(f"{where}: invalid JSON: {e}") from e
+    if not isinstance(index, dict) or not index:
+        raise ConvertError(f"{where}: expected a JSON object {{NAME: INDEX, ...}}")
+    names = [None] * len(index)
+    for key, i in index.items():
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(names):
+            raise ConvertError(f"{where}: class {key!r} has index {json.dumps(i)}, expected "
+                               f"0 ... {len(names) - 1}")
+        if names[i] is not None:
+            raise ConvertError(f"{where}: two classes have index {i}")
+        name = key[1:-1] if len(key) >= 2 and key[0] == key[-1] == '"' else key
+        if not name:
+            raise ConvertError(f"{where}: class {i} has an empty name")
+        names[i] = name
+    return names
+
+
+def make_meta(args, parser):
+    """The "meta" field from the metadata flags (None without --model): only what is given."""
+    if args.model is None:
+        given = [f"--{flag.replace('_', '-')}"
+                 for flag in ("option", "classes", "class_names", "norm") + CLIP_FLAGS
+                 if getattr(args, flag) not in (None, [])]
+        if given:
+            parser.error(f"{', '.join(given)}: metadata flags need --model")
+        return None
+    if not args.model:
+        parser.error("--model: the name is empty")
+    options = parse_options(args.option, parser)
+    classes = args.classes
+    names = None
+    if args.class_names is not None:
+        names = read_class_names(args.class_names)
+        if classes is None:
+            classes = len(names)
+        elif classes != len(names):
+            raise ConvertError(f"--classes {classes} disagrees with --class-names "
+                               f"{args.class_names}, which holds {len(names)} names")
+    if classes is not None:
+        options["classes"] = str(classes)
+    meta = {"model": {"name": args.model, "options": options}}
+    if names is not None:
+        meta["class_names"] = names
+    clip = {flag: getattr(args, flag) for flag in CLIP_FLAGS if getattr(args, flag) is not None}
+    if args.norm is not None:
+        clip["norm"] = NORMS[args.norm]
+    if clip:
+        meta["input"] = clip
+    return meta
+
+
 def write_atomic(path, text):
     """A temporary file in the same directory, flushed and renamed: never a half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -144,11 +258,37 @@ def main(argv):
     parser.add_argument("--divide-by-time", action="store_true",
                         help="with --inflate-3d: divide inflated weights by T (I3D's rescaling; "
                         "the paper's code does not)")
+    metadata = parser.add_argument_group(
+        "metadata", "the file's \"meta\" field (docs/weights.md): only what is given is "
+        "written; every flag here needs --model")
+    metadata.add_argument("--model", metavar="NAME",
+                          help="the registry model the tensors belong to, e.g. resnet18_2d")
+    metadata.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                          help="a model option as the flag spells it, e.g. flow-iters=20 "
+                          f"(repeatable; KEY one of {', '.join(MODEL_OPTIONS)})")
+    metadata.add_argument("--classes", type=count(1), metavar="N",
+                          help="the class count; without it, the number of --class-names")
+    metadata.add_argument("--class-names", metavar="FILE",
+                          help="class names, one per line, or a .json {\"\\\"NAME\\\"\": "
+                          "INDEX} map (the paper's Kinetics class map)")
+    metadata.add_argument("--norm", choices=sorted(NORMS),
+                          help="input normalisation: imagenet (torchvision's mean/std) or paper "
+                          "(1 - 2 * pixel / 255)")
+    metadata.add_argument("--frames", type=count(1), metavar="T", help="clip length")
+    metadata.add_argument("--stride", type=count(1), metavar="S",
+                          help="frames between clip frames")
+    metadata.add_argument("--resize", type=count(0), metavar="R",
+                          help="shorter side after resizing, 0 keeps the frames' size")
+    metadata.add_argument("--size", type=count(0), metavar="S",
+                          help="side of the centre crop, 0 keeps the whole frame")
+    metadata.add_argument("--clips", type=count(1), metavar="N",
+                          help="evaluation clips per video")
     args = parser.parse_args(argv)
     if args.time_kernel < 1:
         parser.error("--time-kernel must be at least 1")
     if not args.inflate_3d and (args.time or args.divide_by_time or args.time_kernel != 1):
         parser.error("--time, --time-kernel and --divide-by-time need --inflate-3d")
+    meta = make_meta(args, parser)
     try:
         import torch
     except ImportError:
@@ -164,12 +304,16 @@ def main(argv):
         state = inflate(state, args, args.checkpoint)
     tensors = {name: encode(name, t, torch, args.plain, args.checkpoint)
                for name, t in state.items()}
-    text = json.dumps({"format": FORMAT, "version": VERSION, "tensors": tensors},
-                      allow_nan=False)
+    document = {"format": FORMAT, "version": VERSION}
+    if meta is not None:
+        document["meta"] = meta
+    document["tensors"] = tensors
+    text = json.dumps(document, allow_nan=False)
     write_atomic(args.out, text)
     inflated = sum(1 for n, t in state.items() if tuple(t.shape) != before[n])
     print(f"{args.out}: {len(tensors)} tensors, {sum(t.numel() for t in state.values())} values "
-          f"({inflated} inflated to 3D, {len(dropped)} excluded)")
+          f"({inflated} inflated to 3D, {len(dropped)} excluded)"
+          + (f", metadata for {args.model}" if meta is not None else ""))
     return 0
 
 
