@@ -8,21 +8,41 @@ namespace repflow {
 
 namespace {
 
-// Lock-free, so reading and writing it from a signal handler is safe.
-std::atomic<int> g_signal{0};
+// Lock-free, so reading and writing them from a signal handler is safe. The handler may run in
+// any thread (loader workers, the thread pool, OpenMP's), which is why the saves are marked by
+// a counter the handler reads rather than by blocking signals in the thread that saves.
+std::atomic<int> g_signal{0};    // the first signal
+std::atomic<int> g_saving{0};    // live SaveGuards
+std::atomic<int> g_deferred{0};  // a later signal, to die of when the saves are done
 static_assert(std::atomic<int>::is_always_lock_free);
 
 struct sigaction g_previous_int, g_previous_term;
 
+// Ends the process by `sig` with its default action; only async-signal-safe calls. Inside the
+// handler the signal stays blocked until the handler returns, and is delivered then.
+void die_of(int sig) {
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  sigaction(sig, &action, nullptr);
+  raise(sig);
+}
+
 void on_signal(int sig) {
-  g_signal.store(sig);
-  signal(sig, SIG_DFL);
+  int none = 0;
+  if (g_signal.compare_exchange_strong(none, sig)) return;
+  // A second signal. The store comes before the check, and ~SaveGuard leaves the count before
+  // it reads g_deferred: at least one of the two sees the other's write, so the signal is
+  // acted on even when the last guard ends at this moment.
+  g_deferred.store(sig);
+  if (g_saving.load() == 0) die_of(sig);
 }
 
 }  // namespace
 
 InterruptGuard::InterruptGuard() {
   g_signal.store(0);
+  g_deferred.store(0);
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
@@ -38,5 +58,13 @@ InterruptGuard::~InterruptGuard() {
 bool InterruptGuard::requested() { return g_signal.load() != 0; }
 
 int InterruptGuard::signal_number() { return g_signal.load(); }
+
+SaveGuard::SaveGuard() { g_saving.fetch_add(1); }
+
+SaveGuard::~SaveGuard() {
+  if (g_saving.fetch_sub(1) != 1) return;
+  const int deferred = g_deferred.load();
+  if (deferred != 0) die_of(deferred);
+}
 
 }  // namespace repflow

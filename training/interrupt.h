@@ -1,7 +1,9 @@
 #pragma once
 // Ctrl-C during training: the first SIGINT (or SIGTERM) only raises a flag that the training
-// loop polls after each step, so it can save a checkpoint and exit cleanly; the handler then
-// restores the default action, so a second Ctrl-C stops the process at once.
+// loop polls after each step, so it can save a checkpoint and exit cleanly; a second one stops
+// the process at once (it dies of that signal), except while a SaveGuard is alive: then it is
+// deferred until the saves are done, so that a run directory is never left with an epoch's
+// metrics but not its checkpoint.
 namespace repflow {
 
 // Installs the handlers for the life of the object and restores the previous ones after.
@@ -15,6 +17,17 @@ class InterruptGuard {
   static bool requested();
   // The signal that was received (for the exit status 128 + signal), 0 if none.
   static int signal_number();
+};
+
+// Around the writes of the run directory's files: a second signal that arrives meanwhile, in
+// any thread, is held back, and the process dies of it when the outermost guard ends. Guards
+// nest.
+class SaveGuard {
+ public:
+  SaveGuard();
+  ~SaveGuard();
+  SaveGuard(const SaveGuard&) = delete;
+  SaveGuard& operator=(const SaveGuard&) = delete;
 };
 
 }  // namespace repflow
