@@ -56,6 +56,20 @@ bool Flags::parse(int argc, char** argv, bool allow_positional) {
   return true;
 }
 
+std::optional<std::string> Flags::peek(int argc, char** argv, const std::string& name) {
+  std::optional<std::string> value;
+  const std::string bare = "--" + name, with_value = bare + "=";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind(with_value, 0) == 0) {
+      value = arg.substr(with_value.size());
+    } else if (arg == bare && i + 1 < argc) {
+      value = argv[++i];
+    }
+  }
+  return value;
+}
+
 const Flags::Flag& Flags::flag(const std::string& name) const {
   auto it = flags_.find(name);
   RF_CHECK(it != flags_.end(), program_, ": no flag --", name, " was declared");

@@ -3,6 +3,7 @@
 // with its default, and errors that name the flag.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,11 @@ class Flags {
   bool boolean(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   std::string usage() const;
+
+  // The value of the last --name=value or --name value in argv, before any flag is declared:
+  // what a binary needs to declare its other flags (a model's own defaults). Parse still checks
+  // the command line as a whole.
+  static std::optional<std::string> peek(int argc, char** argv, const std::string& name);
 
   // Whether the command line set --name (a run resumed from a saved configuration keeps the
   // saved values except those the user gives again).

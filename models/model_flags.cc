@@ -1,6 +1,6 @@
 #include "models/model_flags.h"
 
-#include <utility>
+#include <map>
 
 #include "framework/error.h"
 
@@ -8,43 +8,65 @@ namespace repflow {
 
 namespace {
 
-// (flag, help) in the order --help lists them; names as set_model_option takes them.
-const std::pair<const char*, const char*> kOptionFlags[] = {
-    {"classes", "model option: number of classes"},
-    {"width", "model option: channels of res1 and res2 (ResNets; default 64)"},
-    {"stem", "model option: imagenet (7x7 stride 2 + max pool) or small (3x3 stride 1)"},
-    {"flow", "model option: flow block position none | after<S> | after<S>.<B> (default after3)"},
-    {"flow-iters", "model option: TV-L1 iterations of the flow layer (default 10)"},
-    {"flow-stages", "model option: flow-of-flow stages"},
-    {"fcf", "model option: conv + BN + ReLU between flow-of-flow stages (true/false)"},
-    {"reduced-channels", "model option: channels of the flow block's bottleneck (default 32)"},
-    {"dropout", "model option: dropout before the classifier"},
-};
+// Help lines by option name (defaults come from the model and --help shows them).
+const std::map<std::string, std::string>& option_help() {
+  static const std::map<std::string, std::string> help = {
+      {"classes", "model option: number of classes"},
+      {"width", "model option: channels of res1 and res2 (ResNets)"},
+      {"stem", "model option: imagenet (7x7 stride 2 + max pool) or small (3x3 stride 1)"},
+      {"flow", "model option: flow block position none | after<S> | after<S>.<B>"},
+      {"flow-iters", "model option: TV-L1 iterations of the flow layer"},
+      {"flow-stages", "model option: flow-of-flow stages (2 when --fcf is given without it)"},
+      {"fcf", "model option: conv + BN + ReLU between flow-of-flow stages (true/false)"},
+      {"reduced-channels", "model option: channels of the flow block's bottleneck"},
+      {"dropout", "model option: dropout before the classifier"},
+  };
+  return help;
+}
 
 }  // namespace
 
-void add_model_flags(Flags& flags, const std::string& default_model, bool with_classes,
-                     const std::map<std::string, std::string>& defaults) {
+void add_model_flags(Flags& flags, const std::string& model, const OptionValues& defaults,
+                     bool with_classes) {
   std::string names;
   for (const std::string& n : model_names()) names += (names.empty() ? "" : ", ") + n;
-  flags.add("model", default_model, "model name: " + names);
-  for (const auto& [name, help] : kOptionFlags)
-    if (with_classes || std::string(name) != "classes")
-      flags.add(name, defaults.count(name) ? defaults.at(name) : "", help);
+  flags.add("model", model, "model name: " + names);
+  for (const std::string& name : model_option_names()) {
+    if (!with_classes && name == "classes") continue;
+    const auto it = defaults.find(name);
+    const std::string& help = option_help().at(name);
+    flags.add(name, it != defaults.end() ? it->second : "",
+              it != defaults.end() ? help : help + " (does not apply to " + model + ")");
+  }
 }
 
-ModelOptions model_options_from_flags(const Flags& flags, ModelOptions base, bool with_classes) {
-  for (const auto& [name, help] : kOptionFlags) {
-    if (!with_classes && std::string(name) == "classes") continue;
+ModelSpec model_spec_from_flags(const Flags& flags, bool with_classes, const OptionValues& extra) {
+  const std::string model = flags.str("model");
+  const OptionValues applicable = model_defaults(model);
+  OptionValues given;
+  for (const std::string& name : model_option_names()) {
+    if (!with_classes && name == "classes") continue;
     const std::string value = flags.str(name);
     if (value.empty()) continue;
+    if (!applicable.count(name)) {
+      // A default declared for another model (a resumed run's) is not the user's choice.
+      RF_CHECK(!flags.given(name), "flag --", name, " does not apply to ", model);
+      continue;
+    }
+    ModelOptions checked;
     try {
-      set_model_option(&base, name, value);
+      set_model_option(&checked, name, value);
     } catch (const Error& e) {
       RF_FAIL("flag --", name, ": ", e.what());
     }
+    given[name] = value;
   }
-  return base;
+  for (const auto& [name, value] : extra) given[name] = value;
+  try {
+    return resolve_model(model, given);
+  } catch (const Error& e) {
+    RF_FAIL("flag --model ", model, ": ", e.what());
+  }
 }
 
 }  // namespace repflow

@@ -1,7 +1,6 @@
 #pragma once
 // The registry's model options (models/registry.h) as command-line flags, declared the same way
 // by every binary that builds a model by name (//training:train, //tools:infer).
-#include <map>
 #include <string>
 
 #include "framework/flags.h"
@@ -9,12 +8,18 @@
 
 namespace repflow {
 
-// Declares --model (default `default_model`) and one flag per option of set_model_option, each
-// defaulting to its entry in `defaults`, else "" = the model's own default. --classes only with
-// `with_classes` (the trainer takes the class count from its dataset).
-void add_model_flags(Flags& flags, const std::string& default_model, bool with_classes,
-                     const std::map<std::string, std::string>& defaults = {});
-// `base` with every option flag that is not "" applied; Errors name the flag and the value.
-ModelOptions model_options_from_flags(const Flags& flags, ModelOptions base, bool with_classes);
+// Declares --model (default `model`) and one flag per model option (--classes only with
+// `with_classes`: the trainer takes the class count from its dataset), each defaulting to its
+// value in `defaults` (the model's own, model_defaults, or a weight file's record), so that
+// --help shows what the chosen model will be built with. Options absent from `defaults` (those
+// that do not apply to the model) default to "".
+void add_model_flags(Flags& flags, const std::string& model, const OptionValues& defaults,
+                     bool with_classes);
+
+// The model the flags describe: --model resolved (resolve_model) with every option flag that
+// holds a value and applies to it, then `extra` (e.g. the trainer's class count). An option
+// given on the command line that does not apply to the model is an Error naming the flag.
+ModelSpec model_spec_from_flags(const Flags& flags, bool with_classes,
+                                const OptionValues& extra = {});
 
 }  // namespace repflow

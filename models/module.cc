@@ -47,39 +47,42 @@ NamedTensors Module::state_dict() const {
   return out;
 }
 
-void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
-  std::vector<std::string> missing, mismatched, unexpected;
+LoadReport Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
+  LoadReport report;
   std::set<std::string> known;
   const NamedTensors mine = state_dict();
   for (const auto& [name, t] : mine) {
     known.insert(name);
     auto it = state.find(name);
     if (it == state.end()) {
-      missing.push_back(name);
+      report.missing.push_back(name);
     } else if (it->second.shape() != t.shape()) {
-      mismatched.push_back(name + " (expected " + shape_str(t.shape()) + ", got " +
-                           shape_str(it->second.shape()) + ")");
+      report.mismatched.push_back(name + " (expected " + shape_str(t.shape()) + ", got " +
+                                  shape_str(it->second.shape()) + ")");
     }
   }
   for (const auto& [name, t] : state)
-    if (!known.count(name)) unexpected.push_back(name);
-  std::string problems;
-  const auto list = [&problems](const char* what, const std::vector<std::string>& names) {
-    if (names.empty()) return;
-    problems += std::string("\n  ") + what + ":";
-    for (const std::string& n : names) problems += " " + n;
-  };
-  list("mis-shaped", mismatched);
+    if (!known.count(name)) report.unexpected.push_back(name);
   if (strict) {
-    list("missing", missing);
-    list("unexpected", unexpected);
+    std::string problems;
+    const auto list = [&problems](const char* what, const std::vector<std::string>& names) {
+      if (names.empty()) return;
+      problems += std::string("\n  ") + what + ":";
+      for (const std::string& n : names) problems += " " + n;
+    };
+    list("mis-shaped", report.mismatched);
+    list("missing", report.missing);
+    list("unexpected", report.unexpected);
+    RF_CHECK(problems.empty(), "load_state_dict: the state does not fit the module:", problems);
   }
-  RF_CHECK(problems.empty(), "load_state_dict: the state does not fit the module:", problems);
   NoGradGuard no_grad;
   for (const auto& [name, t] : mine) {
     auto it = state.find(name);
-    if (it != state.end()) const_cast<Tensor&>(t).copy_(it->second);
+    if (it == state.end() || it->second.shape() != t.shape()) continue;
+    const_cast<Tensor&>(t).copy_(it->second);
+    ++report.loaded;
   }
+  return report;
 }
 
 void Module::train(bool on) {

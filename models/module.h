@@ -15,6 +15,13 @@ namespace repflow {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// What a state dict left out of a module: its names missing from the state, names the module
+// does not have, and names whose shapes differ ("fc.weight (expected [3,512], got [1000,512])").
+struct LoadReport {
+  std::vector<std::string> missing, unexpected, mismatched;
+  int64_t loaded = 0;  // tensors copied
+};
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -28,8 +35,9 @@ class Module {
   NamedTensors state_dict() const;
   // Copies values into the existing tensors (their identity is kept, so optimisers holding
   // them stay valid). With strict, missing, unexpected and mis-shaped names are all reported in
-  // one Error; without it, only mis-shaped ones are.
-  void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+  // one Error and nothing is copied; without it, every tensor whose name and shape fit is
+  // copied and the rest are reported.
+  LoadReport load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
   void train(bool on = true);
   void eval() { train(false); }

@@ -85,21 +85,107 @@ const std::map<std::string, Factory>& factories() {
   return table;
 }
 
-}  // namespace
-
-std::vector<std::string> model_names() {
+std::vector<std::string> network_names() {
   std::vector<std::string> names;
   for (const auto& [name, factory] : factories()) names.push_back(name);
   return names;
 }
 
+// A name's network and its options with their defaults: the options listed are exactly those
+// that apply to it.
+struct Defaults {
+  std::string network;
+  OptionValues options;
+};
+
+const std::map<std::string, Defaults>& defaults_table() {
+  static const std::map<std::string, Defaults> table = [] {
+    const OptionValues resnet = {{"classes", "400"},   {"width", "64"},
+                                 {"stem", "imagenet"}, {"flow", "after3"},
+                                 {"flow-iters", "10"}, {"flow-stages", "1"},
+                                 {"fcf", "false"},     {"reduced-channels", "32"},
+                                 {"dropout", "0"}};
+    std::map<std::string, Defaults> t;
+    for (const std::string& name : network_names()) t[name] = {name, resnet};
+    t["kinetics_repflow_r50"] = {
+        "kinetics_repflow_r50",
+        {{"classes", "400"}, {"flow-iters", "10"}, {"reduced-channels", "32"}, {"dropout", "0.5"}}};
+    OptionValues tiny = resnet;
+    for (const auto& [option, value] : OptionValues{
+             {"width", "8"}, {"stem", "small"}, {"flow", "after2"}, {"reduced-channels", "8"}})
+      tiny[option] = value;
+    t["resnet10_2d_tiny"] = {"resnet10_2d", tiny};
+    return t;
+  }();
+  return table;
+}
+
+const Defaults& defaults_of(const std::string& name) {
+  const auto it = defaults_table().find(name);
+  RF_CHECK(it != defaults_table().end(), "unknown model '", name,
+           "'; valid models: ", join(model_names()));
+  return it->second;
+}
+
+ModelOptions typed_options(const OptionValues& values) {
+  ModelOptions o;
+  for (const auto& [option, value] : values) set_model_option(&o, option, value);
+  return o;
+}
+
+}  // namespace
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, defaults] : defaults_table()) names.push_back(name);
+  return names;
+}
+
+const std::vector<std::string>& model_option_names() {
+  static const std::vector<std::string> names = {
+      "classes",          "width",  "stem", "flow", "flow-iters", "flow-stages", "fcf",
+      "reduced-channels", "dropout"};
+  return names;
+}
+
 std::shared_ptr<Module> make_model(const std::string& name, const ModelOptions& options) {
   const auto it = factories().find(name);
-  RF_CHECK(it != factories().end(), "unknown model '", name,
-           "'; valid models: ", join(model_names()));
+  RF_CHECK(
+      it != factories().end(), "unknown network '", name,
+      "'; valid networks: ", join(network_names()),
+      defaults_table().count(name) ? " (a preset is built from its ModelSpec: resolve_model)" : "");
   RF_CHECK(options.flow_iters >= 1 && options.reduced_channels >= 1 && options.flow_stages >= 0,
            name, ": flow-iters and reduced-channels must be positive and flow-stages not negative");
   return it->second(options);
+}
+
+OptionValues model_defaults(const std::string& name) { return defaults_of(name).options; }
+
+ModelSpec resolve_model(const std::string& name, const OptionValues& given) {
+  const Defaults& d = defaults_of(name);
+  ModelSpec spec{d.network, d.options};
+  for (const auto& [option, value] : given) {
+    if (!d.options.count(option)) {
+      std::vector<std::string> valid;
+      for (const std::string& o : model_option_names())
+        if (d.options.count(o)) valid.push_back(o);
+      RF_FAIL("option ", option, " does not apply to ", name, " (its options: ", join(valid), ")");
+    }
+    spec.options[option] = value;
+  }
+  if (given.count("fcf") && given.at("fcf") == "true" && !given.count("flow-stages"))
+    spec.options["flow-stages"] = "2";
+  typed_options(spec.options);  // checks every value now, naming its option
+  return spec;
+}
+
+std::shared_ptr<Module> make_model(const ModelSpec& spec) {
+  const Defaults& d = defaults_of(spec.name);
+  RF_CHECK(d.network == spec.name, "model '", spec.name, "' is a preset of ", d.network,
+           ": resolve it first (resolve_model)");
+  for (const auto& [option, value] : spec.options)
+    RF_CHECK(d.options.count(option), "option ", option, " does not apply to ", spec.name);
+  return make_model(spec.name, typed_options(spec.options));
 }
 
 std::optional<FlowPosition> parse_flow_position(const std::string& text) {
@@ -154,9 +240,7 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
     RF_CHECK(v && *v >= 0 && *v <= 1, "option dropout: '", value, "' is not a number in [0, 1]");
     options->dropout = *v;
   } else {
-    RF_FAIL("unknown model option '", flag,
-            "'; valid options: classes, width, stem, flow, flow-iters, flow-stages, fcf, "
-            "reduced-channels, dropout");
+    RF_FAIL("unknown model option '", flag, "'; valid options: ", join(model_option_names()));
   }
 }
 

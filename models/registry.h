@@ -4,12 +4,21 @@
 //   resnet{10,18,34,50}_2d     torchvision ResNet per frame, predictions averaged over time
 //   resnet{10,18,34,50}_2p1d   R(2+1)D
 //   resnet{10,18,34,50}_3d     (3,3,3)-inflated 3D ResNet
-//   (ResNet-10: one basic block per stage. The default training run uses resnet10_2d with
-//   width 8, stem small, flow after2 and reduced-channels 8: README, "The default run's recipe")
+//   (ResNet-10: one basic block per stage)
 //   kinetics_repflow_r50    the paper's published Kinetics-400 model (models/kinetics.h)
+//
+// and presets, a network under a name with defaults of its own:
+//
+//   resnet10_2d_tiny        resnet10_2d, width 8, stem small, flow after2, reduced-channels 8:
+//                           the default training run's network (README, "Training")
 //
 // (models/resnet.h describes the ResNets and where a flow block can go.) Every model maps
 // (N, 3, T, H, W) to (N, classes).
+//
+// By name, a model takes only the options that apply to it, each with that model's own default:
+// resolve_model gives the network and every option value, which is what builds it exactly (and
+// what a weight file's metadata records, docs/weights.md).
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,10 +44,32 @@ struct ModelOptions {
   std::optional<float> dropout;
 };
 
-// kinetics_repflow_r50 has one flow layer, after res3: flow must stay after3 (or the default),
-// and flow-stages, fcf, width and stem are Errors for it.
+// A network (not a preset) from typed options. kinetics_repflow_r50 has one flow layer, after
+// res3: flow must stay after3 (or the default), and flow-stages, fcf, width and stem are Errors
+// for it.
 std::shared_ptr<Module> make_model(const std::string& name, const ModelOptions& options = {});
+
+// Options as the flags spell them, name -> text ("width" -> "64").
+using OptionValues = std::map<std::string, std::string>;
+
+// A network with the value of every option that applies to it.
+struct ModelSpec {
+  std::string name;
+  OptionValues options;
+};
+
+// Networks and presets, sorted.
 std::vector<std::string> model_names();
+// Every option flag name, in the order --help lists them.
+const std::vector<std::string>& model_option_names();
+// The options `name` (a network or a preset) takes, each with its default for that model.
+OptionValues model_defaults(const std::string& name);
+// `name`'s defaults with `given` applied; a preset becomes its network. Errors name an unknown
+// model, an option that does not apply to it (listing those that do) and a bad value. Given
+// `fcf` true without `flow-stages`, the flow of flow has two stages.
+ModelSpec resolve_model(const std::string& name, const OptionValues& given);
+// Builds a resolved spec (resolve_model's result, or a weight file's record of one).
+std::shared_ptr<Module> make_model(const ModelSpec& spec);
 
 // "none" -> nullopt; "after3" -> {3, -1}; "after3.1" -> {3, 1}. Anything else is an Error.
 std::optional<FlowPosition> parse_flow_position(const std::string& text);

@@ -144,21 +144,23 @@ TEST(Infer, FramesGiveTheLogitsAndTopClassesOfTheModel) {
   std::remove(out.c_str());
   const CommandResult r = run_command(
       g_infer + kModelFlags + " --weights " + write_weights() + " --video " + video +
-      " --frames 4 --resize 32 --crop 28 --top 3 --labels " + labels + " --logits-out " + out);
+      " --frames 4 --resize 32 --size 28 --top 3 --labels " + labels + " --logits-out " + out);
   ASSERT_EQ(r.status, 0) << r.output;
-  // The clip this process cuts from the same frames: 4 of 9, evenly spaced.
+  // The clip this process cuts from the same frames, as the trainer's evaluation cuts one clip:
+  // 4 consecutive frames starting in the middle of the 6 possible starts.
   const std::vector<std::string> frames = list_frames(video);
   FrameTransform t;
   t.resize = 32;
   t.crop = 28;
   const Tensor clip =
-      ops::unsqueeze(read_frames({frames[1], frames[3], frames[5], frames[7]}, t), 0);
+      ops::unsqueeze(read_frames({frames[3], frames[4], frames[5], frames[6]}, t), 0);
   const auto want = expected_logits(clip);
   expect_close(read_logits(out), want);
-  EXPECT_NE(r.output.find("sample 0: top 3\n" + top_lines(read_logits(out)[0], 3, names)),
+  EXPECT_NE(r.output.find("video: top 3\n" + top_lines(read_logits(out)[0], 3, names)),
             std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("4 of 9 frames"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 clip(s) of 4 frames, stride 1, of 9 frames"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("time: read "), std::string::npos) << r.output;
 }
 
@@ -166,9 +168,10 @@ TEST(Infer, AShortVideoLoopsItsFrames) {
   const std::string video = write_video("short", 3), out = test_tmp("short.json");
   const CommandResult r =
       run_command(g_infer + kModelFlags + " --weights " + write_weights() + " --video " + video +
-                  " --frames 5 --resize 0 --crop 28 --logits-out " + out);
+                  " --frames 5 --resize 0 --size 28 --logits-out " + out);
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("5 of 3 frames (looped)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("of 5 frames, stride 1, of 3 frames (looped)"), std::string::npos)
+      << r.output;
   const std::vector<std::string> f = list_frames(video);
   FrameTransform t;
   t.crop = 28;
@@ -222,7 +225,7 @@ TEST(Infer, BadInputIsExitTwoNamingTheThing) {
       {" --input-npy " + rank4, rank4 + ": shape [3,1,1,1] is not (N, 3, T, H, W)"},
       {" --video " + video + " --input-npy " + good_npy, "exactly one of --video and --input-npy"},
       {"", "exactly one of --video and --input-npy"},
-      {" --video " + video + " --resize 0 --crop 64", "crop does not fit"},
+      {" --video " + video + " --resize 0 --size 64", "crop does not fit"},
       {" --video " + video + " --frames 0", "--frames"},
       {" --video " + video + " --norm zscore", "--norm"},
       {" --video " + video + " --flow sideways", "sideways"},
@@ -250,8 +253,9 @@ TEST(Infer, HelpListsEveryFlagWithItsDefault) {
        {"--model (default: resnet18_2d)", "--weights", "--video", "--input-npy", "--labels",
         "--top (default: 5)", "--logits-out", "--classes (default: 400)",
         "--flow (default: after3)", "--flow-iters (default: 10)", "--frames (default: 16)",
-        "--resize (default: 128)", "--crop (default: 112)", "--norm (default: imagenet)",
-        "--device (default: auto)", "--threads", "loops"})
+        "--resize (default: 128)", "--size (default: 112)", "--stride (default: 1)",
+        "--clips (default: 1)", "--norm (default: imagenet)", "--device (default: auto)",
+        "--threads", "loops"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }
 

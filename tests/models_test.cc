@@ -47,7 +47,9 @@ TEST(Registry, EveryModelGivesOneScorePerClassAndClip) {
     const bool kinetics = name == "kinetics_repflow_r50";
     // The Kinetics stem's unpadded 7-frame conv and two temporal strides need 11 frames.
     const Tensor x = clip({2, 3, kinetics ? 11 : 4, 32, 32}, 1);
-    auto model = make_model(name, small_options());
+    // By name, as the binaries build them (presets included).
+    auto model = make_model(resolve_model(
+        name, {{"classes", "5"}, {"flow-iters", "2"}, {"reduced-channels", "4"}}));
     EXPECT_EQ(run_eval(*model, x).shape(), (Shape{2, 5}));
   }
 }
@@ -162,8 +164,11 @@ TEST(Registry, NarrowResNet10WithTheSmallStem) {
 
 TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
   EXPECT_ERROR_CONTAINS(make_model("resnet101_2d"),
-                        "unknown model 'resnet101_2d'; valid models: kinetics_repflow_r50, "
+                        "unknown network 'resnet101_2d'; valid networks: kinetics_repflow_r50, "
                         "resnet10_2d, resnet10_2p1d, resnet10_3d, resnet18_2d");
+  EXPECT_ERROR_CONTAINS(resolve_model("resnet101_2d", {}),
+                        "unknown model 'resnet101_2d'; valid models: kinetics_repflow_r50, "
+                        "resnet10_2d, resnet10_2d_tiny, resnet10_2p1d");
   ModelOptions o;
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iterations", "3"),
                         "unknown model option 'flow-iterations'; valid options: classes, width, "
@@ -183,6 +188,46 @@ TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
   set_model_option(&o, "flow", "after3");
   set_model_option(&o, "fcf", "true");
   EXPECT_ERROR_CONTAINS(make_model("kinetics_repflow_r50", o), "do not apply to the published");
+}
+
+int64_t parameter_count(const Module& model) {
+  int64_t n = 0;
+  for (const auto& [name, p] : model.named_parameters()) n += p.numel();
+  return n;
+}
+
+TEST(Registry, EachModelTakesOnlyItsOwnOptionsWithItsOwnDefaults) {
+  // The published model, by name alone, is the published model: no option of the ResNets (or
+  // of a preset) reaches it.
+  const ModelSpec kinetics = resolve_model("kinetics_repflow_r50", {});
+  EXPECT_EQ(kinetics.options, (OptionValues{{"classes", "400"},
+                                            {"dropout", "0.5"},
+                                            {"flow-iters", "10"},
+                                            {"reduced-channels", "32"}}));
+  EXPECT_EQ(parameter_count(*make_model(kinetics)), 29805651);
+  EXPECT_ERROR_CONTAINS(resolve_model("kinetics_repflow_r50", {{"width", "8"}}),
+                        "option width does not apply to kinetics_repflow_r50 (its options: "
+                        "classes, flow-iters, reduced-channels, dropout)");
+  // The preset is its network with other defaults; options given still override them.
+  const ModelSpec tiny = resolve_model("resnet10_2d_tiny", {{"classes", "8"}});
+  EXPECT_EQ(tiny.name, "resnet10_2d");
+  EXPECT_EQ(tiny.options.at("width"), "8");
+  EXPECT_EQ(tiny.options.at("stem"), "small");
+  EXPECT_EQ(tiny.options.at("flow"), "after2");
+  EXPECT_EQ(tiny.options.at("reduced-channels"), "8");
+  EXPECT_EQ(parameter_count(*make_model(tiny)), 78109);
+  const ModelSpec rgb = resolve_model("resnet10_2d_tiny", {{"classes", "8"}, {"flow", "none"}});
+  EXPECT_EQ(parameter_count(*make_model(rgb)), 77872);
+  EXPECT_EQ(resolve_model("resnet18_2d", {}).options.at("width"), "64");
+  EXPECT_EQ(resolve_model("resnet18_2d", {{"fcf", "true"}}).options.at("flow-stages"), "2");
+  EXPECT_EQ(resolve_model("resnet18_2d", {{"fcf", "true"}, {"flow-stages", "3"}})
+                .options.at("flow-stages"),
+            "3");
+  EXPECT_ERROR_CONTAINS(resolve_model("resnet18_2d", {{"width", "wide"}}),
+                        "option width: 'wide' is not an integer >= 1");
+  // A preset is built from its resolved spec, never by its name with typed options.
+  EXPECT_ERROR_CONTAINS(make_model(ModelSpec{"resnet10_2d_tiny", {}}), "resolve it first");
+  EXPECT_ERROR_CONTAINS(make_model("resnet10_2d_tiny", ModelOptions{}), "resolve_model");
 }
 
 TEST(Kinetics, PublishedNamesShapesAndParameterCount) {

@@ -29,10 +29,10 @@ using testing::workers_command;
 // --flow none: the flow block's min-max normalisation sends gradients to the extreme values,
 // shared between ties, which float rounding of a different batch split can break (README,
 // "Distributed training"). BN needs --sync-bn for the two runs to be the same computation.
-const std::string kTiny =
-    " --quiet --threads 1 --workers 1 --frames 4 --size 16 --synthetic-train 64 "
-    "--synthetic-val 24 --clips-per-video 2 --flow none --average ema --lr-schedule step "
-    "--lr-steps 1 ";
+const std::string kTinyWithBar =
+    " --threads 1 --workers 1 --frames 4 --size 16 --synthetic-train 64 --synthetic-val 24 "
+    "--clips-per-video 2 --flow none --average ema --lr-schedule step --lr-steps 1 ";
+const std::string kTiny = " --quiet" + kTinyWithBar;
 const std::string kTwo = " --distributed --sync-bn --batch-size 8 ";
 
 CommandResult train(int np, const std::string& args) {
@@ -142,6 +142,33 @@ TEST(MpiTrain, ASigtermToOneRankStopsEveryRankAtTheSameStepAndResumingFinishesEx
   ASSERT_EQ(train(2, "--epochs " + std::to_string(epochs) + kTwo + "--run-dir " + straight).status,
             0);
   expect_same_checkpoint(straight + "/checkpoint.json", cut + "/checkpoint.json");
+}
+
+// The command run on a terminal, by script(1); its output comes with the terminal's "\r\n".
+std::string on_terminal(const std::string& command) {
+  return "script -qec '" + command + "' /dev/null < /dev/null";
+}
+
+// mpirun gives each rank a pseudo-terminal as stdout, whether its own stdout is a file or a
+// terminal, so the ranks cannot tell the user's terminal: a distributed run draws no progress
+// bar (its text " ETA " is on no summary line), while one process alone does on a terminal.
+TEST(MpiTrain, ADistributedRunDrawsNoProgressBarOnAFileOrATerminal) {
+  SKIP_WITHOUT_MPIRUN();
+  if (run_command(on_terminal("true")).status != 0) GTEST_SKIP() << "script(1) cannot run here";
+  const std::string args = kTinyWithBar + "--epochs 2 ";
+  const auto alone =
+      run_command(on_terminal(workers_command(0, args + "--run-dir " + fresh_dir("bar"))));
+  ASSERT_EQ(alone.status, 0) << alone.output;
+  EXPECT_GE(occurrences(alone.output, " ETA "), 2u) << alone.output;
+  const std::string two = args + kTwo + "--run-dir ";
+  for (const CommandResult& r :
+       {run_workers(2, two + fresh_dir("no_bar_file")).result,
+        run_command(on_terminal(workers_command(2, two + fresh_dir("no_bar_terminal"))))}) {
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(occurrences(r.output, " ETA "), 0u) << r.output;
+    EXPECT_EQ(occurrences(r.output, "epoch 1/2 loss "), 1u) << r.output;
+    EXPECT_EQ(occurrences(r.output, "epoch 2/2 loss "), 1u) << r.output;
+  }
 }
 
 // Eight videos of a frame folder, one of them missing a frame: the rank whose shard holds it

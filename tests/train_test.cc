@@ -42,8 +42,10 @@ std::map<std::string, std::vector<float>> contents(const std::string& checkpoint
 TEST(Train, HelpListsEveryFlagWithItsDefault) {
   const CommandResult r = run_command(g_train + " --help");
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* flag : {"--model (default: resnet10_2d)",
+  for (const char* flag : {"--model (default: resnet10_2d_tiny)",
                            "--flow (default: after2)",
+                           "--width (default: 8)",
+                           "--reduced-channels (default: 8)",
                            "--epochs (default: 5)",
                            "--batch-size (default: 16)",
                            "--lr (default: 0.05)",
@@ -70,6 +72,20 @@ TEST(Train, HelpListsEveryFlagWithItsDefault) {
                            "--bucket-mb",
                            "--dist-timeout"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
+}
+
+TEST(Train, HelpShowsTheChosenModelsOwnDefaults) {
+  const CommandResult r = run_command(g_train + " --model kinetics_repflow_r50 --help");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* text : {"--reduced-channels (default: 32)", "--dropout (default: 0.5)",
+                           "--flow-iters (default: 10)", "--width (default: \"\")",
+                           "(does not apply to kinetics_repflow_r50)"})
+    EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
+  const CommandResult r18 = run_command(g_train + " --model resnet18_2d --help");
+  ASSERT_EQ(r18.status, 0) << r18.output;
+  for (const char* text : {"--width (default: 64)", "--flow (default: after3)",
+                           "--stem (default: imagenet)", "--reduced-channels (default: 32)"})
+    EXPECT_NE(r18.output.find(text), std::string::npos) << text << "\n" << r18.output;
 }
 
 TEST(Train, ARunLeavesItsMetricsChartConfigCheckpointAndWeights) {
@@ -105,6 +121,45 @@ TEST(Train, ARunLeavesItsMetricsChartConfigCheckpointAndWeights) {
     EXPECT_EQ(weights.at(plain).to_vector(), t.to_vector()) << plain;
   }
   EXPECT_EQ(c.trainer["epoch"], 2);
+}
+
+// libgomp reads OMP_WAIT_POLICY when it loads, and OMP_DISPLAY_ENV=verbose makes it print its
+// spin count then: 0 when passive, 300000 when unset. The trainer starts itself again with the
+// policy passive, under its own name; a policy the user set is kept, without a second start.
+TEST(Train, RunsUnderItsOwnNameWithOpenMpWaitingPassivelyUnlessTheUserChose) {
+  const std::string dir = fresh_dir("omp_policy");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string command = "env -u OMP_WAIT_POLICY OMP_DISPLAY_ENV=verbose " + g_train +
+                                kSmall + "--epochs 1 --run-dir " + dir + " > " + dir +
+                                "/log.txt 2>&1";
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // config.json is written once the process that trains runs. Until it is waited for, a process
+  // that has ended keeps its name in /proc.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!std::filesystem::exists(dir + "/config.json") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const std::string name = read_text("/proc/" + std::to_string(pid) + "/comm");
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const std::string log = read_text(dir + "/log.txt");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  EXPECT_EQ(name, "train\n");
+  // The process that trained printed last.
+  const size_t last = log.rfind("GOMP_SPINCOUNT = ");
+  ASSERT_NE(last, std::string::npos) << log;
+  EXPECT_EQ(log.substr(last, log.find('\n', last) - last), "GOMP_SPINCOUNT = '0'") << log;
+
+  const CommandResult chosen =
+      run_command("env OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose " + g_train + " --help");
+  ASSERT_EQ(chosen.status, 0) << chosen.output;
+  const size_t first = chosen.output.find("GOMP_SPINCOUNT = '30000000000'");
+  EXPECT_NE(first, std::string::npos) << chosen.output;
+  EXPECT_EQ(chosen.output.find("GOMP_SPINCOUNT", first + 1), std::string::npos) << chosen.output;
 }
 
 TEST(Train, TwoEpochsEqualOneEpochThenResumeForOneMore) {
@@ -164,6 +219,23 @@ TEST(Train, CtrlCSavesACheckpointMidRunAndResumingFinishesExactly) {
   }
 }
 
+// An epoch's checkpoint is written before its metrics line; a process killed between the two
+// leaves the checkpoint with the line in it, and resuming writes the line.
+TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
+  const std::string dir = fresh_dir("line_cut");
+  ASSERT_EQ(train("--epochs 2 --run-dir " + dir).status, 0);
+  const std::vector<nlohmann::json> records = MetricsLog::read(dir + "/metrics.jsonl").records();
+  ASSERT_EQ(records.size(), 2u);
+  write_text(dir + "/metrics.jsonl", records[0].dump() + "\n");
+  const CommandResult r = run_command(g_train + " --resume " + dir + " --epochs 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::vector<nlohmann::json> resumed = MetricsLog::read(dir + "/metrics.jsonl").records();
+  ASSERT_EQ(resumed.size(), 3u);
+  EXPECT_EQ(resumed[0], records[0]);
+  EXPECT_EQ(resumed[1], records[1]);
+  EXPECT_EQ(resumed[2]["epoch"], 3);
+}
+
 // Two classes of four videos in frame folders, listed as `what` says.
 std::string write_frame_dataset(const std::string& name, const std::string& format) {
   const std::string root = fresh_dir(name);
@@ -220,6 +292,8 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--lr-schedule sometimes", "--lr-schedule"},
       {"--flow after9", "--flow"},
       {"--model resnet7_2d", "resnet7_2d"},
+      {"--model kinetics_repflow_r50 --width 8",
+       "flag --width does not apply to kinetics_repflow_r50"},
       {"--data hmdb", "--root"},
       {"--data videos", "--data"},
       {"--resume /nonexistent/run", "/nonexistent/run"},

@@ -170,11 +170,23 @@ TEST(Weights, StrictLoadNamesTheFileAndEveryBadName) {
     EXPECT_NE(m.find("missing: scale"), std::string::npos) << m;
     EXPECT_NE(m.find("unexpected: extra other"), std::string::npos) << m;
   }
-  // Without strict, only the shapes must fit.
-  EXPECT_ERROR_CONTAINS(load_weights_into(tiny, path, false), "mis-shaped: weight");
+  // Without strict, what fits is loaded and the rest reported: a mis-shaped tensor keeps its
+  // value like a missing one.
+  const std::vector<float> before = tiny.state_dict()[0].second.to_vector();
+  LoadReport report = load_weights_into(tiny, path, false);
+  EXPECT_EQ(report.loaded, 0);
+  EXPECT_EQ(report.mismatched, std::vector<std::string>{"weight (expected [2,3], got [3,2])"});
+  EXPECT_EQ(report.missing, std::vector<std::string>{"scale"});
+  EXPECT_EQ(report.unexpected, (std::vector<std::string>{"extra", "other"}));
+  EXPECT_EQ(tiny.state_dict()[0].second.to_vector(), before);
+  const std::string text = describe_partial_load(path, report);
+  EXPECT_NE(text.find(path + ": loaded 0 of 2 tensors"), std::string::npos) << text;
+  EXPECT_NE(text.find("skipped, mis-shaped: weight (expected [2,3], got [3,2])"), std::string::npos)
+      << text;
   save_weights(path, std::map<std::string, Tensor>{{"weight", Tensor::ones({2, 3})},
                                                    {"extra", Tensor::zeros({1})}});
-  load_weights_into(tiny, path, false);
+  report = load_weights_into(tiny, path, false);
+  EXPECT_EQ(report.loaded, 1);
   EXPECT_EQ(tiny.state_dict()[0].second.to_vector(), std::vector<float>(6, 1.0f));
 }
 

@@ -1,12 +1,16 @@
-// infer: one clip (a directory of frames, or clips prepared elsewhere as a .npy array) through a
-// model of the zoo with its weights; prints the top-k classes with softmax probabilities.
+// infer: a video (a directory of frames, or clips prepared elsewhere as a .npy array) through a
+// model of the zoo with its weights; prints the top-k classes with softmax probabilities. A
+// weight file's metadata (training/weights_meta.h) gives the model and clip defaults.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 
 #include "framework/autograd.h"
 #include "framework/flags.h"
@@ -14,9 +18,12 @@
 #include "framework/weights.h"
 #include "models/model_flags.h"
 #include "models/weights_io.h"
+#include "ops/cat.h"
 #include "ops/loss.h"
+#include "ops/reduce.h"
 #include "ops/view.h"
-#include "training/video_frames.h"
+#include "training/frame_dataset.h"
+#include "training/weights_meta.h"
 
 namespace repflow {
 namespace {
@@ -42,21 +49,33 @@ std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
   return names;
 }
 
-// (1, 3, T, H, W) from the frames of `dir`, and a line saying which frames were used.
-Tensor video_clip(const Flags& flags, const std::string& dir, std::string* what) {
-  const std::vector<std::string> frames = list_frames(dir);
-  const int64_t length = flags.integer_in("frames", 1, 10000);
-  std::vector<std::string> chosen;
-  for (int64_t i : evenly_spaced_frames(static_cast<int64_t>(frames.size()), length))
-    chosen.push_back(frames[i]);
-  FrameTransform transform;
-  transform.resize = static_cast<int>(flags.integer_in("resize", 0, 100000));
-  transform.crop = static_cast<int>(flags.integer_in("crop", 0, 100000));
-  transform.norm = parse_normalisation(flags.str("norm"), "infer: flag --norm");
-  const Tensor clip = read_frames(chosen, transform);
-  *what = dir + ": " + std::to_string(length) + " of " + std::to_string(frames.size()) + " frames" +
-          (static_cast<int64_t>(frames.size()) < length ? " (looped)" : "");
-  return ops::unsqueeze(clip, 0);
+// (clips, 3, T, H, W) from the frames of `dir`, cut exactly as the trainer's evaluation cuts
+// clip i of --clips (training/frame_dataset.h), and a line saying what was read.
+Tensor video_clips(const Flags& flags, const std::string& dir, std::string* what) {
+  FrameDatasetOptions o;
+  o.frames = flags.integer_in("frames", 1, 10000);
+  o.stride = flags.integer_in("stride", 1, 10000);
+  o.resize = static_cast<int>(flags.integer_in("resize", 0, 100000));
+  o.crop = static_cast<int>(flags.integer_in("size", 0, 100000));
+  o.norm = parse_normalisation(flags.str("norm"), "infer: flag --norm");
+  const int clips = static_cast<int>(flags.integer_in("clips", 1, 1000));
+  VideoList list;
+  list.videos.push_back({dir, 0, -1});
+  list.classes = {"?"};
+  const FrameDataset video(std::move(list), o);
+  std::vector<Tensor> out;
+  for (int i = 0; i < clips; ++i) {
+    ClipRequest request;
+    request.train = false;
+    request.clip_index = i;
+    request.clips = clips;
+    out.push_back(video.clip(0, request).frames);
+  }
+  const int64_t count = static_cast<int64_t>(list_frames(dir).size());
+  *what = dir + ": " + std::to_string(clips) + " clip(s) of " + std::to_string(o.frames) +
+          " frames, stride " + std::to_string(o.stride) + ", of " + std::to_string(count) +
+          (count < (o.frames - 1) * o.stride + 1 ? " frames (looped)" : " frames");
+  return ops::stack(out, 0);
 }
 
 Tensor npy_clips(const std::string& path, std::string* what) {
@@ -77,7 +96,9 @@ std::string logits_json(const Tensor& logits) {
   return rows.dump() + "\n";
 }
 
-void print_top(const Tensor& probabilities, int64_t top, const std::vector<std::string>& labels) {
+// Per row of `probabilities`: the top classes under the heading `name(row)`.
+void print_top(const Tensor& probabilities, int64_t top, const std::vector<std::string>& labels,
+               const std::function<std::string(int64_t)>& name) {
   const std::vector<float> p = probabilities.to_vector();
   const int64_t n = probabilities.size(0), classes = probabilities.size(1);
   for (int64_t s = 0; s < n; ++s) {
@@ -86,75 +107,123 @@ void print_top(const Tensor& probabilities, int64_t top, const std::vector<std::
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
                      [&](int64_t a, int64_t b) { return row[a] > row[b]; });
-    std::printf("sample %lld: top %lld\n", static_cast<long long>(s), static_cast<long long>(top));
+    std::printf("%s: top %lld\n", name(s).c_str(), static_cast<long long>(top));
     for (int64_t k = 0; k < top; ++k) {
       const int64_t c = order[k];
-      const std::string name = labels.empty() ? "" : "  " + labels[c];
+      const std::string label = labels.empty() ? "" : "  " + labels[c];
       std::printf("  %2lld. %.6f  class %lld%s\n", static_cast<long long>(k + 1), row[c],
-                  static_cast<long long>(c), name.c_str());
+                  static_cast<long long>(c), label.c_str());
     }
   }
 }
 
+// The weight file, read before the flags are declared: its metadata gives their defaults.
+struct WeightsFile {
+  std::string path;
+  std::map<std::string, Tensor> tensors;
+  WeightsMeta meta;
+};
+
+std::optional<WeightsFile> read_weights_file(int argc, char** argv) {
+  const std::optional<std::string> weights = Flags::peek(argc, argv, "weights");
+  if (!weights || weights->empty()) return std::nullopt;
+  WeightsFile w;
+  w.path = user_path(*weights);
+  nlohmann::json extra;
+  w.tensors = load_weights(w.path, &extra);
+  w.meta = weights_meta_from_extra(extra, w.path);
+  return w;
+}
+
 int run(int argc, char** argv) {
+  const std::optional<WeightsFile> weights = read_weights_file(argc, argv);
+  const WeightsMeta meta = weights ? weights->meta : WeightsMeta();
+  // The model flags default to the weight file's model (or --model's own defaults), the clip
+  // flags to how its clips were cut.
+  std::string model = meta.model ? meta.model->name : "resnet18_2d";
+  model = Flags::peek(argc, argv, "model").value_or(model);
+  OptionValues model_options = model_defaults(model);
+  if (meta.model && meta.model->name == model) model_options = meta.model->options;
+  const ClipMeta& in = meta.input;
   Flags flags("infer",
-              "Classifies a clip with a model of the zoo and its weights:\n"
-              "  infer --model NAME --weights W.json (--video DIR | --input-npy F.npy)\n"
-              "A video is a directory of .jpg/.jpeg/.png/.bmp frames in natural order; --frames "
-              "of them are taken evenly\nspaced (the middle frame of each of T equal spans); a "
-              "video with fewer frames loops from its first\nframe again, as the published "
-              "code's reader does. Frames are resized (shorter side), centre-cropped and\n"
-              "normalised. A .npy array (float32, N,C,T,H,W) is fed as is.");
-  add_model_flags(flags, "resnet18_2d", /*with_classes=*/true,
-                  {{"classes", "400"}, {"flow", "after3"}, {"flow-iters", "10"}});
+              "Classifies a video with a model of the zoo and its weights:\n"
+              "  infer --weights W.json (--video DIR | --input-npy F.npy) [--model NAME ...]\n"
+              "A weight file written by the trainer (or converted with metadata) names its model, "
+              "classes and clip\ngeometry, and the flags below default to them (flags given "
+              "override). A video is a directory of\n.jpg/.jpeg/.png/.bmp frames in natural "
+              "order; --clips clips of --frames frames --stride apart are cut\nexactly as the "
+              "trainer's evaluation cuts them (clip i starts in the middle of the i-th of N "
+              "equal\nparts of the possible starts; a short video loops from its first frame), "
+              "resized (shorter side),\ncentre-cropped and normalised, and the video's "
+              "prediction is the mean of the clips' probabilities.\nA .npy array (float32, "
+              "N,C,T,H,W) is fed as is, one prediction per sample.");
+  add_model_flags(flags, model, model_options, /*with_classes=*/true);
   flags.add("weights", "", "JSON weight file (required)");
   flags.add("video", "", "directory of frames (exactly one of --video and --input-npy)");
   flags.add("input-npy", "", "float32 .npy clips laid out N,C,T,H,W, fed without preprocessing");
-  flags.add("labels", "", "class names, one per line, as many as --classes");
-  flags.add("top", "5", "classes to print per sample (at most --classes are printed)");
-  flags.add("logits-out", "", "write the raw logits as a JSON array of arrays, one per sample");
-  flags.add("frames", "16", "clip length T (kinetics_repflow_r50 needs T >= 11)");
-  flags.add("resize", "128", "shorter side after resizing, 0 keeps the frames' size");
-  flags.add("crop", "112", "side of the centre crop, 0 keeps the whole frame");
-  flags.add("norm", "imagenet",
-            "imagenet (torchvision's mean/std) or paper (1 - 2 * pixel / 255, the published "
-            "code's, for its converted weights)");
+  flags.add("labels", "",
+            "class names, one per line, as many as --classes (default: the weight file's)");
+  flags.add("top", "5", "classes to print per prediction (at most --classes are printed)");
+  flags.add("logits-out", "", "write the raw logits as a JSON array of arrays, one per clip");
+  flags.add("frames", std::to_string(in.frames.value_or(16)),
+            "clip length T (kinetics_repflow_r50 needs T >= 11)");
+  flags.add("stride", std::to_string(in.stride.value_or(1)), "frames between clip frames");
+  flags.add("clips", std::to_string(in.clips.value_or(1)),
+            "clips per video, as the trainer's --clips-per-video");
+  flags.add("resize", std::to_string(in.resize.value_or(128)),
+            "shorter side after resizing, 0 keeps the frames' size");
+  flags.add("size", std::to_string(in.size.value_or(112)),
+            "side of the centre crop, 0 keeps the whole frame");
+  flags.add("norm", normalisation_text(in.norm.value_or(imagenet_normalisation())),
+            "imagenet (torchvision's mean/std), paper (1 - 2 * pixel / 255, the published "
+            "code's, for its converted weights) or M,M,M/S,S,S");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
   add_threads_flag(flags, "CPU threads");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
-  RF_CHECK(!flags.str("weights").empty(), "infer: flag --weights is required");
+  RF_CHECK(weights, "infer: flag --weights is required");
   const bool video = !flags.str("video").empty(), npy = !flags.str("input-npy").empty();
   RF_CHECK(video != npy, "infer: give exactly one of --video and --input-npy");
-  const ModelOptions options = model_options_from_flags(flags, {}, /*with_classes=*/true);
-  const int64_t top = std::min(flags.integer_in("top", 1, 1000000), options.classes);
-  const std::vector<std::string> labels =
-      flags.str("labels").empty() ? std::vector<std::string>()
-                                  : read_labels(user_path(flags.str("labels")), options.classes);
+  const ModelSpec spec = model_spec_from_flags(flags, /*with_classes=*/true);
+  const int64_t classes = std::stoll(spec.options.at("classes"));
+  const int64_t top = std::min(flags.integer_in("top", 1, 1000000), classes);
+  std::vector<std::string> labels = meta.class_names;
+  if (!flags.str("labels").empty()) {
+    labels = read_labels(user_path(flags.str("labels")), classes);
+  } else if (static_cast<int64_t>(labels.size()) != classes) {
+    labels.clear();  // names recorded for another class count do not apply
+  }
 
   auto start = Clock::now();
   std::string what;
-  Tensor clips = video ? video_clip(flags, user_path(flags.str("video")), &what)
+  Tensor clips = video ? video_clips(flags, user_path(flags.str("video")), &what)
                        : npy_clips(user_path(flags.str("input-npy")), &what);
   const double read_s = seconds_since(start);
 
   start = Clock::now();
-  std::shared_ptr<Module> model = make_model(flags.str("model"), options);
-  load_weights_into(*model, user_path(flags.str("weights")));
-  model->eval();
-  model->to(device);
+  std::shared_ptr<Module> net = make_model(spec);
+  load_weights_into(*net, weights->tensors, weights->path);
+  net->eval();
+  net->to(device);
   const double load_s = seconds_since(start);
 
   start = Clock::now();
   NoGradGuard no_grad;
-  const Tensor logits = model->forward(clips.to(device)).to(Device::cpu());
+  const Tensor logits = net->forward(clips.to(device)).to(Device::cpu());
   const double forward_s = seconds_since(start);
 
-  std::printf("model %s, %lld classes, input %s (%s) on %s\n", flags.str("model").c_str(),
-              static_cast<long long>(options.classes), shape_str(clips.shape()).c_str(),
-              what.c_str(), device.str().c_str());
-  print_top(ops::softmax(logits, 1), top, labels);
+  std::printf("model %s, %lld classes, input %s (%s) on %s\n", spec.name.c_str(),
+              static_cast<long long>(classes), shape_str(clips.shape()).c_str(), what.c_str(),
+              device.str().c_str());
+  const Tensor probabilities = ops::softmax(logits, 1);
+  if (video) {
+    // The video's prediction, as the trainer's video-level evaluation scores it.
+    print_top(ops::mean(probabilities, {0}, /*keepdim=*/true), top, labels,
+              [](int64_t) { return std::string("video"); });
+  } else {
+    print_top(probabilities, top, labels, [](int64_t i) { return "sample " + std::to_string(i); });
+  }
   if (!flags.str("logits-out").empty()) {
     write_file_atomic(user_path(flags.str("logits-out")), logits_json(logits));
     std::printf("wrote logits to %s\n", flags.str("logits-out").c_str());

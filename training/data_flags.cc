@@ -24,6 +24,12 @@ DataSplits synthetic(const Flags& flags) {
   o.split = SyntheticMotionOptions::Split::kVal;
   o.size = flags.integer_in("synthetic-val", 1, kMaxCount);
   s.val = std::make_unique<SyntheticMotion>(o);
+  for (int64_t c = 0; c < o.classes; ++c) s.class_names.push_back(motion_class_name(c, o.classes));
+  s.input.frames = o.frames;
+  s.input.stride = 1;
+  s.input.resize = 0;
+  s.input.size = static_cast<int>(o.height);
+  s.input.norm = synthetic_motion_normalisation();
   return s;
 }
 
@@ -49,12 +55,23 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   // The validation list takes the training list's classes, so one index means one class.
   VideoList val = read_video_list(required(flags, "val-list", kind), format, train.classes);
   DataSplits s;
+  s.class_names = train.classes;
+  s.input.frames = o.frames;
+  s.input.stride = o.stride;
+  s.input.resize = o.resize;
+  s.input.size = o.crop;
+  s.input.norm = o.norm;
   s.train = std::make_unique<FrameDataset>(std::move(train), o);
   s.val = std::make_unique<FrameDataset>(std::move(val), o);
   return s;
 }
 
 }  // namespace
+
+const std::vector<std::string>& data_path_flags() {
+  static const std::vector<std::string> names = {"root", "train-list", "val-list", "class-names"};
+  return names;
+}
 
 void add_data_flags(Flags& flags) {
   flags.add("data", "synthetic",
@@ -77,7 +94,7 @@ void add_data_flags(Flags& flags) {
             "paper's Kinetics class-map JSON); default: from the training list");
   flags.add("norm", "imagenet",
             "frame folders: pixel normalisation, imagenet (torchvision's "
-            "mean/std) or paper (1 - 2 x / 255, what the published weights saw)");
+            "mean/std), paper (1 - 2 x / 255, what the published weights saw) or M,M,M/S,S,S");
   flags.add("stride", "1", "frame folders: frames between consecutive clip frames");
   flags.add("resize", "128",
             "frame folders: shorter side after resizing, before the crop (0: "

@@ -5,13 +5,20 @@
 
 #include "framework/flags.h"
 #include "training/dataset.h"
+#include "training/weights_meta.h"
 
 namespace repflow {
 
 void add_data_flags(Flags& flags);
 
+// The data flags that name files or directories (a run saves them absolute, so that it resumes
+// from any directory).
+const std::vector<std::string>& data_path_flags();
+
 struct DataSplits {
   std::unique_ptr<Dataset> train, val;
+  std::vector<std::string> class_names;  // index -> name
+  ClipMeta input;  // how clips are cut, for the run's weight file (training/weights_meta.h)
 };
 // Errors name the flag or file that is wrong.
 DataSplits make_datasets(const Flags& flags);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "framework/error.h"
@@ -96,6 +97,23 @@ SyntheticMotion::SyntheticMotion(const SyntheticMotionOptions& o) : options_(o) 
            o.texture_cell, " and ", o.noise);
 }
 
+Normalisation synthetic_motion_normalisation() {
+  return {{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}};
+}
+
+std::string motion_class_name(int64_t label, int64_t classes) {
+  RF_CHECK(classes >= 1 && label >= 0 && label < classes, "motion class ", label, " of ", classes);
+  // Degrees clockwise from right, exact when 360 * label / classes is a whole number.
+  if (360 * label % classes == 0 && 360 * label / classes % 45 == 0) {
+    static const char* const kNames[] = {"right", "down-right", "down", "down-left",
+                                         "left",  "up-left",    "up",   "up-right"};
+    return kNames[360 * label / classes / 45];
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g deg", 360.0 * static_cast<double>(label) / classes);
+  return text;
+}
+
 std::string SyntheticMotion::video_name(int64_t index) const {
   return "synthetic #" + std::to_string(index);
 }
@@ -109,6 +127,7 @@ void SyntheticMotion::direction(int64_t label, float* dx, float* dy) const {
 
 Clip SyntheticMotion::clip(int64_t index, const ClipRequest& request) const {
   const SyntheticMotionOptions& o = options_;
+  const Normalisation norm = synthetic_motion_normalisation();
   RF_CHECK(index >= 0 && index < o.size, "SyntheticMotion: video ", index, " is out of range [0, ",
            o.size, ")");
   const int64_t label = index % o.classes;
@@ -173,7 +192,7 @@ Clip SyntheticMotion::clip(int64_t index, const ClipRequest& request) const {
           const int64_t i = ((c * t_count + t) * h + y) * w + x;
           const float noisy =
               value + o.noise * philox_normal(noise_key, kNoise, static_cast<uint64_t>(i));
-          out[i] = (noisy - 0.5f) / 0.25f;
+          out[i] = (noisy - norm.mean[c]) / norm.std[c];
         }
       }
     }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "training/dataset.h"
+#include "training/video_frames.h"
 
 namespace repflow {
 
@@ -38,7 +39,13 @@ struct SyntheticMotionOptions {
   bool fresh_train_clips = true;
 };
 
-// Pixels are normalised as (value - 0.5) / 0.25 with values in [0, 1] (before noise).
+// How pixel values in [0, 1] (before noise) are normalised: mean 0.5, std 0.25 per channel.
+Normalisation synthetic_motion_normalisation();
+
+// The name of class `label` of `classes`: its direction, "right", "down-right", "down", ... when
+// the angle is a multiple of 45 degrees (y points down), else "<degrees> deg".
+std::string motion_class_name(int64_t label, int64_t classes);
+
 class SyntheticMotion : public Dataset {
  public:
   explicit SyntheticMotion(const SyntheticMotionOptions& options);

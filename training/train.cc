@@ -5,13 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
-#include <map>
+#include <optional>
+#include <system_error>
 
 #include "framework/error.h"
 #include "framework/flags.h"
@@ -26,6 +28,7 @@
 #include "training/module_broadcast.h"
 #include "training/sync_batch_norm.h"
 #include "training/trainer.h"
+#include "training/weights_meta.h"
 
 namespace repflow {
 namespace {
@@ -33,11 +36,10 @@ namespace {
 // Upper bound for counts given as flags: far above any real use, and within int.
 constexpr int64_t kMaxCount = 1000000000;
 
-// The default run (README, "Training"): a ResNet-10 for 32x32 frames, 8 channels wide, with a
-// flow block after res2 where the features still have the frames' full resolution.
-constexpr char kDefaultModel[] = "resnet10_2d";
-const std::map<std::string, std::string> kDefaultModelOptions = {
-    {"width", "8"}, {"stem", "small"}, {"flow", "after2"}, {"reduced-channels", "8"}};
+// The default run's network (README, "Training"), a preset of the registry: a ResNet-10 for
+// 32x32 frames, 8 channels wide, with a flow block after res2 where the features still have the
+// frames' full resolution.
+constexpr char kDefaultModel[] = "resnet10_2d_tiny";
 // Defaults of flags the optimiser and averaging libraries declare: the default run's recipe
 // (batch 16 gives twice the updates of 32 for the same compute and learned on every seed tried).
 const std::pair<const char*, const char*> kRecipeDefaults[] = {{"lr", "0.05"},
@@ -46,11 +48,12 @@ const std::pair<const char*, const char*> kRecipeDefaults[] = {{"lr", "0.05"},
                                                                {"ema-decay", "0.99"},
                                                                {"ema-warmup", "true"}};
 
-void add_flags(Flags& flags) {
-  add_model_flags(flags, kDefaultModel, /*with_classes=*/false, kDefaultModelOptions);
+// `model`: the model whose own defaults the model flags take (and --help shows).
+void add_flags(Flags& flags, const std::string& model) {
+  add_model_flags(flags, model, model_defaults(model), /*with_classes=*/false);
   flags.add("init-weights", "",
-            "weight file to start from (non-strict: missing names keep "
-            "their initial values, e.g. a classifier of another size)");
+            "weight file to start from: tensors whose name and shape fit are loaded, the rest "
+            "(e.g. a classifier of another size) keep their initial values and are listed");
   add_data_flags(flags);
   flags.add("epochs", "5", "passes over the training set");
   flags.add("batch-size", "16",
@@ -97,18 +100,58 @@ std::string default_run_dir(const std::string& model) {
   return "runs/" + model + "-" + stamp;
 }
 
-// --resume: the checkpoint, with the saved flags applied where the command line is silent.
-Checkpoint resume(Flags& flags) {
-  std::string path = user_path(flags.str("resume"));
-  if (std::filesystem::is_directory(path)) path = checkpoint_path(path);
-  Checkpoint c = load_checkpoint(path);
-  const nlohmann::json& saved =
-      c.trainer.contains("config") ? c.trainer["config"]["flags"] : nlohmann::json();
-  RF_CHECK(saved.is_object(), path, ": the checkpoint has no saved configuration");
-  for (const auto& [name, value] : saved.items())
-    if (name != "resume" && !flags.given(name)) flags.set(name, value.get<std::string>());
-  if (!flags.given("run-dir")) flags.set("run-dir", std::filesystem::path(path).parent_path());
-  return c;
+// Flags that name files or directories: saved absolute, so that a run resumes from anywhere.
+std::vector<std::string> path_flags() {
+  std::vector<std::string> names = data_path_flags();
+  names.insert(names.end(), {"init-weights", "run-dir"});
+  return names;
+}
+
+// What --resume names: the checkpoint and the flags its run was configured with.
+struct Resumed {
+  std::string path;
+  Checkpoint checkpoint;
+  nlohmann::json flags;
+};
+
+// Read before the flags are declared, since the resumed run's model decides their defaults.
+std::optional<Resumed> read_resumed(int argc, char** argv) {
+  const std::optional<std::string> resume = Flags::peek(argc, argv, "resume");
+  if (!resume || resume->empty()) return std::nullopt;
+  Resumed r;
+  r.path = user_path(*resume);
+  if (std::filesystem::is_directory(r.path)) r.path = checkpoint_path(r.path);
+  r.checkpoint = load_checkpoint(r.path);
+  const nlohmann::json& t = r.checkpoint.trainer;
+  if (t.contains("config") && t["config"].is_object() && t["config"].contains("flags"))
+    r.flags = t["config"]["flags"];
+  RF_CHECK(r.flags.is_object(), r.path, ": the checkpoint has no saved configuration");
+  for (const auto& [name, value] : r.flags.items())
+    RF_CHECK(value.is_string(), r.path, ": saved flag ", name, " is not a string");
+  return r;
+}
+
+// The saved flags applied where the command line is silent; a saved path that no longer exists
+// is an Error that says where it came from.
+void apply_resumed(Flags& flags, const Resumed& r) {
+  for (const auto& [name, value] : r.flags.items()) {
+    if (name == "resume" || flags.given(name)) continue;
+    try {
+      flags.set(name, value.get<std::string>());
+    } catch (const Error& e) {
+      RF_FAIL(r.path, ": the saved configuration has flag --", name,
+              " that this trainer does not know");
+    }
+  }
+  if (!flags.given("run-dir")) flags.set("run-dir", std::filesystem::path(r.path).parent_path());
+  for (const std::string& name : data_path_flags()) {
+    const std::string value = flags.str(name);
+    if (flags.given(name) || value.empty()) continue;
+    std::error_code ec;
+    RF_CHECK(std::filesystem::exists(user_path(value), ec), "flag --", name, " '", value,
+             "' comes from the saved configuration in ", r.path, " and does not exist (give --",
+             name, " again)");
+  }
 }
 
 // The trainer's hooks for a data-parallel run over `comm`, gradients averaged by `reducer`.
@@ -133,13 +176,23 @@ std::vector<Tensor> learned_parameters(const Module& model) {
 }
 
 int train(int argc, char** argv) {
+  std::optional<Resumed> resumed = read_resumed(argc, argv);
+  // The model whose defaults the flags take: the one typed, else the resumed run's, else the
+  // default run's.
+  std::string model_name = kDefaultModel;
+  if (resumed && resumed->flags.contains("model")) model_name = resumed->flags["model"];
+  model_name = Flags::peek(argc, argv, "model").value_or(model_name);
   Flags flags("train",
               "Trains a video model; with no flags, a small 2-D ResNet with a "
-              "representation-flow block on built-in synthetic motion classes.");
-  add_flags(flags);
+              "representation-flow block on built-in synthetic motion classes. Model flags "
+              "default to --model's own values (shown for " +
+                  model_name + ").");
+  add_flags(flags, model_name);
   if (!flags.parse(argc, argv)) return 0;
-  std::optional<Checkpoint> checkpoint;
-  if (!flags.str("resume").empty()) checkpoint = resume(flags);
+  if (resumed) apply_resumed(flags, *resumed);
+  for (const std::string& name : path_flags())
+    if (!flags.str(name).empty())
+      flags.set(name, std::filesystem::absolute(user_path(flags.str(name))).lexically_normal());
   Device device = parse_device(flags.str("device"));
   apply_threads_flag(flags);
   const DistOptions dist = read_dist_flags(flags);
@@ -158,13 +211,16 @@ int train(int argc, char** argv) {
   o.quiet = flags.boolean("quiet");
   const DataSplits data = make_datasets(flags);
 
-  ModelOptions model_options;
-  model_options.classes = data.train->num_classes();
-  model_options = model_options_from_flags(flags, model_options, /*with_classes=*/false);
+  const ModelSpec spec = model_spec_from_flags(
+      flags, /*with_classes=*/false, {{"classes", std::to_string(data.train->num_classes())}});
   manual_seed(o.seed);
-  const std::shared_ptr<Module> model = make_model(flags.str("model"), model_options);
-  if (!flags.str("init-weights").empty())
-    load_weights_into(*model, user_path(flags.str("init-weights")), /*strict=*/false);
+  const std::shared_ptr<Module> model = make_model(spec);
+  // A resumed run takes every tensor from its checkpoint.
+  if (!flags.str("init-weights").empty() && !resumed) {
+    const std::string path = flags.str("init-weights");
+    const LoadReport report = load_weights_into(*model, path, /*strict=*/false);
+    if (!comm || comm->rank() == 0) std::cout << describe_partial_load(path, report) << std::endl;
+  }
   model->to(device);
   // A checkpoint (--resume) is read by every process and replaces these values alike.
   std::optional<GradReducer> reducer;
@@ -205,9 +261,17 @@ int train(int argc, char** argv) {
   RF_CHECK(o.clip_grad_norm >= 0, "flag --clip-grad: ", o.clip_grad_norm, " is negative");
   o.schedule = lr_schedule_from_flags(flags, o.epochs);
   o.averaging = averaging_from_flags(flags);
-  if (flags.str("run-dir").empty()) flags.set("run-dir", default_run_dir(flags.str("model")));
-  o.run_dir = user_path(flags.str("run-dir"));
-  o.resume_from = std::move(checkpoint);
+  if (flags.str("run-dir").empty())
+    flags.set("run-dir", std::filesystem::absolute(user_path(default_run_dir(flags.str("model"))))
+                             .lexically_normal());
+  o.run_dir = flags.str("run-dir");
+  if (resumed) o.resume_from = std::move(resumed->checkpoint);
+  WeightsMeta meta;
+  meta.model = spec;
+  meta.class_names = data.class_names;
+  meta.input = data.input;
+  meta.input.clips = o.val_loader.order.clips_per_video;
+  o.weights_meta = weights_meta_to_json(meta);
 
   nlohmann::json saved_flags = nlohmann::json::object();
   for (const auto& [name, value] : flags.values()) saved_flags[name] = value;
@@ -240,13 +304,21 @@ int train(int argc, char** argv) {
 }  // namespace repflow
 
 int main(int argc, char** argv) {
-  // oneDNN's OpenMP workers spin after each conv by default and then compete with our own thread
-  // pool for the same cores (8 steps of the default run: 7.8 s spinning, 3.6 s passive).
-  // libgomp reads the policy once, when it loads, so the process starts itself again with it.
+  // oneDNN's OpenMP workers spin after each convolution unless OMP_WAIT_POLICY is passive, and
+  // then compete with the framework's own thread pool for the cores. libgomp reads the policy
+  // once, in its initialiser, before main; the executable's .preinit_array runs earlier but before
+  // libc has set up `environ`, and libc's initialiser then discards what a setenv did there. So
+  // the process starts itself again with the variable, unless the user set it. It does so by the
+  // executable's own path, not /proc/self/exe, which would rename the process `exe`.
   if (!std::getenv("OMP_WAIT_POLICY")) {
     setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);
-    // Without /proc the run goes on, only slower.
+    std::array<char, 4096> path;
+    const ssize_t length = readlink("/proc/self/exe", path.data(), path.size());
+    if (length > 0 && static_cast<size_t>(length) < path.size()) {
+      path[static_cast<size_t>(length)] = '\0';
+      execv(path.data(), argv);
+    }
+    // Without /proc, or once the executable is deleted, the run goes on, only slower.
   }
   return repflow::run_main_distributed([&] { return repflow::train(argc, argv); });
 }

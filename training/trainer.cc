@@ -1,5 +1,6 @@
 #include "training/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -95,7 +96,10 @@ class Trainer {
       const double seconds_before = position_.seconds;
       ProgressOptions progress_options;
       progress_options.quiet = options_.quiet;
-      progress_options.terminal = is_terminal(stdout);
+      // mpirun gives every rank a pseudo-terminal as stdout, whatever its own stdout is (a log
+      // file too), and a remote rank 0 cannot see the user's terminal: several processes draw
+      // no bar, only the summary lines.
+      progress_options.terminal = dp().world_size == 1 && is_terminal(stdout);
       EpochProgress progress(out(), static_cast<int>(position_.epoch + 1),
                              static_cast<int>(options_.epochs), steps, progress_options);
       model_.train();
@@ -108,7 +112,10 @@ class Trainer {
                         position_.sums.clips);
         if (interrupt_requested() && position_.step < steps) {
           position_.seconds = seconds_before + seconds_since(epoch_start);
-          if (dp().root()) save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
+          if (dp().root()) {
+            SaveGuard saving;
+            save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
+          }
           out() << "\ninterrupted: checkpoint saved at epoch " << position_.epoch + 1 << " step "
                 << position_.step << " in " << checkpoint_path(options_.run_dir)
                 << " (continue with --resume " << options_.run_dir << ")" << std::endl;
@@ -246,18 +253,28 @@ class Trainer {
     ++position_.epoch;
     position_.step = 0;
     position_.sums = EpochSums();
+    epoch_record_ = record;
     if (!dp().root()) return;
-    metrics_.append(record);
-    write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
+    SaveGuard saving;
+    // The checkpoint first: a metrics line never exists without its checkpoint, and the
+    // checkpoint carries the line for restore() to write should the process die before it.
     save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
     save_evaluated_weights();
+    append_metrics(record);
+  }
+
+  // A line of metrics.jsonl, and the chart redrawn with it.
+  void append_metrics(const nlohmann::json& record) {
+    metrics_.append(record);
+    write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
   }
 
   // What evaluation used (the averages, when averaging), for //tools:infer.
   void save_evaluated_weights() {
     std::optional<AveragedWeightsScope> averaged;
     if (averaging()) averaged.emplace(average_);
-    save_weights(weights_path(options_.run_dir), model_.state_dict());
+    save_weights(weights_path(options_.run_dir), model_.state_dict(),
+                 {{"meta", options_.weights_meta}});
   }
 
   Checkpoint checkpoint() const {
@@ -274,6 +291,7 @@ class Trainer {
                  {"rng", {{"seed", gen.seed()}, {"offset", gen.offset()}}},
                  {"plateau", plateau_state_to_json(schedule_.plateau_state())},
                  {"average_updates", average_.updates()},
+                 {"epoch_record", epoch_record_},
                  {"config", options_.config}};
     return c;
   }
@@ -289,6 +307,8 @@ class Trainer {
       default_generator().set_state(t.at("rng").at("seed").get<uint64_t>(),
                                     t.at("rng").at("offset").get<uint64_t>());
       schedule_.set_plateau_state(plateau_state_from_json(t.at("plateau")));
+      // Checkpoints written before the field existed have none; their log is complete.
+      if (t.contains("epoch_record")) epoch_record_ = t.at("epoch_record");
       model_.load_state_dict(as_map(c.model));
       sgd_.load_state(as_map(c.optimizer));
       if (averaging()) {
@@ -305,6 +325,15 @@ class Trainer {
              train_loader_.batches_per_epoch(), " batches (a different batch size or dataset?)");
     metrics_ = MetricsLog::read(metrics_.path());
     metrics_.drop_after_epoch(position_.epoch);
+    // The checkpoint's epoch has no metrics line when the process died between writing the
+    // two (finish_epoch).
+    const std::vector<nlohmann::json>& records = metrics_.records();
+    const bool line_missing =
+        !epoch_record_.is_null() &&
+        std::none_of(records.begin(), records.end(), [&](const nlohmann::json& r) {
+          return r.contains("epoch") && r["epoch"] == epoch_record_["epoch"];
+        });
+    if (dp().root() && line_missing) append_metrics(epoch_record_);
     out() << "resumed at epoch " << position_.epoch + 1 << " step " << position_.step << std::endl;
   }
 
@@ -334,6 +363,8 @@ class Trainer {
   ParameterAverage average_;
   MetricsLog metrics_;
   Position position_;
+  // The last finished epoch's metrics line, null before the first.
+  nlohmann::json epoch_record_;
   std::ostream silent_{nullptr};
 };
 

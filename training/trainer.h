@@ -41,6 +41,9 @@ struct TrainerOptions {
   // The run's configuration (flag values), saved to config.json and into every checkpoint so
   // that --resume can rebuild the same run.
   nlohmann::json config = nlohmann::json::object();
+  // What weights.json says about itself, its field "meta" (training/weights_meta.h): the model,
+  // the class names and the clip geometry, so that //tools:infer needs nothing else.
+  nlohmann::json weights_meta = nlohmann::json::object();
   std::optional<Checkpoint> resume_from;
   // Several processes: each trains on its shard of every epoch (same number of steps on each)
   // with gradients averaged before every step, and evaluates its shard of the validation clips

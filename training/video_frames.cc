@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <system_error>
 
@@ -116,7 +118,35 @@ Normalisation paper_normalisation() { return {{0.5f, 0.5f, 0.5f}, {-0.5f, -0.5f,
 Normalisation parse_normalisation(const std::string& name, const std::string& flag) {
   if (name == "imagenet") return imagenet_normalisation();
   if (name == "paper") return paper_normalisation();
-  RF_FAIL(flag, ": '", name, "' is not imagenet or paper");
+  Normalisation n{};
+  float* values[6] = {&n.mean[0], &n.mean[1], &n.mean[2], &n.std[0], &n.std[1], &n.std[2]};
+  const char* p = name.c_str();
+  bool ok = true;
+  for (int i = 0; i < 6 && ok; ++i) {
+    char* end = nullptr;
+    *values[i] = std::strtof(p, &end);
+    ok = end != p && std::isfinite(*values[i]) && *end == (i == 5 ? '\0' : i == 2 ? '/' : ',');
+    p = end + (i < 5 ? 1 : 0);
+  }
+  for (int c = 0; c < 3 && ok; ++c) ok = n.std[c] != 0;
+  RF_CHECK(ok, flag, ": '", name,
+           "' is not imagenet, paper or M,M,M/S,S,S (three means, three non-zero stds)");
+  return n;
+}
+
+std::string normalisation_text(const Normalisation& norm) {
+  const auto same = [&norm](const Normalisation& other) {
+    return norm.mean == other.mean && norm.std == other.std;
+  };
+  if (same(imagenet_normalisation())) return "imagenet";
+  if (same(paper_normalisation())) return "paper";
+  std::string text;
+  char number[32];
+  for (int i = 0; i < 6; ++i) {
+    std::snprintf(number, sizeof number, "%.9g", i < 3 ? norm.mean[i] : norm.std[i - 3]);
+    text += (i == 0 ? "" : i == 3 ? "/" : ",") + std::string(number);
+  }
+  return text;
 }
 
 Tensor read_frames(const std::vector<std::string>& paths, const FrameTransform& transform) {

@@ -29,9 +29,11 @@ struct Normalisation {
 Normalisation imagenet_normalisation();
 // The published code's `1 - 2 * pixel / 255` (mean 0.5, std -0.5): what its released weights saw.
 Normalisation paper_normalisation();
-// "imagenet" or "paper" (the --norm flag of the trainer and of //tools:infer); anything else is
-// an Error naming `flag`.
+// "imagenet", "paper" or explicit statistics "M,M,M/S,S,S" (three means, then three stds) (the
+// --norm flag of the trainer and of //tools:infer); anything else is an Error naming `flag`.
 Normalisation parse_normalisation(const std::string& name, const std::string& flag);
+// The text parse_normalisation reads back as `norm`: its name when it is a named one.
+std::string normalisation_text(const Normalisation& norm);
 
 // Where a crop sits, as fractions of the free room: the crop's left column is
 // min(room, floor(x * (room + 1))) with room = width - crop, and likewise for rows. A sampler that
