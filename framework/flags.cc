@@ -39,7 +39,10 @@ bool Flags::parse(int argc, char** argv, bool allow_positional) {
     const bool is_bool = it->second.default_value == "true" || it->second.default_value == "false";
     if (!has_value) {
       if (is_bool) {
-        value = "true";
+        // A bare boolean flag is true; `--quiet false` reads the value that follows it.
+        const bool next_is_value = i + 1 < argc && (std::string(argv[i + 1]) == "true" ||
+                                                    std::string(argv[i + 1]) == "false");
+        value = next_is_value ? argv[++i] : "true";
       } else {
         RF_CHECK(i + 1 < argc, program_, ": flag --", name, " needs a value");
         value = argv[++i];

@@ -14,7 +14,7 @@ class Flags {
  public:
   Flags(std::string program, std::string description);
   // Declares --name with a default (as text) and a help line. Boolean flags take "true"/"false"
-  // and may be given bare (--quiet).
+  // (--quiet=false or --quiet false) and may be given bare (--quiet).
   void add(const std::string& name, const std::string& default_value, const std::string& help);
   // Parses argv; returns false when --help was printed. Unknown flags, missing values and
   // positional arguments (unless allowed) are Errors.

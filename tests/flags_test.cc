@@ -29,6 +29,25 @@ TEST(Flags, ValuesDefaultsAndErrorsNameTheFlag) {
   EXPECT_NE(flags.usage().find("--lr (default: 0.1)"), std::string::npos);
 }
 
+TEST(Flags, BooleansTakeAValueThatFollowsOrStandBare) {
+  Flags flags("prog", "test");
+  flags.add("quiet", "true", "less output");
+  flags.add("legend", "false", "draw it");
+  ASSERT_TRUE(parse_args(flags, {"--quiet", "false", "--legend", "a.png"}, true));
+  EXPECT_FALSE(flags.boolean("quiet"));
+  EXPECT_TRUE(flags.boolean("legend"));
+  EXPECT_EQ(flags.positional(), std::vector<std::string>{"a.png"});
+}
+
+TEST(Flags, PeekFindsTheLastValueBeforeAnythingIsDeclared) {
+  const std::vector<std::string> args = {"prog", "--model", "a", "--x=1", "--model=b", "--model"};
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  EXPECT_EQ(Flags::peek(static_cast<int>(argv.size()), argv.data(), "model"), "b");
+  EXPECT_EQ(Flags::peek(static_cast<int>(argv.size()), argv.data(), "x"), "1");
+  EXPECT_FALSE(Flags::peek(static_cast<int>(argv.size()), argv.data(), "y").has_value());
+}
+
 TEST(Flags, GivenValuesAndSetSupportSavedConfigurations) {
   Flags flags("prog", "test");
   flags.add("epochs", "3", "passes");

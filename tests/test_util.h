@@ -63,10 +63,11 @@ inline std::string test_tmp(const std::string& name) {
 }
 
 // Parses `args` as a binary's command line (after its name).
-inline bool parse_args(repflow::Flags& flags, std::vector<std::string> args) {
+inline bool parse_args(repflow::Flags& flags, std::vector<std::string> args,
+                       bool allow_positional = false) {
   std::vector<char*> argv{const_cast<char*>("prog")};
   for (std::string& a : args) argv.push_back(a.data());
-  return flags.parse(static_cast<int>(argv.size()), argv.data());
+  return flags.parse(static_cast<int>(argv.size()), argv.data(), allow_positional);
 }
 
 // A fresh, empty directory in the scratch directory, so listing it shows exactly what a test
