@@ -21,16 +21,13 @@ FlowBlock::FlowBlock(int64_t channels, FlowBlockOptions options) : options_(opti
   if (options.batch_norm) bn_ = register_module("bn", std::make_shared<BatchNorm>(c));
   const ops::FlowParams d =
       ops::default_flow_params(options.learnable_gradients, options.learnable_sobel);
-  // Registered under their own names; requires_grad comes from the defaults.
-  const auto param = [this](const char* name, const Tensor& value) {
-    const bool learn = value.requires_grad();
-    Tensor* t = &register_parameter(name, value.detach().clone());
-    t->set_requires_grad(learn);
-    return t;
-  };
-  params_ = {{param("theta", d.theta), param("lambda", d.lambda), param("tau", d.tau),
-              param("div_x", d.div_x), param("div_y", d.div_y), param("grad_x", d.grad_x),
-              param("grad_y", d.grad_y), param("sobel_x", d.sobel_x), param("sobel_y", d.sobel_y)}};
+  // Registered under their own names, in table order; requires_grad comes from the defaults.
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
+    const Tensor& value = d[spec.id];
+    Tensor* t = &register_parameter(spec.name, value.detach().clone());
+    t->set_requires_grad(value.requires_grad());
+    params_[spec.id] = t;
+  }
 }
 
 Tensor FlowBlock::flow(const Tensor& x) {
@@ -45,8 +42,8 @@ Tensor FlowBlock::flow(const Tensor& x) {
   const Tensor frames = ops::permute(z, {0, 2, 1, 3, 4});  // (N, T, C', H, W)
   const Tensor f1 = ops::reshape(ops::narrow(frames, 1, 0, t - 1), {n * (t - 1), r, h, w});
   const Tensor f2 = ops::reshape(ops::narrow(frames, 1, 1, t - 1), {n * (t - 1), r, h, w});
-  const ops::FlowParams params{*params_[0], *params_[1], *params_[2], *params_[3], *params_[4],
-                               *params_[5], *params_[6], *params_[7], *params_[8]};
+  ops::FlowParams params;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) params[spec.id] = *params_[spec.id];
   const Tensor flow = ops::representation_flow(f1, f2, params, options_.n_iter);
   return ops::permute(ops::reshape(flow, {n, t - 1, 2 * r, h, w}), {0, 2, 1, 3, 4});
 }

@@ -1,7 +1,6 @@
 #pragma once
 // The representation-flow block of the paper (Fig. 3) in paper mode, and flow-of-flow stacks
 // (Fig. 6). Input and output are (N, C, T, H, W); each flow stage turns T frames into T - 1.
-#include <array>
 #include <memory>
 
 #include "models/layers.h"
@@ -22,8 +21,8 @@ struct FlowBlockOptions {
 // reduce (1x1x1 conv C -> C') -> per-sample min-max normalisation to [0, 255] -> flow between
 // frames t and t+1 -> 1x1x1 conv 2C' -> C -> [BN] -> [+ residual, ReLU].
 // Parameters: reduce.weight, expand.weight, bn.*, and the flow's theta, lambda, tau, div_x,
-// div_y, grad_x, grad_y, sobel_x, sobel_y (requires_grad per FlowBlockOptions and the
-// defaults of ops::default_flow_params).
+// div_y, grad_x, grad_y, sobel_x, sobel_y (ops::kFlowParamTable's names; requires_grad per
+// FlowBlockOptions and the defaults of ops::default_flow_params).
 class FlowBlock : public Module {
  public:
   FlowBlock(int64_t channels, FlowBlockOptions options = {});
@@ -35,9 +34,9 @@ class FlowBlock : public Module {
   FlowBlockOptions options_;
   std::shared_ptr<Conv> reduce_, expand_;
   std::shared_ptr<BatchNorm> bn_;
-  // Slots of the flow's parameters, in ops::FlowParams order (slots, not copies, so that
-  // Module::to and load_state_dict reach them).
-  std::array<Tensor*, 9> params_;
+  // Slots of the flow's parameters (slots, not copies, so that Module::to and load_state_dict
+  // reach them).
+  ops::FlowParamArray<Tensor*> params_;
 };
 
 // Flow -> [conv] -> Flow -> ...: `stages` FlowBlocks; with `conv_between` (FcF) a (1,3,3)

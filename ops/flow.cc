@@ -16,6 +16,7 @@
 // backward at a few forward passes instead of O(n_iter^2) of them.
 #include "ops/flow.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -28,67 +29,65 @@ namespace {
 
 constexpr const char* kOp = "representation_flow";
 
-// The parameters in the order of the op's inputs after f1, f2, and of FlowScalars.
-std::vector<Tensor> param_list(const FlowParams& p) {
-  return {p.theta, p.lambda, p.tau, p.div_x, p.div_y, p.grad_x, p.grad_y, p.sobel_x, p.sobel_y};
-}
+// The op's inputs: f1, f2, then the parameters in table order.
+constexpr int kFirstParamInput = 2;
+int input_of(FlowParam p) { return kFirstParamInput + flow_param_index(p); }
 
-struct ParamSpec {
-  const char* name;
-  int64_t numel;  // 1 for scalars, which may have shape [] or [1]
-  Shape shape;
-};
+Shape shape_of(const FlowParamSpec& spec) { return Shape(spec.dims, spec.dims + spec.rank); }
 
-const ParamSpec kParamSpecs[] = {
-    {"theta", 1, {}},   {"lambda", 1, {}},      {"tau", 1, {}},
-    {"div_x", 2, {2}},  {"div_y", 2, {2}},      {"grad_x", 2, {2}},
-    {"grad_y", 2, {2}}, {"sobel_x", 9, {3, 3}}, {"sobel_y", 9, {3, 3}},
-};
-
-void check_param(const ParamSpec& spec, const Tensor& t) {
+void check_param(const FlowParamSpec& spec, const Tensor& t) {
   RF_CHECK(t.defined(), kOp, ": parameter ", spec.name, " is undefined");
+  const bool scalar = spec.rank == 0;
   const bool ok =
-      spec.numel == 1 ? (t.shape() == Shape{} || t.shape() == Shape{1}) : t.shape() == spec.shape;
+      scalar ? (t.shape() == Shape{} || t.shape() == Shape{1}) : t.shape() == shape_of(spec);
   RF_CHECK(ok, kOp, ": parameter ", spec.name, " must have shape ",
-           spec.numel == 1 ? std::string("[] or [1]") : shape_str(spec.shape), ", got ",
+           scalar ? std::string("[] or [1]") : shape_str(shape_of(spec)), ", got ",
            shape_str(t.shape()));
 }
 
-FlowScalars read_scalars(const std::vector<Tensor>& params) {
-  std::vector<float> v;
-  for (const Tensor& t : params) {
-    const std::vector<float> values = t.to_vector();
-    v.insert(v.end(), values.begin(), values.end());
+// The parameter values (their shapes checked), and the products the formulas use.
+FlowScalars read_scalars(const FlowParams& params) {
+  FlowScalars scalars;
+  for (const FlowParamSpec& spec : kFlowParamTable) {
+    const std::vector<float> values = params[spec.id].to_vector();
+    std::copy(values.begin(), values.end(), scalars.at(spec.id));
   }
-  FlowScalars s;
-  float* fields[] = {&s.theta, &s.lambda, &s.tau,    s.div_x,  s.div_y,
-                     s.grad_x, s.grad_y,  s.sobel_x, s.sobel_y};
-  size_t at = 0;
-  for (size_t k = 0; k < params.size(); ++k)
-    for (int64_t e = 0; e < kParamSpecs[k].numel; ++e) fields[k][e] = v[at++];
-  flow_set_products(s);
-  return s;
+  flow_set_products(scalars);
+  return scalars;
+}
+
+// Whether default_flow_params makes a parameter of `group` learnable.
+bool learnable_by_default(FlowParamGroup group, bool learnable_gradients, bool learnable_sobel) {
+  switch (group) {
+    case FlowParamGroup::kTlt:
+    case FlowParamGroup::kDiv:
+      return true;
+    case FlowParamGroup::kGrad:
+      return learnable_gradients;
+    case FlowParamGroup::kSobel:
+      return learnable_sobel;
+  }
+  return false;
+}
+
+// Whether the gradient of any parameter of `group` is wanted.
+bool group_needed(const GradMask& needs, FlowParamGroup group) {
+  for (const FlowParamSpec& spec : kFlowParamTable)
+    if (spec.group == group && needs[input_of(spec.id)]) return true;
+  return false;
 }
 
 }  // namespace
 
 FlowParams default_flow_params(bool learnable_gradients, bool learnable_sobel, Device device) {
-  auto make = [&](const Shape& shape, const std::vector<float>& values, bool learnable) {
-    Tensor t = Tensor::from_vector(shape, values, device);
-    if (learnable) t.set_requires_grad(true);
-    return t;
-  };
-  const float e = 1.0f / 8.0f;
   FlowParams p;
-  p.theta = make({}, {0.3f}, true);
-  p.lambda = make({}, {0.15f}, true);
-  p.tau = make({}, {0.25f}, true);
-  p.div_x = make({2}, {-1.0f, 1.0f}, true);
-  p.div_y = make({2}, {-1.0f, 1.0f}, true);
-  p.grad_x = make({2}, {-1.0f, 1.0f}, learnable_gradients);
-  p.grad_y = make({2}, {-1.0f, 1.0f}, learnable_gradients);
-  p.sobel_x = make({3, 3}, {-e, 0, e, -2 * e, 0, 2 * e, -e, 0, e}, learnable_sobel);
-  p.sobel_y = make({3, 3}, {-e, -2 * e, -e, 0, 0, 0, e, 2 * e, e}, learnable_sobel);
+  for (const FlowParamSpec& spec : kFlowParamTable) {
+    Tensor t = Tensor::from_vector(
+        shape_of(spec), std::vector<float>(spec.defaults, spec.defaults + spec.numel()), device);
+    if (learnable_by_default(spec.group, learnable_gradients, learnable_sobel))
+      t.set_requires_grad(true);
+    p[spec.id] = t;
+  }
   return p;
 }
 
@@ -99,18 +98,17 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   RF_CHECK(f1.shape() == f2.shape(), kOp, ": f1 and f2 must have the same shape, got ",
            shape_str(f1.shape()), " and ", shape_str(f2.shape()));
   RF_CHECK(n_iter >= 1, kOp, ": n_iter must be at least 1, got ", n_iter);
-  const std::vector<Tensor> plist = param_list(params);
-  for (size_t k = 0; k < plist.size(); ++k) check_param(kParamSpecs[k], plist[k]);
+  for (const FlowParamSpec& spec : kFlowParamTable) check_param(spec, params[spec.id]);
   std::vector<Tensor> inputs{f1, f2};
-  inputs.insert(inputs.end(), plist.begin(), plist.end());
+  for (const FlowParamSpec& spec : kFlowParamTable) inputs.push_back(params[spec.id]);
   check_same_device(kOp, inputs);
   const int64_t n = f1.size(0), c = f1.size(1), h = f1.size(2), w = f1.size(3);
   // Padded plane indices and the working planes of a plane are ints in the kernels.
   RF_CHECK((h + 2) * (w + 2) * kFlowBackwardPlanes < (int64_t{1} << 31), kOp, ": planes of ", h,
            " x ", w, " are too large, shape ", shape_str(f1.shape()));
 
-  FlowProblem pb{n * c, c, static_cast<int>(h), static_cast<int>(w), n_iter, read_scalars(plist)};
-  RF_CHECK(pb.s.theta != 0.0f, kOp, ": theta must be nonzero (the dual step is tau / theta)");
+  FlowProblem pb{n * c, c, static_cast<int>(h), static_cast<int>(w), n_iter, read_scalars(params)};
+  RF_CHECK(pb.scalars.theta != 0.0f, kOp, ": theta must be nonzero (the dual step is tau / theta)");
   const Device device = f1.device();
   const Tensor a = f1.detach().contiguous(), b = f2.detach().contiguous();
   Tensor out = Tensor::empty({n, 2 * c, h, w}, device);
@@ -127,14 +125,14 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
     }
   }
   if (!want_grad) return out;
-  std::vector<Shape> param_shapes;
-  for (const Tensor& t : plist) param_shapes.push_back(t.shape());
+  FlowParamArray<Shape> param_shapes;
+  for (const FlowParamSpec& spec : kFlowParamTable) param_shapes[spec.id] = params[spec.id].shape();
   return record(
       kOp, out, inputs, [pb, a, b, saved, param_shapes](const Tensor& grad, const GradMask& needs) {
         const Tensor g = grad.contiguous();
         FlowProblem q = pb;
-        q.grad_taps = needs[7] || needs[8];
-        q.sobel_taps = needs[9] || needs[10];
+        q.grad_taps = group_needed(needs, FlowParamGroup::kGrad);
+        q.sobel_taps = group_needed(needs, FlowParamGroup::kSobel);
         const Device dev = a.device();
         Tensor grad_f1 = Tensor::empty(a.shape(), dev), grad_f2 = Tensor::empty(a.shape(), dev);
         double sums[kFlowSlots] = {};
@@ -147,16 +145,15 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
                               sums);
           }
         }
-        float values[kFlowParamGrads];
-        flow_param_grads(pb.s, sums, values);
+        FlowParamValues values;
+        flow_param_grads(pb.scalars, sums, values);
         std::vector<Tensor> grads{needs[0] ? grad_f1 : Tensor(), needs[1] ? grad_f2 : Tensor()};
-        const float* at = values;
-        for (size_t k = 0; k < param_shapes.size(); ++k) {
-          const int64_t m = kParamSpecs[k].numel;
-          grads.push_back(needs[k + 2] ? Tensor::from_vector(param_shapes[k],
-                                                             std::vector<float>(at, at + m), dev)
-                                       : Tensor());
-          at += m;
+        for (const FlowParamSpec& spec : kFlowParamTable) {
+          const float* v = values.at(spec.id);
+          grads.push_back(needs[input_of(spec.id)]
+                              ? Tensor::from_vector(param_shapes[spec.id],
+                                                    std::vector<float>(v, v + spec.numel()), dev)
+                              : Tensor());
         }
         return grads;
       });

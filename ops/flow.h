@@ -26,21 +26,44 @@
 //                    [-1, 1]: forward differences, Neumann boundary).
 // Sign convention: content of F1 that moves right (down) in F2 gives positive u1 (u2), in
 // pixels.
+#include <array>
+
 #include "framework/tensor.h"
+#include "ops/flow_math.h"
 
 namespace repflow::ops {
 
-// Each tensor may require grad (learnable) or not (fixed). Scalars have shape [] or [1].
+// The parameters, as kFlowParamTable (ops/flow_math.h) defines them: names, shapes, defaults
+// and groups. Each tensor may require grad (learnable) or not (fixed). Scalars have shape [] or
+// [1].
 struct FlowParams {
   Tensor theta, lambda, tau;
   Tensor div_x, div_y;      // [2]
   Tensor grad_x, grad_y;    // [2]
   Tensor sobel_x, sobel_y;  // [3, 3]
+  Tensor& operator[](FlowParam p) {
+    return *flow_param_member(*this, p, [](Tensor& t) { return &t; });
+  }
+  const Tensor& operator[](FlowParam p) const {
+    return *flow_param_member(*this, p, [](const Tensor& t) { return &t; });
+  }
 };
 
-// The paper's defaults: theta 0.3, lambda 0.15, tau 0.25, divergence and gradient taps
-// [-1, 1], Sobel / 8. theta, lambda, tau and the divergence taps are learnable; the gradient
-// taps and the Sobel kernels only on request.
+// One T per parameter, indexed by FlowParam.
+template <class T>
+class FlowParamArray {
+ public:
+  T& operator[](FlowParam p) { return items_[flow_param_index(p)]; }
+  const T& operator[](FlowParam p) const { return items_[flow_param_index(p)]; }
+
+ private:
+  std::array<T, kFlowParamCount> items_{};
+};
+
+// The paper's defaults (kFlowParamTable): theta 0.3, lambda 0.15, tau 0.25, divergence and
+// gradient taps [-1, 1], Sobel / 8. The "tlt" and "div" groups (theta, lambda, tau and the
+// divergence taps) are learnable; the "grad" group (the gradient taps) and the "sobel" group
+// (the Sobel kernels) only on request.
 FlowParams default_flow_params(bool learnable_gradients = false, bool learnable_sobel = false,
                                Device device = Device::cpu());
 

@@ -1,15 +1,16 @@
 // The CPU schedule of the representation flow op: planes in parallel on the thread pool, each
 // plane's iterations in thread-local working planes that stay in cache (a 28 x 28 plane is
 // 3.4 KB per field). The sweeps (flow_cpu_sweeps.h) run over the plane's rows, laid back to
-// back, as many pixels at a time as the CPU's widest vectors hold, picked at run time (whole
-// vectors over a plane of 28 x 28 took 22% less time than 16 + 8 + 4 pixels at a time, and
-// rows back to back 12% less than rows padded to whole vectors). (GCC does not vectorise these
-// loops itself: the thresholding's selects and sqrt's errno path read as control flow.)
+// back, as many pixels at a time as the CPU's widest vectors hold, picked at run time: whole
+// vectors of that width throughout, rather than narrower ones for the end of each row, and rows
+// back to back rather than each padded to whole vectors, so that every vector but the plane's
+// last is full of pixels. (GCC does not vectorise these loops itself: the thresholding's selects
+// and sqrt's errno path read as control flow.)
 //
 // The backward recomputes a plane's iterates rather than reading them from memory the forward
-// wrote: a forward iteration costs about half a backward pass, while saving every
-// iterate of every plane streams 24 * n_iter * (H + 2) * (W + 2) bytes per plane out to memory
-// and back (110 MB for 16 x 32 planes of 28 x 28 and 10 iterations), which took longer.
+// wrote: the recomputed iterates stay in cache, while saving every iterate of every plane would
+// stream 24 * n_iter * (H + 2) * (W + 2) bytes per plane out to memory and back (110 MB for
+// 16 x 32 planes of 28 x 28 and 10 iterations).
 #include <algorithm>
 #include <atomic>
 #include <vector>
@@ -118,12 +119,12 @@ class PlaneStates {
   FlowState at(int k) const { return flow_state_at(floats_.plane(k * kFlowStatePlanes), size_); }
   // Runs n_iter iterations from state 0, which they never write (so it stays the zero start
   // without being reset for every plane), into states 1 to count - 1 in turn, and returns the
-  // last state. The last iteration's p is left out unless `last_dual`: the op's output is that
-  // iteration's u alone (skipping it saved 5% of forward + backward at 28 x 28, 10 iterations).
-  FlowState run(const FlowCpuSweeps& sweeps, const FlowImage& im, const FlowScalars& s,
+  // last state. The last iteration's dual sweep is left out unless `last_dual`: the op's output
+  // is that iteration's u alone, so nothing reads its p.
+  FlowState run(const FlowCpuSweeps& sweeps, const FlowImage& im, const FlowScalars& scalars,
                 const FlowCpuGrid& g, int n_iter, bool last_dual) {
     for (int it = 0; it < n_iter; ++it)
-      sweeps.forward(im, after(it - 1), after(it), s, g, last_dual || it + 1 < n_iter);
+      sweeps.forward(im, after(it - 1), after(it), scalars, g, last_dual || it + 1 < n_iter);
     return after(n_iter - 1);
   }
 
@@ -179,7 +180,7 @@ void set_flow_cpu_max_lanes(int lanes) { max_lanes.store(lanes); }
 
 void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out) {
   const int64_t hw = int64_t{pb.h} * pb.w;
-  const FlowScalars& s = pb.s;
+  const FlowScalars& scalars = pb.scalars;
   const Layout lay(pb.h, pb.w, pick_sweeps());
   const FlowCpuSweeps& sweeps = lay.sweeps;
   const FlowCpuGrid& g = lay.grid;
@@ -196,8 +197,8 @@ void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, f
         const FlowImage im = flow_image_at(work.image.plane(0), g.size);
         float* f2p = work.f2p.plane(0);
         sweeps.load(f1 + plane * hw, f2 + plane * hw, lay.sobel, f2p, g, im.rho_c);
-        sweeps.image(im, g, f2p, lay.sobel, s);
-        const FlowState last = work.states.run(sweeps, im, s, g, pb.n_iter, false);
+        sweeps.image(im, g, f2p, lay.sobel, scalars);
+        const FlowState last = work.states.run(sweeps, im, scalars, g, pb.n_iter, false);
         float* out1 = out + flow_out_offset(plane, pb.channels, hw);
         sweeps.rows(last.u1, g, 1.0f, out1, lay.tensor);
         sweeps.rows(last.u2, g, 1.0f, out1 + pb.channels * hw, lay.tensor);
@@ -209,7 +210,7 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
                        const float* grad_out, float* grad_f1, float* grad_f2, double* sums) {
   const int h = pb.h, w = pb.w;
   const int64_t hw = int64_t{h} * w;
-  const FlowScalars& s = pb.s;
+  const FlowScalars& scalars = pb.scalars;
   const Layout lay(h, w, pick_sweeps());
   const FlowCpuSweeps& sweeps = lay.sweeps;
   const FlowCpuGrid& g = lay.grid;
@@ -238,25 +239,26 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         float* gf2p = work.sobel.plane(1);
         float* const scratch[3] = {work.sobel.plane(2), work.sobel.plane(3), work.sobel.plane(4)};
         // The adjoints of p (zero after the last iteration) and the image-term accumulators; the
-        // other adjoint planes are written before they are read. The output gradient goes to t,
-        // as the adjoint of the last iteration's u': with no p' to reverse, that is all its B3
-        // needs. (Cells of t off the plane hold zeros: B2 writes them so.)
+        // other adjoint planes are written before they are read. The output gradient goes to
+        // ad.uprime, as the adjoint of the last iteration's u': with no p' to reverse, that is all
+        // its primal reverse needs. (Cells of ad.uprime off the plane hold zeros: the grad reverse
+        // writes them so.)
         std::fill(bp.ad.p11, bp.ad.rho_c + g.size, 0.0f);
         const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
-        sweeps.rows(g1, lay.tensor, 1.0f, bp.ad.t1, g);
-        sweeps.rows(g1 + pb.channels * hw, lay.tensor, 1.0f, bp.ad.t2, g);
+        sweeps.rows(g1, lay.tensor, 1.0f, bp.ad.uprime1, g);
+        sweeps.rows(g1 + pb.channels * hw, lay.tensor, 1.0f, bp.ad.uprime2, g);
         sweeps.load(f1 + plane * hw, f2 + plane * hw, sg, f2p, g, bp.im.rho_c);
-        sweeps.image(bp.im, g, f2p, sg, s);
-        // The iterates at the start of every iteration: the last iteration's reverse (B3 alone)
-        // needs no iterate after it, so it is not run again.
-        states.run(sweeps, bp.im, s, g, pb.n_iter - 1, true);
+        sweeps.image(bp.im, g, f2p, sg, scalars);
+        // The iterates at the start of every iteration: the last iteration's reverse (its primal
+        // reverse alone) needs no iterate after it, so it is not run again.
+        states.run(sweeps, bp.im, scalars, g, pb.n_iter - 1, true);
         double* lane_sums = work.lane_sums.data();
         std::fill(work.lane_sums.begin(), work.lane_sums.end(), 0.0);
-        // Pass `it` reverses the thresholding and relaxation of iteration it and the p update of
+        // Pass `it` is the primal reverse of iteration it and the dual and grad reverses of
         // it - 1, which meet at it's start iterate.
         for (int it = pb.n_iter - 1; it >= 0; --it)
-          sweeps.backward(bp.im, states.at(it), bp.ad, s, g, it > 0, pb.grad_taps, lane_sums);
-        sweeps.inputs(bp.ad, g, f2p, sg, scratch, s, gf2p, pb.sobel_taps, lane_sums);
+          sweeps.backward(bp.im, states.at(it), bp.ad, scalars, g, it > 0, pb.grad_taps, lane_sums);
+        sweeps.inputs(bp.ad, g, f2p, sg, scratch, scalars, gf2p, pb.sobel_taps, lane_sums);
         for (int t = 0; t < kFlowSlots; ++t)
           partials[plane * kFlowSlots + t] =
               pairwise_sum(lane_sums + t * sweeps.lanes, sweeps.lanes);

@@ -22,9 +22,9 @@ namespace repflow::ops {
 //   below the plane, so that the Sobel adjoint of the pad cells reads zeros beyond them;
 // - the iteration layout (FlowCpuGrid), for everything else: the rows back to back (stride W)
 //   between zero rows, swept in whole vectors ("chunks") from pixel (0, 0) on. Without pad cells
-//   between the rows, the chunks carry pixels in every lane but the last chunk's tail: at
-//   28 x 28 and 16 lanes, 49 chunks a plane where rows padded to whole vectors took 56, and the
-//   sweeps' time follows the chunk count (28 x 26 to 28 x 30 planes took the same time).
+//   between the rows, the chunks carry pixels in every lane but the last chunk's tail (at
+//   28 x 28 and 16 lanes, 49 chunks a plane where rows padded to whole vectors would need 56),
+//   and the sweeps' work is per chunk, full or not.
 struct FlowCpuRows {
   int h, w, stride, origin, size;
   int index(int i, int j) const { return origin + i * stride + j; }
@@ -49,10 +49,11 @@ struct FlowCpuGrid : FlowCpuRows {
 // times `sign` (1 or -1: exact either way) into those of layout `to`, writing nothing past a
 // row's end (unpadded tensors are the layout {h, w, w, 0, h * w}); a plane's image terms g and
 // 1 / g2 from f2p; one forward iteration of a plane from the iterate `from` into `to` (other
-// planes), with its p update only when `dual`; one pass of the backward: B3 of an iteration from
-// its start iterate `st`, the adjoint of its u' being in ad.t, and when `dual` (the iteration is
-// not the first: `st` is not the zero start) B1 and B2 of the iteration before, which produced
-// `st` (backward_iteration); the gradient of f2 into a plane in the Sobel layout, as the sum of the
+// planes): its primal sweep, and its dual sweep only when `dual`; one pass of the backward: the
+// primal reverse of an iteration from its start iterate `st`, the adjoint of its u' being in
+// ad.uprime, and when `dual` (the iteration is not the first: `st` is not the zero start) the
+// dual and grad reverses of the iteration before, which produced `st` (backward_iteration); the
+// gradient of f2 into a plane in the Sobel layout, as the sum of the
 // Sobel adjoint of each source cell and rho_c's adjoint, also on the pad cells (the caller
 // adds those into the border pixels they replicate), with `scratch` three Sobel-layout planes whose
 // pads are zero. The backward ones add their parameter-gradient partials to `lane_sums`, one per
@@ -64,14 +65,14 @@ struct FlowCpuSweeps {
   void (*rows)(const float* src, const FlowCpuRows& from, float sign, float* dst,
                const FlowCpuRows& to);
   void (*image)(const FlowImage& im, const FlowCpuGrid& g, const float* f2p,
-                const FlowCpuRows& sobel, const FlowScalars& s);
+                const FlowCpuRows& sobel, const FlowScalars& scalars);
   void (*forward)(const FlowImage& im, const FlowState& from, const FlowState& to,
-                  const FlowScalars& s, const FlowCpuGrid& g, bool dual);
+                  const FlowScalars& scalars, const FlowCpuGrid& g, bool dual);
   void (*backward)(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
-                   const FlowScalars& s, const FlowCpuGrid& g, bool dual, bool grad_taps,
+                   const FlowScalars& scalars, const FlowCpuGrid& g, bool dual, bool grad_taps,
                    double* lane_sums);
   void (*inputs)(const FlowAdjoint& ad, const FlowCpuGrid& g, const float* f2p,
-                 const FlowCpuRows& sobel, float* const scratch[3], const FlowScalars& s,
+                 const FlowCpuRows& sobel, float* const scratch[3], const FlowScalars& scalars,
                  float* grad_f2p, bool sobel_taps, double* lane_sums);
 };
 FlowCpuSweeps flow_cpu_sweeps_sse();
@@ -202,9 +203,8 @@ namespace {
 // down, inside) over them `behind` chunks later, chunk by chunk; k is the chunk's index and the
 // masks are flow_math.h's. A follow that reads what lead wrote up to a row below needs `behind`
 // > g.lag; every chunk more keeps those reads clear of stores still in flight (a load that
-// straddles one waits for it: a forward with follow a row behind took 60% longer), and mixing
-// the two sweeps chunk by chunk gives the out-of-order core independent work to overlap (the
-// backward took 3% less time than with the sweeps a block of chunks at a time).
+// straddles a pending store waits for it), and mixing the two sweeps chunk by chunk, rather
+// than a block of chunks at a time, gives the out-of-order core independent work to overlap.
 template <class V, class Lead, class Follow>
 void skewed(const FlowCpuGrid& g, int behind, Lead lead, Follow follow) {
   using L = FlowLanes<V>;
@@ -232,8 +232,9 @@ struct PartialSums {
     for (V& a : acc) a = V(0.0f);
   }
   // Into slots [first, last) of lane_sums (FlowCpuSweeps): the others were not summed into.
-  // (Flushing all of them every iteration took a fifth of the backward, and reducing the lanes
-  // of each at every pass 2%.)
+  // (A flush is a double addition per slot and lane, not small next to a pass over a small
+  // plane: so it skips the slots a pass leaves alone, and leaves reducing the lanes to the
+  // caller, once per plane.)
   void flush_into(double* lane_sums, int first, int last) {
     constexpr int n = FlowLanes<V>::kWidth;
     for (int t = first; t < last; ++t)
@@ -241,100 +242,107 @@ struct PartialSums {
   }
 };
 
-// Sweep B of a chunk needs sweep A of the chunks up to a row below it.
+// The dual sweep of a chunk needs the primal sweep of the chunks up to a row below it.
 // (flatten: GCC otherwise leaves some of flow_math.h's formulas as calls per chunk, passing
-// vectors through memory, which costs about 7%. The sweeps read the scalars from a local copy:
-// GCC cannot tell that the stores into the planes leave the caller's FlowScalars alone, and
-// reloaded and broadcast every tap and scalar once per chunk, which cost 14% of the forward.)
+// vectors through memory. The sweeps read the scalars from a local copy: GCC cannot tell that
+// the stores into the planes leave the caller's FlowScalars alone, and would otherwise reload
+// and broadcast every tap and scalar once per chunk.)
 template <class V, bool kUnitGrad>
 __attribute__((flatten)) void forward_sweeps(const FlowImage& im, const FlowState& from,
-                                             const FlowState& to, const FlowScalars& scalars,
+                                             const FlowState& to, const FlowScalars& caller_scalars,
                                              const FlowCpuGrid& g, bool dual) {
-  const FlowScalars s = scalars;
+  const FlowScalars scalars = caller_scalars;
   const int stride = g.stride;
   skewed<V>(
       g, dual ? follow_behind(g) : 0,
-      [&](int k, auto, auto, auto inside) { flow_relax<V>(im, from, to, s, stride, k, inside); },
+      [&](int k, auto, auto, auto inside) {
+        flow_primal_step<V>(im, from, to, scalars, stride, k, inside);
+      },
       [&](int k, auto right, auto down, auto) {
-        if (dual) flow_dual_step<V, kUnitGrad>(from, to, s, stride, k, right, down);
+        if (dual) flow_dual_step<V, kUnitGrad>(from, to, scalars, stride, k, right, down);
       });
 }
 
 // The sweeps in the kUnitGrad forms where the grad taps allow them (FlowScalars::unit_grad).
 template <class V>
 void forward_iteration(const FlowImage& im, const FlowState& from, const FlowState& to,
-                       const FlowScalars& s, const FlowCpuGrid& g, bool dual) {
-  if (s.unit_grad) return forward_sweeps<V, true>(im, from, to, s, g, dual);
-  forward_sweeps<V, false>(im, from, to, s, g, dual);
+                       const FlowScalars& scalars, const FlowCpuGrid& g, bool dual) {
+  if (scalars.unit_grad) return forward_sweeps<V, true>(im, from, to, scalars, g, dual);
+  forward_sweeps<V, false>(im, from, to, scalars, g, dual);
 }
 
-// One component of B1 at chunk k from u' (in plane `u`, at the pixel `uk`), P' = p' / s (q1, q2)
-// and the adjoint (a1, a2) of P' in registers: stores the adjoint of the old P into (ap1, ap2) and
-// that of grad(u') into (aux, auy).
+// One component of the dual reverse at chunk k from u' (in plane `u`, at the pixel `uk`),
+// P' = p' / s (q1, q2) and the adjoint (a1, a2) of P' in registers: stores the adjoint of the
+// old P into (ap1, ap2) and that of grad(u') into (aux, auy).
 template <class V, bool kUnitGrad>
 void back_dual_one(const float* u, V uk, V q1, V q2, V a1, V a2, float* ap1, float* ap2, float* aux,
-                   float* auy, const FlowScalars& s, int stride, int k, FlowMask<V> right,
+                   float* auy, const FlowScalars& scalars, int stride, int k, FlowMask<V> right,
                    FlowMask<V> down, bool grad_taps, V* acc) {
   using L = FlowLanes<V>;
   V gx, gy;
   flow_back_dual_values<V, kUnitGrad>(uk, L::load(u + k + 1), L::load(u + k + stride), q1, q2, true,
-                                      right, down, s, grad_taps, a1, a2, gx, gy, acc);
+                                      right, down, scalars, grad_taps, a1, a2, gx, gy, acc);
   L::store(ap1 + k, a1);
   L::store(ap2 + k, a2);
   L::store(aux + k, gx);
   L::store(auy + k, gy);
 }
 
-// B3 of iteration `it` and, when `dual` (it > 0), B1 of iteration it - 1 at chunk k. Both read
-// the iterate `st` that it - 1 produced and `it` started from, and B1 takes the p adjoints that B3
-// leaves at the pixel: loaded once and passed on in registers. Without `dual` (the first
-// iteration, from the zero start), B3 leaves its divergence part out: p is 0, so its tap
-// partials are, and nothing reads the adjoint of that p.
+// The primal reverse of iteration `it` and, when `dual` (it > 0), the dual reverse of iteration
+// it - 1 at chunk k. Both read the iterate `st` that it - 1 produced and `it` started from (so
+// the CPU needs no recompute pass), and the dual reverse takes the p adjoints that the primal
+// reverse leaves at the pixel: loaded once and passed on in registers. Without `dual` (the first
+// iteration, from the zero start), the primal reverse leaves its divergence part out: p is 0,
+// so its tap partials are, and nothing reads the adjoint of that p.
 template <class V, bool kUnitGrad>
-void back_relax_dual(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
-                     const FlowScalars& s, int stride, int k, FlowMask<V> right, FlowMask<V> down,
-                     bool dual, bool grad_taps, V* acc) {
+void back_primal_dual(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
+                      const FlowScalars& scalars, int stride, int k, FlowMask<V> right,
+                      FlowMask<V> down, bool dual, bool grad_taps, V* acc) {
   using L = FlowLanes<V>;
-  const V t1 = L::load(ad.t1 + k), t2 = L::load(ad.t2 + k);
+  // The adjoint of it's u' and the start u.
+  const V au1 = L::load(ad.uprime1 + k), au2 = L::load(ad.uprime2 + k);
   const V u1 = L::load(st.u1 + k), u2 = L::load(st.u2 + k);
-  if (!dual) return flow_back_threshold(im, ad, s, k, t1, t2, u1, u2, acc);
+  if (!dual) return flow_back_threshold(im, ad, scalars, k, au1, au2, u1, u2, acc);
   const V p11 = L::load(st.p11 + k), p12 = L::load(st.p12 + k), p21 = L::load(st.p21 + k),
           p22 = L::load(st.p22 + k);
   V a11 = L::load(ad.p11 + k), a12 = L::load(ad.p12 + k), a21 = L::load(ad.p21 + k),
     a22 = L::load(ad.p22 + k);
-  flow_back_div_values(t1, L::load(ad.t1 + k + 1), L::load(ad.t1 + k + stride),
+  flow_back_div_values(au1, L::load(ad.uprime1 + k + 1), L::load(ad.uprime1 + k + stride),
                        L::load(st.p11 + k - 1), p11, L::load(st.p12 + k - stride), p12, right, down,
-                       s, a11, a12, acc);
-  flow_back_div_values(t2, L::load(ad.t2 + k + 1), L::load(ad.t2 + k + stride),
+                       scalars, a11, a12, acc);
+  flow_back_div_values(au2, L::load(ad.uprime2 + k + 1), L::load(ad.uprime2 + k + stride),
                        L::load(st.p21 + k - 1), p21, L::load(st.p22 + k - stride), p22, right, down,
-                       s, a21, a22, acc);
-  flow_back_threshold(im, ad, s, k, t1, t2, u1, u2, acc);
-  back_dual_one<V, kUnitGrad>(st.u1, u1, p11, p12, a11, a12, ad.p11, ad.p12, ad.ux1, ad.uy1, s,
-                              stride, k, right, down, grad_taps, acc);
-  back_dual_one<V, kUnitGrad>(st.u2, u2, p21, p22, a21, a22, ad.p21, ad.p22, ad.ux2, ad.uy2, s,
-                              stride, k, right, down, grad_taps, acc);
+                       scalars, a21, a22, acc);
+  flow_back_threshold(im, ad, scalars, k, au1, au2, u1, u2, acc);
+  back_dual_one<V, kUnitGrad>(st.u1, u1, p11, p12, a11, a12, ad.p11, ad.p12, ad.ux1, ad.uy1,
+                              scalars, stride, k, right, down, grad_taps, acc);
+  back_dual_one<V, kUnitGrad>(st.u2, u2, p21, p22, a21, a22, ad.p21, ad.p22, ad.ux2, ad.uy2,
+                              scalars, stride, k, right, down, grad_taps, acc);
 }
 
-// One pass of the backward: B3 of iteration `it` from its start iterate `st`, fused with B1 and
-// B2 of iteration it - 1 when `dual` (back_relax_dual). B3 reads the adjoint t of it's u' up to a
-// row ahead, which B2 of it - 1 overwrites: B2 runs behind (skewed), so B3 finds it's t there.
-// B2 reads B1's results a row back and a cell left.
+// One pass of the backward: the primal reverse of iteration `it` from its start iterate `st`,
+// fused with the dual and grad reverses of iteration it - 1 when `dual` (back_primal_dual). The
+// primal reverse reads the adjoint of it's u' (ad.uprime) up to a row ahead, which the grad
+// reverse of it - 1 overwrites with the adjoint of that iteration's u': the grad reverse runs
+// behind (skewed), so the primal reverse finds it's adjoint there. The grad reverse reads the
+// dual reverse's results a row back and a cell left.
 template <class V, bool kUnitGrad>
 __attribute__((flatten)) void backward_sweeps(const FlowImage& im, const FlowState& st,
-                                              const FlowAdjoint& ad, const FlowScalars& scalars,
+                                              const FlowAdjoint& ad,
+                                              const FlowScalars& caller_scalars,
                                               const FlowCpuGrid& g, bool dual, bool grad_taps,
                                               double* lane_sums) {
-  const FlowScalars s = scalars;
+  const FlowScalars scalars = caller_scalars;
   const int stride = g.stride;
   PartialSums<V> partial;
   skewed<V>(
       g, dual ? follow_behind(g) : 0,
       [&](int k, auto right, auto down, auto) {
-        back_relax_dual<V, kUnitGrad>(im, st, ad, s, stride, k, right, down, dual, grad_taps,
-                                      partial.acc);
+        back_primal_dual<V, kUnitGrad>(im, st, ad, scalars, stride, k, right, down, dual, grad_taps,
+                                       partial.acc);
       },
       [&](int k, auto, auto, auto) {
-        if (dual) flow_back_grad<V, kUnitGrad>(ad, s, stride, k);
+        if (dual) flow_back_grad<V, kUnitGrad>(ad, scalars, stride, k);
       });
   partial.flush_into(lane_sums, 0, grad_taps ? kSlotSobelX : kSlotGradX);
 }
@@ -342,10 +350,11 @@ __attribute__((flatten)) void backward_sweeps(const FlowImage& im, const FlowSta
 // As forward_iteration.
 template <class V>
 void backward_iteration(const FlowImage& im, const FlowState& st, const FlowAdjoint& ad,
-                        const FlowScalars& s, const FlowCpuGrid& g, bool dual, bool grad_taps,
+                        const FlowScalars& scalars, const FlowCpuGrid& g, bool dual, bool grad_taps,
                         double* lane_sums) {
-  if (s.unit_grad) return backward_sweeps<V, true>(im, st, ad, s, g, dual, grad_taps, lane_sums);
-  backward_sweeps<V, false>(im, st, ad, s, g, dual, grad_taps, lane_sums);
+  if (scalars.unit_grad)
+    return backward_sweeps<V, true>(im, st, ad, scalars, g, dual, grad_taps, lane_sums);
+  backward_sweeps<V, false>(im, st, ad, scalars, g, dual, grad_taps, lane_sums);
 }
 
 // A layout whose rows are back to back (stride W: the iteration layout and the tensors) as one
@@ -392,18 +401,18 @@ __attribute__((flatten)) void load_inputs(const float* f1, const float* f2,
 template <class V>
 __attribute__((flatten)) void image_terms(const FlowImage& im, const FlowCpuGrid& g,
                                           const float* f2p, const FlowCpuRows& sobel,
-                                          const FlowScalars& s) {
+                                          const FlowScalars& scalars) {
   using L = FlowLanes<V>;
   for (int i = 0; i < g.h; ++i)
     for (int j = 0; j < g.w; j += L::kWidth)
-      flow_image_init_padded<V>(im, g.index(i, j), f2p, sobel.index(i, j), sobel.stride, s,
+      flow_image_init_padded<V>(im, g.index(i, j), f2p, sobel.index(i, j), sobel.stride, scalars,
                                 L::first(g.w - j));
 }
 
 template <class V>
 __attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const FlowCpuGrid& g,
                                           const float* f2p, const FlowCpuRows& sobel,
-                                          float* const scratch[3], const FlowScalars& s,
+                                          float* const scratch[3], const FlowScalars& scalars,
                                           float* grad_f2p, bool sobel_taps, double* lane_sums) {
   float* const arho = scratch[0];
   float* const agx = scratch[1];
@@ -415,7 +424,7 @@ __attribute__((flatten)) void input_grads(const FlowAdjoint& ad, const FlowCpuGr
   // Every vector from the one that holds (-1, -1) to the end of row H: all the pad cells.
   for (int k = sobel.index(-1, 0) - FlowLanes<V>::kWidth; k < sobel.index(g.h + 1, 0);
        k += FlowLanes<V>::kWidth)
-    flow_back_inputs_inner<V>(arho, agx, agy, f2p, k, sobel.stride, s, grad_f2p, sobel_taps,
+    flow_back_inputs_inner<V>(arho, agx, agy, f2p, k, sobel.stride, scalars, grad_f2p, sobel_taps,
                               partial.acc);
   if (sobel_taps) partial.flush_into(lane_sums, kSlotSobelX, kFlowSlots);
 }

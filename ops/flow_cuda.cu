@@ -191,11 +191,11 @@ struct ForwardInit {
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
     const int64_t hw = int64_t{pb.h} * pb.w;
     flow_image_init(flow_forward_planes(work.at(plane), work.padded).im, f1 + plane * hw,
-                    f2 + plane * hw, pb.h, pb.w, i, j, pb.s);
+                    f2 + plane * hw, pb.h, pb.w, i, j, pb.scalars);
   }
 };
 
-struct ForwardRelax {
+struct ForwardPrimal {
   static constexpr bool kPartials = false;
   FlowProblem pb;
   Fields work;
@@ -207,7 +207,7 @@ struct ForwardRelax {
     if (saved)
       flow_save_state(fp.st, saved_plane(saved, pb, plane) + flow_saved_offset(it, work.padded),
                       work.padded, k);
-    flow_relax<float>(fp.im, fp.st, fp.st, pb.s, flow_stride(pb.w), k, true);
+    flow_primal_step<float>(fp.im, fp.st, fp.st, pb.scalars, flow_stride(pb.w), k, true);
   }
 };
 
@@ -216,7 +216,8 @@ struct ForwardDual {
   FlowProblem pb;
   Fields work;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
-    flow_dual_step_at(flow_forward_planes(work.at(plane), work.padded).st, pb.s, pb.h, pb.w, i, j);
+    flow_dual_step_at(flow_forward_planes(work.at(plane), work.padded).st, pb.scalars, pb.h, pb.w,
+                      i, j);
   }
 };
 
@@ -244,7 +245,7 @@ struct BackwardInit {
     const int64_t hw = int64_t{pb.h} * pb.w;
     const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
     flow_back_init(flow_backward_planes(work.at(plane), work.padded), f1 + plane * hw,
-                   f2 + plane * hw, g1, g1 + pb.channels * hw, pb.h, pb.w, i, j, pb.s);
+                   f2 + plane * hw, g1, g1 + pb.channels * hw, pb.h, pb.w, i, j, pb.scalars);
   }
 };
 
@@ -267,7 +268,7 @@ struct BackwardRecompute : BackwardStep {
   static constexpr bool kPartials = false;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
     const FlowBackwardPlanes bp = planes(plane);
-    flow_back_recompute<float>(bp.im, state(plane), bp.ad, pb.s, flow_stride(pb.w),
+    flow_back_recompute<float>(bp.im, state(plane), bp.ad, pb.scalars, flow_stride(pb.w),
                                flow_index(i, j, pb.w));
   }
 };
@@ -275,22 +276,22 @@ struct BackwardRecompute : BackwardStep {
 struct BackwardDual : BackwardStep {
   static constexpr bool kPartials = true;
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
-    flow_back_dual_at(state(plane), planes(plane).ad, pb.s, pb.h, pb.w, i, j, acc);
+    flow_back_dual_at(state(plane), planes(plane).ad, pb.scalars, pb.h, pb.w, i, j, acc);
   }
 };
 
 struct BackwardGrad : BackwardStep {
   static constexpr bool kPartials = false;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
-    flow_back_grad<float>(planes(plane).ad, pb.s, flow_stride(pb.w), flow_index(i, j, pb.w));
+    flow_back_grad<float>(planes(plane).ad, pb.scalars, flow_stride(pb.w), flow_index(i, j, pb.w));
   }
 };
 
-struct BackwardRelax : BackwardStep {
+struct BackwardPrimal : BackwardStep {
   static constexpr bool kPartials = true;
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
     const FlowBackwardPlanes bp = planes(plane);
-    flow_back_relax_at(bp.im, state(plane), bp.ad, pb.s, pb.h, pb.w, i, j, acc);
+    flow_back_primal_at(bp.im, state(plane), bp.ad, pb.scalars, pb.h, pb.w, i, j, acc);
   }
 };
 
@@ -303,7 +304,7 @@ struct BackwardInputs {
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
     const int64_t hw = int64_t{pb.h} * pb.w;
     flow_back_inputs(flow_backward_planes(work.at(plane), work.padded).ad, f2 + plane * hw, pb.h,
-                     pb.w, i, j, pb.s, grad_f1 + plane * hw, grad_f2 + plane * hw, acc);
+                     pb.w, i, j, pb.scalars, grad_f1 + plane * hw, grad_f2 + plane * hw, acc);
   }
 };
 
@@ -383,7 +384,7 @@ void flow_forward_cuda(int device, const FlowProblem& pb, const float* f1, const
   const FallbackGrid g = fallback_grid(pb);
   launch_sweep(g, stream, pb, ForwardInit{pb, w, f1, f2});
   for (int it = 0; it < pb.n_iter; ++it) {
-    launch_sweep(g, stream, pb, ForwardRelax{pb, w, saved, it});
+    launch_sweep(g, stream, pb, ForwardPrimal{pb, w, saved, it});
     launch_sweep(g, stream, pb, ForwardDual{pb, w});
   }
   launch_sweep(g, stream, pb, ForwardOutput{pb, w, out});
@@ -429,7 +430,7 @@ void flow_backward_cuda(int device, const FlowProblem& pb, const float* f1, cons
       launch_sweep(g, stream, pb, BackwardRecompute{step});
       launch_sweep(g, stream, pb, BackwardDual{step}, p);
       launch_sweep(g, stream, pb, BackwardGrad{step});
-      launch_sweep(g, stream, pb, BackwardRelax{step}, p);
+      launch_sweep(g, stream, pb, BackwardPrimal{step}, p);
     }
     launch_sweep(g, stream, pb, BackwardInputs{pb, w, f2, grad_f1, grad_f2}, p);
   }

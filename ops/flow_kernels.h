@@ -12,7 +12,7 @@ struct FlowProblem {
   int64_t channels;  // C
   int h, w;
   int n_iter;
-  FlowScalars s;
+  FlowScalars scalars;
   // Whether the gradients of the grad and of the Sobel taps are wanted (the CPU skips their
   // sums otherwise).
   bool grad_taps = true, sobel_taps = true;

@@ -42,15 +42,16 @@ RF_HD void flow_forward_plane(const Team& team, const FlowProblem& pb, const Flo
                               float* saved) {
   const int h = pb.h, w = pb.w, padded = flow_padded_size(h, w), stride = flow_stride(w);
   flow_team_pass(team, h, w,
-                 [&](int i, int j) { flow_image_init(fp.im, f1, f2, h, w, i, j, pb.s); });
+                 [&](int i, int j) { flow_image_init(fp.im, f1, f2, h, w, i, j, pb.scalars); });
   for (int it = 0; it < pb.n_iter; ++it) {
     float* dst = saved ? saved + flow_saved_offset(it, padded) : nullptr;
     flow_team_pass(team, h, w, [&](int i, int j) {
       const int k = flow_index(i, j, w);
       if (dst) flow_save_state(fp.st, dst, padded, k);
-      flow_relax<float>(fp.im, fp.st, fp.st, pb.s, stride, k, true);
+      flow_primal_step<float>(fp.im, fp.st, fp.st, pb.scalars, stride, k, true);
     });
-    flow_team_pass(team, h, w, [&](int i, int j) { flow_dual_step_at(fp.st, pb.s, h, w, i, j); });
+    flow_team_pass(team, h, w,
+                   [&](int i, int j) { flow_dual_step_at(fp.st, pb.scalars, h, w, i, j); });
   }
   flow_team_pass(team, h, w, [&](int i, int j) {
     const int k = flow_index(i, j, w);
@@ -69,23 +70,25 @@ RF_HD void flow_backward_plane(const Team& team, const FlowProblem& pb,
                                float* grad_f2, float* acc) {
   const int h = pb.h, w = pb.w, padded = flow_padded_size(h, w), stride = flow_stride(w);
   flow_team_pass(team, h, w,
-                 [&](int i, int j) { flow_back_init(bp, f1, f2, g1, g2, h, w, i, j, pb.s); });
+                 [&](int i, int j) { flow_back_init(bp, f1, f2, g1, g2, h, w, i, j, pb.scalars); });
+  // Each iteration in reverse: the recompute pass, then the dual, grad and primal reverses.
   for (int it = pb.n_iter - 1; it >= 0; --it) {
     const FlowState st = flow_saved_state_at(saved + flow_saved_offset(it, padded), padded);
     flow_team_pass(team, h, w, [&](int i, int j) {
-      flow_back_recompute<float>(bp.im, st, bp.ad, pb.s, stride, flow_index(i, j, w));
-    });
-    flow_team_pass(team, h, w,
-                   [&](int i, int j) { flow_back_dual_at(st, bp.ad, pb.s, h, w, i, j, acc); });
-    flow_team_pass(team, h, w, [&](int i, int j) {
-      flow_back_grad<float>(bp.ad, pb.s, stride, flow_index(i, j, w));
+      flow_back_recompute<float>(bp.im, st, bp.ad, pb.scalars, stride, flow_index(i, j, w));
     });
     flow_team_pass(team, h, w, [&](int i, int j) {
-      flow_back_relax_at(bp.im, st, bp.ad, pb.s, h, w, i, j, acc);
+      flow_back_dual_at(st, bp.ad, pb.scalars, h, w, i, j, acc);
+    });
+    flow_team_pass(team, h, w, [&](int i, int j) {
+      flow_back_grad<float>(bp.ad, pb.scalars, stride, flow_index(i, j, w));
+    });
+    flow_team_pass(team, h, w, [&](int i, int j) {
+      flow_back_primal_at(bp.im, st, bp.ad, pb.scalars, h, w, i, j, acc);
     });
   }
   flow_team_pass(team, h, w, [&](int i, int j) {
-    flow_back_inputs(bp.ad, f2, h, w, i, j, pb.s, grad_f1, grad_f2, acc);
+    flow_back_inputs(bp.ad, f2, h, w, i, j, pb.scalars, grad_f1, grad_f2, acc);
   });
 }
 

@@ -36,14 +36,17 @@ TEST(FlowGpuTest, MatchesCpu) {
     // and nvcc fuses multiply-adds, so values agree to float rounding amplified by the
     // iterations, not bit for bit; the parameter gradients are sums over every pixel and
     // iteration.
+    // The inputs: f1, f2, then the parameters in table order.
+    std::vector<Tensor> inputs{random_leaf(c.shape, 1, 0, 40), random_leaf(c.shape, 2, 0, 40)};
+    for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) inputs.push_back(p[spec.id]);
     expect_cuda_matches_cpu(
         [&](const std::vector<Tensor>& in) {
-          const ops::FlowParams q{in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9], in[10]};
+          ops::FlowParams q;
+          for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
+            q[spec.id] = in[2 + ops::flow_param_index(spec.id)];
           return ops::representation_flow(in[0], in[1], q, c.n_iter);
         },
-        {random_leaf(c.shape, 1, 0, 40), random_leaf(c.shape, 2, 0, 40), p.theta, p.lambda, p.tau,
-         p.div_x, p.div_y, p.grad_x, p.grad_y, p.sobel_x, p.sobel_y},
-        1e-4, 1e-3);
+        inputs, 1e-4, 1e-3);
   }
 }
 

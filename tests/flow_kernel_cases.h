@@ -21,24 +21,24 @@ inline FlowKernelCase flow_kernel_case(int n, int c, int h, int w, int n_iter, b
                                        unsigned seed) {
   FlowKernelCase p;
   p.pb = ops::FlowProblem{int64_t{n} * c, c, h, w, n_iter, {}};
-  ops::FlowScalars& s = p.pb.s;
-  s.theta = 0.3f;
-  s.lambda = 0.15f;
-  s.tau = 0.25f;
+  ops::FlowScalars& scalars = p.pb.scalars;
+  scalars.theta = 0.3f;
+  scalars.lambda = 0.15f;
+  scalars.tau = 0.25f;
   for (int j = 0; j < 2; ++j) {
     const float sign = j == 0 ? -1.0f : 1.0f;
-    s.div_x[j] = sign * (general ? 0.9f + 0.2f * j : 1.0f);
-    s.div_y[j] = sign * (general ? 1.2f - 0.4f * j : 1.0f);
-    s.grad_x[j] = sign * (general ? 1.1f - 0.2f * j : 1.0f);
-    s.grad_y[j] = sign * (general ? 0.8f + 0.3f * j : 1.0f);
+    scalars.div_x[j] = sign * (general ? 0.9f + 0.2f * j : 1.0f);
+    scalars.div_y[j] = sign * (general ? 1.2f - 0.4f * j : 1.0f);
+    scalars.grad_x[j] = sign * (general ? 1.1f - 0.2f * j : 1.0f);
+    scalars.grad_y[j] = sign * (general ? 0.8f + 0.3f * j : 1.0f);
   }
   const float e = 1.0f / 8.0f;
   const float sobel[9] = {-e, 0.0f, e, -2 * e, 0.0f, 2 * e, -e, 0.0f, e};
   for (int t = 0; t < 9; ++t) {
-    s.sobel_x[t] = sobel[t] * (general ? 1.0f + 0.05f * t : 1.0f);
-    s.sobel_y[t] = sobel[t % 3 * 3 + t / 3];
+    scalars.sobel_x[t] = sobel[t] * (general ? 1.0f + 0.05f * t : 1.0f);
+    scalars.sobel_y[t] = sobel[t % 3 * 3 + t / 3];
   }
-  ops::flow_set_products(s);
+  ops::flow_set_products(scalars);
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> intensity(0.0f, 40.0f), gradient(-1.0f, 1.0f);
   const size_t size = static_cast<size_t>(p.pb.planes) * h * w;

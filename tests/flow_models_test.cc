@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "models/flow_block.h"
-#include "models/reference_flow_layer.h"
+#include "models/reference/reference_flow_layer.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

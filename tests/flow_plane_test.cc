@@ -50,10 +50,14 @@ FlowKernelRun run_plane_schedule(const FlowKernelCase& p) {
   return r;
 }
 
-std::vector<float> param_grads(const ops::FlowScalars& s, const std::vector<double>& sums) {
-  std::vector<float> grads(ops::kFlowParamGrads);
-  ops::flow_param_grads(s, sums.data(), grads.data());
-  return grads;
+// Every parameter's gradient values, in table order.
+std::vector<float> param_grads(const ops::FlowScalars& scalars, const std::vector<double>& sums) {
+  ops::FlowParamValues grads;
+  ops::flow_param_grads(scalars, sums.data(), grads);
+  std::vector<float> all;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
+    all.insert(all.end(), grads.at(spec.id), grads.at(spec.id) + spec.numel());
+  return all;
 }
 
 // Elementwise within atol + rtol |want|.
@@ -69,8 +73,8 @@ void expect_schedules_agree(const FlowKernelCase& p) {
   expect_close(gpu_order.out, cpu.out, 1e-5, 1e-4, "flow");
   expect_close(gpu_order.grad_f1, cpu.grad_f1, 1e-5, 1e-3, "grad f1");
   expect_close(gpu_order.grad_f2, cpu.grad_f2, 1e-5, 1e-3, "grad f2");
-  expect_close(param_grads(p.pb.s, gpu_order.sums), param_grads(p.pb.s, cpu.sums), 1e-3, 1e-3,
-               "parameter gradients");
+  expect_close(param_grads(p.pb.scalars, gpu_order.sums), param_grads(p.pb.scalars, cpu.sums), 1e-3,
+               1e-3, "parameter gradients");
 }
 
 TEST(FlowPlaneTest, DefaultParametersMatchTheCpuSchedule) {

@@ -29,7 +29,10 @@ struct RefParams {
   double div_x[2], div_y[2], grad_x[2], grad_y[2], sobel_x[9], sobel_y[9];
 };
 
-// The op's inputs (f1, f2, then the parameters in FlowParams order) as doubles.
+// The op's inputs: f1, f2, then the parameters in table order (ops::kFlowParamTable).
+int input_of(ops::FlowParam p) { return 2 + ops::flow_param_index(p); }
+
+// The op's inputs as doubles.
 using Values = std::vector<std::vector<double>>;
 
 Values values_of(const std::vector<Tensor>& in) {
@@ -43,16 +46,18 @@ Values values_of(const std::vector<Tensor>& in) {
 
 RefParams ref_params(const Values& v) {
   RefParams r;
-  auto fill = [&](int k, double* dst) { std::copy(v[k].begin(), v[k].end(), dst); };
-  fill(2, &r.theta);
-  fill(3, &r.lambda);
-  fill(4, &r.tau);
-  fill(5, r.div_x);
-  fill(6, r.div_y);
-  fill(7, r.grad_x);
-  fill(8, r.grad_y);
-  fill(9, r.sobel_x);
-  fill(10, r.sobel_y);
+  auto fill = [&](ops::FlowParam p, double* dst) {
+    std::copy(v[input_of(p)].begin(), v[input_of(p)].end(), dst);
+  };
+  fill(ops::FlowParam::kTheta, &r.theta);
+  fill(ops::FlowParam::kLambda, &r.lambda);
+  fill(ops::FlowParam::kTau, &r.tau);
+  fill(ops::FlowParam::kDivX, r.div_x);
+  fill(ops::FlowParam::kDivY, r.div_y);
+  fill(ops::FlowParam::kGradX, r.grad_x);
+  fill(ops::FlowParam::kGradY, r.grad_y);
+  fill(ops::FlowParam::kSobelX, r.sobel_x);
+  fill(ops::FlowParam::kSobelY, r.sobel_y);
   return r;
 }
 
@@ -155,12 +160,15 @@ ops::FlowParams learnable_params() {
 }
 
 std::vector<Tensor> flow_inputs(const Tensor& f1, const Tensor& f2, const ops::FlowParams& p) {
-  return {f1,      f2,       p.theta,  p.lambda,  p.tau,    p.div_x,
-          p.div_y, p.grad_x, p.grad_y, p.sobel_x, p.sobel_y};
+  std::vector<Tensor> in{f1, f2};
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) in.push_back(p[spec.id]);
+  return in;
 }
 
 ops::FlowParams params_from(const std::vector<Tensor>& in) {
-  return {in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9], in[10]};
+  ops::FlowParams p;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) p[spec.id] = in[input_of(spec.id)];
+  return p;
 }
 
 RefResult reference_of(const Values& v, const Shape& shape, int n_iter) {
@@ -438,6 +446,26 @@ TEST(FlowTest, DefaultParams) {
   EXPECT_TRUE(all.sobel_y.requires_grad());
 }
 
+// The table and the structs that hold the parameters by name agree: FlowParamValues keeps each
+// parameter's values where the table's order and sizes put them (flow_param_member maps both
+// structs), and the defaults have the table's values and sizes.
+TEST(FlowTest, ParameterTableMatchesTheStructs) {
+  ops::FlowParamValues values{};
+  const ops::FlowParams p = ops::default_flow_params(true, true);
+  int64_t offset = 0;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
+    SCOPED_TRACE(spec.name);
+    EXPECT_EQ(values.at(spec.id) - &values.theta, offset);
+    offset += spec.numel();
+    EXPECT_EQ(p[spec.id].to_vector(),
+              std::vector<float>(spec.defaults, spec.defaults + spec.numel()));
+  }
+  EXPECT_EQ(offset * static_cast<int64_t>(sizeof(float)),
+            static_cast<int64_t>(sizeof(ops::FlowParamValues)));
+  EXPECT_EQ(&p[ops::FlowParam::kSobelY], &p.sobel_y);
+  EXPECT_EQ(p[ops::FlowParam::kSobelX].shape(), (Shape{3, 3}));
+}
+
 // Fixed parameters get no gradient, and no state is recorded when nothing wants one.
 TEST(FlowTest, GradientsOnlyWhereWanted) {
   const ops::FlowParams p = ops::default_flow_params();
@@ -452,15 +480,8 @@ TEST(FlowTest, GradientsOnlyWhereWanted) {
     NoGradGuard no_grad;
     EXPECT_FALSE(ops::representation_flow(f1, f2, p, 3).requires_grad());
   }
-  const ops::FlowParams fixed{Tensor::scalar(0.3f),
-                              Tensor::scalar(0.15f),
-                              Tensor::scalar(0.25f),
-                              p.div_x.detach(),
-                              p.div_y.detach(),
-                              p.grad_x,
-                              p.grad_y,
-                              p.sobel_x,
-                              p.sobel_y};
+  ops::FlowParams fixed = p;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) fixed[spec.id] = p[spec.id].detach();
   EXPECT_FALSE(ops::representation_flow(f1.detach(), f2.detach(), fixed, 3).requires_grad());
 }
 
@@ -540,9 +561,9 @@ TEST(FlowTest, EveryCpuVectorWidth) {
 // gradients and every parameter-gradient sum, at every vector width.
 TEST(FlowTest, UnitGradTapsGiveTheGeneralFormsBits) {
   const testing::FlowKernelCase unit = testing::flow_kernel_case(2, 3, 7, 29, 4, false, 71);
-  ASSERT_TRUE(unit.pb.s.unit_grad);
+  ASSERT_TRUE(unit.pb.scalars.unit_grad);
   testing::FlowKernelCase general = unit;
-  general.pb.s.unit_grad = false;
+  general.pb.scalars.unit_grad = false;
   const int widest = ops::flow_cpu_lanes();
   for (int lanes : {4, 8, 16}) {
     if (lanes > widest) continue;
@@ -556,10 +577,10 @@ TEST(FlowTest, UnitGradTapsGiveTheGeneralFormsBits) {
     EXPECT_EQ(a.sums, b.sums);
   }
   ops::set_flow_cpu_max_lanes(16);
-  ops::FlowScalars s = unit.pb.s;
-  s.grad_y[1] = 0.5f;
-  ops::flow_set_products(s);
-  EXPECT_FALSE(s.unit_grad);
+  ops::FlowScalars scalars = unit.pb.scalars;
+  scalars.grad_y[1] = 0.5f;
+  ops::flow_set_products(scalars);
+  EXPECT_FALSE(scalars.unit_grad);
 }
 
 TEST(FlowTest, NonContiguousInputs) {

@@ -29,9 +29,9 @@ nlohmann::json time_flow(const nlohmann::json& c, int repeats, double warmup_ms,
   synchronize(device);
   const size_t base = allocator_stats(device).in_use;
   reset_peak(device);
-  // Untimed runs first, at least one and for at least warmup_ms: they warm the caches, and under
-  // `bazel run` the first config's runs within the first second or so took up to twice as long
-  // (in two of four runs; never when the binary was run directly).
+  // Untimed runs first, at least one and for at least warmup_ms: they warm the caches, and the
+  // first runs of a freshly started process (under `bazel run` in particular) can be slower than
+  // the ones after them.
   const auto start = BenchClock::now();
   int warmups = 0;
   for (int i = 0; i < repeats;) {
@@ -100,7 +100,7 @@ int bench(int argc, char** argv) {
     std::fflush(stdout);
   }
   std::map<std::string, nlohmann::json> torch;
-  // The PyTorch side needs the memory our cached blocks hold (about 10 GB at 56 x 56, 20 it).
+  // The PyTorch side needs the memory our cached blocks hold (gigabytes at the largest configs).
   host_empty_cache();
   if (device.is_cuda()) device_empty_cache();
   if (flags.boolean("torch")) {
