@@ -3,11 +3,22 @@
 #include "framework/autograd.h"
 #include "ops/batch_norm_kernels.h"
 #include "ops/cat.h"
+#include "ops/dispatch.h"
 #include "ops/elementwise.h"
 #include "ops/op_common.h"
 #include "ops/reduce.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The batch-norm schedules by device (ops/dispatch.h).
+const DispatchStub<void(const BatchNormForward&)> forward_stub{
+    "batch_norm", batch_norm_forward_cpu, RF_CUDA_SCHEDULE(batch_norm_forward_cuda)};
+const DispatchStub<void(const BatchNormBackward&)> backward_stub{
+    "batch_norm backward", batch_norm_backward_cpu, RF_CUDA_SCHEDULE(batch_norm_backward_cuda)};
+
+}  // namespace
 namespace {
 
 void check_channel_tensor(const char* name, const Tensor& t, const Tensor& x) {
@@ -18,13 +29,7 @@ void check_channel_tensor(const char* name, const Tensor& t, const Tensor& x) {
 
 Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.contiguous() : Tensor(); }
 
-void run_forward(const BatchNormForward& a) {
-  if (a.x.device().is_cuda()) {
-    RF_CUDA_CALL(batch_norm_forward_cuda(a));
-  } else {
-    batch_norm_forward_cpu(a);
-  }
-}
+void run_forward(const BatchNormForward& a) { forward_stub(a.x.device(), a); }
 
 // The kernels update contiguous running statistics in place; a strided view (a slice of a
 // larger buffer) is updated through a contiguous copy written back afterwards.
@@ -71,13 +76,7 @@ BatchNormBackward saved_for_backward(const BatchNormForward& a) {
   return saved;
 }
 
-void run_backward_kernel(const BatchNormBackward& b) {
-  if (b.g.device().is_cuda()) {
-    RF_CUDA_CALL(batch_norm_backward_cuda(b));
-  } else {
-    batch_norm_backward_cpu(b);
-  }
-}
+void run_backward_kernel(const BatchNormBackward& b) { backward_stub(b.g.device(), b); }
 
 // x (contiguous) seen as (N, C, S).
 Tensor as_ncs(const Tensor& x) {

@@ -131,7 +131,7 @@ const float kOne = 1.0f, kZero = 0.0f;
 
 }  // namespace
 
-void batch_norm_forward_cuda(const BatchNormForward& a) {
+void batch_norm_forward_cuda(int /*device: the tensors' own*/, const BatchNormForward& a) {
   RF_CHECK(a.eps >= CUDNN_BN_MIN_EPSILON, "batch_norm: eps ", a.eps, " is below cuDNN's minimum ",
            CUDNN_BN_MIN_EPSILON);
   const Device device = a.x.device();
@@ -168,7 +168,7 @@ void batch_norm_forward_cuda(const BatchNormForward& a) {
   }
 }
 
-void batch_norm_backward_cuda(const BatchNormBackward& a) {
+void batch_norm_backward_cuda(int /*device: the tensors' own*/, const BatchNormBackward& a) {
   const Device device = a.x.device();
   CudaDeviceGuard guard(device.index);
   const Dims d = dims_of(a.x);

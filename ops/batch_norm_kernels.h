@@ -30,8 +30,8 @@ void batch_norm_forward_cpu(const BatchNormForward& a);
 void batch_norm_backward_cpu(const BatchNormBackward& a);
 
 #if REPFLOW_WITH_CUDA
-void batch_norm_forward_cuda(const BatchNormForward& a);
-void batch_norm_backward_cuda(const BatchNormBackward& a);
+void batch_norm_forward_cuda(int device, const BatchNormForward& a);
+void batch_norm_backward_cuda(int device, const BatchNormBackward& a);
 #endif
 
 }  // namespace repflow::ops

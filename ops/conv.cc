@@ -4,9 +4,21 @@
 
 #include "framework/autograd.h"
 #include "ops/conv_kernels.h"
+#include "ops/dispatch.h"
 #include "ops/op_common.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The convolution schedules by device (ops/dispatch.h).
+const DispatchStub<void(const ConvGeometry&, const float*, const float*, const float*, float*)>
+    forward_stub{"conv", conv_forward_cpu, RF_CUDA_SCHEDULE(conv_forward_cuda)};
+const DispatchStub<void(const ConvGeometry&, const float*, const float*, const float*, float*,
+                        float*, float*)>
+    backward_stub{"conv backward", conv_backward_cpu, RF_CUDA_SCHEDULE(conv_backward_cuda)};
+
+}  // namespace
 namespace {
 
 std::string list_str(const std::vector<int64_t>& v) { return shape_str(Shape(v)); }
@@ -87,11 +99,7 @@ Tensor conv_impl(const char* op, const Tensor& x, const Tensor& weight, const Te
   Tensor y = Tensor::empty(output_shape(g), device);
   if (g.batch > 0) {
     const float* b = bc.defined() ? bc.data() : nullptr;
-    if (device.is_cuda()) {
-      RF_CUDA_CALL(conv_forward_cuda(device.index, g, xc.data(), wc.data(), b, y.data()));
-    } else {
-      conv_forward_cpu(g, xc.data(), wc.data(), b, y.data());
-    }
+    forward_stub(device, g, xc.data(), wc.data(), b, y.data());
   }
   // x is needed only for the weight gradient, the weight only for the input's.
   const Tensor saved_x = weight.requires_grad() ? xc : Tensor();
@@ -113,12 +121,7 @@ Tensor conv_impl(const char* op, const Tensor& x, const Tensor& weight, const Te
           return std::vector<Tensor>{gx, gw, gb};
         }
         auto ptr = [](const Tensor& t) { return t.defined() ? t.data() : nullptr; };
-        if (dev.is_cuda()) {
-          RF_CUDA_CALL(conv_backward_cuda(dev.index, g, ptr(saved_x), ptr(saved_w), gy.data(),
-                                          ptr(gx), ptr(gw), ptr(gb)));
-        } else {
-          conv_backward_cpu(g, ptr(saved_x), ptr(saved_w), gy.data(), ptr(gx), ptr(gw), ptr(gb));
-        }
+        backward_stub(dev, g, ptr(saved_x), ptr(saved_w), gy.data(), ptr(gx), ptr(gw), ptr(gb));
         return std::vector<Tensor>{gx, gw, gb};
       });
 }

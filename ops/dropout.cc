@@ -1,21 +1,26 @@
 #include "ops/dropout.h"
 
 #include "framework/autograd.h"
+#include "ops/dispatch.h"
 #include "ops/dropout_kernels.h"
 #include "ops/op_common.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The dropout schedules by device (ops/dispatch.h).
+const DispatchStub<void(const float*, float*, int64_t, const DropoutParams&)> dropout_stub{
+    "dropout", dropout_cpu, RF_CUDA_SCHEDULE(dropout_cuda)};
+
+}  // namespace
 namespace {
 
 // The mask is indexed by row-major position, so a strided input is packed first.
 Tensor apply_mask(const Tensor& x, const DropoutParams& d) {
   const Tensor xc = x.detach().contiguous();
   Tensor y = Tensor::empty(x.shape(), x.device());
-  if (x.device().is_cuda()) {
-    RF_CUDA_CALL(dropout_cuda(x.device().index, xc.data(), y.data(), y.numel(), d));
-  } else {
-    dropout_cpu(xc.data(), y.data(), y.numel(), d);
-  }
+  dropout_stub(x.device(), xc.data(), y.data(), y.numel(), d);
   return y;
 }
 

@@ -1,29 +1,37 @@
 #include "ops/elementwise.h"
 
 #include "framework/autograd.h"
+#include "ops/dispatch.h"
 #include "ops/elementwise_kernels.h"
 #include "ops/op_common.h"
 #include "ops/reduce.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The element-wise schedules by device (ops/dispatch.h).
+const DispatchStub<void(UnaryOp, UnaryParams, const Tensor&, const Tensor&)> unary_stub{
+    "unary op", unary_cpu, RF_CUDA_SCHEDULE(unary_cuda)};
+const DispatchStub<void(UnaryOp, UnaryParams, const Tensor&, const Tensor&, const Tensor&,
+                        const Tensor&)>
+    unary_grad_stub{"unary op backward", unary_grad_cpu, RF_CUDA_SCHEDULE(unary_grad_cuda)};
+const DispatchStub<void(BinaryOp, const Tensor&, const Tensor&, const Tensor&)> binary_stub{
+    "binary op", binary_cpu, RF_CUDA_SCHEDULE(binary_cuda)};
+const DispatchStub<void(const Tensor&, const Tensor&, const Tensor&, const Tensor&)> where_stub{
+    "where", where_cpu, RF_CUDA_SCHEDULE(where_cuda)};
+
+}  // namespace
 namespace {
 
 Tensor unary(UnaryOp op, const char* name, const Tensor& x, UnaryParams p = {}) {
   Tensor y = Tensor::empty(x.shape(), x.device());
-  if (x.device().is_cuda()) {
-    RF_CUDA_CALL(unary_cuda(op, p, x, y));
-  } else {
-    unary_cpu(op, p, x, y);
-  }
+  unary_stub(x.device(), op, p, x, y);
   const Tensor saved_x = unary_grad_reads_x(op) ? x.detach() : Tensor();
   const Tensor saved_y = unary_grad_reads_y(op) ? y.detach() : Tensor();
   return record(name, y, {x}, [op, p, saved_x, saved_y](const Tensor& g, const GradMask&) {
     Tensor gx = Tensor::empty(g.shape(), g.device());
-    if (g.device().is_cuda()) {
-      RF_CUDA_CALL(unary_grad_cuda(op, p, saved_x, saved_y, g, gx));
-    } else {
-      unary_grad_cpu(op, p, saved_x, saved_y, g, gx);
-    }
+    unary_grad_stub(g.device(), op, p, saved_x, saved_y, g, gx);
     return std::vector<Tensor>{gx};
   });
 }
@@ -32,11 +40,7 @@ Tensor unary(UnaryOp op, const char* name, const Tensor& x, UnaryParams p = {}) 
 Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
   check_same_device(name, {a, b});
   Tensor out = Tensor::empty(broadcast_shapes(name, a.shape(), b.shape()), a.device());
-  if (a.device().is_cuda()) {
-    RF_CUDA_CALL(binary_cuda(op, a, b, out));
-  } else {
-    binary_cpu(op, a, b, out);
-  }
+  binary_stub(a.device(), op, a, b, out);
   return out;
 }
 
@@ -145,11 +149,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const Shape shape =
       broadcast_shapes("where", broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
   Tensor out = Tensor::empty(shape, a.device());
-  if (a.device().is_cuda()) {
-    RF_CUDA_CALL(where_cuda(cond, a, b, out));
-  } else {
-    where_cpu(cond, a, b, out);
-  }
+  where_stub(a.device(), cond, a, b, out);
   const Tensor dc = cond.detach();
   const Shape sa = a.shape(), sb = b.shape();
   return record("where", out, {cond, a, b}, [dc, sa, sb](const Tensor& g, const GradMask& needs) {

@@ -82,12 +82,13 @@ struct WhereFn {
 
 }  // namespace
 
-void unary_cuda(UnaryOp op, UnaryParams p, const Tensor& x, const Tensor& y) {
+void unary_cuda(int /*device: the tensors' own*/, UnaryOp op, UnaryParams p, const Tensor& x,
+                const Tensor& y) {
   visit_unary(op, [&](auto tag) { launch<1>(y, {&x}, UnaryFn<decltype(tag)::value>{p}); });
 }
 
-void unary_grad_cuda(UnaryOp op, UnaryParams p, const Tensor& x, const Tensor& y, const Tensor& g,
-                     const Tensor& gx) {
+void unary_grad_cuda(int /*device: the tensors' own*/, UnaryOp op, UnaryParams p, const Tensor& x,
+                     const Tensor& y, const Tensor& g, const Tensor& gx) {
   const Tensor& xs = x.defined() ? x : g;
   const Tensor& ys = y.defined() ? y : g;
   visit_unary(op, [&](auto tag) {
@@ -95,11 +96,13 @@ void unary_grad_cuda(UnaryOp op, UnaryParams p, const Tensor& x, const Tensor& y
   });
 }
 
-void binary_cuda(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+void binary_cuda(int /*device: the tensors' own*/, BinaryOp op, const Tensor& a, const Tensor& b,
+                 const Tensor& out) {
   visit_binary(op, [&](auto tag) { launch<2>(out, {&a, &b}, BinaryFn<decltype(tag)::value>{}); });
 }
 
-void where_cuda(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+void where_cuda(int /*device: the tensors' own*/, const Tensor& cond, const Tensor& a,
+                const Tensor& b, const Tensor& out) {
   launch<3>(out, {&cond, &a, &b}, WhereFn{});
 }
 

@@ -14,11 +14,12 @@ void binary_cpu(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out
 void where_cpu(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
 
 #if REPFLOW_WITH_CUDA
-void unary_cuda(UnaryOp op, UnaryParams p, const Tensor& x, const Tensor& y);
-void unary_grad_cuda(UnaryOp op, UnaryParams p, const Tensor& x, const Tensor& y, const Tensor& g,
-                     const Tensor& gx);
-void binary_cuda(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
-void where_cuda(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+void unary_cuda(int device, UnaryOp op, UnaryParams p, const Tensor& x, const Tensor& y);
+void unary_grad_cuda(int device, UnaryOp op, UnaryParams p, const Tensor& x, const Tensor& y,
+                     const Tensor& g, const Tensor& gx);
+void binary_cuda(int device, BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+void where_cuda(int device, const Tensor& cond, const Tensor& a, const Tensor& b,
+                const Tensor& out);
 #endif
 
 }  // namespace repflow::ops

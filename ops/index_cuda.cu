@@ -42,8 +42,8 @@ __global__ void index_add_kernel(float* gx, StridedLayout dst, const float* g, S
 
 }  // namespace
 
-void index_select_cuda(const Tensor& x, int dim, const std::vector<int64_t>& index,
-                       const Tensor& out) {
+void index_select_cuda(int /*device: the tensors' own*/, const Tensor& x, int dim,
+                       const std::vector<int64_t>& index, const Tensor& out) {
   const int64_t n = out.numel();
   if (n == 0) return;
   const int device = out.device().index;
@@ -54,7 +54,8 @@ void index_select_cuda(const Tensor& x, int dim, const std::vector<int64_t>& ind
   RF_CUDA_LAUNCH_CHECK();
 }
 
-void index_add_cuda(const Tensor& g, int dim, const std::vector<int64_t>& index, const Tensor& gx) {
+void index_add_cuda(int /*device: the tensors' own*/, const Tensor& g, int dim,
+                    const std::vector<int64_t>& index, const Tensor& gx) {
   const int64_t n = g.numel();
   if (n == 0) return;
   const int device = g.device().index;

@@ -23,9 +23,10 @@ void index_select_cpu(const Tensor& x, int dim, const std::vector<int64_t>& inde
 void index_add_cpu(const Tensor& g, int dim, const std::vector<int64_t>& index, const Tensor& gx);
 
 #if REPFLOW_WITH_CUDA
-void index_select_cuda(const Tensor& x, int dim, const std::vector<int64_t>& index,
+void index_select_cuda(int device, const Tensor& x, int dim, const std::vector<int64_t>& index,
                        const Tensor& out);
-void index_add_cuda(const Tensor& g, int dim, const std::vector<int64_t>& index, const Tensor& gx);
+void index_add_cuda(int device, const Tensor& g, int dim, const std::vector<int64_t>& index,
+                    const Tensor& gx);
 #endif
 
 }  // namespace repflow::ops

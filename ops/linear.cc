@@ -4,12 +4,22 @@
 #include <climits>
 
 #include "framework/autograd.h"
+#include "ops/dispatch.h"
 #include "ops/linear_kernels.h"
 #include "ops/op_common.h"
 #include "ops/reduce.h"
 #include "ops/view.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The matrix-product schedules by device (ops/dispatch.h).
+const DispatchStub<void(int64_t, int64_t, int64_t, int64_t, const GemmOperand&, const GemmOperand&,
+                        float, float*)>
+    gemm_stub{"matmul", gemm_cpu, RF_CUDA_SCHEDULE(gemm_cuda)};
+
+}  // namespace
 namespace {
 
 // How BLAS can read a (rows x cols) matrix with strides (rs, cs): row-major when its columns
@@ -68,11 +78,7 @@ void gemm_into(const Tensor& a, const Tensor& b, const Shape& batch, float beta,
   Tensor keep_a, keep_b;
   const GemmOperand ga = gemm_operand(a, batch, &keep_a), gb = gemm_operand(b, batch, &keep_b);
   const int64_t count = shape_numel(batch);
-  if (out.device().is_cuda()) {
-    RF_CUDA_CALL(gemm_cuda(out.device().index, count, m, n, k, ga, gb, beta, out.data()));
-  } else {
-    gemm_cpu(count, m, n, k, ga, gb, beta, out.data());
-  }
+  gemm_stub(out.device(), count, m, n, k, ga, gb, beta, out.data());
 }
 
 // The matrices of t stacked into one: (all leading dims folded, last dim).

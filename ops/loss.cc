@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "framework/autograd.h"
+#include "ops/dispatch.h"
 #include "ops/elementwise.h"
 #include "ops/loss_kernels.h"
 #include "ops/op_common.h"
@@ -12,6 +13,16 @@
 #include "ops/view.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The softmax schedules by device (ops/dispatch.h).
+const DispatchStub<void(bool, const float*, float*, SoftmaxShape)> softmax_stub{
+    "softmax", softmax_cpu, RF_CUDA_SCHEDULE(softmax_cuda)};
+const DispatchStub<void(bool, const float*, const float*, float*, SoftmaxShape)> softmax_grad_stub{
+    "softmax backward", softmax_grad_cpu, RF_CUDA_SCHEDULE(softmax_grad_cuda)};
+
+}  // namespace
 namespace {
 
 SoftmaxShape softmax_shape(const Shape& shape, int dim) {
@@ -27,21 +38,12 @@ Tensor softmax_op(bool log, const char* name, const Tensor& x, int dim) {
   const SoftmaxShape s = softmax_shape(x.shape(), normalize_dim(name, dim, x.dim()));
   const Tensor xc = x.detach().contiguous();
   Tensor y = Tensor::empty(x.shape(), x.device());
-  if (x.device().is_cuda()) {
-    RF_CUDA_CALL(softmax_cuda(x.device().index, log, xc.data(), y.data(), s));
-  } else {
-    softmax_cpu(log, xc.data(), y.data(), s);
-  }
+  softmax_stub(x.device(), log, xc.data(), y.data(), s);
   const Tensor saved_y = y.detach();
   return record(name, y, {x}, [log, saved_y, s](const Tensor& g, const GradMask&) {
     const Tensor gc = g.contiguous();
     Tensor gx = Tensor::empty(g.shape(), g.device());
-    if (g.device().is_cuda()) {
-      RF_CUDA_CALL(
-          softmax_grad_cuda(g.device().index, log, saved_y.data(), gc.data(), gx.data(), s));
-    } else {
-      softmax_grad_cpu(log, saved_y.data(), gc.data(), gx.data(), s);
-    }
+    softmax_grad_stub(g.device(), log, saved_y.data(), gc.data(), gx.data(), s);
     return std::vector<Tensor>{gx};
   });
 }

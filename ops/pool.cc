@@ -4,11 +4,27 @@
 #include <memory>
 
 #include "framework/autograd.h"
+#include "ops/dispatch.h"
 #include "ops/op_common.h"
 #include "ops/pool_kernels.h"
 #include "ops/reduce.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The pooling schedules by device (ops/dispatch.h).
+const DispatchStub<void(const PoolGeometry&, const float*, float*, int32_t*)> max_pool_forward_stub{
+    "max_pool", max_pool_forward_cpu, RF_CUDA_SCHEDULE(max_pool_forward_cuda)};
+const DispatchStub<void(const PoolGeometry&, const float*, float*)> avg_pool_forward_stub{
+    "avg_pool", avg_pool_forward_cpu, RF_CUDA_SCHEDULE(avg_pool_forward_cuda)};
+const DispatchStub<void(const PoolGeometry&, const float*, const int32_t*, float*)>
+    max_pool_backward_stub{"max_pool backward", max_pool_backward_cpu,
+                           RF_CUDA_SCHEDULE(max_pool_backward_cuda)};
+const DispatchStub<void(const PoolGeometry&, const float*, float*)> avg_pool_backward_stub{
+    "avg_pool backward", avg_pool_backward_cpu, RF_CUDA_SCHEDULE(avg_pool_backward_cuda)};
+
+}  // namespace
 namespace {
 
 // One entry per spatial dimension: a single entry is repeated.
@@ -70,21 +86,13 @@ Tensor max_pool(const Tensor& x, const PoolOptions& options) {
   Tensor y = Tensor::empty(out_shape, x.device());
   const auto indices = std::make_shared<Storage>(static_cast<size_t>(y.numel()), x.device());
   int32_t* index_data = reinterpret_cast<int32_t*>(indices->data());
-  if (x.device().is_cuda()) {
-    RF_CUDA_CALL(max_pool_forward_cuda(x.device().index, g, xc.data(), y.data(), index_data));
-  } else {
-    max_pool_forward_cpu(g, xc.data(), y.data(), index_data);
-  }
+  max_pool_forward_stub(x.device(), g, xc.data(), y.data(), index_data);
   const Shape x_shape = x.shape();
   return record("max_pool", y, {xc}, [g, indices, x_shape](const Tensor& grad, const GradMask&) {
     const Tensor gy = grad.contiguous();
     Tensor gx = Tensor::zeros(x_shape, gy.device());
     const int32_t* idx = reinterpret_cast<const int32_t*>(indices->data());
-    if (gy.device().is_cuda()) {
-      RF_CUDA_CALL(max_pool_backward_cuda(gy.device().index, g, gy.data(), idx, gx.data()));
-    } else {
-      max_pool_backward_cpu(g, gy.data(), idx, gx.data());
-    }
+    max_pool_backward_stub(gy.device(), g, gy.data(), idx, gx.data());
     return std::vector<Tensor>{gx};
   });
 }
@@ -94,20 +102,12 @@ Tensor avg_pool(const Tensor& x, const PoolOptions& options) {
   const PoolGeometry g = plan_pool("avg_pool", x, options, &out_shape);
   const Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(out_shape, x.device());
-  if (x.device().is_cuda()) {
-    RF_CUDA_CALL(avg_pool_forward_cuda(x.device().index, g, xc.data(), y.data()));
-  } else {
-    avg_pool_forward_cpu(g, xc.data(), y.data());
-  }
+  avg_pool_forward_stub(x.device(), g, xc.data(), y.data());
   const Shape x_shape = x.shape();
   return record("avg_pool", y, {xc}, [g, x_shape](const Tensor& grad, const GradMask&) {
     const Tensor gy = grad.contiguous();
     Tensor gx = Tensor::zeros(x_shape, gy.device());
-    if (gy.device().is_cuda()) {
-      RF_CUDA_CALL(avg_pool_backward_cuda(gy.device().index, g, gy.data(), gx.data()));
-    } else {
-      avg_pool_backward_cpu(g, gy.data(), gx.data());
-    }
+    avg_pool_backward_stub(gy.device(), g, gy.data(), gx.data());
     return std::vector<Tensor>{gx};
   });
 }

@@ -2,12 +2,22 @@
 
 #include <numeric>
 
+#include "ops/dispatch.h"
 #include "ops/elementwise.h"
 #include "ops/op_common.h"
 #include "ops/reduce_kernels.h"
 #include "ops/view.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The reduction schedules by device (ops/dispatch.h).
+const DispatchStub<void(ReduceKind, float*, const float*, const StridedLayout&,
+                        const StridedLayout&, int64_t, int64_t)>
+    reduce_stub{"reduce", reduce_cpu, RF_CUDA_SCHEDULE(reduce_cuda)};
+
+}  // namespace
 namespace {
 
 const char* kind_name(ReduceKind kind) {
@@ -73,12 +83,7 @@ Tensor run_reduce(ReduceKind kind, const Tensor& x, const std::vector<bool>& red
   coalesce({&inner});
   Tensor out = Tensor::empty(out_shape, x.device());
   const int64_t outputs = out.numel();
-  if (x.device().is_cuda()) {
-    RF_CUDA_CALL(
-        reduce_cuda(x.device().index, kind, out.data(), x.data(), outer, inner, outputs, extent));
-  } else {
-    reduce_cpu(kind, out.data(), x.data(), outer, inner, outputs, extent);
-  }
+  reduce_stub(x.device(), kind, out.data(), x.data(), outer, inner, outputs, extent);
   return out;
 }
 

@@ -3,10 +3,21 @@
 #include <algorithm>
 
 #include "framework/autograd.h"
+#include "ops/dispatch.h"
 #include "ops/index_kernels.h"
 #include "ops/op_common.h"
 
 namespace repflow::ops {
+
+namespace {
+
+// The index schedules by device (ops/dispatch.h).
+const DispatchStub<void(const Tensor&, int, const std::vector<int64_t>&, const Tensor&)>
+    index_select_stub{"index_select", index_select_cpu, RF_CUDA_SCHEDULE(index_select_cuda)};
+const DispatchStub<void(const Tensor&, int, const std::vector<int64_t>&, const Tensor&)>
+    index_add_stub{"index_select backward", index_add_cpu, RF_CUDA_SCHEDULE(index_add_cuda)};
+
+}  // namespace
 namespace {
 
 // Entries start, start + step, ... (`length` of them) along `dim`; `drop` removes the
@@ -83,19 +94,11 @@ Tensor index_select(const Tensor& x, int dim, const std::vector<int64_t>& index)
   Shape shape = x.shape();
   shape[d] = static_cast<int64_t>(idx.size());
   Tensor out = Tensor::empty(shape, x.device());
-  if (x.device().is_cuda()) {
-    RF_CUDA_CALL(index_select_cuda(x, d, idx, out));
-  } else {
-    index_select_cpu(x, d, idx, out);
-  }
+  index_select_stub(x.device(), x, d, idx, out);
   const Shape in_shape = x.shape();
   return record("index_select", out, {x}, [d, idx, in_shape](const Tensor& g, const GradMask&) {
     Tensor gx = Tensor::zeros(in_shape, g.device());
-    if (g.device().is_cuda()) {
-      RF_CUDA_CALL(index_add_cuda(g, d, idx, gx));
-    } else {
-      index_add_cpu(g, d, idx, gx);
-    }
+    index_add_stub(g.device(), g, d, idx, gx);
     return std::vector<Tensor>{gx};
   });
 }
