@@ -4,7 +4,7 @@
 #include <functional>
 #include <map>
 
-#include "models/kinetics.h"
+#include "models/reference/kinetics.h"
 
 namespace repflow {
 namespace {

@@ -5,7 +5,7 @@
 //   resnet{10,18,34,50}_2p1d   R(2+1)D
 //   resnet{10,18,34,50}_3d     (3,3,3)-inflated 3D ResNet
 //   (ResNet-10: one basic block per stage)
-//   kinetics_repflow_r50    the paper's published Kinetics-400 model (models/kinetics.h)
+//   kinetics_repflow_r50    the paper's published Kinetics-400 model (models/reference/kinetics.h)
 //
 // and presets, a network under a name with defaults of its own:
 //

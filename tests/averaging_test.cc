@@ -1,4 +1,4 @@
-#include "training/averaging.h"
+#include "training/optim/averaging.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The PNG chart: decodes, has the promised size, shows every series, survives odd data.
-#include "training/chart.h"
+#include "training/report/chart.h"
 
 #include <gtest/gtest.h>
 

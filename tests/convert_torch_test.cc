@@ -13,7 +13,7 @@
 
 #include "framework/weights.h"
 #include "tests/test_util.h"
-#include "training/video_frames.h"
+#include "training/data/video_frames.h"
 #include "training/weights_meta.h"
 
 namespace repflow {

@@ -1,5 +1,5 @@
 // The distributed flags and the choice of a process's device.
-#include "training/dist_flags.h"
+#include "training/distributed/dist_flags.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
-#include "training/evaluation.h"
+#include "training/report/evaluation.h"
 
 namespace repflow {
 namespace {

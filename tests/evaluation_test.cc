@@ -1,5 +1,5 @@
 // Validation metrics against answers known by construction and recomputed here in double.
-#include "training/evaluation.h"
+#include "training/report/evaluation.h"
 
 #include <gtest/gtest.h>
 
@@ -164,7 +164,8 @@ TEST(Evaluation, BadInputIsAnErrorAndLeavesTheTotalsAlone) {
 }
 
 // Every video's clips in index order, `batch` clips per add(), from position `first` in steps
-// of `stride`: the shard of one process of `stride` (training/epoch_order.h's evaluation order).
+// of `stride`: the shard of one process of `stride` (training/data/epoch_order.h's evaluation
+// order).
 Evaluator evaluate_shard(const std::vector<float>& logits, const std::vector<int64_t>& labels,
                          int classes, int clips_per_video, int64_t first, int64_t stride,
                          int64_t batch) {

@@ -1,4 +1,4 @@
-#include "training/frame_dataset.h"
+#include "training/data/frame_dataset.h"
 
 #include <gtest/gtest.h>
 

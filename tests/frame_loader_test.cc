@@ -8,8 +8,8 @@
 #include "framework/error.h"
 #include "tests/frame_fixture.h"
 #include "tests/test_util.h"
-#include "training/frame_dataset.h"
-#include "training/loader.h"
+#include "training/data/frame_dataset.h"
+#include "training/data/loader.h"
 
 namespace repflow {
 namespace {

@@ -1,6 +1,6 @@
 // GradReducer's buckets and their timing, through a communicator that records what it is asked
 // to reduce (no MPI): the other rank is simulated as one whose gradients equal this rank's.
-#include "training/grad_reducer.h"
+#include "training/distributed/grad_reducer.h"
 
 #include <gtest/gtest.h>
 

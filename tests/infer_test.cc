@@ -20,7 +20,7 @@
 #include "models/weights_io.h"
 #include "ops/view.h"
 #include "tests/test_util.h"
-#include "training/video_frames.h"
+#include "training/data/video_frames.h"
 
 namespace repflow {
 namespace {

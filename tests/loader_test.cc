@@ -1,4 +1,4 @@
-#include "training/loader.h"
+#include "training/data/loader.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // metrics.jsonl: round trip, resume, corrupt lines, and a failed write keeping the old file.
-#include "training/metrics_log.h"
+#include "training/report/metrics_log.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -16,7 +16,7 @@
 #include "tests/frame_fixture.h"
 #include "tests/mpi_launch.h"
 #include "training/checkpoint.h"
-#include "training/metrics_log.h"
+#include "training/report/metrics_log.h"
 
 namespace repflow {
 namespace {

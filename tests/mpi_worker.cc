@@ -19,10 +19,10 @@
 #include "ops/loss.h"
 #include "ops/slice.h"
 #include "ops/view.h"
-#include "training/dist_flags.h"
-#include "training/grad_reducer.h"
-#include "training/module_broadcast.h"
-#include "training/sync_batch_norm.h"
+#include "training/distributed/dist_flags.h"
+#include "training/distributed/grad_reducer.h"
+#include "training/distributed/module_broadcast.h"
+#include "training/distributed/sync_batch_norm.h"
 
 namespace repflow {
 namespace {

@@ -3,8 +3,8 @@
 
 #include "framework/generator.h"
 #include "tests/parity.h"
-#include "training/averaging.h"
-#include "training/sgd.h"
+#include "training/optim/averaging.h"
+#include "training/optim/sgd.h"
 
 namespace repflow {
 namespace {

@@ -1,5 +1,5 @@
 // The progress bar: rendered text, rate limiting on an injected clock, quiet and log modes.
-#include "training/progress.h"
+#include "training/report/progress.h"
 
 #include <gtest/gtest.h>
 

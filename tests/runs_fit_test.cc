@@ -11,7 +11,7 @@
 #include "framework/weights.h"
 #include "tests/frame_fixture.h"
 #include "tests/test_util.h"
-#include "training/metrics_log.h"
+#include "training/report/metrics_log.h"
 #include "training/weights_meta.h"
 
 namespace repflow {

@@ -1,4 +1,4 @@
-#include "training/sgd.h"
+#include "training/optim/sgd.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "training/synthetic_motion.h"
+#include "training/data/synthetic_motion.h"
 
 #include <gtest/gtest.h>
 

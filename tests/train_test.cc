@@ -18,7 +18,7 @@
 #include "tests/frame_fixture.h"
 #include "tests/test_util.h"
 #include "training/checkpoint.h"
-#include "training/metrics_log.h"
+#include "training/report/metrics_log.h"
 
 namespace repflow {
 namespace {

@@ -1,6 +1,6 @@
 // Frame directories into clips: listing order, sampling, resize, crop, flip, normalisation and
 // the errors for bad frames, against values worked out here pixel by pixel.
-#include "training/video_frames.h"
+#include "training/data/video_frames.h"
 
 #include <gtest/gtest.h>
 

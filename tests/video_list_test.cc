@@ -1,4 +1,4 @@
-#include "training/video_list.h"
+#include "training/data/video_list.h"
 
 #include <gtest/gtest.h>
 

@@ -14,8 +14,8 @@
 #include "framework/flags.h"
 #include "framework/philox.h"
 #include "tools/bench_timing.h"
-#include "training/frame_dataset.h"
-#include "training/loader.h"
+#include "training/data/frame_dataset.h"
+#include "training/data/loader.h"
 
 namespace repflow {
 namespace {

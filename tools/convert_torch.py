@@ -148,7 +148,7 @@ def parse_options(specs, parser):
 def read_class_names(path):
     r"""Index -> name from one name per line (blank lines skipped), or from a .json object
     {"\"NAME\"": INDEX} (the paper's Kinetics class map; the quotes are optional), as
-    training/video_list.cc's read_class_names reads them."""
+    training/data/video_list.cc's read_class_names reads them."""
     where = f"--class-names {path}"
     try:
         with open(path, encoding="utf-8") as f:

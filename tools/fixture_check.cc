@@ -6,7 +6,7 @@
 
 #include "framework/autograd.h"
 #include "framework/json_tensor.h"
-#include "models/reference_modules.h"
+#include "models/reference/reference_modules.h"
 
 namespace repflow {
 namespace {

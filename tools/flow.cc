@@ -8,7 +8,7 @@
 #include "framework/autograd.h"
 #include "framework/flags.h"
 #include "framework/image_io.h"
-#include "models/reference_flow_layer.h"
+#include "models/reference/reference_flow_layer.h"
 #include "tools/flow_colour.h"
 
 namespace repflow {

@@ -22,7 +22,7 @@
 #include "ops/loss.h"
 #include "ops/reduce.h"
 #include "ops/view.h"
-#include "training/frame_dataset.h"
+#include "training/data/frame_dataset.h"
 #include "training/weights_meta.h"
 
 namespace repflow {
@@ -50,7 +50,7 @@ std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
 }
 
 // (clips, 3, T, H, W) from the frames of `dir`, cut exactly as the trainer's evaluation cuts
-// clip i of --clips (training/frame_dataset.h), and a line saying what was read.
+// clip i of --clips (training/data/frame_dataset.h), and a line saying what was read.
 Tensor video_clips(const Flags& flags, const std::string& dir, std::string* what) {
   FrameDatasetOptions o;
   o.frames = flags.integer_in("frames", 1, 10000);

@@ -15,10 +15,10 @@
 #include "framework/generator.h"
 #include "framework/weights.h"
 #include "ops/loss.h"
-#include "training/chart.h"
 #include "training/interrupt.h"
-#include "training/metrics_log.h"
-#include "training/progress.h"
+#include "training/report/chart.h"
+#include "training/report/metrics_log.h"
+#include "training/report/progress.h"
 
 namespace repflow {
 

@@ -11,14 +11,14 @@
 
 #include "framework/device.h"
 #include "models/module.h"
-#include "training/averaging.h"
 #include "training/checkpoint.h"
+#include "training/data/dataset.h"
+#include "training/data/loader.h"
 #include "training/data_parallel.h"
-#include "training/dataset.h"
-#include "training/evaluation.h"
-#include "training/loader.h"
-#include "training/lr_schedule.h"
-#include "training/sgd.h"
+#include "training/optim/averaging.h"
+#include "training/optim/lr_schedule.h"
+#include "training/optim/sgd.h"
+#include "training/report/evaluation.h"
 
 namespace repflow {
 

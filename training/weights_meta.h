@@ -11,17 +11,9 @@
 #include <vector>
 
 #include "models/registry.h"
-#include "training/video_frames.h"
+#include "training/data/video_frames.h"
 
 namespace repflow {
-
-// How the model's clips are cut: the flags of the same names (--frames, --stride, --resize,
-// --size, --norm, and evaluation's --clips-per-video as `clips`).
-struct ClipMeta {
-  std::optional<int64_t> frames, stride;
-  std::optional<int> resize, size, clips;
-  std::optional<Normalisation> norm;
-};
 
 struct WeightsMeta {
   // The model's name and options; a reader resolves it (resolve_model), so options the record

@@ -1,8 +1,8 @@
-#include "models/kinetics.h"
+#include "models/reference/kinetics.h"
 
 #include <string>
 
-#include "models/reference_flow_layer.h"
+#include "models/reference/reference_flow_layer.h"
 #include "ops/reduce.h"
 #include "ops/view.h"
 

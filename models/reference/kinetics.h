@@ -15,7 +15,7 @@
 
 #include "models/layers.h"
 #include "models/module.h"
-#include "models/reference_modules.h"
+#include "models/reference/reference_modules.h"
 
 namespace repflow {
 

@@ -1,4 +1,4 @@
-#include "models/reference_flow_layer.h"
+#include "models/reference/reference_flow_layer.h"
 
 #include "framework/autograd.h"
 #include "ops/cat.h"

@@ -1,7 +1,7 @@
-#include "models/reference_modules.h"
+#include "models/reference/reference_modules.h"
 
 #include "models/layers.h"
-#include "models/reference_flow_layer.h"
+#include "models/reference/reference_flow_layer.h"
 #include "ops/elementwise.h"
 
 namespace repflow {

@@ -19,7 +19,7 @@ std::shared_ptr<Module> make_reference_bottleneck3d(int64_t inputs, int64_t filt
 std::shared_ptr<Module> make_reference_kinetics_stem();
 
 // The stem's two layers with parameters, apart: ResNet3D holds them as its own children `stem`
-// and `bn1` (not under a `stem.` prefix), and so does models/kinetics.h.
+// and `bn1` (not under a `stem.` prefix), and so does models/reference/kinetics.h.
 struct KineticsStemLayers {
   std::shared_ptr<Module> conv, bn;
   Tensor forward(const Tensor& x) const;

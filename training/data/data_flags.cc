@@ -1,9 +1,9 @@
-#include "training/data_flags.h"
+#include "training/data/data_flags.h"
 
 #include "framework/error.h"
-#include "training/frame_dataset.h"
-#include "training/synthetic_motion.h"
-#include "training/video_list.h"
+#include "training/data/frame_dataset.h"
+#include "training/data/synthetic_motion.h"
+#include "training/data/video_list.h"
 
 namespace repflow {
 

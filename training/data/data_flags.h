@@ -1,11 +1,11 @@
 #pragma once
 // The trainer's data flags and the datasets they describe: the built-in synthetic motion set
-// (the default), or frame folders listed in the formats of training/video_list.h.
+// (the default), or frame folders listed in the formats of training/data/video_list.h.
 #include <memory>
 
 #include "framework/flags.h"
-#include "training/dataset.h"
-#include "training/weights_meta.h"
+#include "training/data/dataset.h"
+#include "training/data/video_frames.h"
 
 namespace repflow {
 

@@ -1,7 +1,8 @@
 #pragma once
 // What the trainer reads: a dataset of videos, each giving clips on demand. Implementations:
-// the built-in synthetic motion set (training/synthetic_motion.h) and frame-folder datasets
-// (training/frame_dataset.h). The loader (training/loader.h) batches clips on worker threads.
+// the built-in synthetic motion set (training/data/synthetic_motion.h) and frame-folder
+// datasets (training/data/frame_dataset.h). The loader (training/data/loader.h) batches clips on
+// worker threads.
 #include <cstdint>
 #include <string>
 #include <vector>

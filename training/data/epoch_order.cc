@@ -1,4 +1,4 @@
-#include "training/epoch_order.h"
+#include "training/data/epoch_order.h"
 
 #include <numeric>
 

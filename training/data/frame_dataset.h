@@ -1,6 +1,6 @@
 #pragma once
-// Videos stored as directories of frames (training/video_frames.h), named by a video list
-// (training/video_list.h).
+// Videos stored as directories of frames (training/data/video_frames.h), named by a video list
+// (training/data/video_list.h).
 //
 // A clip is `frames` frames `stride` apart, starting at an offset: drawn uniformly from every
 // offset that keeps the clip inside the video for training, the i-th of `clips` evenly spaced
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "training/dataset.h"
-#include "training/video_frames.h"
-#include "training/video_list.h"
+#include "training/data/dataset.h"
+#include "training/data/video_frames.h"
+#include "training/data/video_list.h"
 
 namespace repflow {
 

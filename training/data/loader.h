@@ -3,8 +3,8 @@
 // (not the compute thread pool) while the model trains on the previous batches.
 //
 // Determinism: the epoch's samples and each clip's random crop, flip and offset come from
-// training/epoch_order.h, and batches are assembled in sample order by one collating thread, so
-// the batches are the same for any number of workers and any thread timing.
+// training/data/epoch_order.h, and batches are assembled in sample order by one collating thread,
+// so the batches are the same for any number of workers and any thread timing.
 //
 // Bad samples (a Dataset::clip that throws repflow::Error: missing or unreadable frames, empty
 // videos): by default next() throws the first one in sample order, naming the file; the workers
@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "training/dataset.h"
-#include "training/epoch_order.h"
+#include "training/data/dataset.h"
+#include "training/data/epoch_order.h"
 
 namespace repflow {
 

@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <string>
 
-#include "training/dataset.h"
-#include "training/video_frames.h"
+#include "training/data/dataset.h"
+#include "training/data/video_frames.h"
 
 namespace repflow {
 

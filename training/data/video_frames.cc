@@ -1,4 +1,4 @@
-#include "training/video_frames.h"
+#include "training/data/video_frames.h"
 
 #include <algorithm>
 #include <cctype>

@@ -4,6 +4,7 @@
 // datasets share it, so a clip is cut the same way in training and in use.
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,15 @@ Normalisation paper_normalisation();
 Normalisation parse_normalisation(const std::string& name, const std::string& flag);
 // The text parse_normalisation reads back as `norm`: its name when it is a named one.
 std::string normalisation_text(const Normalisation& norm);
+
+// How the model's clips are cut: the flags of the same names (--frames, --stride, --resize,
+// --size, --norm, and evaluation's --clips-per-video as `clips`), as a run's weight file records
+// them (training/weights_meta.h).
+struct ClipMeta {
+  std::optional<int64_t> frames, stride;
+  std::optional<int> resize, size, clips;
+  std::optional<Normalisation> norm;
+};
 
 // Where a crop sits, as fractions of the free room: the crop's left column is
 // min(room, floor(x * (room + 1))) with room = width - crop, and likewise for rows. A sampler that

@@ -1,4 +1,4 @@
-#include "training/communicator.h"
+#include "training/distributed/communicator.h"
 
 #include "framework/autograd.h"
 #include "ops/elementwise.h"

@@ -1,9 +1,9 @@
-#include "training/dist_flags.h"
+#include "training/distributed/dist_flags.h"
 
 #include "framework/device.h"
-#include "training/mpi_communicator.h"
+#include "training/distributed/mpi_communicator.h"
 #if REPFLOW_WITH_NCCL
-#include "training/nccl_communicator.h"
+#include "training/distributed/nccl_communicator.h"
 #endif
 
 namespace repflow {

@@ -3,8 +3,8 @@
 #include <memory>
 
 #include "framework/flags.h"
-#include "training/communicator.h"
-#include "training/mpi_runtime.h"
+#include "training/distributed/communicator.h"
+#include "training/distributed/mpi_runtime.h"
 
 namespace repflow {
 

@@ -1,4 +1,4 @@
-#include "training/grad_reducer.h"
+#include "training/distributed/grad_reducer.h"
 
 #include <string>
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "framework/tensor.h"
-#include "training/communicator.h"
+#include "training/distributed/communicator.h"
 
 namespace repflow {
 

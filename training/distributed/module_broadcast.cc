@@ -1,4 +1,4 @@
-#include "training/module_broadcast.h"
+#include "training/distributed/module_broadcast.h"
 
 #include "framework/autograd.h"
 

@@ -2,7 +2,7 @@
 // The start of data-parallel training: every rank takes rank `root`'s parameters and buffers,
 // so that the replicas begin identical whatever each rank's initialisation drew.
 #include "models/module.h"
-#include "training/communicator.h"
+#include "training/distributed/communicator.h"
 
 namespace repflow {
 

@@ -1,11 +1,11 @@
-#include "training/mpi_communicator.h"
+#include "training/distributed/mpi_communicator.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
 #include <thread>
 
-#include "training/mpi_runtime.h"
+#include "training/distributed/mpi_runtime.h"
 
 namespace repflow {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "training/communicator.h"
+#include "training/distributed/communicator.h"
 
 namespace repflow {
 

@@ -1,4 +1,4 @@
-#include "training/mpi_runtime.h"
+#include "training/distributed/mpi_runtime.h"
 
 #include <mpi.h>
 

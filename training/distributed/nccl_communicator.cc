@@ -1,11 +1,11 @@
-#include "training/nccl_communicator.h"
+#include "training/distributed/nccl_communicator.h"
 
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
 #include "framework/cuda_context.h"
-#include "training/mpi_runtime.h"
+#include "training/distributed/mpi_runtime.h"
 
 #define RF_NCCL_CHECK(expr)                                                                  \
   do {                                                                                       \

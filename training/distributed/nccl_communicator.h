@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "training/communicator.h"
-#include "training/mpi_communicator.h"
+#include "training/distributed/communicator.h"
+#include "training/distributed/mpi_communicator.h"
 
 namespace repflow {
 

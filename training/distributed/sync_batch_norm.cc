@@ -1,4 +1,4 @@
-#include "training/sync_batch_norm.h"
+#include "training/distributed/sync_batch_norm.h"
 
 #include "models/layers.h"
 

@@ -2,7 +2,7 @@
 // --sync-bn: every BatchNorm of a model normalises, in training mode, with the statistics of
 // the batch made of all processes' batches (ops::sync_batch_norm), allreduced through `comm`.
 #include "models/module.h"
-#include "training/communicator.h"
+#include "training/distributed/communicator.h"
 
 namespace repflow {
 

@@ -1,4 +1,4 @@
-#include "training/lr_schedule.h"
+#include "training/optim/lr_schedule.h"
 
 #include <algorithm>
 #include <cmath>

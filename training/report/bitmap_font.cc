@@ -1,4 +1,4 @@
-#include "training/bitmap_font.h"
+#include "training/report/bitmap_font.h"
 
 #include <cctype>
 

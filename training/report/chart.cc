@@ -1,4 +1,4 @@
-#include "training/chart.h"
+#include "training/report/chart.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,14 +1,15 @@
 #pragma once
-// Line charts as PNG files, drawn by our own rasteriser and bitmap font (training/bitmap_font.h):
-// panels stacked top to bottom over a shared x axis, each with tick labels, a title and a
-// legend. The trainer writes chart.png beside metrics.jsonl with training_chart().
+// Line charts as PNG files, drawn by our own rasteriser and bitmap font
+// (training/report/bitmap_font.h): panels stacked top to bottom over a shared x axis, each with
+// tick labels, a title and a legend. The trainer writes chart.png beside metrics.jsonl with
+// training_chart().
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "framework/image_io.h"
-#include "training/bitmap_font.h"
+#include "training/report/bitmap_font.h"
 
 namespace repflow {
 
@@ -45,9 +46,10 @@ Image render_chart(const Chart& chart);
 // render_chart written as PNG atomically (write_png): an unwritable path is an Error naming it.
 void write_chart(const std::string& path, const Chart& chart);
 
-// The chart of a metrics.jsonl log (training/metrics_log.h): x = "epoch" (the record's position,
-// from 1, when missing); panel "loss" with "train_loss" and "val_loss"; panel "accuracy (%)"
-// with "train_top1", "val_top1", "val_top5", "val_video_top1" (fractions, drawn as percent).
+// The chart of a metrics.jsonl log (training/report/metrics_log.h): x = "epoch" (the record's
+// position, from 1, when missing); panel "loss" with "train_loss" and "val_loss"; panel
+// "accuracy (%)" with "train_top1", "val_top1", "val_top5", "val_video_top1" (fractions, drawn as
+// percent).
 // A key no record has gives no series; a null or non-numeric value is a skipped point.
 Chart training_chart(const std::vector<nlohmann::json>& records);
 

@@ -1,4 +1,4 @@
-#include "training/evaluation.h"
+#include "training/report/evaluation.h"
 
 #include <algorithm>
 #include <cmath>

@@ -32,7 +32,7 @@ struct EvalResult {
 
   // {"clips", "videos", "top_k", "loss", "top1", "top5", "video_top1", "video_top5",
   //  "mean_class_accuracy", "class_count": [...], "class_correct": [...]}, every key preceded
-  // by `prefix`: to_json("val_") gives the metrics.jsonl keys that training/chart.h plots.
+  // by `prefix`: to_json("val_") gives the metrics.jsonl keys that training/report/chart.h plots.
   nlohmann::json to_json(const std::string& prefix = "") const;
 };
 

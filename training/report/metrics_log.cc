@@ -1,4 +1,4 @@
-#include "training/metrics_log.h"
+#include "training/report/metrics_log.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,6 +1,6 @@
 #pragma once
 // metrics.jsonl in a run directory: one JSON object per epoch, in epoch order. Whatever the
-// trainer puts in a record is kept as is; the chart (training/chart.h) reads the keys it
+// trainer puts in a record is kept as is; the chart (training/report/chart.h) reads the keys it
 // documents. Every append rewrites the whole file atomically (write_file_atomic): the file
 // holds a few hundred short lines, so the rewrite is cheap, and a crash at any moment leaves
 // either the previous file or the new one, never a half-written line.

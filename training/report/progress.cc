@@ -1,4 +1,4 @@
-#include "training/progress.h"
+#include "training/report/progress.h"
 
 #include <unistd.h>
 
