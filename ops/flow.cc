@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "framework/autograd.h"
+#include "ops/dispatch.h"
 #include "ops/flow_kernels.h"
 #include "ops/op_common.h"
 
@@ -28,6 +29,15 @@ namespace repflow::ops {
 namespace {
 
 constexpr const char* kOp = "representation_flow";
+
+// The flow schedules by device (ops/dispatch.h); the CPU ones pick their sweeps' instruction
+// set themselves (flow_cpu.cc), since the vector width also shapes their planes.
+const DispatchStub<void(const FlowProblem&, const float*, const float*, float*, float*)>
+    forward_stub{kOp, flow_forward_cpu, RF_CUDA_SCHEDULE(flow_forward_cuda)};
+const DispatchStub<void(const FlowProblem&, const float*, const float*, const float*, const float*,
+                        float*, float*, double*)>
+    backward_stub{"representation_flow backward", flow_backward_cpu,
+                  RF_CUDA_SCHEDULE(flow_backward_cuda)};
 
 // The op's inputs: f1, f2, then the parameters in table order.
 constexpr int kFirstParamInput = 2;
@@ -117,12 +127,8 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   if (want_grad && device.is_cuda())
     saved = Tensor::empty({pb.planes, flow_saved_floats(pb.h, pb.w, n_iter)}, device);
   if (out.numel() > 0) {
-    if (device.is_cuda()) {
-      RF_CUDA_CALL(flow_forward_cuda(device.index, pb, a.data(), b.data(), out.data(),
-                                     want_grad ? saved.data() : nullptr));
-    } else {
-      flow_forward_cpu(pb, a.data(), b.data(), out.data());
-    }
+    forward_stub(device, pb, a.data(), b.data(), out.data(),
+                 saved.defined() ? saved.data() : nullptr);
   }
   if (!want_grad) return out;
   FlowParamArray<Shape> param_shapes;
@@ -137,13 +143,8 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
         Tensor grad_f1 = Tensor::empty(a.shape(), dev), grad_f2 = Tensor::empty(a.shape(), dev);
         double sums[kFlowSlots] = {};
         if (a.numel() > 0) {
-          if (dev.is_cuda()) {
-            RF_CUDA_CALL(flow_backward_cuda(dev.index, q, a.data(), b.data(), saved.data(),
-                                            g.data(), grad_f1.data(), grad_f2.data(), sums));
-          } else {
-            flow_backward_cpu(q, a.data(), b.data(), g.data(), grad_f1.data(), grad_f2.data(),
-                              sums);
-          }
+          backward_stub(dev, q, a.data(), b.data(), saved.defined() ? saved.data() : nullptr,
+                        g.data(), grad_f1.data(), grad_f2.data(), sums);
         }
         FlowParamValues values;
         flow_param_grads(pb.scalars, sums, values);

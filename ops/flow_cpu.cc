@@ -17,6 +17,7 @@
 
 #include "framework/allocator.h"
 #include "framework/thread_pool.h"
+#include "ops/dispatch.h"
 #include "ops/flow_cpu_sweeps.h"
 #include "ops/flow_kernels.h"
 
@@ -25,8 +26,6 @@ namespace repflow::ops {
 FlowCpuSweeps flow_cpu_sweeps_sse() { return sweeps_of<Lanes<4>>(); }
 
 namespace {
-
-std::atomic<int> max_lanes{16};
 
 int round_up(int n, int lanes) { return (n + lanes - 1) / lanes * lanes; }
 
@@ -81,13 +80,11 @@ struct Layout {
         tensor{h, w, w, 0, h * w} {}
 };
 
-FlowCpuSweeps pick_sweeps() {
-  const int limit = max_lanes.load();
-  if (limit >= 16 && __builtin_cpu_supports("avx512f")) return flow_cpu_sweeps_avx512();
-  if (limit >= 8 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return flow_cpu_sweeps_avx2();
-  return flow_cpu_sweeps_sse();
-}
+// The sweeps of the widest instruction set this CPU runs; the CPU-only op has no CUDA side.
+const DispatchStub<FlowCpuSweeps()> sweeps_stub{
+    "flow sweeps", {flow_cpu_sweeps_sse, flow_cpu_sweeps_avx2, flow_cpu_sweeps_avx512}, nullptr};
+
+FlowCpuSweeps pick_sweeps() { return sweeps_stub.cpu_schedule()(); }
 
 // `count` zeroed planes of `size` floats (whole vectors), each starting on a cache line
 // (host_alloc's alignment), as the sweeps' aligned vectors need.
@@ -176,9 +173,8 @@ void each_plane(int64_t planes, Body body, const Args&... args) {
 
 int flow_cpu_lanes() { return pick_sweeps().lanes; }
 
-void set_flow_cpu_max_lanes(int lanes) { max_lanes.store(lanes); }
-
-void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out) {
+void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
+                      float* /*saved*/) {
   const int64_t hw = int64_t{pb.h} * pb.w;
   const FlowScalars& scalars = pb.scalars;
   const Layout lay(pb.h, pb.w, pick_sweeps());
@@ -207,7 +203,8 @@ void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, f
 }
 
 void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
-                       const float* grad_out, float* grad_f1, float* grad_f2, double* sums) {
+                       const float* /*saved*/, const float* grad_out, float* grad_f1,
+                       float* grad_f2, double* sums) {
   const int h = pb.h, w = pb.w;
   const int64_t hw = int64_t{h} * w;
   const FlowScalars& scalars = pb.scalars;

@@ -24,17 +24,19 @@ inline int64_t flow_saved_floats(int h, int w, int n_iter) {
   return int64_t{n_iter} * kFlowStatePlanes * flow_padded_size(h, w);
 }
 
-void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out);
+// The schedules take what the CUDA ones take (ops/dispatch.h): `saved` is the CUDA forward's
+// store of iterates for its backward, which the CPU recomputes instead; the CPU ignores it.
+void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
+                      float* saved);
 // Writes the gradients of f1 and f2 and the kFlowSlots partial sums of every parameter
 // gradient, summed over planes (see flow_param_grads).
-void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
+void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2, const float* saved,
                        const float* grad_out, float* grad_f1, float* grad_f2, double* sums);
 
-// The CPU sweeps' vector width in floats: the widest of 16 (AVX-512F), 8 (AVX2 and FMA) and 4
-// (SSE, the baseline) that this CPU supports and that is at most the limit (16 unless set; tests
-// lower it to run every variant).
+// The CPU sweeps' vector width in floats: 16 (AVX-512F), 8 (AVX2 and FMA) or 4 (SSE, the
+// baseline), for the instruction set cpu_isa() gives (ops/dispatch.h; tests cap it with
+// set_cpu_isa_limit to run every variant).
 int flow_cpu_lanes();
-void set_flow_cpu_max_lanes(int max_lanes);
 
 #if REPFLOW_WITH_CUDA
 void flow_forward_cuda(int device, const FlowProblem& pb, const float* f1, const float* f2,

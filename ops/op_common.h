@@ -1,5 +1,6 @@
 #pragma once
-// Helpers every op family shares: broadcasting, dimension arguments, device dispatch.
+// Helpers every op family shares: broadcasting, dimension arguments, device checks (the
+// dispatch of schedules by device is ops/dispatch.h).
 #include <string>
 #include <vector>
 
@@ -26,14 +27,3 @@ int normalize_dim(const char* op, int dim, int ndim);
 void check_same_device(const char* op, const std::vector<Tensor>& tensors);
 
 }  // namespace repflow::ops
-
-// Runs a CUDA entry point, or fails clearly in a build without the CUDA backend.
-#if REPFLOW_WITH_CUDA
-#define RF_CUDA_CALL(...) \
-  do {                    \
-    __VA_ARGS__;          \
-  } while (0)
-#else
-#define RF_CUDA_CALL(...) \
-  RF_FAIL("this build has no CUDA backend (nvcc was not found at build time)")
-#endif

@@ -62,9 +62,9 @@ inline FlowKernelRun flow_kernel_run_for(const FlowKernelCase& p) {
 // The CPU schedule's forward and backward of `p`.
 inline FlowKernelRun run_flow_cpu(const FlowKernelCase& p) {
   FlowKernelRun r = flow_kernel_run_for(p);
-  ops::flow_forward_cpu(p.pb, p.f1.data(), p.f2.data(), r.out.data());
-  ops::flow_backward_cpu(p.pb, p.f1.data(), p.f2.data(), p.grad_out.data(), r.grad_f1.data(),
-                         r.grad_f2.data(), r.sums.data());
+  ops::flow_forward_cpu(p.pb, p.f1.data(), p.f2.data(), r.out.data(), nullptr);
+  ops::flow_backward_cpu(p.pb, p.f1.data(), p.f2.data(), nullptr, p.grad_out.data(),
+                         r.grad_f1.data(), r.grad_f2.data(), r.sums.data());
   return r;
 }
 

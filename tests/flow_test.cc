@@ -9,6 +9,7 @@
 
 #include "framework/autograd.h"
 #include "framework/thread_pool.h"
+#include "ops/dispatch.h"
 #include "ops/flow_kernels.h"
 #include "ops/view.h"
 #include "tests/flow_kernel_cases.h"
@@ -529,6 +530,13 @@ TEST(FlowTest, GradientsDoNotDependOnThreadCount) {
   EXPECT_EQ(grads[0], grads[1]);
 }
 
+// The instruction set whose CPU sweeps are `lanes` floats wide.
+ops::CpuIsa isa_of_lanes(int lanes) {
+  return lanes == 16  ? ops::CpuIsa::kAvx512
+         : lanes == 8 ? ops::CpuIsa::kAvx2
+                      : ops::CpuIsa::kBaseline;
+}
+
 // Every vector width of the CPU sweeps that this CPU has, on planes whose pixel count no width
 // divides (the last vector reaches past the plane) and whose rows no width divides: vectors
 // that hold the end of one row and the start of the next (rows of 29 pixels) or of several
@@ -537,7 +545,7 @@ TEST(FlowTest, EveryCpuVectorWidth) {
   const int widest = ops::flow_cpu_lanes();
   for (int lanes : {4, 8, 16}) {
     if (lanes > widest) continue;
-    ops::set_flow_cpu_max_lanes(lanes);
+    ops::set_cpu_isa_limit(isa_of_lanes(lanes));
     ASSERT_EQ(ops::flow_cpu_lanes(), lanes);
     for (const Shape& shape : {Shape{1, 2, 5, 29}, Shape{1, 2, 7, 3}}) {
       SCOPED_TRACE("lanes " + std::to_string(lanes) + " " + shape_str(shape));
@@ -553,7 +561,7 @@ TEST(FlowTest, EveryCpuVectorWidth) {
       expect_reference_gradients(in, 3, 1e-4, 1e-3);
     }
   }
-  ops::set_flow_cpu_max_lanes(16);
+  ops::set_cpu_isa_limit(ops::CpuIsa::kAvx512);
 }
 
 // With the default grad taps (-1, 1) the CPU sweeps run the formulas' kUnitGrad forms, which
@@ -568,7 +576,7 @@ TEST(FlowTest, UnitGradTapsGiveTheGeneralFormsBits) {
   for (int lanes : {4, 8, 16}) {
     if (lanes > widest) continue;
     SCOPED_TRACE("lanes " + std::to_string(lanes));
-    ops::set_flow_cpu_max_lanes(lanes);
+    ops::set_cpu_isa_limit(isa_of_lanes(lanes));
     const testing::FlowKernelRun a = testing::run_flow_cpu(unit),
                                  b = testing::run_flow_cpu(general);
     EXPECT_EQ(a.out, b.out);
@@ -576,7 +584,7 @@ TEST(FlowTest, UnitGradTapsGiveTheGeneralFormsBits) {
     EXPECT_EQ(a.grad_f2, b.grad_f2);
     EXPECT_EQ(a.sums, b.sums);
   }
-  ops::set_flow_cpu_max_lanes(16);
+  ops::set_cpu_isa_limit(ops::CpuIsa::kAvx512);
   ops::FlowScalars scalars = unit.pb.scalars;
   scalars.grad_y[1] = 0.5f;
   ops::flow_set_products(scalars);
