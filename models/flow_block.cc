@@ -1,10 +1,10 @@
 #include "models/flow_block.h"
 
-#include "ops/batch_norm.h"
-#include "ops/elementwise.h"
-#include "ops/reduce.h"
-#include "ops/slice.h"
-#include "ops/view.h"
+#include "ops/batch_norm/batch_norm.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/reduce/reduce.h"
+#include "ops/slice/slice.h"
+#include "ops/view/view.h"
 
 namespace repflow {
 

@@ -5,7 +5,7 @@
 
 #include "models/layers.h"
 #include "models/module.h"
-#include "ops/flow.h"
+#include "ops/flow/flow.h"
 
 namespace repflow {
 

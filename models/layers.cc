@@ -2,11 +2,11 @@
 
 #include <cmath>
 
-#include "ops/batch_norm.h"
-#include "ops/dropout.h"
-#include "ops/elementwise.h"
-#include "ops/linear.h"
-#include "ops/pad.h"
+#include "ops/batch_norm/batch_norm.h"
+#include "ops/dropout/dropout.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/linear/linear.h"
+#include "ops/pad/pad.h"
 
 namespace repflow {
 

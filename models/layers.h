@@ -6,9 +6,9 @@
 
 #include "framework/generator.h"
 #include "models/module.h"
-#include "ops/batch_norm.h"
-#include "ops/conv.h"
-#include "ops/pool.h"
+#include "ops/batch_norm/batch_norm.h"
+#include "ops/conv/conv.h"
+#include "ops/pool/pool.h"
 
 namespace repflow {
 

@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "models/layers.h"
-#include "ops/elementwise.h"
-#include "ops/pool.h"
-#include "ops/reduce.h"
-#include "ops/view.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/pool/pool.h"
+#include "ops/reduce/reduce.h"
+#include "ops/view/view.h"
 
 namespace repflow {
 namespace {

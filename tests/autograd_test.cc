@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "ops/elementwise.h"
-#include "ops/reduce.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/reduce/reduce.h"
 #include "tests/test_util.h"
 
 namespace repflow {

@@ -1,13 +1,13 @@
-#include "ops/batch_norm.h"
+#include "ops/batch_norm/batch_norm.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "ops/elementwise.h"
-#include "ops/slice.h"
-#include "ops/view.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/slice/slice.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

@@ -1,9 +1,9 @@
 // The CUDA batch norm (cuDNN) and pooling kernels against the CPU ones.
 #include <gtest/gtest.h>
 
-#include "ops/batch_norm.h"
-#include "ops/pool.h"
-#include "ops/view.h"
+#include "ops/batch_norm/batch_norm.h"
+#include "ops/pool/pool.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 #include "tests/test_util.h"

@@ -1,8 +1,8 @@
-#include "ops/cat.h"
+#include "ops/cat/cat.h"
 
 #include <gtest/gtest.h>
 
-#include "ops/view.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

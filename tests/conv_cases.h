@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "ops/conv.h"
+#include "ops/conv/conv.h"
 
 namespace repflow::testing {
 

@@ -2,8 +2,8 @@
 // bias, for every shared case.
 #include <gtest/gtest.h>
 
-#include "ops/conv.h"
-#include "ops/view.h"
+#include "ops/conv/conv.h"
+#include "ops/view/view.h"
 #include "tests/conv_cases.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"

@@ -1,4 +1,4 @@
-#include "ops/conv.h"
+#include "ops/conv/conv.h"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "framework/thread_pool.h"
-#include "ops/reduce.h"
-#include "ops/view.h"
+#include "ops/reduce/reduce.h"
+#include "ops/view/view.h"
 #include "tests/conv_cases.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"

@@ -3,11 +3,11 @@
 // dropout masks drawn bit for bit the same.
 #include <gtest/gtest.h>
 
-#include "ops/dropout.h"
-#include "ops/linear.h"
-#include "ops/loss.h"
-#include "ops/slice.h"
-#include "ops/view.h"
+#include "ops/dropout/dropout.h"
+#include "ops/linear/linear.h"
+#include "ops/loss/loss.h"
+#include "ops/slice/slice.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 

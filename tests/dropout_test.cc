@@ -1,12 +1,12 @@
-#include "ops/dropout.h"
+#include "ops/dropout/dropout.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "framework/philox.h"
-#include "ops/elementwise.h"
-#include "ops/view.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

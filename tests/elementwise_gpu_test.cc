@@ -3,8 +3,8 @@
 
 #include <functional>
 
-#include "ops/elementwise.h"
-#include "ops/view.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 

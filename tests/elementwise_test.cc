@@ -1,11 +1,11 @@
-#include "ops/elementwise.h"
+#include "ops/elementwise/elementwise.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
 
-#include "ops/view.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

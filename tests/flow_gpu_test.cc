@@ -3,7 +3,7 @@
 // only the adjoint fields fit in shared memory), and the global-memory fallback.
 #include <gtest/gtest.h>
 
-#include "ops/flow.h"
+#include "ops/flow/flow.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 

@@ -1,11 +1,11 @@
 #pragma once
-// Problems for the flow op's kernel entry points (ops/flow_kernels.h) and a run of the CPU
+// Problems for the flow op's kernel entry points (ops/flow/flow_kernels.h) and a run of the CPU
 // schedule on them, shared by the tests that compare schedules, or forms of the formulas, at
 // that level.
 #include <random>
 #include <vector>
 
-#include "ops/flow_kernels.h"
+#include "ops/flow/flow_kernels.h"
 
 namespace repflow::testing {
 

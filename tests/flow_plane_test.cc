@@ -1,8 +1,8 @@
-// The CUDA schedule of a plane in shared memory (ops/flow_plane.h), run on the host by a team
+// The CUDA schedule of a plane in shared memory (ops/flow/flow_plane.h), run on the host by a team
 // of one thread, against the CPU schedule: the per-pixel formulas the GPU calls, in the GPU's
 // order and with its saved iterates, must give the CPU's outputs and gradients. (The gpu tests
 // compare the two backends themselves where a GPU is at hand.)
-#include "ops/flow_plane.h"
+#include "ops/flow/flow_plane.h"
 
 #include <gtest/gtest.h>
 

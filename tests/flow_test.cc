@@ -1,4 +1,4 @@
-#include "ops/flow.h"
+#include "ops/flow/flow.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include "framework/autograd.h"
 #include "framework/thread_pool.h"
 #include "ops/dispatch.h"
-#include "ops/flow_kernels.h"
-#include "ops/view.h"
+#include "ops/flow/flow_kernels.h"
+#include "ops/view/view.h"
 #include "tests/flow_kernel_cases.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
@@ -23,7 +23,7 @@ using testing::gradcheck;
 using testing::GradcheckOptions;
 using testing::random_leaf;
 
-// ---- A reference written straight from the definition in ops/flow.h, in double ----------
+// ---- A reference written straight from the definition in ops/flow/flow.h, in double ----------
 
 struct RefParams {
   double theta, lambda, tau;
@@ -380,7 +380,7 @@ std::pair<double, double> mean_flow(int dx, int dy) {
 }
 
 // 100 iterations recover the one-pixel motion almost exactly (means of 1.04 / 1.05 / -1.06),
-// which fixes the sign convention of ops/flow.h.
+// which fixes the sign convention of ops/flow/flow.h.
 TEST(FlowTest, ContentMovingRightGivesPositiveXFlow) {
   const auto [x, y] = mean_flow(1, 0);
   EXPECT_NEAR(x, 1.0, 0.2);

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/autograd.h"
-#include "ops/elementwise.h"
+#include "ops/elementwise/elementwise.h"
 
 namespace repflow {
 namespace {

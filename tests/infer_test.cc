@@ -18,7 +18,7 @@
 #include "framework/weights.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
-#include "ops/view.h"
+#include "ops/view/view.h"
 #include "tests/test_util.h"
 #include "training/data/video_frames.h"
 

@@ -1,12 +1,12 @@
-#include "ops/linear.h"
+#include "ops/linear/linear.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "framework/thread_pool.h"
-#include "ops/slice.h"
-#include "ops/view.h"
+#include "ops/slice/slice.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

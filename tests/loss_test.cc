@@ -1,11 +1,11 @@
-#include "ops/loss.h"
+#include "ops/loss/loss.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "ops/reduce.h"
-#include "ops/view.h"
+#include "ops/reduce/reduce.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

@@ -16,8 +16,8 @@
 
 #include "framework/autograd.h"
 #include "models/registry.h"
-#include "ops/elementwise.h"
-#include "ops/reduce.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/reduce/reduce.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 

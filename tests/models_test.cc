@@ -10,8 +10,8 @@
 #include "framework/weights.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
-#include "ops/elementwise.h"
-#include "ops/reduce.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/reduce/reduce.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 
@@ -48,8 +48,8 @@ TEST(Registry, EveryModelGivesOneScorePerClassAndClip) {
     // The Kinetics stem's unpadded 7-frame conv and two temporal strides need 11 frames.
     const Tensor x = clip({2, 3, kinetics ? 11 : 4, 32, 32}, 1);
     // By name, as the binaries build them (presets included).
-    auto model = make_model(resolve_model(
-        name, {{"classes", "5"}, {"flow-iters", "2"}, {"reduced-channels", "4"}}));
+    auto model = make_model(
+        resolve_model(name, {{"classes", "5"}, {"flow-iters", "2"}, {"reduced-channels", "4"}}));
     EXPECT_EQ(run_eval(*model, x).shape(), (Shape{2, 5}));
   }
 }

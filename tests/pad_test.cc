@@ -1,8 +1,8 @@
-#include "ops/pad.h"
+#include "ops/pad/pad.h"
 
 #include <gtest/gtest.h>
 
-#include "ops/view.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

@@ -1,4 +1,4 @@
-#include "ops/pool.h"
+#include "ops/pool/pool.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <random>
 #include <utility>
 
-#include "ops/reduce.h"
-#include "ops/view.h"
+#include "ops/reduce/reduce.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

@@ -2,8 +2,8 @@
 // split-row schedules, strided inputs and tied extremes.
 #include <gtest/gtest.h>
 
-#include "ops/reduce.h"
-#include "ops/view.h"
+#include "ops/reduce/reduce.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 

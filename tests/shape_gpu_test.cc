@@ -1,10 +1,10 @@
 // The CUDA schedules of the shape ops against the CPU ones.
 #include <gtest/gtest.h>
 
-#include "ops/cat.h"
-#include "ops/pad.h"
-#include "ops/slice.h"
-#include "ops/view.h"
+#include "ops/cat/cat.h"
+#include "ops/pad/pad.h"
+#include "ops/slice/slice.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 #include "tests/test_util.h"

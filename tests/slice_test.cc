@@ -1,8 +1,8 @@
-#include "ops/slice.h"
+#include "ops/slice/slice.h"
 
 #include <gtest/gtest.h>
 
-#include "ops/view.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

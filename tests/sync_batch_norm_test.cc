@@ -5,9 +5,9 @@
 #include <cmath>
 #include <vector>
 
-#include "ops/batch_norm.h"
-#include "ops/elementwise.h"
-#include "ops/reduce.h"
+#include "ops/batch_norm/batch_norm.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/reduce/reduce.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

@@ -1,8 +1,8 @@
-#include "ops/view.h"
+#include "ops/view/view.h"
 
 #include <gtest/gtest.h>
 
-#include "ops/elementwise.h"
+#include "ops/elementwise/elementwise.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
 

@@ -9,7 +9,7 @@
 #include "framework/allocator.h"
 #include "framework/flags.h"
 #include "framework/thread_pool.h"
-#include "ops/flow.h"
+#include "ops/flow/flow.h"
 #include "tools/bench_timing.h"
 #include "tools/torch_runner.h"
 

@@ -1,4 +1,4 @@
-"""PyTorch side of //tools:bench_flow: the paper-mode flow algorithm of ops/flow.h written as
+"""PyTorch side of //tools:bench_flow: the paper-mode flow algorithm of ops/flow/flow.h written as
 plain PyTorch tensor operations (autograd records every small op), timed on the CPU or a GPU.
 
 Reads {"threads", "repeats", "device", "configs": [{"pairs", "channels", "size", "iters"}]} as

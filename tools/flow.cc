@@ -1,7 +1,7 @@
 // flow A B --out F.png: the representation-flow layer with fixed parameters as an optical-flow
 // method between two images; writes the Middlebury colour coding (with a colour-wheel legend
 // unless --legend false) and prints the scale and the mean flow.
-#include "ops/flow.h"
+#include "ops/flow/flow.h"
 
 #include <cstdio>
 

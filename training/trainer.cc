@@ -14,7 +14,7 @@
 #include "framework/error.h"
 #include "framework/generator.h"
 #include "framework/weights.h"
-#include "ops/loss.h"
+#include "ops/loss/loss.h"
 #include "training/interrupt.h"
 #include "training/report/chart.h"
 #include "training/report/metrics_log.h"

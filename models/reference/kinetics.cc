@@ -3,8 +3,8 @@
 #include <string>
 
 #include "models/reference/reference_flow_layer.h"
-#include "ops/reduce.h"
-#include "ops/view.h"
+#include "ops/reduce/reduce.h"
+#include "ops/view/view.h"
 
 namespace repflow {
 namespace {

@@ -1,13 +1,13 @@
 #include "models/reference/reference_flow_layer.h"
 
 #include "framework/autograd.h"
-#include "ops/cat.h"
-#include "ops/conv.h"
-#include "ops/elementwise.h"
-#include "ops/pad.h"
-#include "ops/reduce.h"
-#include "ops/slice.h"
-#include "ops/view.h"
+#include "ops/cat/cat.h"
+#include "ops/conv/conv.h"
+#include "ops/elementwise/elementwise.h"
+#include "ops/pad/pad.h"
+#include "ops/reduce/reduce.h"
+#include "ops/slice/slice.h"
+#include "ops/view/view.h"
 
 namespace repflow {
 namespace {

@@ -2,7 +2,7 @@
 
 #include "models/layers.h"
 #include "models/reference/reference_flow_layer.h"
-#include "ops/elementwise.h"
+#include "ops/elementwise/elementwise.h"
 
 namespace repflow {
 namespace {

@@ -1,7 +1,7 @@
 #include "training/distributed/communicator.h"
 
 #include "framework/autograd.h"
-#include "ops/elementwise.h"
+#include "ops/elementwise/elementwise.h"
 
 namespace repflow {
 

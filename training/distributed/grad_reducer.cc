@@ -3,7 +3,7 @@
 #include <string>
 
 #include "framework/autograd.h"
-#include "ops/elementwise.h"
+#include "ops/elementwise/elementwise.h"
 
 namespace repflow {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "framework/autograd.h"
-#include "ops/elementwise.h"
+#include "ops/elementwise/elementwise.h"
 
 namespace repflow {
 

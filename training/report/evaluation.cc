@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "framework/error.h"
-#include "ops/loss.h"
+#include "ops/loss/loss.h"
 
 namespace repflow {
 namespace {

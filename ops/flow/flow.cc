@@ -1,0 +1,163 @@
+// Checks and autograd wiring of the representation flow op.
+//
+// Backward memory. On the GPU, when a gradient is wanted, the forward saves the iterate (u1, u2,
+// p11, p12, p21, p22; p as p / s, ops/flow/flow_math.h) at the start of every iteration, in the
+// CUDA schedule's padded layout:
+//   24 * n_iter * (H + 2) * (W + 2) bytes per (sample, channel) plane,
+// e.g. 216,000 bytes for a 28 x 28 plane and 10 iterations, 110.6 MB for 16 x 32 such planes.
+// The CPU saves nothing: its backward runs each plane's forward again, up to the start of the
+// last iteration, into a per-thread buffer of n_iter iterates (24 * n_iter bytes per cell of its
+// iteration layout, the plane's rows back to back between zero margins, FlowCpuGrid: 848 cells
+// and 204 KB at 28 x 28 and 10 iterations with AVX-512) plus 19 working planes of that layout
+// and 5 of its padded Sobel layout (64 + 21 KB) and the gradient partials per vector lane
+// (3.5 KB), and reverses it while the buffer is in cache. The
+// image gradients and rho_c are recomputed from the saved inputs on both (a 3 x 3 stencil per
+// pixel, once per plane). Storing rather than recomputing each iterate from the start keeps the
+// backward at a few forward passes instead of O(n_iter^2) of them.
+#include "ops/flow/flow.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "framework/autograd.h"
+#include "ops/dispatch.h"
+#include "ops/flow/flow_kernels.h"
+#include "ops/op_common.h"
+
+namespace repflow::ops {
+namespace {
+
+constexpr const char* kOp = "representation_flow";
+
+// The flow schedules by device (ops/dispatch.h); the CPU ones pick their sweeps' instruction
+// set themselves (flow_cpu.cc), since the vector width also shapes their planes.
+const DispatchStub<void(const FlowProblem&, const float*, const float*, float*, float*)>
+    forward_stub{kOp, flow_forward_cpu, RF_CUDA_SCHEDULE(flow_forward_cuda)};
+const DispatchStub<void(const FlowProblem&, const float*, const float*, const float*, const float*,
+                        float*, float*, double*)>
+    backward_stub{"representation_flow backward", flow_backward_cpu,
+                  RF_CUDA_SCHEDULE(flow_backward_cuda)};
+
+// The op's inputs: f1, f2, then the parameters in table order.
+constexpr int kFirstParamInput = 2;
+int input_of(FlowParam p) { return kFirstParamInput + flow_param_index(p); }
+
+Shape shape_of(const FlowParamSpec& spec) { return Shape(spec.dims, spec.dims + spec.rank); }
+
+void check_param(const FlowParamSpec& spec, const Tensor& t) {
+  RF_CHECK(t.defined(), kOp, ": parameter ", spec.name, " is undefined");
+  const bool scalar = spec.rank == 0;
+  const bool ok =
+      scalar ? (t.shape() == Shape{} || t.shape() == Shape{1}) : t.shape() == shape_of(spec);
+  RF_CHECK(ok, kOp, ": parameter ", spec.name, " must have shape ",
+           scalar ? std::string("[] or [1]") : shape_str(shape_of(spec)), ", got ",
+           shape_str(t.shape()));
+}
+
+// The parameter values (their shapes checked), and the products the formulas use.
+FlowScalars read_scalars(const FlowParams& params) {
+  FlowScalars scalars;
+  for (const FlowParamSpec& spec : kFlowParamTable) {
+    const std::vector<float> values = params[spec.id].to_vector();
+    std::copy(values.begin(), values.end(), scalars.at(spec.id));
+  }
+  flow_set_products(scalars);
+  return scalars;
+}
+
+// Whether default_flow_params makes a parameter of `group` learnable.
+bool learnable_by_default(FlowParamGroup group, bool learnable_gradients, bool learnable_sobel) {
+  switch (group) {
+    case FlowParamGroup::kTlt:
+    case FlowParamGroup::kDiv:
+      return true;
+    case FlowParamGroup::kGrad:
+      return learnable_gradients;
+    case FlowParamGroup::kSobel:
+      return learnable_sobel;
+  }
+  return false;
+}
+
+// Whether the gradient of any parameter of `group` is wanted.
+bool group_needed(const GradMask& needs, FlowParamGroup group) {
+  for (const FlowParamSpec& spec : kFlowParamTable)
+    if (spec.group == group && needs[input_of(spec.id)]) return true;
+  return false;
+}
+
+}  // namespace
+
+FlowParams default_flow_params(bool learnable_gradients, bool learnable_sobel, Device device) {
+  FlowParams p;
+  for (const FlowParamSpec& spec : kFlowParamTable) {
+    Tensor t = Tensor::from_vector(
+        shape_of(spec), std::vector<float>(spec.defaults, spec.defaults + spec.numel()), device);
+    if (learnable_by_default(spec.group, learnable_gradients, learnable_sobel))
+      t.set_requires_grad(true);
+    p[spec.id] = t;
+  }
+  return p;
+}
+
+Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams& params,
+                           int n_iter) {
+  RF_CHECK(f1.defined() && f2.defined(), kOp, ": f1 and f2 must be defined");
+  RF_CHECK(f1.dim() == 4, kOp, ": f1 must be (N, C, H, W), got shape ", shape_str(f1.shape()));
+  RF_CHECK(f1.shape() == f2.shape(), kOp, ": f1 and f2 must have the same shape, got ",
+           shape_str(f1.shape()), " and ", shape_str(f2.shape()));
+  RF_CHECK(n_iter >= 1, kOp, ": n_iter must be at least 1, got ", n_iter);
+  for (const FlowParamSpec& spec : kFlowParamTable) check_param(spec, params[spec.id]);
+  std::vector<Tensor> inputs{f1, f2};
+  for (const FlowParamSpec& spec : kFlowParamTable) inputs.push_back(params[spec.id]);
+  check_same_device(kOp, inputs);
+  const int64_t n = f1.size(0), c = f1.size(1), h = f1.size(2), w = f1.size(3);
+  // Padded plane indices and the working planes of a plane are ints in the kernels.
+  RF_CHECK((h + 2) * (w + 2) * kFlowBackwardPlanes < (int64_t{1} << 31), kOp, ": planes of ", h,
+           " x ", w, " are too large, shape ", shape_str(f1.shape()));
+
+  FlowProblem pb{n * c, c, static_cast<int>(h), static_cast<int>(w), n_iter, read_scalars(params)};
+  RF_CHECK(pb.scalars.theta != 0.0f, kOp, ": theta must be nonzero (the dual step is tau / theta)");
+  const Device device = f1.device();
+  const Tensor a = f1.detach().contiguous(), b = f2.detach().contiguous();
+  Tensor out = Tensor::empty({n, 2 * c, h, w}, device);
+  const bool want_grad = grad_enabled() && any_requires_grad(inputs);
+  Tensor saved;
+  if (want_grad && device.is_cuda())
+    saved = Tensor::empty({pb.planes, flow_saved_floats(pb.h, pb.w, n_iter)}, device);
+  if (out.numel() > 0) {
+    forward_stub(device, pb, a.data(), b.data(), out.data(),
+                 saved.defined() ? saved.data() : nullptr);
+  }
+  if (!want_grad) return out;
+  FlowParamArray<Shape> param_shapes;
+  for (const FlowParamSpec& spec : kFlowParamTable) param_shapes[spec.id] = params[spec.id].shape();
+  return record(
+      kOp, out, inputs, [pb, a, b, saved, param_shapes](const Tensor& grad, const GradMask& needs) {
+        const Tensor g = grad.contiguous();
+        FlowProblem q = pb;
+        q.grad_taps = group_needed(needs, FlowParamGroup::kGrad);
+        q.sobel_taps = group_needed(needs, FlowParamGroup::kSobel);
+        const Device dev = a.device();
+        Tensor grad_f1 = Tensor::empty(a.shape(), dev), grad_f2 = Tensor::empty(a.shape(), dev);
+        double sums[kFlowSlots] = {};
+        if (a.numel() > 0) {
+          backward_stub(dev, q, a.data(), b.data(), saved.defined() ? saved.data() : nullptr,
+                        g.data(), grad_f1.data(), grad_f2.data(), sums);
+        }
+        FlowParamValues values;
+        flow_param_grads(pb.scalars, sums, values);
+        std::vector<Tensor> grads{needs[0] ? grad_f1 : Tensor(), needs[1] ? grad_f2 : Tensor()};
+        for (const FlowParamSpec& spec : kFlowParamTable) {
+          const float* v = values.at(spec.id);
+          grads.push_back(needs[input_of(spec.id)]
+                              ? Tensor::from_vector(param_shapes[spec.id],
+                                                    std::vector<float>(v, v + spec.numel()), dev)
+                              : Tensor());
+        }
+        return grads;
+      });
+}
+
+}  // namespace repflow::ops

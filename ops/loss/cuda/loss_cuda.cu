@@ -1,0 +1,161 @@
+#include <algorithm>
+
+#include "framework/cuda_context.h"
+#include "ops/loss/loss_kernels.h"
+
+namespace repflow::ops {
+namespace {
+
+constexpr int kThreads = 256;  // a multiple of the warp size: block_all relies on it
+constexpr int kWarp = 32;
+constexpr int kWarps = kThreads / kWarp;
+// Rows up to this long get one thread each; longer ones a block each, unless there are so many
+// rows along a strided dimension that one thread per row already fills the GPU and keeps the
+// reads of neighbouring threads together.
+constexpr int64_t kShortRow = 64;
+constexpr int64_t kManyRows = 8192;
+constexpr unsigned int kMaxGrid = 65535;
+
+struct MaxOp {
+  __device__ static float combine(float a, float b) { return softmax_max(a, b); }
+};
+struct SumOp {
+  __device__ static float combine(float a, float b) { return a + b; }
+};
+
+// Every thread's v combined, returned to all threads of the block.
+template <class Op>
+__device__ float block_all(float v) {
+  __shared__ float values[kWarps + 1];
+  for (int s = kWarp / 2; s > 0; s /= 2) v = Op::combine(v, __shfl_down_sync(0xffffffffu, v, s));
+  if (threadIdx.x % kWarp == 0) values[threadIdx.x / kWarp] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float acc = values[0];
+    for (int w = 1; w < kWarps; ++w) acc = Op::combine(acc, values[w]);
+    values[kWarps] = acc;
+  }
+  __syncthreads();
+  v = values[kWarps];
+  // values is reused by the block's next call.
+  __syncthreads();
+  return v;
+}
+
+// Where row `row` (o, i) starts; its elements are inner apart.
+__device__ int64_t row_base(SoftmaxShape s, int64_t row) {
+  return (row / s.inner) * s.n * s.inner + row % s.inner;
+}
+
+// The schedules below differ in who walks a row: `first` and `step` are the thread's share of
+// [0, n) (all of it, or every blockDim.x-th element), and all() combines the shares.
+struct ThreadRow {
+  template <class Op>
+  __device__ static float all(float v) {
+    return v;
+  }
+  __device__ static int64_t first() { return 0; }
+  __device__ static int64_t step() { return 1; }
+};
+struct BlockRow {
+  template <class Op>
+  __device__ static float all(float v) {
+    return block_all<Op>(v);
+  }
+  __device__ static int64_t first() { return threadIdx.x; }
+  __device__ static int64_t step() { return blockDim.x; }
+};
+
+template <class Row>
+__device__ void softmax_row(bool log, const float* p, float* q, SoftmaxShape s) {
+  float max = -INFINITY, sum = 0.0f;
+  for (int64_t r = Row::first(); r < s.n; r += Row::step()) max = softmax_max(max, p[r * s.inner]);
+  max = Row::template all<MaxOp>(max);
+  for (int64_t r = Row::first(); r < s.n; r += Row::step())
+    sum += softmax_exp_term(p[r * s.inner], max);
+  sum = Row::template all<SumOp>(sum);
+  for (int64_t r = Row::first(); r < s.n; r += Row::step())
+    q[r * s.inner] = softmax_value(log, p[r * s.inner], max, sum);
+}
+
+template <class Row>
+__device__ void softmax_grad_row(bool log, const float* y, const float* g, float* gx,
+                                 SoftmaxShape s) {
+  float sum = 0.0f;
+  for (int64_t r = Row::first(); r < s.n; r += Row::step())
+    sum += softmax_grad_term(log, y[r * s.inner], g[r * s.inner]);
+  sum = Row::template all<SumOp>(sum);
+  for (int64_t r = Row::first(); r < s.n; r += Row::step())
+    gx[r * s.inner] = softmax_grad(log, y[r * s.inner], g[r * s.inner], sum);
+}
+
+__global__ void softmax_thread_kernel(bool log, const float* x, float* y, SoftmaxShape s) {
+  for (int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; row < s.outer * s.inner;
+       row += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t base = row_base(s, row);
+    softmax_row<ThreadRow>(log, x + base, y + base, s);
+  }
+}
+
+__global__ void softmax_block_kernel(bool log, const float* x, float* y, SoftmaxShape s) {
+  for (int64_t row = blockIdx.x; row < s.outer * s.inner; row += gridDim.x) {
+    const int64_t base = row_base(s, row);
+    softmax_row<BlockRow>(log, x + base, y + base, s);
+  }
+}
+
+__global__ void softmax_grad_thread_kernel(bool log, const float* y, const float* g, float* gx,
+                                           SoftmaxShape s) {
+  for (int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; row < s.outer * s.inner;
+       row += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t base = row_base(s, row);
+    softmax_grad_row<ThreadRow>(log, y + base, g + base, gx + base, s);
+  }
+}
+
+__global__ void softmax_grad_block_kernel(bool log, const float* y, const float* g, float* gx,
+                                          SoftmaxShape s) {
+  for (int64_t row = blockIdx.x; row < s.outer * s.inner; row += gridDim.x) {
+    const int64_t base = row_base(s, row);
+    softmax_grad_row<BlockRow>(log, y + base, g + base, gx + base, s);
+  }
+}
+
+bool block_per_row(SoftmaxShape s) {
+  return s.n > kShortRow && (s.inner == 1 || s.outer * s.inner < kManyRows);
+}
+
+unsigned int block_grid(SoftmaxShape s) {
+  return static_cast<unsigned int>(std::min<int64_t>(s.outer * s.inner, kMaxGrid));
+}
+
+}  // namespace
+
+void softmax_cuda(int device, bool log, const float* x, float* y, SoftmaxShape s) {
+  if (s.outer * s.n * s.inner == 0) return;
+  CudaDeviceGuard guard(device);
+  cudaStream_t stream = cuda_stream(device);
+  if (block_per_row(s)) {
+    softmax_block_kernel<<<block_grid(s), kThreads, 0, stream>>>(log, x, y, s);
+  } else {
+    softmax_thread_kernel<<<cuda_blocks(s.outer * s.inner, kThreads), kThreads, 0, stream>>>(log, x,
+                                                                                             y, s);
+  }
+  RF_CUDA_LAUNCH_CHECK();
+}
+
+void softmax_grad_cuda(int device, bool log, const float* y, const float* g, float* gx,
+                       SoftmaxShape s) {
+  if (s.outer * s.n * s.inner == 0) return;
+  CudaDeviceGuard guard(device);
+  cudaStream_t stream = cuda_stream(device);
+  if (block_per_row(s)) {
+    softmax_grad_block_kernel<<<block_grid(s), kThreads, 0, stream>>>(log, y, g, gx, s);
+  } else {
+    softmax_grad_thread_kernel<<<cuda_blocks(s.outer * s.inner, kThreads), kThreads, 0, stream>>>(
+        log, y, g, gx, s);
+  }
+  RF_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace repflow::ops
