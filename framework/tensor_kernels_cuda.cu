@@ -1,4 +1,5 @@
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
 #include "framework/tensor_kernels.h"
 
 namespace repflow::kernels {
@@ -6,29 +7,21 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void fill_kernel(float* dst, int64_t n, float value) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x)
-    dst[i] = value;
+  for (int64_t i : grid_stride(n)) dst[i] = value;
 }
 
 __global__ void copy_kernel(float* dst, StridedLayout dl, const float* src, StridedLayout sl,
                             int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x)
-    dst[dl.offset(i)] = src[sl.offset(i)];
+  for (int64_t i : grid_stride(n)) dst[dl.offset(i)] = src[sl.offset(i)];
 }
 
 __global__ void random_kernel(float* dst, int64_t n, RandomDist dist, float a, float b,
                               uint64_t seed, uint64_t offset) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x)
-    dst[i] = random_value(dist, a, b, seed, offset, i);
+  for (int64_t i : grid_stride(n)) dst[i] = random_value(dist, a, b, seed, offset, i);
 }
 
 __global__ void axpy_kernel(float* dst, const float* src, float alpha, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x)
-    dst[i] += alpha * src[i];
+  for (int64_t i : grid_stride(n)) dst[i] += alpha * src[i];
 }
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include <climits>
 
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
 #include "ops/batch_norm/batch_norm_kernels.h"
 #include "ops/batch_norm/batch_norm_math.h"
 
@@ -67,8 +68,7 @@ unsigned int grid_for(int64_t tasks) {
 
 __global__ void eval_stats_kernel(const float* running_mean, const float* running_var, float eps,
                                   float* mean, float* invstd, int64_t c) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < c;
-       i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i : grid_stride(c)) {
     mean[i] = running_mean[i];
     invstd[i] = bn_invstd(running_var[i], eps);
   }
@@ -118,8 +118,7 @@ __global__ void given_stats_grad_input_kernel(const float* x, const float* g, co
                                               const float* mean_g, const float* mean_g_xhat,
                                               float* gx, Dims d) {
   const int64_t total = d.n * d.c * d.s;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
-       i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i : grid_stride(total)) {
     const int64_t ch = (i / d.s) % d.c;
     const float k = (weight ? weight[ch] : 1.0f) * invstd[ch];
     gx[i] = bn_grad_input(g[i], x[i], mean[ch], invstd[ch], k, mean_g ? mean_g[ch] : 0.0f,

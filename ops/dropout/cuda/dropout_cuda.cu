@@ -1,4 +1,5 @@
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
 #include "ops/dropout/dropout_kernels.h"
 
 namespace repflow::ops {
@@ -7,9 +8,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void dropout_kernel(const float* x, float* y, int64_t n, DropoutParams d) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x)
-    y[i] = dropout_value(x[i], d, i);
+  for (int64_t i : grid_stride(n)) y[i] = dropout_value(x[i], d, i);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include <array>
 
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
 #include "ops/elementwise/elementwise_kernels.h"
 #include "ops/op_common.h"
 
@@ -37,8 +38,7 @@ Operands<N> operands(const Tensor& out, const std::array<const Tensor*, N>& inpu
 
 template <int N, class F>
 __global__ void map_kernel(Operands<N> o, F f) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < o.n;
-       i += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t i : grid_stride(o.n)) {
     if constexpr (N == 1) o.out[i] = f(o.in[0][o.layout[0].offset(i)]);
     if constexpr (N == 2)
       o.out[i] = f(o.in[0][o.layout[0].offset(i)], o.in[1][o.layout[1].offset(i)]);

@@ -29,6 +29,7 @@
 
 #include "framework/allocator.h"
 #include "framework/cuda_context.h"
+#include "ops/device_buffer.h"
 #include "ops/flow/flow_kernels.h"
 #include "ops/flow/flow_plane.h"
 
@@ -39,24 +40,6 @@ constexpr int kWarp = 32;
 constexpr int kMaxThreads = 256;  // a multiple of kWarp: the block sums rely on it
 constexpr unsigned int kMaxGridY = 65535;
 static_assert(kFlowSlots <= kWarp, "block_add hands one slot to each thread of the first warp");
-
-// Device memory from the caching allocator, returned on every path. Freeing right after the
-// launches is safe: later users of the block run on the same stream.
-class DeviceBuffer {
- public:
-  DeviceBuffer(size_t bytes, int device) : device_(device), ptr_(device_alloc(bytes, device)) {}
-  ~DeviceBuffer() { device_free(ptr_, device_); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  template <class T>
-  T* as() const {
-    return static_cast<T*>(ptr_);
-  }
-
- private:
-  int device_;
-  void* ptr_;
-};
 
 // Adds the block-wide sum of every thread's acc[t] to slot[t]. Every thread of the block must
 // call it (it synchronises).

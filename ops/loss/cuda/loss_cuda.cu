@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
 #include "ops/loss/loss_kernels.h"
 
 namespace repflow::ops {
@@ -90,8 +91,7 @@ __device__ void softmax_grad_row(bool log, const float* y, const float* g, float
 }
 
 __global__ void softmax_thread_kernel(bool log, const float* x, float* y, SoftmaxShape s) {
-  for (int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; row < s.outer * s.inner;
-       row += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t row : grid_stride(s.outer * s.inner)) {
     const int64_t base = row_base(s, row);
     softmax_row<ThreadRow>(log, x + base, y + base, s);
   }
@@ -106,8 +106,7 @@ __global__ void softmax_block_kernel(bool log, const float* x, float* y, Softmax
 
 __global__ void softmax_grad_thread_kernel(bool log, const float* y, const float* g, float* gx,
                                            SoftmaxShape s) {
-  for (int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; row < s.outer * s.inner;
-       row += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t row : grid_stride(s.outer * s.inner)) {
     const int64_t base = row_base(s, row);
     softmax_grad_row<ThreadRow>(log, y + base, g + base, gx + base, s);
   }

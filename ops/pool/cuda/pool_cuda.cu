@@ -1,4 +1,5 @@
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
 #include "ops/pool/pool_kernels.h"
 
 namespace repflow::ops {
@@ -26,8 +27,7 @@ __device__ Position unravel(int64_t e, const int64_t size[3]) {
 __global__ void max_pool_forward_kernel(PoolGeometry g, const float* x, float* y,
                                         int32_t* indices) {
   const int64_t total = g.planes * g.out_plane();
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
-       e += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t e : grid_stride(total)) {
     const Position p = unravel(e, g.out);
     const MaxResult r = max_pool_output(g, x + p.plane * g.in_plane(), p.i[0], p.i[1], p.i[2]);
     y[e] = r.value;
@@ -37,8 +37,7 @@ __global__ void max_pool_forward_kernel(PoolGeometry g, const float* x, float* y
 
 __global__ void avg_pool_forward_kernel(PoolGeometry g, const float* x, float* y) {
   const int64_t total = g.planes * g.out_plane();
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
-       e += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t e : grid_stride(total)) {
     const Position p = unravel(e, g.out);
     y[e] = avg_pool_output(g, x + p.plane * g.in_plane(), p.i[0], p.i[1], p.i[2]);
   }
@@ -49,8 +48,7 @@ __global__ void avg_pool_forward_kernel(PoolGeometry g, const float* x, float* y
 __global__ void max_pool_backward_kernel(PoolGeometry g, const float* gy, const int32_t* indices,
                                          float* gx) {
   const int64_t total = g.planes * g.in_plane();
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
-       e += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t e : grid_stride(total)) {
     const Position p = unravel(e, g.in);
     const int64_t at = plane_index(g.in, p.i[0], p.i[1], p.i[2]);
     const Range r0 = covering_outputs(g, 0, p.i[0]), r1 = covering_outputs(g, 1, p.i[1]),
@@ -69,8 +67,7 @@ __global__ void max_pool_backward_kernel(PoolGeometry g, const float* gy, const 
 
 __global__ void avg_pool_backward_kernel(PoolGeometry g, const float* gy, float* gx) {
   const int64_t total = g.planes * g.in_plane();
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total;
-       e += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t e : grid_stride(total)) {
     const Position p = unravel(e, g.in);
     const Range r0 = covering_outputs(g, 0, p.i[0]), r1 = covering_outputs(g, 1, p.i[1]),
                 r2 = covering_outputs(g, 2, p.i[2]);

@@ -2,6 +2,8 @@
 
 #include "framework/allocator.h"
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
+#include "ops/device_buffer.h"
 #include "ops/reduce/reduce_kernels.h"
 
 namespace repflow::ops {
@@ -44,8 +46,7 @@ __device__ float block_combine(float v) {
 template <class Op>
 __global__ void reduce_short_rows_kernel(float* out, const float* in, StridedLayout outer,
                                          StridedLayout inner, int64_t outputs, int64_t extent) {
-  for (int64_t o = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; o < outputs;
-       o += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t o : grid_stride(outputs)) {
     const float* row = in + outer.offset(o);
     float acc = Op::identity();
     for (int64_t r = 0; r < extent; ++r) acc = Op::combine(acc, row[inner.offset(r)]);
@@ -75,22 +76,6 @@ unsigned int grid_for(int64_t tasks) {
   return static_cast<unsigned int>(std::min<int64_t>(std::max<int64_t>(tasks, 1), kMaxGrid));
 }
 
-// Device scratch memory for the partials, returned to the caching allocator on every path.
-// Freeing right after the launches is safe: later users of the block run on the same stream.
-class Scratch {
- public:
-  Scratch(int64_t n, int device)
-      : device_(device), data_(static_cast<float*>(device_alloc(n * sizeof(float), device))) {}
-  ~Scratch() { device_free(data_, device_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  float* data() const { return data_; }
-
- private:
-  int device_;
-  float* data_;
-};
-
 template <class Op>
 void launch(int device, float* out, const float* in, const StridedLayout& outer,
             const StridedLayout& inner, int64_t outputs, int64_t extent) {
@@ -110,9 +95,9 @@ void launch(int device, float* out, const float* in, const StridedLayout& outer,
     RF_CUDA_LAUNCH_CHECK();
     return;
   }
-  Scratch partials(outputs * chunks, device);
+  const DeviceBuffer partials(outputs * chunks * sizeof(float), device);
   reduce_rows_kernel<Op><<<grid_for(outputs * chunks), kThreads, 0, stream>>>(
-      partials.data(), in, outer, inner, outputs, extent, chunks, chunk_len, false, extent);
+      partials.as<float>(), in, outer, inner, outputs, extent, chunks, chunk_len, false, extent);
   RF_CUDA_LAUNCH_CHECK();
   // The partials are an [outputs, chunks] contiguous matrix reduced along its rows.
   StridedLayout partial_outer, partial_inner;
@@ -122,7 +107,8 @@ void launch(int device, float* out, const float* in, const StridedLayout& outer,
   partial_inner.sizes[0] = chunks;
   partial_inner.strides[0] = 1;
   reduce_rows_kernel<Op><<<grid_for(outputs), kThreads, 0, stream>>>(
-      out, partials.data(), partial_outer, partial_inner, outputs, chunks, 1, chunks, true, extent);
+      out, partials.as<float>(), partial_outer, partial_inner, outputs, chunks, 1, chunks, true,
+      extent);
   RF_CUDA_LAUNCH_CHECK();
 }
 

@@ -1,7 +1,6 @@
-#include <memory>
-
-#include "framework/allocator.h"
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
+#include "ops/device_buffer.h"
 #include "ops/slice/index_kernels.h"
 
 namespace repflow::ops {
@@ -9,34 +8,22 @@ namespace {
 
 constexpr int kThreads = 256;
 
-struct DeviceFree {
-  int device;
-  void operator()(int64_t* p) const { device_free(p, device); }
-};
-using DeviceIndex = std::unique_ptr<int64_t, DeviceFree>;
-
-// The block may go back to the cache right after the launch: every kernel of the device runs
-// on its one stream, so later users of the block run after this launch has read it.
-DeviceIndex to_device(int device, const std::vector<int64_t>& index) {
-  const size_t bytes = index.size() * sizeof(int64_t);
-  DeviceIndex d(static_cast<int64_t*>(device_alloc(bytes, device)), DeviceFree{device});
-  RF_CUDA_CHECK(
-      cudaMemcpyAsync(d.get(), index.data(), bytes, cudaMemcpyHostToDevice, cuda_stream(device)));
-  return d;
+// `index` copied into `d`, a buffer of index.size() int64s on `device`.
+const int64_t* to_device(const DeviceBuffer& d, int device, const std::vector<int64_t>& index) {
+  RF_CUDA_CHECK(cudaMemcpyAsync(d.as<int64_t>(), index.data(), index.size() * sizeof(int64_t),
+                                cudaMemcpyHostToDevice, cuda_stream(device)));
+  return d.as<int64_t>();
 }
 
 __global__ void index_select_kernel(float* out, const float* x, StridedLayout src, int dim,
                                     const int64_t* index, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x)
-    out[i] = x[indexed_offset(src, dim, index, i)];
+  for (int64_t i : grid_stride(n)) out[i] = x[indexed_offset(src, dim, index, i)];
 }
 
 // Repeated indices send several entries of g to one element of gx, hence the atomics.
 __global__ void index_add_kernel(float* gx, StridedLayout dst, const float* g, StridedLayout src,
                                  int dim, const int64_t* index, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x)
+  for (int64_t i : grid_stride(n))
     atomicAdd(gx + indexed_offset(dst, dim, index, i), g[src.offset(i)]);
 }
 
@@ -48,9 +35,10 @@ void index_select_cuda(int /*device: the tensors' own*/, const Tensor& x, int di
   if (n == 0) return;
   const int device = out.device().index;
   CudaDeviceGuard guard(device);
-  const DeviceIndex idx = to_device(device, index);
+  const DeviceBuffer buffer(index.size() * sizeof(int64_t), device);
+  const int64_t* idx = to_device(buffer, device, index);
   index_select_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(
-      out.data(), x.data(), indexed_layout(x, out.shape()), dim, idx.get(), n);
+      out.data(), x.data(), indexed_layout(x, out.shape()), dim, idx, n);
   RF_CUDA_LAUNCH_CHECK();
 }
 
@@ -60,9 +48,10 @@ void index_add_cuda(int /*device: the tensors' own*/, const Tensor& g, int dim,
   if (n == 0) return;
   const int device = g.device().index;
   CudaDeviceGuard guard(device);
-  const DeviceIndex idx = to_device(device, index);
+  const DeviceBuffer buffer(index.size() * sizeof(int64_t), device);
+  const int64_t* idx = to_device(buffer, device, index);
   index_add_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(
-      gx.data(), indexed_layout(gx, g.shape()), g.data(), g.layout(), dim, idx.get(), n);
+      gx.data(), indexed_layout(gx, g.shape()), g.data(), g.layout(), dim, idx, n);
   RF_CUDA_LAUNCH_CHECK();
 }
 

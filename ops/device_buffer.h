@@ -1,0 +1,28 @@
+#pragma once
+// Device memory from the caching allocator for a CUDA schedule's scratch or index arrays,
+// returned on every path. Freeing right after the launches that use it is safe: every kernel of
+// a device runs on its one stream, so later users of the block run after those launches.
+#include <cstddef>
+
+#include "framework/allocator.h"
+
+namespace repflow::ops {
+
+class DeviceBuffer {
+ public:
+  DeviceBuffer(size_t bytes, int device) : device_(device), ptr_(device_alloc(bytes, device)) {}
+  ~DeviceBuffer() { device_free(ptr_, device_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  int device_;
+  void* ptr_;
+};
+
+}  // namespace repflow::ops
