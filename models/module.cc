@@ -47,6 +47,19 @@ NamedTensors Module::state_dict() const {
   return out;
 }
 
+std::string LoadReport::lines(const std::string& prefix) const {
+  std::string text;
+  const auto list = [&](const char* what, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    text += "\n  " + prefix + what + ":";
+    for (const std::string& n : names) text += " " + n;
+  };
+  list("mis-shaped", mismatched);
+  list("missing", missing);
+  list("unexpected", unexpected);
+  return text;
+}
+
 LoadReport Module::load_state_dict(const std::map<std::string, Tensor>& state, bool strict) {
   LoadReport report;
   std::set<std::string> known;
@@ -64,15 +77,7 @@ LoadReport Module::load_state_dict(const std::map<std::string, Tensor>& state, b
   for (const auto& [name, t] : state)
     if (!known.count(name)) report.unexpected.push_back(name);
   if (strict) {
-    std::string problems;
-    const auto list = [&problems](const char* what, const std::vector<std::string>& names) {
-      if (names.empty()) return;
-      problems += std::string("\n  ") + what + ":";
-      for (const std::string& n : names) problems += " " + n;
-    };
-    list("mis-shaped", report.mismatched);
-    list("missing", report.missing);
-    list("unexpected", report.unexpected);
+    const std::string problems = report.lines();
     RF_CHECK(problems.empty(), "load_state_dict: the state does not fit the module:", problems);
   }
   NoGradGuard no_grad;

@@ -20,6 +20,10 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 struct LoadReport {
   std::vector<std::string> missing, unexpected, mismatched;
   int64_t loaded = 0;  // tensors copied
+
+  // One line per kind of name left out, "\n  <prefix>mis-shaped: a (expected ..., got ...) b",
+  // then missing and unexpected; "" when nothing was.
+  std::string lines(const std::string& prefix = "") const;
 };
 
 class Module {

@@ -19,17 +19,9 @@ LoadReport load_weights_into(Module& module, const std::map<std::string, Tensor>
 
 std::string describe_partial_load(const std::string& path, const LoadReport& report) {
   const size_t total = report.loaded + report.missing.size() + report.mismatched.size();
-  std::string text = path + ": loaded " + std::to_string(report.loaded) + " of " +
-                     std::to_string(total) + " tensors of the model";
-  const auto list = [&text](const char* what, const std::vector<std::string>& names) {
-    if (names.empty()) return;
-    text += std::string("\n  skipped, ") + what + ":";
-    for (const std::string& n : names) text += " " + n;
-  };
-  list("mis-shaped", report.mismatched);
-  list("missing from the file (initial values kept)", report.missing);
-  list("not in the model", report.unexpected);
-  return text;
+  // What the model has but did not get keeps its initial values.
+  return path + ": loaded " + std::to_string(report.loaded) + " of " + std::to_string(total) +
+         " tensors of the model" + report.lines("skipped, ");
 }
 
 }  // namespace repflow
