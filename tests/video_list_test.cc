@@ -9,9 +9,9 @@
 namespace repflow {
 namespace {
 
-std::vector<std::string> dirs(const VideoList& list) {
+std::vector<std::string> names(const VideoList& list) {
   std::vector<std::string> out;
-  for (const VideoEntry& v : list.videos) out.push_back(v.dir);
+  for (const VideoEntry& v : list.videos) out.push_back(v.name);
   return out;
 }
 
@@ -29,9 +29,9 @@ TEST(VideoList, HmdbSplitsNumberClassesInOrderOfFirstAppearance) {
              "Pour_beer_pour_u_cm_np1_fr_goo_1.avi pour\n");
   const VideoList list = read_video_list(train, ListFormat::kHmdb);
   EXPECT_EQ(list.classes, (std::vector<std::string>{"pour", "jump"}));
-  EXPECT_EQ(dirs(list), (std::vector<std::string>{"Pour_wine_pour_u_nm_np1_fr_med_0",
-                                                  "Jump_high_jump_f_cm_np1_ba_bad_2",
-                                                  "Pour_beer_pour_u_cm_np1_fr_goo_1"}));
+  EXPECT_EQ(names(list), (std::vector<std::string>{"Pour_wine_pour_u_nm_np1_fr_med_0.avi",
+                                                   "Jump_high_jump_f_cm_np1_ba_bad_2.avi",
+                                                   "Pour_beer_pour_u_cm_np1_fr_goo_1.avi"}));
   EXPECT_EQ(labels(list), (std::vector<int64_t>{0, 1, 0}));
   for (const VideoEntry& v : list.videos) EXPECT_EQ(v.num_frames, -1);
 
@@ -55,7 +55,7 @@ TEST(VideoList, KineticsListsOfThePapersCodeGiveClassIndices) {
   const std::string path = test_tmp("kinetics/mini_train.json");
   write_text(path, R"({"rgb_b-Id_3_13.mp4": 0, "rgb_a_Id_1_11.mp4": 2})");
   const VideoList list = read_video_list(path, ListFormat::kKinetics);
-  EXPECT_EQ(dirs(list), (std::vector<std::string>{"rgb_a_Id_1_11", "rgb_b-Id_3_13"}));
+  EXPECT_EQ(names(list), (std::vector<std::string>{"rgb_a_Id_1_11.mp4", "rgb_b-Id_3_13.mp4"}));
   EXPECT_EQ(labels(list), (std::vector<int64_t>{2, 0}));
   EXPECT_EQ(list.classes, (std::vector<std::string>{"0", "1", "2"}));
 
@@ -84,7 +84,7 @@ TEST(VideoList, OfficialKineticsAnnotationsNumberClassesAlphabetically) {
     "mm5": {"annotations": {"label": "zumba", "segment": [3.0, 13.0]}, "subset": "train"}})");
   const VideoList list = read_video_list(path, ListFormat::kKinetics);
   EXPECT_EQ(list.classes, (std::vector<std::string>{"abseiling", "zumba"}));
-  EXPECT_EQ(dirs(list), (std::vector<std::string>{"aa1", "mm5", "zz9"}));
+  EXPECT_EQ(names(list), (std::vector<std::string>{"aa1", "mm5", "zz9"}));
   EXPECT_EQ(labels(list), (std::vector<int64_t>{0, 1, 1}));
 
   const std::string val = test_tmp("kinetics/official_val.json");
@@ -100,7 +100,7 @@ TEST(VideoList, PlainListsGivePathsFrameCountsAndIntegerLabels) {
   const std::string path = test_tmp("plain/train.txt");
   write_text(path, "class a/video one 12 1\n\n  b 5 0  \n");
   const VideoList list = read_video_list(path, ListFormat::kPlain);
-  EXPECT_EQ(dirs(list), (std::vector<std::string>{"class a/video one", "b"}));
+  EXPECT_EQ(names(list), (std::vector<std::string>{"class a/video one", "b"}));
   EXPECT_EQ(labels(list), (std::vector<int64_t>{1, 0}));
   EXPECT_EQ(list.videos[0].num_frames, 12);
   EXPECT_EQ(list.videos[1].num_frames, 5);

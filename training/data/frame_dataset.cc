@@ -16,6 +16,12 @@ int64_t below(uint32_t word, int64_t n) {
 
 float fraction(uint32_t word) { return static_cast<float>(word >> 8) * (1.0f / 16777216.0f); }
 
+// The name without its extension ("NAME.avi" -> "NAME"); a name without one stays as it is.
+std::string strip_extension(const std::string& name) {
+  const std::filesystem::path path(name);
+  return path.has_extension() ? (path.parent_path() / path.stem()).string() : name;
+}
+
 }  // namespace
 
 std::vector<int64_t> clip_frame_indices(int64_t count, int64_t frames, int64_t stride,
@@ -51,7 +57,10 @@ int64_t FrameDataset::num_classes() const { return static_cast<int64_t>(list_.cl
 
 std::string FrameDataset::video_name(int64_t index) const {
   RF_CHECK(index >= 0 && index < size(), "frame dataset: video ", index, " of ", size());
-  return (std::filesystem::path(options_.root) / list_.videos[index].dir).string();
+  const std::filesystem::path root(options_.root);
+  const std::string& name = list_.videos[index].name;
+  if (std::filesystem::is_directory(root / name)) return (root / name).string();
+  return (root / strip_extension(name)).string();
 }
 
 Clip FrameDataset::clip(int64_t index, const ClipRequest& request) const {

@@ -39,7 +39,9 @@ class FrameDataset : public Dataset {
 
   int64_t size() const override;
   int64_t num_classes() const override;
-  std::string video_name(int64_t index) const override;  // ROOT/DIR
+  // ROOT/NAME when that is a directory, else ROOT/NAME without its extension (the frame folder of
+  // "NAME.avi").
+  std::string video_name(int64_t index) const override;
   // Errors name the file: a missing directory, a video without frames or with fewer than its
   // list entry says, a missing, unreadable or truncated frame.
   Clip clip(int64_t index, const ClipRequest& request) const override;

@@ -35,15 +35,6 @@ bool parse_int(const std::string& s, int64_t* value) {
   return ec == std::errc() && ptr == end && !s.empty();
 }
 
-// The directory of a video named by a file name: the name without its extension.
-std::string strip_extension(const std::string& name) {
-  const size_t dot = name.rfind('.'), slash = name.rfind('/');
-  if (dot == std::string::npos || dot == 0 || (slash != std::string::npos && dot < slash)) {
-    return name;
-  }
-  return name.substr(0, dot);
-}
-
 // Numbers class names as they come (or looks them up in fixed classes) and checks integer
 // labels against the class count.
 class ClassIndex {
@@ -106,7 +97,7 @@ void read_text_list(const std::string& path, ListFormat format, ClassIndex& clas
     VideoEntry entry;
     if (format == ListFormat::kHmdb) {
       RF_CHECK(!rest.empty(), where, ": expected 'NAME LABEL', got '", line, "'");
-      entry.dir = strip_extension(rest);
+      entry.name = rest;
       entry.label = classes.of_name(label, where);
     } else {
       auto [dir, frames] = split_last(rest);
@@ -114,7 +105,7 @@ void read_text_list(const std::string& path, ListFormat format, ClassIndex& clas
       RF_CHECK(!dir.empty() && parse_int(frames, &entry.num_frames) && parse_int(label, &value),
                where, ": expected 'PATH NUM_FRAMES LABEL' with integer counts, got '", line, "'");
       RF_CHECK(entry.num_frames >= 0, where, ": negative frame count ", entry.num_frames);
-      entry.dir = dir;
+      entry.name = dir;
       entry.label = classes.of_integer(value, where);
     }
     videos.push_back(entry);
@@ -152,12 +143,12 @@ void read_kinetics_list(const std::string& path, ClassIndex& classes,
     if (integer_labels) {
       RF_CHECK(value.is_number_integer(), where,
                ": expected a class index like the other videos, got ", value.dump());
-      entry.dir = strip_extension(key);
+      entry.name = key;
       entry.label = classes.of_integer(value.get<int64_t>(), where);
     } else {
       const nlohmann::json* label = annotated_label(value);
       RF_CHECK(label, where, ": expected {\"annotations\": {\"label\": NAME}}, got ", value.dump());
-      entry.dir = key;
+      entry.name = key;
       entry.label = classes.of_name(label->get<std::string>(), where);
     }
     videos.push_back(entry);

@@ -1,15 +1,14 @@
 #pragma once
-// The lists that name a dataset's videos: which frame directory, which class. Three formats:
+// The lists that name a dataset's videos: which video, which class. Three formats:
 //
 // - hmdb: the split files of the paper's code, one `NAME LABEL` line per video
-//   (`brush_hair_f_nm_np1_ba_goo_0.avi brush_hair`). The frames are in ROOT/NAME without its
-//   extension. Classes are numbered in the order they first appear, as the paper's code does.
+//   (`brush_hair_f_nm_np1_ba_goo_0.avi brush_hair`). Classes are numbered in the order they first
+//   appear, as the paper's code does.
 // - kinetics: the JSON lists of the paper's code, {"rgb_ID_START_END.mp4": CLASS_INDEX, ...},
-//   frames in ROOT/KEY without its extension; or the official Kinetics annotation files,
-//   {"ID": {"annotations": {"label": "NAME", ...}, "subset": ..., ...}, ...}, frames in
-//   ROOT/ID, classes numbered in the alphabetical order of their names. Videos come in the
-//   alphabetical order of their keys.
-// - plain: `PATH NUM_FRAMES LABEL` lines (LABEL an integer), frames in ROOT/PATH; PATH may hold
+//   or the official Kinetics annotation files,
+//   {"ID": {"annotations": {"label": "NAME", ...}, "subset": ..., ...}, ...}, classes numbered in
+//   the alphabetical order of their names. Videos come in the alphabetical order of their keys.
+// - plain: `PATH NUM_FRAMES LABEL` lines (LABEL an integer); PATH may hold
 //   spaces (the last two fields are the numbers).
 //
 // Blank lines are skipped. A malformed line or entry is an Error naming the file and the line
@@ -26,7 +25,10 @@ enum class ListFormat { kHmdb, kKinetics, kPlain };
 ListFormat parse_list_format(const std::string& name);
 
 struct VideoEntry {
-  std::string dir;          // the frame directory, relative to the dataset root
+  // The video as the list names it, relative to the dataset root, extension kept
+  // ("NAME.avi", "rgb_ID_START_END.mp4", "ID", "PATH"); the dataset finds its frames
+  // (training/data/frame_dataset.h).
+  std::string name;
   int64_t label = 0;        // index into VideoList::classes
   int64_t num_frames = -1;  // as the list says (plain); -1: count the directory's frames
 };
