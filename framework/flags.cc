@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "framework/error.h"
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 
 namespace repflow {
 

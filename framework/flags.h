@@ -58,7 +58,7 @@ class Flags {
 };
 
 // --threads: declared with `help` and default 0 (one thread per core); applying it sets the CPU
-// thread pool, and a value outside 0..1024 is an Error naming the flag.
+// threads (set_num_threads), and a value outside 0..1024 is an Error naming the flag.
 void add_threads_flag(Flags& flags, const std::string& help);
 void apply_threads_flag(const Flags& flags);
 

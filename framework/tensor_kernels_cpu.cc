@@ -1,7 +1,7 @@
 #include <algorithm>
 
+#include "framework/parallel.h"
 #include "framework/tensor_kernels.h"
-#include "framework/thread_pool.h"
 
 namespace repflow::kernels {
 namespace {

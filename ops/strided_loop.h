@@ -1,12 +1,12 @@
 #pragma once
 // The CPU schedule for elementwise work over broadcast, strided operands: operands are
 // coalesced, then processed row by row (one offset computation per row, a strided inner loop),
-// rows split across the thread pool.
+// rows split across the CPU threads (parallel_for).
 #include <algorithm>
 #include <array>
 
+#include "framework/parallel.h"
 #include "framework/tensor.h"
-#include "framework/thread_pool.h"
 #include "ops/op_common.h"
 
 namespace repflow::ops {

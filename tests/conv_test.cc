@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/reduce/reduce.h"
 #include "ops/view/view.h"
 #include "tests/conv_cases.h"

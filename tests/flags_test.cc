@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "framework/error.h"
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "tests/test_util.h"
 
 namespace repflow {

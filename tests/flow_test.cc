@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "framework/autograd.h"
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/dispatch.h"
 #include "ops/flow/flow_kernels.h"
 #include "ops/view/view.h"

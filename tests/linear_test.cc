@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/slice/slice.h"
 #include "ops/view/view.h"
 #include "tests/gradcheck.h"

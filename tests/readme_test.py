@@ -397,7 +397,6 @@ class Runner:
         # directory's, as for a user in the repository root.
         self.env.pop("BUILD_WORKING_DIRECTORY", None)
         self.env.pop("BUILD_WORKSPACE_DIRECTORY", None)
-        self.env["OMP_WAIT_POLICY"] = "passive"
 
     def run(self, title, argv, env_extra=None, timeout=COMMAND_TIMEOUT, expect=None):
         env = dict(self.env)

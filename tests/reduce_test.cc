@@ -192,7 +192,7 @@ TEST(ReduceTest, ForwardNonContiguousInput) {
 }
 
 TEST(ReduceTest, ForwardLongRowsUseManyBlocks) {
-  // Rows longer than one CPU block, and a single output split across the thread pool.
+  // Rows longer than one CPU block, and a single output split across the CPU threads.
   const Tensor x = random_leaf({3, 20001}, 5);
   const Tensor y = random_leaf({50, 40, 50}, 6);
   for (Kind kind : kAllKinds) {

@@ -6,7 +6,7 @@
 #include <complex>
 #include <vector>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "tests/test_util.h"
 
 namespace repflow {

@@ -1,12 +1,14 @@
 #include "framework/tensor.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
 
 #include "framework/allocator.h"
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "tests/test_util.h"
 
 namespace repflow {
@@ -165,7 +167,7 @@ TEST(Device, ParsingAndAvailability) {
   EXPECT_EQ(Device::cuda(1).str(), "cuda:1");
 }
 
-TEST(ThreadPool, CoversRangeOnceNestsAndPropagatesErrors) {
+TEST(ParallelFor, CoversRangeOnceNestsAndPropagatesErrors) {
   std::vector<std::atomic<int>> hits(10007);
   parallel_for(0, 10007, 100, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) hits[i]++;
@@ -185,6 +187,30 @@ TEST(ThreadPool, CoversRangeOnceNestsAndPropagatesErrors) {
   EXPECT_EQ(total.load(), 1000);
   set_num_threads(n);
   EXPECT_ERROR_CONTAINS(set_num_threads(0), "set_num_threads: 0 is not between 1 and 1024");
+}
+
+// A child forked after the parent's loops ran on OpenMP's threads (as a test's child that saves
+// under a file-size limit is) computes on its one thread instead of waiting for threads it does
+// not have. The alarm turns such a wait into a failure instead of a hang.
+TEST(ParallelFor, AChildForkedAfterParallelLoopsStillComputes) {
+  const int n = num_threads();
+  set_num_threads(2);
+  std::atomic<int64_t> total{0};
+  parallel_for(0, 1000, 1, [&](int64_t b, int64_t e) { total += e - b; });
+  ASSERT_EQ(total.load(), 1000);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(20);
+    std::atomic<int64_t> sum{0};
+    parallel_for(0, 1000, 1, [&](int64_t b, int64_t e) { sum += e - b; });
+    _exit(sum.load() == 1000 && num_threads() == 1 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  EXPECT_EQ(num_threads(), 2);
+  set_num_threads(n);
 }
 
 }  // namespace

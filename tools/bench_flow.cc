@@ -8,7 +8,7 @@
 
 #include "framework/allocator.h"
 #include "framework/flags.h"
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/flow/flow.h"
 #include "tools/bench_timing.h"
 #include "tools/torch_runner.h"

@@ -11,7 +11,7 @@
 #include "framework/allocator.h"
 #include "framework/autograd.h"
 #include "framework/flags.h"
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/batch_norm/batch_norm.h"
 #include "ops/conv/conv.h"
 #include "ops/pool/pool.h"

@@ -9,7 +9,7 @@ namespace repflow {
 namespace {
 
 // Lock-free, so reading and writing them from a signal handler is safe. The handler may run in
-// any thread (loader workers, the thread pool, OpenMP's), which is why the saves are marked by
+// any thread (loader workers, OpenMP's compute threads), which is why the saves are marked by
 // a counter the handler reads rather than by blocking signals in the thread that saves.
 std::atomic<int> g_signal{0};    // the first signal
 std::atomic<int> g_saving{0};    // live SaveGuards

@@ -2,10 +2,8 @@
 // representation-flow block on the built-in synthetic motion dataset (classes defined by motion
 // alone); with --data and list files it trains any registry model on frame folders. README,
 // "Training", lists the flags; `--help` prints them with their defaults.
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -304,21 +302,5 @@ int train(int argc, char** argv) {
 }  // namespace repflow
 
 int main(int argc, char** argv) {
-  // oneDNN's OpenMP workers spin after each convolution unless OMP_WAIT_POLICY is passive, and
-  // then compete with the framework's own thread pool for the cores. libgomp reads the policy
-  // once, in its initialiser, before main; the executable's .preinit_array runs earlier but before
-  // libc has set up `environ`, and libc's initialiser then discards what a setenv did there. So
-  // the process starts itself again with the variable, unless the user set it. It does so by the
-  // executable's own path, not /proc/self/exe, which would rename the process `exe`.
-  if (!std::getenv("OMP_WAIT_POLICY")) {
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    std::array<char, 4096> path;
-    const ssize_t length = readlink("/proc/self/exe", path.data(), path.size());
-    if (length > 0 && static_cast<size_t>(length) < path.size()) {
-      path[static_cast<size_t>(length)] = '\0';
-      execv(path.data(), argv);
-    }
-    // Without /proc, or once the executable is deleted, the run goes on, only slower.
-  }
   return repflow::run_main_distributed([&] { return repflow::train(argc, argv); });
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Batches of clips for the trainer, decoded and augmented on the loader's own worker threads
-// (not the compute thread pool) while the model trains on the previous batches.
+// (not the compute threads) while the model trains on the previous batches.
 //
 // Determinism: the epoch's samples and each clip's random crop, flip and offset come from
 // training/data/epoch_order.h, and batches are assembled in sample order by one collating thread,

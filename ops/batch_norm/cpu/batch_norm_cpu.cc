@@ -2,7 +2,7 @@
 #include <array>
 #include <vector>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/batch_norm/batch_norm_kernels.h"
 #include "ops/batch_norm/batch_norm_math.h"
 

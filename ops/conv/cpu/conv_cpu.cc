@@ -7,8 +7,8 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 
+#include "framework/parallel.h"
 #include "framework/tensor.h"
-#include "framework/thread_pool.h"
 #include "ops/conv/conv_cache.h"
 #include "ops/conv/conv_kernels.h"
 

@@ -1,4 +1,4 @@
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/dropout/dropout_kernels.h"
 
 namespace repflow::ops {

@@ -1,4 +1,4 @@
-// The CPU schedule of the representation flow op: planes in parallel on the thread pool, each
+// The CPU schedule of the representation flow op: planes in parallel on the CPU threads, each
 // plane's iterations in thread-local working planes that stay in cache (a 28 x 28 plane is
 // 3.4 KB per field). The sweeps (flow_cpu_sweeps.h) run over the plane's rows, laid back to
 // back, as many pixels at a time as the CPU's widest vectors hold, picked at run time: whole
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "framework/allocator.h"
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/dispatch.h"
 #include "ops/flow/cpu/flow_cpu_sweeps.h"
 #include "ops/flow/flow_kernels.h"
@@ -156,7 +156,7 @@ double pairwise_sum(double* x, int n) {
   return x[0];
 }
 
-// Runs body(work, plane) for every plane on the thread pool, `work` being the thread's
+// Runs body(work, plane) for every plane on the CPU threads, `work` being the thread's
 // Work(args...). Threads take the next plane when they finish one rather than a fixed share, so
 // that a thread the OS deschedules on a busy machine leaves its planes to the others instead of
 // holding up the op.

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/linear/linear_kernels.h"
 
 namespace repflow::ops {

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/loss/loss_kernels.h"
 
 namespace repflow::ops {

@@ -2,7 +2,7 @@
 #include <cmath>
 #include <vector>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/pool/pool_kernels.h"
 
 namespace repflow::ops {

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/reduce/reduce_kernels.h"
 
 namespace repflow::ops {

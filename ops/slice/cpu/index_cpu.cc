@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "framework/thread_pool.h"
+#include "framework/parallel.h"
 #include "ops/slice/index_kernels.h"
 
 namespace repflow::ops {
