@@ -1,5 +1,6 @@
 #include <climits>
 
+#include "framework/block_reduce.cuh"
 #include "framework/cuda_context.h"
 #include "framework/grid_stride.cuh"
 #include "ops/batch_norm/batch_norm_kernels.h"
@@ -8,8 +9,7 @@
 namespace repflow::ops {
 namespace {
 
-constexpr int kThreads = 256;  // a multiple of the warp size: block_sum relies on it
-constexpr int kWarp = 32;
+constexpr int kThreads = 256;
 constexpr unsigned int kMaxGrid = 65535;
 
 struct Dims {
@@ -74,22 +74,6 @@ __global__ void eval_stats_kernel(const float* running_mean, const float* runnin
   }
 }
 
-// The sum of every thread's v, valid in thread 0.
-__device__ float block_sum(float v) {
-  __shared__ float warp_sums[kThreads / kWarp];
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < static_cast<int>(blockDim.x / kWarp) ? warp_sums[lane] : 0.0f;
-    for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
-  }
-  // warp_sums is reused by the next call.
-  __syncthreads();
-  return v;
-}
-
 // Eval mode's weight and bias gradients, one block per channel: gb = sum of g, gw = sum of
 // g xhat. Either output may be null.
 __global__ void eval_param_grad_kernel(const float* x, const float* g, const float* mean,
@@ -102,8 +86,8 @@ __global__ void eval_param_grad_kernel(const float* x, const float* g, const flo
       sum_g += g[i];
       sum_gx += g[i] * (x[i] - m);
     }
-    sum_g = block_sum(sum_g);
-    sum_gx = block_sum(sum_gx);
+    sum_g = block_reduce<kThreads>(sum_g, Add{});
+    sum_gx = block_reduce<kThreads>(sum_gx, Add{});
     if (threadIdx.x == 0) {
       if (gb) gb[ch] = sum_g;
       if (gw) gw[ch] = sum_gx * invstd[ch];

@@ -28,6 +28,7 @@
 #include <climits>
 
 #include "framework/allocator.h"
+#include "framework/block_reduce.cuh"
 #include "framework/cuda_context.h"
 #include "ops/device_buffer.h"
 #include "ops/flow/flow_kernels.h"
@@ -36,48 +37,22 @@
 namespace repflow::ops {
 namespace {
 
-constexpr int kWarp = 32;
-constexpr int kMaxThreads = 256;  // a multiple of kWarp: the block sums rely on it
+constexpr int kMaxThreads = 256;  // a multiple of kWarpThreads: blocks are whole warps
 constexpr unsigned int kMaxGridY = 65535;
-static_assert(kFlowSlots <= kWarp, "block_add hands one slot to each thread of the first warp");
 
-// Adds the block-wide sum of every thread's acc[t] to slot[t]. Every thread of the block must
-// call it (it synchronises).
+// Adds the block-wide sum of every thread's acc[t] to slot[t] (every thread of the block calls
+// it).
 __device__ void block_add(const float* acc, float* slot) {
-  __shared__ float warp_sums[kMaxThreads / kWarp][kFlowSlots];
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-#pragma unroll
-  for (int t = 0; t < kFlowSlots; ++t) {
-    float v = acc[t];
-    for (int offset = kWarp / 2; offset > 0; offset /= 2)
-      v += __shfl_down_sync(0xffffffffu, v, offset);
-    if (lane == 0) warp_sums[warp][t] = v;
-  }
-  __syncthreads();
-  if (threadIdx.x < kFlowSlots) {
-    float sum = 0.0f;
-    for (int w = 0; w < static_cast<int>(blockDim.x / kWarp); ++w) sum += warp_sums[w][threadIdx.x];
-    slot[threadIdx.x] += sum;
-  }
-  // warp_sums is reused by the next plane of a grid-stride loop.
-  __syncthreads();
+  block_add_slots<kMaxThreads, kFlowSlots>(acc, slot);
 }
 
-// sums[t] = the sum over rows of partials[row][t], one block per t, in double.
+// sums[t] = the sum over rows of partials[row][t], one block of kMaxThreads per t, in double.
 __global__ void sum_slots_kernel(const float* partials, int64_t rows, double* sums) {
-  __shared__ double warp_sums[kMaxThreads / kWarp];
   const int t = blockIdx.x;
   double v = 0.0;
   for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) v += partials[r * kFlowSlots + t];
-  for (int offset = kWarp / 2; offset > 0; offset /= 2)
-    v += __shfl_down_sync(0xffffffffu, v, offset);
-  if (threadIdx.x % kWarp == 0) warp_sums[threadIdx.x / kWarp] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    double sum = 0.0;
-    for (int w = 0; w < static_cast<int>(blockDim.x / kWarp); ++w) sum += warp_sums[w];
-    sums[t] = sum;
-  }
+  v = block_reduce<kMaxThreads>(v, Add{});
+  if (threadIdx.x == 0) sums[t] = v;
 }
 
 // Zeroes the first n floats of shared memory, pads included, for the whole block.
@@ -314,7 +289,9 @@ void launch_sweep(const FallbackGrid& g, cudaStream_t stream, const FlowProblem&
 // ---- Dispatch ----------------------------------------------------------------------------
 
 // Threads of a plane-per-block launch: enough for one pixel each up to kMaxThreads.
-int plane_threads(int hw) { return std::min(kMaxThreads, (hw + kWarp - 1) / kWarp * kWarp); }
+int plane_threads(int hw) {
+  return std::min(kMaxThreads, (hw + kWarpThreads - 1) / kWarpThreads * kWarpThreads);
+}
 
 // How many padded planes of `plane_bytes` fit in the dynamic shared memory `kernel` may opt
 // into on `device`.

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "framework/block_reduce.cuh"
 #include "framework/cuda_context.h"
 #include "framework/grid_stride.cuh"
 #include "ops/loss/loss_kernels.h"
@@ -7,9 +8,7 @@
 namespace repflow::ops {
 namespace {
 
-constexpr int kThreads = 256;  // a multiple of the warp size: block_all relies on it
-constexpr int kWarp = 32;
-constexpr int kWarps = kThreads / kWarp;
+constexpr int kThreads = 256;
 // Rows up to this long get one thread each; longer ones a block each, unless there are so many
 // rows along a strided dimension that one thread per row already fills the GPU and keeps the
 // reads of neighbouring threads together.
@@ -18,30 +17,8 @@ constexpr int64_t kManyRows = 8192;
 constexpr unsigned int kMaxGrid = 65535;
 
 struct MaxOp {
-  __device__ static float combine(float a, float b) { return softmax_max(a, b); }
+  __device__ float operator()(float a, float b) const { return softmax_max(a, b); }
 };
-struct SumOp {
-  __device__ static float combine(float a, float b) { return a + b; }
-};
-
-// Every thread's v combined, returned to all threads of the block.
-template <class Op>
-__device__ float block_all(float v) {
-  __shared__ float values[kWarps + 1];
-  for (int s = kWarp / 2; s > 0; s /= 2) v = Op::combine(v, __shfl_down_sync(0xffffffffu, v, s));
-  if (threadIdx.x % kWarp == 0) values[threadIdx.x / kWarp] = v;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    float acc = values[0];
-    for (int w = 1; w < kWarps; ++w) acc = Op::combine(acc, values[w]);
-    values[kWarps] = acc;
-  }
-  __syncthreads();
-  v = values[kWarps];
-  // values is reused by the block's next call.
-  __syncthreads();
-  return v;
-}
 
 // Where row `row` (o, i) starts; its elements are inner apart.
 __device__ int64_t row_base(SoftmaxShape s, int64_t row) {
@@ -61,7 +38,7 @@ struct ThreadRow {
 struct BlockRow {
   template <class Op>
   __device__ static float all(float v) {
-    return block_all<Op>(v);
+    return block_all_reduce<kThreads>(v, Op{});
   }
   __device__ static int64_t first() { return threadIdx.x; }
   __device__ static int64_t step() { return blockDim.x; }
@@ -74,7 +51,7 @@ __device__ void softmax_row(bool log, const float* p, float* q, SoftmaxShape s) 
   max = Row::template all<MaxOp>(max);
   for (int64_t r = Row::first(); r < s.n; r += Row::step())
     sum += softmax_exp_term(p[r * s.inner], max);
-  sum = Row::template all<SumOp>(sum);
+  sum = Row::template all<Add>(sum);
   for (int64_t r = Row::first(); r < s.n; r += Row::step())
     q[r * s.inner] = softmax_value(log, p[r * s.inner], max, sum);
 }
@@ -85,7 +62,7 @@ __device__ void softmax_grad_row(bool log, const float* y, const float* g, float
   float sum = 0.0f;
   for (int64_t r = Row::first(); r < s.n; r += Row::step())
     sum += softmax_grad_term(log, y[r * s.inner], g[r * s.inner]);
-  sum = Row::template all<SumOp>(sum);
+  sum = Row::template all<Add>(sum);
   for (int64_t r = Row::first(); r < s.n; r += Row::step())
     gx[r * s.inner] = softmax_grad(log, y[r * s.inner], g[r * s.inner], sum);
 }

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "framework/allocator.h"
+#include "framework/block_reduce.cuh"
 #include "framework/cuda_context.h"
 #include "framework/grid_stride.cuh"
 #include "ops/device_buffer.h"
@@ -9,8 +10,7 @@
 namespace repflow::ops {
 namespace {
 
-constexpr int kThreads = 256;  // a multiple of the warp size: block_combine relies on it
-constexpr int kWarp = 32;
+constexpr int kThreads = 256;
 // Rows up to this long get one thread each; a block per row would leave most threads idle.
 constexpr int64_t kShortRow = 64;
 // Long rows are split into chunks (then combined by a second launch) until the grid has about
@@ -20,28 +20,11 @@ constexpr int64_t kTargetBlocks = 1024;
 constexpr int64_t kMinPerThread = 16;
 constexpr unsigned int kMaxGrid = 65535;
 
+// Op's combine as the functor CUB's reductions take.
 template <class Op>
-__device__ float warp_combine(float v) {
-  for (int s = kWarp / 2; s > 0; s /= 2) v = Op::combine(v, __shfl_down_sync(0xffffffffu, v, s));
-  return v;
-}
-
-// The combined value of every thread's v, valid in thread 0.
-template <class Op>
-__device__ float block_combine(float v) {
-  __shared__ float warp_values[kThreads / kWarp];
-  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
-  v = warp_combine<Op>(v);
-  if (lane == 0) warp_values[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < static_cast<int>(blockDim.x / kWarp) ? warp_values[lane] : Op::identity();
-    v = warp_combine<Op>(v);
-  }
-  // warp_values is reused by the block's next row.
-  __syncthreads();
-  return v;
-}
+struct Combine {
+  __device__ float operator()(float a, float b) const { return Op::combine(a, b); }
+};
 
 template <class Op>
 __global__ void reduce_short_rows_kernel(float* out, const float* in, StridedLayout outer,
@@ -67,7 +50,7 @@ __global__ void reduce_rows_kernel(float* out, const float* in, StridedLayout ou
     float acc = Op::identity();
     for (int64_t r = begin + threadIdx.x; r < end; r += blockDim.x)
       acc = Op::combine(acc, row[inner.offset(r)]);
-    acc = block_combine<Op>(acc);
+    acc = block_reduce<kThreads>(acc, Combine<Op>{});
     if (threadIdx.x == 0) out[t] = finish ? Op::finish(acc, count) : acc;
   }
 }
