@@ -192,9 +192,11 @@ TEST_F(ConvertTorch, MetadataTakesThePapersKineticsClassMap) {
   // {"\"NAME\"": INDEX}, in no particular order; the quotes are optional.
   const std::string classes = test_tmp("kinetics_cls.json"), out = test_tmp("kinetics.json");
   std::ofstream(classes) << R"({"\"air drumming\"": 1, "\"abseiling\"": 0, "archery": 2})";
-  const CommandResult r = convert(
-      test_tmp("state_dict.pt") + " " + out + " --model kinetics_repflow_r50 --class-names " +
-      classes + " --norm imagenet --frames 32 --stride 2 --resize 256 --size 224 --clips 10");
+  const CommandResult r =
+      convert(test_tmp("state_dict.pt") + " " + out +
+              " --model kinetics_repflow_r50 --class-names " + classes +
+              " --norm imagenet --frames 32 --stride 2 --decode-size 320 --resize 256 --size 224 "
+              "--clips 10");
   ASSERT_EQ(r.status, 0) << r.output;
   nlohmann::json extra;
   load_weights(out, &extra);
@@ -209,6 +211,7 @@ TEST_F(ConvertTorch, MetadataTakesThePapersKineticsClassMap) {
   EXPECT_EQ(meta.class_names, (std::vector<std::string>{"abseiling", "air drumming", "archery"}));
   EXPECT_EQ(meta.input.frames, 32);
   EXPECT_EQ(meta.input.stride, 2);
+  EXPECT_EQ(meta.input.decode_size, 320);
   EXPECT_EQ(meta.input.resize, 256);
   EXPECT_EQ(meta.input.size, 224);
   EXPECT_EQ(meta.input.clips, 10);

@@ -47,14 +47,6 @@ FrameDataset make_dataset(const std::string& name, int64_t frames, int64_t strid
                       raw_options(root, frames, stride));
 }
 
-ClipRequest eval_request(int index, int clips) {
-  ClipRequest r;
-  r.train = false;
-  r.clip_index = index;
-  r.clips = clips;
-  return r;
-}
-
 TEST(FrameDataset, EvaluationClipsAreEvenlySpacedAndCentreCropped) {
   const FrameDataset data = make_dataset("eval", 4, 2);
   EXPECT_EQ(data.size(), 2);
@@ -64,7 +56,7 @@ TEST(FrameDataset, EvaluationClipsAreEvenlySpacedAndCentreCropped) {
   // equal parts of them.
   const std::vector<std::vector<int64_t>> expected = {{0, 2, 4, 6}, {2, 4, 6, 8}, {3, 5, 7, 9}};
   for (int i = 0; i < 3; ++i) {
-    const Clip clip = data.clip(0, eval_request(i, 3));
+    const Clip clip = data.clip(0, ClipRequest::evaluation(i, 3));
     EXPECT_EQ(clip.frames.shape(), (Shape{3, 4, 8, 8}));
     EXPECT_EQ(clip.label, 1);
     EXPECT_EQ(frames_of(clip.frames), expected[i]) << "clip " << i;
@@ -75,9 +67,11 @@ TEST(FrameDataset, EvaluationClipsAreEvenlySpacedAndCentreCropped) {
     EXPECT_EQ(code(clip.frames, 2, 3, 7, 0), 4 * 9);
   }
   // One clip: the middle offset.
-  EXPECT_EQ(frames_of(data.clip(0, eval_request(0, 1)).frames), (std::vector<int64_t>{2, 4, 6, 8}));
+  EXPECT_EQ(frames_of(data.clip(0, ClipRequest::evaluation(0, 1)).frames),
+            (std::vector<int64_t>{2, 4, 6, 8}));
   // A 3-frame video loops: 0, 2, then 4 and 6 wrap to 1 and 0.
-  EXPECT_EQ(frames_of(data.clip(1, eval_request(0, 1)).frames), (std::vector<int64_t>{0, 2, 1, 0}));
+  EXPECT_EQ(frames_of(data.clip(1, ClipRequest::evaluation(0, 1)).frames),
+            (std::vector<int64_t>{0, 2, 1, 0}));
 }
 
 TEST(FrameDataset, TrainingDrawsOffsetCropAndFlipFromTheSeed) {
@@ -118,7 +112,7 @@ TEST(FrameDataset, ResizeKeepsTheAspectRatio) {
   o.resize = 6;
   o.crop = 0;
   const FrameDataset data(read_video_list(root + "/list.txt", ListFormat::kHmdb), o);
-  EXPECT_EQ(data.clip(0, eval_request(0, 1)).frames.shape(), (Shape{3, 2, 6, 8}));
+  EXPECT_EQ(data.clip(0, ClipRequest::evaluation(0, 1)).frames.shape(), (Shape{3, 2, 6, 8}));
 }
 
 TEST(FrameDataset, BadVideosAreErrorsNamingTheFile) {
@@ -129,12 +123,13 @@ TEST(FrameDataset, BadVideosAreErrorsNamingTheFile) {
   write_text(root + "/list.txt", "ok 10 0\nok 12 0\ngone 4 1\ncorrupt 5 1\nok 0 0\n");
   const FrameDataset data(read_video_list(root + "/list.txt", ListFormat::kPlain),
                           raw_options(root, 5, 1));
-  EXPECT_NO_THROW(data.clip(0, eval_request(0, 1)));
-  EXPECT_ERROR_CONTAINS(data.clip(1, eval_request(0, 1)),
+  EXPECT_NO_THROW(data.clip(0, ClipRequest::evaluation(0, 1)));
+  EXPECT_ERROR_CONTAINS(data.clip(1, ClipRequest::evaluation(0, 1)),
                         root + "/ok: the list says 12 frames, the directory holds 10");
-  EXPECT_ERROR_CONTAINS(data.clip(2, eval_request(0, 1)), root + "/gone: not a directory");
-  EXPECT_ERROR_CONTAINS(data.clip(3, eval_request(0, 1)), root + "/corrupt/3.png");
-  EXPECT_ERROR_CONTAINS(data.clip(4, eval_request(0, 1)),
+  EXPECT_ERROR_CONTAINS(data.clip(2, ClipRequest::evaluation(0, 1)),
+                        root + "/gone: not a directory");
+  EXPECT_ERROR_CONTAINS(data.clip(3, ClipRequest::evaluation(0, 1)), root + "/corrupt/3.png");
+  EXPECT_ERROR_CONTAINS(data.clip(4, ClipRequest::evaluation(0, 1)),
                         root + "/ok: the list gives the video no frames");
   FrameDatasetOptions o = raw_options(root, 0, 1);
   EXPECT_ERROR_CONTAINS(FrameDataset(VideoList{}, o), "0 frames per clip is not a positive count");

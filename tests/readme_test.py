@@ -143,6 +143,21 @@ def make_inputs(work, fixtures):
     write_text(os.path.join(work, "split1_test.txt"), "".join(test))
     made += ["/data/hmdb51/frames (4 videos x 6 frames of 44x36)", "split1_train.txt",
              "split1_test.txt"]
+    # HMDB-51 as published (README "Data"): testTrainMulti_7030_splits/<class>_test_split1.txt of
+    # `NAME.avi MARK ` lines (1 training, 2 testing, 0 unused), the videos in a folder per class
+    # (frame folders standing in for the .avi files).
+    splits = os.path.join(work, "data/hmdb51/testTrainMulti_7030_splits")
+    for cls, dx, dy in (("walk", 1, 0), ("jump", 0, 1)):
+        lines = []
+        for i, mark in enumerate((1, 1, 2, 0)):
+            name = "%s_%d" % (cls, i)
+            if mark:
+                write_video(os.path.join(work, "data/hmdb51/videos", cls, name), 6, 44, 36,
+                            seed=30 + i, dx=dx, dy=dy)
+            lines.append("%s.avi %d \n" % (name, mark))
+        write_text(os.path.join(splits, "%s_test_split1.txt" % cls), "".join(lines))
+    made += ["/data/hmdb51/videos/<class>/ (6 videos x 6 frames of 44x36)",
+             "/data/hmdb51/testTrainMulti_7030_splits (split 1 of 2 classes)"]
     # Kinetics (the paper's lists): {"rgb_ID.mp4": CLASS_INDEX}, class map {"\"NAME\"": INDEX}.
     kin = os.path.join(work, "data/kinetics/frames")
     lists = {"train": {}, "val": {}}
@@ -176,6 +191,27 @@ def make_inputs(work, fixtures):
             os.symlink(os.path.abspath(f), os.path.join(out, os.path.basename(f)))
         made += ["../shared/fixtures/*.json (%d fixtures)" % len(fixtures)]
     return made
+
+
+def make_video_inputs(work, make_video):
+    """The README's video files, encoded by //tests:make_video: HMDB's .avi files in one folder
+    (the split files' names), the paper's Kinetics .mp4 files, and a video to classify."""
+    def video(path, *args):
+        full = os.path.join(work, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        subprocess.run([make_video, full] + [str(a) for a in args], check=True)
+    for i, (name, cls) in enumerate([("walk_a", "walk"), ("walk_b", "walk"), ("jump_a", "jump"),
+                                     ("jump_b", "jump")]):
+        video("data/hmdb51/avi/%s.avi" % name, "--codec", "mpeg4", "--frames", 6, "--width", 44,
+              "--height", 36, "--seed", i, "--dx", 1 if cls == "walk" else 0,
+              "--dy", 0 if cls == "walk" else 1)
+    for i in range(4):
+        video("data/kinetics/mp4/rgb_vid%d_000001_000012.mp4" % i, "--frames", 12, "--width", 40,
+              "--height", 36, "--seed", 10 + i, "--dx", i % 2, "--dy", 1 - i % 2)
+    video("clips/walk_01.mp4", "--frames", 12, "--width", 48, "--height", 40, "--seed", 20)
+    return ["/data/hmdb51/avi (4 MPEG-4 .avi of 6 frames of 44x36)",
+            "/data/kinetics/mp4 (4 H.264 .mp4 of 12 frames of 40x36)",
+            "clips/walk_01.mp4 (12 frames of 48x40)"]
 
 
 TORCH_CHECKPOINT = r"""
@@ -651,6 +687,9 @@ def main(argv):
     print("== tiny inputs in %s:" % work)
     for what in make_inputs(work, fixtures):
         print("  " + what)
+    if "tests:make_video" in bins:
+        for what in make_video_inputs(work, os.path.abspath(bins["tests:make_video"])):
+            print("  " + what)
     torch = have_torch()
     if torch:
         subprocess.run([PYTHON, "-c", TORCH_CHECKPOINT], cwd=work, check=True)

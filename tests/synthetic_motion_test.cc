@@ -35,19 +35,6 @@ SyntheticMotionOptions noisy_options() {
   return o;
 }
 
-ClipRequest train_request(uint64_t seed) {
-  ClipRequest r;
-  r.seed = seed;
-  return r;
-}
-
-ClipRequest eval_request(int clip_index = 0) {
-  ClipRequest r;
-  r.train = false;
-  r.clip_index = clip_index;
-  return r;
-}
-
 // A clip's pixel values back in [0, 1].
 struct Frames {
   int64_t t, h, w;
@@ -103,7 +90,7 @@ struct Frames {
 TEST(SyntheticMotion, SameInputsGiveTheSameClipOnAnyThreadInAnyOrder) {
   const SyntheticMotionOptions o = noisy_options();
   const SyntheticMotion ds(o);
-  const ClipRequest train = train_request(17);
+  const ClipRequest train = ClipRequest::training(17);
   std::vector<std::vector<float>> first(8), again(8);
   for (int64_t i = 0; i < 8; ++i) first[i] = ds.clip(i, train).frames.to_vector();
   parallel_for(0, 8, 1, [&](int64_t b, int64_t e) {
@@ -116,23 +103,23 @@ TEST(SyntheticMotion, SameInputsGiveTheSameClipOnAnyThreadInAnyOrder) {
 TEST(SyntheticMotion, EveryInputChangesTheClip) {
   const SyntheticMotionOptions o = noisy_options();
   const SyntheticMotion ds(o);
-  const ClipRequest train = train_request(17);
+  const ClipRequest train = ClipRequest::training(17);
   const std::vector<float> base = ds.clip(3, train).frames.to_vector();
-  EXPECT_NE(ds.clip(3, train_request(18)).frames.to_vector(), base);
+  EXPECT_NE(ds.clip(3, ClipRequest::training(18)).frames.to_vector(), base);
   EXPECT_NE(ds.clip(7, train).frames.to_vector(), base);  // same class, another video
-  EXPECT_NE(ds.clip(3, eval_request()).frames.to_vector(), base);
-  EXPECT_NE(ds.clip(3, eval_request(1)).frames.to_vector(),
-            ds.clip(3, eval_request()).frames.to_vector());
+  EXPECT_NE(ds.clip(3, ClipRequest::evaluation(0, 1)).frames.to_vector(), base);
+  EXPECT_NE(ds.clip(3, ClipRequest::evaluation(1, 1)).frames.to_vector(),
+            ds.clip(3, ClipRequest::evaluation(0, 1)).frames.to_vector());
   SyntheticMotionOptions seed = o, val = o;
   seed.seed = 1;
   val.split = Split::kVal;
   EXPECT_NE(SyntheticMotion(seed).clip(3, train).frames.to_vector(), base);
   EXPECT_NE(SyntheticMotion(val).clip(3, train).frames.to_vector(), base);
   // Evaluation ignores the request seed.
-  ClipRequest eval_seeded = eval_request();
+  ClipRequest eval_seeded = ClipRequest::evaluation(0, 1);
   eval_seeded.seed = 99;
   EXPECT_EQ(ds.clip(3, eval_seeded).frames.to_vector(),
-            ds.clip(3, eval_request()).frames.to_vector());
+            ds.clip(3, ClipRequest::evaluation(0, 1)).frames.to_vector());
 }
 
 TEST(SyntheticMotion, ShapesValueRangeAndBalancedLabels) {
@@ -167,7 +154,7 @@ TEST(SyntheticMotion, ObjectMovesByTheClassVelocityBetweenFrames) {
   const int64_t vel[4][2] = {{0, 2}, {2, 0}, {0, -2}, {-2, 0}};  // (y, x) per class
   const int64_t min_side = std::lround(o.min_object * o.height);
   for (int64_t i = 0; i < 16; ++i) {
-    const Clip clip = ds.clip(i, eval_request());
+    const Clip clip = ds.clip(i, ClipRequest::evaluation(0, 1));
     const Frames f(clip.frames);
     for (int64_t t = 0; t + 1 < f.t; ++t) {
       int64_t sy = 0, sx = 0, best = 0;
@@ -190,7 +177,7 @@ TEST(SyntheticMotion, DisplacementOverTheClipPointsInTheClassDirection) {
   o.min_speed = o.max_speed = 1.5f;
   const SyntheticMotion ds(o);
   for (int64_t i = 0; i < 16; ++i) {
-    const Clip clip = ds.clip(i, eval_request());
+    const Clip clip = ds.clip(i, ClipRequest::evaluation(0, 1));
     const Frames f(clip.frames);
     int64_t sy = 0, sx = 0, best = 0;
     f.best_shift(0, f.t - 1, 0.1f, &sy, &sx, &best);
@@ -216,7 +203,7 @@ TEST(SyntheticMotion, SingleFramesCarryNoClassInformation) {
     std::complex<double> first_x, first_y, last_x, last_y, moved;
     int64_t clips = 0;
     for (int64_t i = label; i < o.size; i += 4, ++clips) {
-      const Frames f(ds.clip(i, eval_request()).frames);
+      const Frames f(ds.clip(i, ClipRequest::evaluation(0, 1)).frames);
       // The object's position in frames 1 and t - 1 (where it arrived from the frame before).
       std::complex<double> pos[2][2];
       for (int k = 0; k < 2; ++k) {
@@ -253,7 +240,7 @@ TEST(SyntheticMotion, SingleFramesCarryNoClassInformation) {
 
 TEST(SyntheticMotion, TrainingClipsAreFreshOrTimeShifted) {
   SyntheticMotionOptions o = exact_options();
-  const ClipRequest a = train_request(1), b = train_request(2);
+  const ClipRequest a = ClipRequest::training(1), b = ClipRequest::training(2);
   const SyntheticMotion fresh(o);
   const Clip ca = fresh.clip(5, a), cb = fresh.clip(5, b);
   EXPECT_EQ(ca.label, cb.label);
@@ -263,7 +250,7 @@ TEST(SyntheticMotion, TrainingClipsAreFreshOrTimeShifted) {
   o.fresh_train_clips = false;
   const SyntheticMotion fixed(o);
   const Frames fa(fixed.clip(5, a).frames), fb(fixed.clip(5, b).frames),
-      fe(fixed.clip(5, eval_request()).frames);
+      fe(fixed.clip(5, ClipRequest::evaluation(0, 1)).frames);
   // The same video: the static background agrees wherever no object is on it in any of the
   // clips, which is most of the frame.
   int64_t agree = 0;

@@ -254,6 +254,59 @@ TEST(Train, FrameFoldersInHmdbAndPlainLists) {
   }
 }
 
+// HMDB51 as published: the official split directory, the videos in a folder per class (frame
+// folders standing in for the .avi files). Marks 1 train, 2 validate, 0 is left out.
+TEST(Train, HmdbOfficialSplitDirectoryTrainsResumesAndRejectsMismatchedFlags) {
+  const std::string root = fresh_dir("frames_hmdb_official");
+  const std::string splits = root + "/testTrainMulti_7030_splits";
+  for (const std::string cls : {"walk", "run"}) {
+    std::string lines;
+    for (int v = 0; v < 6; ++v) {
+      const std::string video = cls + std::to_string(v);
+      const int mark = v < 3 ? 1 : (v < 5 ? 2 : 0);
+      if (mark != 0) write_coded_frames(root + "/videos/" + cls + "/" + video, 6, 20, 18, v);
+      lines += video + ".avi " + std::to_string(mark) + " \r\n";
+    }
+    write_text(splits + "/" + cls + "_test_split1.txt", lines);
+  }
+  const std::string data = " --data hmdb --root " + root + "/videos --train-list " + splits +
+                           " --resize 0 --batch-size 2 --clips-per-video 2 --run-dir " + root +
+                           "/run ";
+  const CommandResult r = train(data + "--split 1 --epochs 1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 classes; 6 training and 4 validation videos"), std::string::npos)
+      << r.output;
+  const auto records = MetricsLog::read(root + "/run/metrics.jsonl").records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["val_videos"], 4);
+  // The saved configuration keeps --split: the resumed run reads the same split.
+  const CommandResult resumed = run_command(g_train + " --resume " + root + "/run --epochs 2");
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("6 training and 4 validation videos"), std::string::npos)
+      << resumed.output;
+  EXPECT_EQ(MetricsLog::read(root + "/run/metrics.jsonl").records().size(), 2u);
+
+  const std::pair<std::string, std::string> bad[] = {
+      {"", "a directory; read as an official split directory it needs a split, 1, 2 or 3"},
+      {"--split 4", "--split"},
+      {"--split 2", "no HMDB51 split files '<class>_test_split2.txt'"},
+      {"--split 1 --val-list " + splits + "/walk_test_split1.txt", "flag --val-list"},
+      {"--split 1 --train-list " + splits + "/walk_test_split1.txt --val-list " + splits +
+           "/walk_test_split1.txt",
+       "picks the split of an official split directory"},
+      {"--train-list " + splits + "/walk_test_split1.txt --val-list " + splits +
+           "/run_test_split1.txt",
+       "walk_test_split1.txt:1: expected 'NAME.avi CLASS'"},
+      {"--split 1 --data kinetics", "flag --split"},
+  };
+  for (const auto& [args, fragment] : bad) {
+    const CommandResult e = train(data + args + " --run-dir " + root + "/bad");
+    EXPECT_EQ(e.status, 2) << args << "\n" << e.output;
+    EXPECT_NE(e.output.find("error: "), std::string::npos) << args << "\n" << e.output;
+    EXPECT_NE(e.output.find(fragment), std::string::npos) << args << "\n" << e.output;
+  }
+}
+
 TEST(Train, ABadFrameStopsTheRunNamingItOrIsSkippedAndReported) {
   const std::string root = write_frame_dataset("frames_bad", "plain");
   std::filesystem::remove(root + "/v3/4.png");

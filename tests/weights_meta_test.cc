@@ -18,6 +18,7 @@ TEST(WeightsMeta, RoundTripsEveryField) {
   meta.input.resize = 0;
   meta.input.size = 32;
   meta.input.clips = 5;
+  meta.input.decode_size = 64;
   meta.input.norm = paper_normalisation();
   const WeightsMeta back = weights_meta_from_json(weights_meta_to_json(meta), "w.json");
   ASSERT_TRUE(back.model.has_value());
@@ -29,6 +30,7 @@ TEST(WeightsMeta, RoundTripsEveryField) {
   EXPECT_EQ(back.input.resize, 0);
   EXPECT_EQ(back.input.size, 32);
   EXPECT_EQ(back.input.clips, 5);
+  EXPECT_EQ(back.input.decode_size, 64);
   ASSERT_TRUE(back.input.norm.has_value());
   EXPECT_EQ(back.input.norm->std, paper_normalisation().std);
   // Nothing recorded, nothing known.

@@ -30,7 +30,7 @@ NORMS = {
     "imagenet": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
     "paper": {"mean": [0.5, 0.5, 0.5], "std": [-0.5, -0.5, -0.5]},  # 1 - 2 * pixel / 255
 }
-CLIP_FLAGS = ("frames", "stride", "resize", "size", "clips")  # meta.input's counts
+CLIP_FLAGS = ("frames", "stride", "decode_size", "resize", "size", "clips")  # meta.input's counts
 INT_MAX = 2**31 - 1  # the largest count a reader takes
 
 
@@ -277,6 +277,9 @@ def main(argv):
     metadata.add_argument("--frames", type=count(1), metavar="T", help="clip length")
     metadata.add_argument("--stride", type=count(1), metavar="S",
                           help="frames between clip frames")
+    metadata.add_argument("--decode-size", type=count(0), metavar="D",
+                          help="video files decoded with this shorter side before --resize "
+                               "(0: full size)")
     metadata.add_argument("--resize", type=count(0), metavar="R",
                           help="shorter side after resizing, 0 keeps the frames' size")
     metadata.add_argument("--size", type=count(0), metavar="S",

@@ -1,6 +1,7 @@
-// infer: a video (a directory of frames, or clips prepared elsewhere as a .npy array) through a
-// model of the zoo with its weights; prints the top-k classes with softmax probabilities. A
-// weight file's metadata (training/weights_meta.h) gives the model and clip defaults.
+// infer: a video (a video file, a directory of frames, or clips prepared elsewhere as a .npy
+// array) through a model of the zoo with its weights; prints the top-k classes with softmax
+// probabilities. A weight file's metadata (training/weights_meta.h) gives the model and clip
+// defaults.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -23,6 +24,7 @@
 #include "ops/reduce/reduce.h"
 #include "ops/view/view.h"
 #include "training/data/frame_dataset.h"
+#include "training/data/video_file.h"
 #include "training/weights_meta.h"
 
 namespace repflow {
@@ -49,30 +51,31 @@ std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
   return names;
 }
 
-// (clips, 3, T, H, W) from the frames of `dir`, cut exactly as the trainer's evaluation cuts
-// clip i of --clips (training/data/frame_dataset.h), and a line saying what was read.
-Tensor video_clips(const Flags& flags, const std::string& dir, std::string* what) {
+// (clips, 3, T, H, W) from the video file or frame folder `video`, cut exactly as the trainer's
+// evaluation cuts clip i of --clips (training/data/frame_dataset.h), and a line saying what was
+// read.
+Tensor video_clips(const Flags& flags, const std::string& video, std::string* what) {
   FrameDatasetOptions o;
   o.frames = flags.integer_in("frames", 1, 10000);
   o.stride = flags.integer_in("stride", 1, 10000);
   o.resize = static_cast<int>(flags.integer_in("resize", 0, 100000));
   o.crop = static_cast<int>(flags.integer_in("size", 0, 100000));
   o.norm = parse_normalisation(flags.str("norm"), "infer: flag --norm");
+  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, 100000));
+  o.decoder_threads = decoder_threads_per_worker(1);
   const int clips = static_cast<int>(flags.integer_in("clips", 1, 1000));
   VideoList list;
-  list.videos.push_back({dir, 0, -1});
+  list.videos.push_back({video, 0, -1, {}});
   list.classes = {"?"};
-  const FrameDataset video(std::move(list), o);
+  const FrameDataset data(std::move(list), o);
   std::vector<Tensor> out;
-  for (int i = 0; i < clips; ++i) {
-    ClipRequest request;
-    request.train = false;
-    request.clip_index = i;
-    request.clips = clips;
-    out.push_back(video.clip(0, request).frames);
-  }
-  const int64_t count = static_cast<int64_t>(list_frames(dir).size());
-  *what = dir + ": " + std::to_string(clips) + " clip(s) of " + std::to_string(o.frames) +
+  for (int i = 0; i < clips; ++i)
+    out.push_back(data.clip(0, ClipRequest::evaluation(i, clips)).frames);
+  const VideoSource source = find_video("", data.list().videos[0]);
+  const int64_t count = source.kind == VideoSource::Kind::kFile
+                            ? VideoFile(source.path).info().frames
+                            : static_cast<int64_t>(list_frames(source.path).size());
+  *what = source.path + ": " + std::to_string(clips) + " clip(s) of " + std::to_string(o.frames) +
           " frames, stride " + std::to_string(o.stride) + ", of " + std::to_string(count) +
           (count < (o.frames - 1) * o.stride + 1 ? " frames (looped)" : " frames");
   return ops::stack(out, 0);
@@ -147,19 +150,21 @@ int run(int argc, char** argv) {
   const ClipMeta& in = meta.input;
   Flags flags("infer",
               "Classifies a video with a model of the zoo and its weights:\n"
-              "  infer --weights W.json (--video DIR | --input-npy F.npy) [--model NAME ...]\n"
+              "  infer --weights W.json (--video FILE|DIR | --input-npy F.npy) [--model NAME ...]\n"
               "A weight file written by the trainer (or converted with metadata) names its model, "
               "classes and clip\ngeometry, and the flags below default to them (flags given "
-              "override). A video is a directory of\n.jpg/.jpeg/.png/.bmp frames in natural "
-              "order; --clips clips of --frames frames --stride apart are cut\nexactly as the "
-              "trainer's evaluation cuts them (clip i starts in the middle of the i-th of N "
-              "equal\nparts of the possible starts; a short video loops from its first frame), "
-              "resized (shorter side),\ncentre-cropped and normalised, and the video's "
-              "prediction is the mean of the clips' probabilities.\nA .npy array (float32, "
-              "N,C,T,H,W) is fed as is, one prediction per sample.");
+              "override). A video is a video file\nFFmpeg decodes (.mp4, .avi, .mkv, .webm, ...) "
+              "or a directory of .jpg/.jpeg/.png/.bmp frames in\nnatural order; --clips clips of "
+              "--frames frames --stride apart are cut exactly as the trainer's\nevaluation cuts "
+              "them (clip i starts in the middle of the i-th of N equal parts of the possible\n"
+              "starts; a short video loops from its first frame), resized (shorter side), "
+              "centre-cropped and\nnormalised, and the video's prediction is the mean of the "
+              "clips' probabilities.\nA .npy array (float32, N,C,T,H,W) is fed as is, one "
+              "prediction per sample.");
   add_model_flags(flags, model, model_options, /*with_classes=*/true);
   flags.add("weights", "", "JSON weight file (required)");
-  flags.add("video", "", "directory of frames (exactly one of --video and --input-npy)");
+  flags.add("video", "",
+            "video file or directory of frames (exactly one of --video and --input-npy)");
   flags.add("input-npy", "", "float32 .npy clips laid out N,C,T,H,W, fed without preprocessing");
   flags.add("labels", "",
             "class names, one per line, as many as --classes (default: the weight file's)");
@@ -174,6 +179,9 @@ int run(int argc, char** argv) {
             "shorter side after resizing, 0 keeps the frames' size");
   flags.add("size", std::to_string(in.size.value_or(112)),
             "side of the centre crop, 0 keeps the whole frame");
+  flags.add("decode-size", std::to_string(in.decode_size.value_or(0)),
+            "video files: decode with the shorter side scaled to this, before --resize (0: "
+            "full size)");
   flags.add("norm", normalisation_text(in.norm.value_or(imagenet_normalisation())),
             "imagenet (torchvision's mean/std), paper (1 - 2 * pixel / 255, the published "
             "code's, for its converted weights) or M,M,M/S,S,S");

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(bazel-bootstrap bazel-platforms libgtest-dev nlohmann-json3-dev libstb-dev libdnnl-dev
-  libopenblas-openmp-dev libopenmpi-dev openmpi-bin)
+  libopenblas-openmp-dev libopenmpi-dev openmpi-bin
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,7 +12,6 @@ namespace repflow {
 std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
                                                 const std::string& script,
                                                 const nlohmann::json& config) {
-  std::vector<nlohmann::json> records;
   if (std::system((python + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
     std::fprintf(stderr, "installing Debian's python3-torch for the PyTorch comparison\n");
     const std::string sudo = geteuid() == 0 ? "" : "sudo ";
@@ -20,18 +19,25 @@ std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
                                 sudo + "apt-get install -y -qq python3-torch >/dev/null";
     if (std::system(install.c_str()) != 0) {
       std::fprintf(stderr, "could not install python3-torch; the PyTorch column is left out\n");
-      return records;
+      return {};
     }
   }
+  return run_python_benchmark(python, script, config);
+}
+
+std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
+                                                 const std::string& script,
+                                                 const nlohmann::json& config) {
+  std::vector<nlohmann::json> records;
   char input[] = "/tmp/repflow_bench_XXXXXX";
   const int fd = mkstemp(input);
-  RF_CHECK(fd >= 0, "cannot create a temporary file for the PyTorch benchmark config");
+  RF_CHECK(fd >= 0, "cannot create a temporary file for the Python benchmark config");
   const std::string text = config.dump();
   const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   close(fd);
   if (!written) {
     std::remove(input);
-    RF_FAIL("cannot write the PyTorch benchmark config to ", input);
+    RF_FAIL("cannot write the Python benchmark config to ", input);
   }
   FILE* pipe = popen((python + " " + script + " < " + input).c_str(), "r");
   if (!pipe) std::remove(input);

@@ -13,4 +13,10 @@ std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
                                                 const std::string& script,
                                                 const nlohmann::json& config);
 
+// The same without installing anything: for scripts that check their own modules and say
+// which are missing.
+std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
+                                                 const std::string& script,
+                                                 const nlohmann::json& config);
+
 }  // namespace repflow

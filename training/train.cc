@@ -1,7 +1,7 @@
 // //training:train, the project's main job. With no flags it trains a small 2-D ResNet with a
 // representation-flow block on the built-in synthetic motion dataset (classes defined by motion
-// alone); with --data and list files it trains any registry model on frame folders. README,
-// "Training", lists the flags; `--help` prints them with their defaults.
+// alone); with --data and list files it trains any registry model on video files or frame
+// folders. README, "Training", lists the flags; `--help` prints them with their defaults.
 
 #include <algorithm>
 #include <chrono>
@@ -70,7 +70,6 @@ void add_flags(Flags& flags, const std::string& model) {
   add_lr_schedule_flags(flags);
   add_averaging_flags(flags);
   for (const auto& [name, value] : kRecipeDefaults) flags.set_default(name, value);
-  flags.add("workers", "2", "data loading threads");
   flags.add("prefetch", "4", "batches decoded ahead of training");
   flags.add("clips-per-video", "1",
             "evaluation clips per video (video-level accuracy averages "

@@ -43,6 +43,7 @@ nlohmann::json weights_meta_to_json(const WeightsMeta& meta) {
   if (c.resize) input["resize"] = *c.resize;
   if (c.size) input["size"] = *c.size;
   if (c.clips) input["clips"] = *c.clips;
+  if (c.decode_size) input["decode_size"] = *c.decode_size;
   if (c.norm) input["norm"] = {{"mean", c.norm->mean}, {"std", c.norm->std}};
   if (!input.empty()) j["input"] = input;
   return j;
@@ -91,6 +92,9 @@ WeightsMeta weights_meta_from_json(const nlohmann::json& j, const std::string& f
       c.size = static_cast<int>(count_field(in["size"], "size", 0, kMax, file));
     if (in.contains("clips"))
       c.clips = static_cast<int>(count_field(in["clips"], "clips", 1, kMax, file));
+    if (in.contains("decode_size"))
+      c.decode_size =
+          static_cast<int>(count_field(in["decode_size"], "decode_size", 0, kMax, file));
     if (in.contains("norm")) {
       const nlohmann::json& n = in["norm"];
       RF_CHECK(n.is_object() && n.contains("mean") && n.contains("std"), file,

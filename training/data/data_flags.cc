@@ -1,8 +1,11 @@
 #include "training/data/data_flags.h"
 
+#include <filesystem>
+
 #include "framework/error.h"
 #include "training/data/frame_dataset.h"
 #include "training/data/synthetic_motion.h"
+#include "training/data/video_file.h"
 #include "training/data/video_list.h"
 
 namespace repflow {
@@ -48,17 +51,38 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   o.stride = flags.integer_in("stride", 1, kMaxCount);
   o.norm = parse_normalisation(flags.str("norm"), "flag --norm");
   o.resize = static_cast<int>(flags.integer_in("resize", 0, kMaxCount));
+  o.flip = flags.boolean("flip");
+  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, kMaxCount));
+  o.decoder_threads =
+      decoder_threads_per_worker(static_cast<int>(flags.integer_in("workers", 1, kMaxCount)));
   std::vector<std::string> classes;
   if (!flags.str("class-names").empty())
     classes = read_class_names(user_path(flags.str("class-names")));
-  VideoList train = read_video_list(required(flags, "train-list", kind), format, classes);
+  const int split = flags.str("split").empty() ? 0 : flags.integer_in("split", 1, 3);
+  RF_CHECK(split == 0 || format == ListFormat::kHmdb || format == ListFormat::kUcf101,
+           "flag --split: splits are those of HMDB51's and UCF101's official split directories "
+           "(--data hmdb or ucf101), not of --data ",
+           kind);
+  const std::string train_path = required(flags, "train-list", kind);
+  // An official split directory holds the testing rows too: they are the validation list.
+  std::string val_path = train_path;
+  if (!std::filesystem::is_directory(train_path) || !flags.str("val-list").empty()) {
+    val_path = required(flags, "val-list", kind);
+    std::error_code ec;
+    RF_CHECK(!std::filesystem::is_directory(train_path) ||
+                 std::filesystem::equivalent(train_path, val_path, ec),
+             "flag --val-list: '", val_path, "' is not the split directory --train-list names ('",
+             train_path, "'), whose testing rows are the validation list (leave --val-list out)");
+  }
+  VideoList train = read_video_list(train_path, format, classes, ListRole::kTrain, split);
   // The validation list takes the training list's classes, so one index means one class.
-  VideoList val = read_video_list(required(flags, "val-list", kind), format, train.classes);
+  VideoList val = read_video_list(val_path, format, train.classes, ListRole::kVal, split);
   DataSplits s;
   s.class_names = train.classes;
   s.input.frames = o.frames;
   s.input.stride = o.stride;
   s.input.resize = o.resize;
+  s.input.decode_size = o.decode_size;
   s.input.size = o.crop;
   s.input.norm = o.norm;
   s.train = std::make_unique<FrameDataset>(std::move(train), o);
@@ -76,7 +100,7 @@ const std::vector<std::string>& data_path_flags() {
 void add_data_flags(Flags& flags) {
   flags.add("data", "synthetic",
             "synthetic (built-in motion classes), or the format of --train-list/--val-list: "
-            "hmdb, kinetics or plain");
+            "hmdb, ucf101, kinetics or plain");
   flags.add("frames", "", "clip length T (synthetic: 8, frame folders: 16)");
   flags.add("size", "", "clip height and width (synthetic: 32, frame folders: the crop, 112)");
   flags.add("synthetic-train", "1024",
@@ -84,18 +108,34 @@ void add_data_flags(Flags& flags) {
   flags.add("synthetic-val", "512", "synthetic: validation videos");
   flags.add("synthetic-classes", "8", "synthetic: motion directions (classes)");
   flags.add("data-seed", "0", "synthetic: seed of the generated videos");
-  flags.add("root", "", "frame folders: the directory the lists' video paths are relative to");
-  flags.add("train-list", "", "frame folders: the training list (format: --data)");
+  flags.add("root", "",
+            "frame folders or video files: the directory the lists' videos are relative to");
+  flags.add("train-list", "",
+            "frame folders: the training list (format: --data), or with --split an official "
+            "split directory (HMDB51's testTrainMulti_7030_splits, UCF101's ucfTrainTestlist)");
   flags.add("val-list", "",
             "frame folders: the validation list, labelled with the training "
-            "list's classes");
+            "list's classes (with --split: the same directory, its testing rows, by default)");
+  flags.add("split", "",
+            "hmdb, ucf101: the split (1, 2 or 3) of the official split directory given as "
+            "--train-list; empty when the lists are files");
   flags.add("class-names", "",
-            "frame folders: class names in index order (one per line, or the "
-            "paper's Kinetics class-map JSON); default: from the training list");
+            "frame folders: class names in index order (one per line, UCF101's classInd.txt, or "
+            "the paper's Kinetics class-map JSON); default: from the training list (ucf101: the "
+            "classInd.txt beside it)");
   flags.add("norm", "imagenet",
             "frame folders: pixel normalisation, imagenet (torchvision's "
             "mean/std), paper (1 - 2 x / 255, what the published weights saw) or M,M,M/S,S,S");
   flags.add("stride", "1", "frame folders: frames between consecutive clip frames");
+  flags.add("decode-size", "0",
+            "video files: decode with the shorter side scaled to this (area averaging), before "
+            "--resize; 0: full size. Frame folders are read as stored");
+  flags.add("flip", "true",
+            "mirror training clips left-right with probability 1/2 (false for classes of "
+            "left/right motion)");
+  flags.add("workers", "2",
+            "data loading threads; each decodes video files with max(1, cores / workers) "
+            "FFmpeg threads");
   flags.add("resize", "128",
             "frame folders: shorter side after resizing, before the crop (0: "
             "keep)");
@@ -104,8 +144,8 @@ void add_data_flags(Flags& flags) {
 DataSplits make_datasets(const Flags& flags) {
   const std::string kind = flags.str("data");
   if (kind == "synthetic") return synthetic(flags);
-  RF_CHECK(kind == "hmdb" || kind == "kinetics" || kind == "plain", "flag --data: '", kind,
-           "' is not synthetic, hmdb, kinetics or plain");
+  RF_CHECK(kind == "hmdb" || kind == "ucf101" || kind == "kinetics" || kind == "plain",
+           "flag --data: '", kind, "' is not synthetic, hmdb, ucf101, kinetics or plain");
   return frame_folders(flags, kind);
 }
 

@@ -19,6 +19,19 @@ struct ClipRequest {
   uint64_t seed = 0;
   int clip_index = 0;
   int clips = 1;
+
+  static ClipRequest training(uint64_t seed) {
+    ClipRequest r;
+    r.seed = seed;
+    return r;
+  }
+  static ClipRequest evaluation(int clip_index, int clips) {
+    ClipRequest r;
+    r.train = false;
+    r.clip_index = clip_index;
+    r.clips = clips;
+    return r;
+  }
 };
 
 struct Clip {

@@ -34,8 +34,7 @@ std::vector<Sample> epoch_samples(int64_t videos, const SampleOrder& order, int6
       const Philox4 r = philox4x32(order.seed, clip_stream, p);
       Sample s;
       s.video = perm[p];
-      s.request.train = true;
-      s.request.seed = (static_cast<uint64_t>(r.v[1]) << 32) | r.v[0];
+      s.request = ClipRequest::training((static_cast<uint64_t>(r.v[1]) << 32) | r.v[0]);
       samples.push_back(s);
     }
   } else {
@@ -43,9 +42,8 @@ std::vector<Sample> epoch_samples(int64_t videos, const SampleOrder& order, int6
     for (int64_t p = order.rank; p < total; p += order.world_size) {
       Sample s;
       s.video = p / order.clips_per_video;
-      s.request.train = false;
-      s.request.clip_index = static_cast<int>(p % order.clips_per_video);
-      s.request.clips = order.clips_per_video;
+      s.request = ClipRequest::evaluation(static_cast<int>(p % order.clips_per_video),
+                                          order.clips_per_video);
       samples.push_back(s);
     }
   }

@@ -5,6 +5,7 @@
 
 #include "framework/error.h"
 #include "framework/philox.h"
+#include "training/data/video_file.h"
 
 namespace repflow {
 namespace {
@@ -15,12 +16,6 @@ int64_t below(uint32_t word, int64_t n) {
 }
 
 float fraction(uint32_t word) { return static_cast<float>(word >> 8) * (1.0f / 16777216.0f); }
-
-// The name without its extension ("NAME.avi" -> "NAME"); a name without one stays as it is.
-std::string strip_extension(const std::string& name) {
-  const std::filesystem::path path(name);
-  return path.has_extension() ? (path.parent_path() / path.stem()).string() : name;
-}
 
 }  // namespace
 
@@ -42,13 +37,19 @@ std::vector<int64_t> clip_frame_indices(int64_t count, int64_t frames, int64_t s
 }
 
 FrameDataset::FrameDataset(VideoList list, FrameDatasetOptions options)
-    : list_(std::move(list)), options_(std::move(options)) {
+    : list_(std::move(list)),
+      options_(std::move(options)),
+      sources_(std::make_unique<VideoSources>(options_.root, size())) {
   RF_CHECK(options_.frames >= 1, "frame dataset: ", options_.frames,
            " frames per clip is not a positive count");
   RF_CHECK(options_.stride >= 1, "frame dataset: frame stride ", options_.stride,
            " is not a positive count");
   RF_CHECK(options_.resize >= 0 && options_.crop >= 0, "frame dataset: resize ", options_.resize,
            " and crop ", options_.crop, " must not be negative");
+  RF_CHECK(options_.decode_size >= 0, "frame dataset: decode size ", options_.decode_size,
+           " is negative");
+  RF_CHECK(options_.decoder_threads >= 1, "frame dataset: ", options_.decoder_threads,
+           " decoder threads is not a positive count");
 }
 
 int64_t FrameDataset::size() const { return static_cast<int64_t>(list_.videos.size()); }
@@ -57,26 +58,18 @@ int64_t FrameDataset::num_classes() const { return static_cast<int64_t>(list_.cl
 
 std::string FrameDataset::video_name(int64_t index) const {
   RF_CHECK(index >= 0 && index < size(), "frame dataset: video ", index, " of ", size());
-  const std::filesystem::path root(options_.root);
-  const std::string& name = list_.videos[index].name;
-  if (std::filesystem::is_directory(root / name)) return (root / name).string();
-  return (root / strip_extension(name)).string();
+  return sources_->find(index, list_.videos[index]).path;
 }
 
 Clip FrameDataset::clip(int64_t index, const ClipRequest& request) const {
-  const std::string dir = video_name(index);
+  RF_CHECK(index >= 0 && index < size(), "frame dataset: video ", index, " of ", size());
   const VideoEntry& entry = list_.videos[index];
-  std::vector<std::string> paths = list_frames(dir);
-  if (entry.num_frames >= 0) {
-    RF_CHECK(entry.num_frames >= 1, dir, ": the list gives the video no frames");
-    RF_CHECK(static_cast<int64_t>(paths.size()) >= entry.num_frames, dir, ": the list says ",
-             entry.num_frames, " frames, the directory holds ", paths.size());
-    paths.resize(entry.num_frames);
-  }
-  const std::vector<int64_t> indices = clip_frame_indices(
-      static_cast<int64_t>(paths.size()), options_.frames, options_.stride, request);
-  std::vector<std::string> chosen;
-  for (int64_t i : indices) chosen.push_back(paths[i]);
+  const VideoSource source = sources_->find(index, entry);
+  RF_CHECK(source.kind != VideoSource::Kind::kMissing, source.path,
+           ": not a directory of frames nor a video file (missing or unreadable; looked for '",
+           entry.name, "' under ", options_.root.empty() ? "." : options_.root,
+           " as a file, as rgb_NAME.mp4, as NAME with a video extension and as a folder)");
+  const std::string& path = source.path;
   FrameTransform transform;
   transform.resize = options_.resize;
   transform.crop = options_.crop;
@@ -84,11 +77,50 @@ Clip FrameDataset::clip(int64_t index, const ClipRequest& request) const {
   if (request.train) {
     const Philox4 r = philox4x32(request.seed, 0, 0);
     transform.position = {fraction(r.v[1]), fraction(r.v[2])};
-    transform.flip = (r.v[3] >> 31) != 0;
+    transform.flip = options_.flip && (r.v[3] >> 31) != 0;
   }
+  // The first `num_frames` frames when the list gives a count.
+  const auto listed = [&](int64_t available, const char* holder) {
+    if (entry.num_frames < 0) return available;
+    RF_CHECK(entry.num_frames >= 1, path, ": the list gives the video no frames");
+    RF_CHECK(available >= entry.num_frames, path, ": the list says ", entry.num_frames,
+             " frames, the ", holder, " holds ", available);
+    return entry.num_frames;
+  };
   Clip clip;
-  clip.frames = read_frames(chosen, transform);
   clip.label = entry.label;
+  if (source.kind == VideoSource::Kind::kFile) {
+    VideoFile video(path, {options_.decoder_threads, options_.decode_size});
+    const std::vector<int64_t> indices = clip_frame_indices(
+        listed(video.info().frames, "video"), options_.frames, options_.stride, request);
+    // Decoded frames land in memory this thread keeps from clip to clip: allocating a clip's
+    // worth of fresh frames each time costs more than converting them.
+    thread_local std::vector<Image> frames;
+    video.read(indices, &frames);
+    clip.frames = transform_frames(
+        static_cast<int64_t>(frames.size()), [&](int64_t t) -> const Image& { return frames[t]; },
+        [&](int64_t t) { return path + " (frame " + std::to_string(indices[t]) + ")"; }, transform);
+    // Kept only while a clip's frames are of a usual size (up to 32 frames of 1920 x 1080).
+    size_t bytes = 0;
+    for (const Image& f : frames) bytes += f.pixels.size();
+    if (bytes > size_t{32} * 1920 * 1080 * 3) frames = {};
+    return clip;
+  }
+  std::vector<std::string> paths;
+  try {
+    paths = list_frames(path);
+  } catch (const Error& e) {
+    const std::string ext = std::filesystem::path(path).extension().string();
+    const auto& video = video_extensions();
+    if (std::find(video.begin(), video.end(), ext) == video.end()) throw;
+    RF_FAIL(e.what(), " (a directory named like a video file)");
+  }
+  paths.resize(listed(static_cast<int64_t>(paths.size()), "directory"));
+  const std::vector<int64_t> indices = clip_frame_indices(
+      static_cast<int64_t>(paths.size()), options_.frames, options_.stride, request);
+  std::vector<std::string> chosen;
+  for (int64_t i : indices) chosen.push_back(paths[i]);
+  clip.frames = read_frames(chosen, transform);
   return clip;
 }
 

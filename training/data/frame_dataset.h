@@ -1,20 +1,25 @@
 #pragma once
-// Videos stored as directories of frames (training/data/video_frames.h), named by a video list
-// (training/data/video_list.h).
+// Videos stored as video files (training/data/video_file.h) or directories of frames
+// (training/data/video_frames.h), named by a video list (training/data/video_list.h) and found
+// under the root as training/data/video_source.h says.
 //
 // A clip is `frames` frames `stride` apart, starting at an offset: drawn uniformly from every
 // offset that keeps the clip inside the video for training, the i-th of `clips` evenly spaced
 // offsets for evaluation (the middle one when clips = 1). A video shorter than the clip loops
 // back to its first frame. Frames are resized (shorter side `resize`) and cropped to
-// `crop` x `crop`: at a random position and mirrored with probability 1/2 for training, in the
-// centre for evaluation. Every random choice comes from ClipRequest::seed alone.
+// `crop` x `crop`: at a random position and mirrored with probability 1/2 (unless `flip` is off)
+// for training, in the centre for evaluation. Every random choice comes from ClipRequest::seed
+// alone. A video file and the folder of its frames (decoded, stored losslessly) give the same
+// clips: the sampling and the transform (transform_frames) are shared.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "training/data/dataset.h"
 #include "training/data/video_frames.h"
 #include "training/data/video_list.h"
+#include "training/data/video_source.h"
 
 namespace repflow {
 
@@ -25,6 +30,11 @@ struct FrameDatasetOptions {
   int resize = 128;  // 0 keeps the frames' size
   int crop = 112;    // 0 keeps the whole (resized) frame
   Normalisation norm = imagenet_normalisation();
+  bool flip = true;  // training clips mirrored with probability 1/2; off for left/right classes
+  // Video files only: decode with the shorter side scaled to this (0: the stream's size), before
+  // `resize` (VideoReadOptions::decode_size). Frame folders are read at the size stored.
+  int decode_size = 0;
+  int decoder_threads = 1;  // FFmpeg's threads per clip (decoder_threads_per_worker)
 };
 
 // The frame indices (0-based, into the video's frames in natural order) of the clip `request`
@@ -39,11 +49,12 @@ class FrameDataset : public Dataset {
 
   int64_t size() const override;
   int64_t num_classes() const override;
-  // ROOT/NAME when that is a directory, else ROOT/NAME without its extension (the frame folder of
-  // "NAME.avi").
+  // The video file or frame folder the entry names (find_video: its name, then its other
+  // names), looked up once; ROOT/NAME without its extension when there is neither.
   std::string video_name(int64_t index) const override;
-  // Errors name the file: a missing directory, a video without frames or with fewer than its
-  // list entry says, a missing, unreadable or truncated frame.
+  // Errors name the file: no video file or frame folder, a video without frames or with fewer
+  // than its list entry says, a missing, unreadable or truncated frame, a video file FFmpeg
+  // cannot open or decode (training/data/video_file.h).
   Clip clip(int64_t index, const ClipRequest& request) const override;
 
   const VideoList& list() const { return list_; }
@@ -51,6 +62,7 @@ class FrameDataset : public Dataset {
  private:
   VideoList list_;
   FrameDatasetOptions options_;
+  std::unique_ptr<VideoSources> sources_;
 };
 
 }  // namespace repflow

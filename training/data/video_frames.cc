@@ -149,8 +149,18 @@ std::string normalisation_text(const Normalisation& norm) {
   return text;
 }
 
-Tensor read_frames(const std::vector<std::string>& paths, const FrameTransform& transform) {
-  RF_CHECK(!paths.empty(), "read_frames: no frames to read");
+std::array<int, 2> resized_size(int width, int height, int shorter) {
+  const int64_t r = shorter, small = std::min(width, height);
+  const auto scale = [&](int64_t side) {
+    return static_cast<int>(std::max<int64_t>(1, (2 * side * r + small) / (2 * small)));
+  };
+  return {width <= height ? shorter : scale(width), width <= height ? scale(height) : shorter};
+}
+
+Tensor transform_frames(int64_t count, const std::function<const Image&(int64_t)>& frame,
+                        const std::function<std::string(int64_t)>& name,
+                        const FrameTransform& transform) {
+  RF_CHECK(count >= 1, "read_frames: no frames to read");
   RF_CHECK(transform.resize >= 0 && transform.crop >= 0, "read_frames: resize ", transform.resize,
            " and crop ", transform.crop, " must not be negative");
   for (int c = 0; c < 3; ++c)
@@ -158,22 +168,18 @@ Tensor read_frames(const std::vector<std::string>& paths, const FrameTransform& 
                  std::isfinite(transform.norm.mean[c]),
              "read_frames: channel ", c, " has mean ", transform.norm.mean[c], " and std ",
              transform.norm.std[c]);
-  const int64_t frames = static_cast<int64_t>(paths.size());
-  Image image = read_image(paths[0], 3);
-  const int width = image.width, height = image.height;
+  const Image* image = &frame(0);
+  RF_CHECK(image->channels == 3, name(0), ": frame has ", image->channels, " channels, not 3");
+  const int width = image->width, height = image->height;
   int scaled_w = width, scaled_h = height;
   if (transform.resize > 0) {
-    const int64_t r = transform.resize, shorter = std::min(width, height);
-    // The longer side keeps the aspect ratio, rounded to the nearest pixel.
-    const auto scale = [&](int64_t side) {
-      return static_cast<int>(std::max<int64_t>(1, (2 * side * r + shorter) / (2 * shorter)));
-    };
-    scaled_w = width <= height ? transform.resize : scale(width);
-    scaled_h = width <= height ? scale(height) : transform.resize;
+    const std::array<int, 2> size = resized_size(width, height, transform.resize);
+    scaled_w = size[0];
+    scaled_h = size[1];
   }
   const int out_w = transform.crop ? transform.crop : scaled_w;
   const int out_h = transform.crop ? transform.crop : scaled_h;
-  RF_CHECK(out_w <= scaled_w && out_h <= scaled_h, paths[0], ": a ", transform.crop, "x",
+  RF_CHECK(out_w <= scaled_w && out_h <= scaled_h, name(0), ": a ", transform.crop, "x",
            transform.crop, " crop does not fit in the frame (", width, "x", height,
            transform.resize
                ? ", resized to " + std::to_string(scaled_w) + "x" + std::to_string(scaled_h)
@@ -191,16 +197,17 @@ Tensor read_frames(const std::vector<std::string>& paths, const FrameTransform& 
     bias[c] = -transform.norm.mean[c] / transform.norm.std[c];
   }
 
-  Tensor clip = Tensor::empty({3, frames, out_h, out_w});
+  Tensor clip = Tensor::empty({3, count, out_h, out_w});
   float* out = clip.data();
-  const int64_t plane = static_cast<int64_t>(out_h) * out_w, channel = frames * plane;
-  for (int64_t t = 0; t < frames; ++t) {
+  const int64_t plane = static_cast<int64_t>(out_h) * out_w, channel = count * plane;
+  for (int64_t t = 0; t < count; ++t) {
     if (t > 0) {
-      image = read_image(paths[t], 3);
-      RF_CHECK(image.width == width && image.height == height, paths[t], ": frame is ", image.width,
-               "x", image.height, " but ", paths[0], " is ", width, "x", height);
+      image = &frame(t);
+      RF_CHECK(image->channels == 3 && image->width == width && image->height == height, name(t),
+               ": frame is ", image->width, "x", image->height, " but ", name(0), " is ", width,
+               "x", height);
     }
-    const uint8_t* px = image.pixels.data();
+    const uint8_t* px = image->pixels.data();
     const size_t row_bytes = static_cast<size_t>(width) * 3;
     for (int y = 0; y < out_h; ++y) {
       const uint8_t* r0 = px + ys[y].i0 * row_bytes;
@@ -219,6 +226,15 @@ Tensor read_frames(const std::vector<std::string>& paths, const FrameTransform& 
     }
   }
   return clip;
+}
+
+Tensor read_frames(const std::vector<std::string>& paths, const FrameTransform& transform) {
+  RF_CHECK(!paths.empty(), "read_frames: no frames to read");
+  Image image;
+  return transform_frames(
+      static_cast<int64_t>(paths.size()),
+      [&](int64_t t) -> const Image& { return image = read_image(paths[t], 3); },
+      [&](int64_t t) { return paths[t]; }, transform);
 }
 
 }  // namespace repflow

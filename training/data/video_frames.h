@@ -4,10 +4,12 @@
 // datasets share it, so a clip is cut the same way in training and in use.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "framework/image_io.h"
 #include "framework/tensor.h"
 
 namespace repflow {
@@ -37,11 +39,13 @@ Normalisation parse_normalisation(const std::string& name, const std::string& fl
 std::string normalisation_text(const Normalisation& norm);
 
 // How the model's clips are cut: the flags of the same names (--frames, --stride, --resize,
-// --size, --norm, and evaluation's --clips-per-video as `clips`), as a run's weight file records
-// them (training/weights_meta.h).
+// --size, --norm, --decode-size, and evaluation's --clips-per-video as `clips`), as a run's
+// weight file records them (training/weights_meta.h). Only what changes the pixels evaluation
+// feeds the model is recorded: --decode-size does (a video decoded at a smaller size and then
+// resized is another picture), training's augmentation (--flip) does not.
 struct ClipMeta {
   std::optional<int64_t> frames, stride;
-  std::optional<int> resize, size, clips;
+  std::optional<int> resize, size, clips, decode_size;
   std::optional<Normalisation> norm;
 };
 
@@ -61,6 +65,20 @@ struct FrameTransform {
   bool flip = false;  // mirror left-right after cropping
   Normalisation norm = imagenet_normalisation();
 };
+
+// The size of a width x height frame whose shorter side is resized to `shorter`, the longer
+// side keeping the aspect ratio (rounded to the nearest pixel, at least 1): {width, height}.
+std::array<int, 2> resized_size(int width, int height, int shorter);
+
+// One clip, (3, T, H, W), from T RGB frames (Image with 3 channels) of one size: frame(t) gives
+// frame t, valid until the next call; name(t) is what errors call it. Resizing, cropping,
+// mirroring and normalisation as `transform` says. This is the one transform every clip goes
+// through, whether its frames came from image files (read_frames) or from a decoded video file
+// (training/data/frame_dataset.h), so a video and its extracted frames give the same clip.
+// Errors name the frame: a frame of another size than the first, a crop larger than the frame.
+Tensor transform_frames(int64_t count, const std::function<const Image&(int64_t)>& frame,
+                        const std::function<std::string(int64_t)>& name,
+                        const FrameTransform& transform);
 
 // The frames at `paths` (in that order, repeats allowed) as one (3, T, H, W) clip. Grey or RGBA
 // frames become RGB. Every frame must have the size of the first. Errors name the file: missing,

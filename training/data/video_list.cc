@@ -1,110 +1,58 @@
 #include "training/data/video_list.h"
 
-#include <algorithm>
-#include <charconv>
+#include <cctype>
+#include <filesystem>
 #include <fstream>
-#include <map>
-#include <set>
 
 #include "framework/error.h"
 #include "framework/json_tensor.h"
+#include "training/data/list_parsing.h"
+#include "training/data/official_lists.h"
 
 namespace repflow {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string trim(const std::string& s) {
-  size_t begin = 0, end = s.size();
-  while (begin < end && is_space(s[begin])) ++begin;
-  while (end > begin && is_space(s[end - 1])) --end;
-  return s.substr(begin, end - begin);
-}
-
-// Splits off the last whitespace-separated field of a trimmed line: {rest, field}. The rest is
-// empty when the line has one field.
-std::pair<std::string, std::string> split_last(const std::string& line) {
-  size_t cut = line.size();
-  while (cut > 0 && !is_space(line[cut - 1])) --cut;
-  return {trim(line.substr(0, cut)), line.substr(cut)};
-}
-
-bool parse_int(const std::string& s, int64_t* value) {
-  const char* end = s.data() + s.size();
-  const auto [ptr, ec] = std::from_chars(s.data(), end, *value);
-  return ec == std::errc() && ptr == end && !s.empty();
-}
-
-// Numbers class names as they come (or looks them up in fixed classes) and checks integer
-// labels against the class count.
-class ClassIndex {
- public:
-  explicit ClassIndex(const std::vector<std::string>& classes)
-      : fixed_(!classes.empty()), classes_(classes) {
-    for (size_t i = 0; i < classes_.size(); ++i) index_[classes_[i]] = static_cast<int64_t>(i);
-  }
-  bool fixed() const { return fixed_; }
-
-  int64_t of_name(const std::string& name, const std::string& where) {
-    const auto it = index_.find(name);
-    if (it != index_.end()) return it->second;
-    RF_CHECK(!fixed_, where, ": unknown label '", name, "' (not among the ", classes_.size(),
-             " classes)");
-    classes_.push_back(name);
-    return index_[name] = static_cast<int64_t>(classes_.size()) - 1;
-  }
-
-  int64_t of_integer(int64_t label, const std::string& where) {
-    RF_CHECK(label >= 0, where, ": label ", label, " is negative");
-    RF_CHECK(!fixed_ || label < static_cast<int64_t>(classes_.size()), where, ": unknown label ",
-             label, " (there are ", classes_.size(), " classes)");
-    max_integer_ = std::max(max_integer_, label);
-    return label;
-  }
-
-  // The classes after the whole list: integer labels without fixed classes name their own.
-  std::vector<std::string> finish() {
-    if (!fixed_ && max_integer_ >= 0) {
-      for (int64_t i = 0; i <= max_integer_; ++i) classes_.push_back(std::to_string(i));
-    }
-    return classes_;
-  }
-
- private:
-  bool fixed_;
-  std::vector<std::string> classes_;
-  std::map<std::string, int64_t> index_;
-  int64_t max_integer_ = -1;
-};
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  RF_CHECK(in, path, ": cannot open file");
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  RF_CHECK(!in.bad(), path, ": read error");
-  return lines;
+// The paper's lists name classes; a number in their place means the file is another layout,
+// most often one of HMDB51's official split files: say what to give instead.
+[[noreturn]] void fail_numbered_hmdb_label(const std::string& where, const std::string& line,
+                                           const std::string& name, const std::string& label) {
+  const bool avi = name.size() > 4 && name.compare(name.size() - 4, 4, ".avi") == 0;
+  if (avi && name.find('/') == std::string::npos && (label == "0" || label == "1" || label == "2"))
+    RF_FAIL(where, ": expected 'NAME.avi CLASS' (the paper's split lists), got '", excerpt(line),
+            "': a 0, 1 or 2 after the name is how HMDB51's official split files "
+            "(<class>_test_split<k>.txt) mark training (1), testing (2) and unused (0) videos, "
+            "not a class; give the directory that holds them (testTrainMulti_7030_splits) with "
+            "--split 1, 2 or 3");
+  RF_FAIL(where, ": expected 'NAME LABEL' with LABEL a class name, got '", excerpt(line),
+          "': integer labels are those of the plain format ('PATH NUM_FRAMES LABEL') or of "
+          "UCF101's lists (ucf101)");
 }
 
 void read_text_list(const std::string& path, ListFormat format, ClassIndex& classes,
                     std::vector<VideoEntry>& videos) {
-  const std::vector<std::string> lines = read_lines(path);
-  for (size_t n = 0; n < lines.size(); ++n) {
-    const std::string line = trim(lines[n]);
-    if (line.empty()) continue;
-    const std::string where = path + ":" + std::to_string(n + 1);
+  for (const auto& [line, where] : read_list_lines(path)) {
     auto [rest, label] = split_last(line);
     VideoEntry entry;
     if (format == ListFormat::kHmdb) {
-      RF_CHECK(!rest.empty(), where, ": expected 'NAME LABEL', got '", line, "'");
+      RF_CHECK(!rest.empty() && !has_space(rest), where, ": expected 'NAME LABEL', got '",
+               excerpt(line), "'");
+      int64_t number = 0;
+      if (parse_int(label, &number)) fail_numbered_hmdb_label(where, line, rest, label);
       entry.name = rest;
       entry.label = classes.of_name(label, where);
     } else {
       auto [dir, frames] = split_last(rest);
       int64_t value = 0;
-      RF_CHECK(!dir.empty() && parse_int(frames, &entry.num_frames) && parse_int(label, &value),
-               where, ": expected 'PATH NUM_FRAMES LABEL' with integer counts, got '", line, "'");
-      RF_CHECK(entry.num_frames >= 0, where, ": negative frame count ", entry.num_frames);
+      // Or `PATH LABEL` for a video file (PATH with an extension): its frames are counted when
+      // it is read (num_frames stays -1).
+      const bool counted = !dir.empty() && parse_int(frames, &entry.num_frames);
+      const bool file = !counted && std::filesystem::path(rest).has_extension();
+      if (file) dir = rest;
+      RF_CHECK((counted || file) && parse_int(label, &value), where,
+               ": expected 'PATH NUM_FRAMES LABEL' with integer counts (or 'FILE.EXT LABEL' for "
+               "a video file), got '",
+               excerpt(line), "'");
+      RF_CHECK(file || entry.num_frames >= 0, where, ": negative frame count ", entry.num_frames);
       entry.name = dir;
       entry.label = classes.of_integer(value, where);
     }
@@ -112,66 +60,121 @@ void read_text_list(const std::string& path, ListFormat format, ClassIndex& clas
   }
 }
 
-// The label name of an official Kinetics entry, null when the entry has none.
-const nlohmann::json* annotated_label(const nlohmann::json& video) {
-  if (!video.is_object()) return nullptr;
-  const auto annotations = video.find("annotations");
-  if (annotations == video.end() || !annotations->is_object()) return nullptr;
-  const auto label = annotations->find("label");
-  return label != annotations->end() && label->is_string() ? &*label : nullptr;
+// A file named as JSON must hold a JSON object: a CSV (or any text) given in its place is shown
+// by its first line rather than by the JSON parser's byte offset.
+void check_json_object(const std::string& path) {
+  std::ifstream in(path);
+  char c = 0;
+  int64_t line = 1;
+  while (in.get(c) && std::isspace(static_cast<unsigned char>(c)))
+    if (c == '\n') ++line;
+  if (!in || c == '{') return;  // unreadable files are read_json_file's to report
+  std::string text(1, c);
+  for (char d; text.size() <= 100 && in.get(d) && d != '\n' && d != '\r';) text += d;
+  RF_FAIL(path, ":", line,
+          ": expected a JSON object (the paper's Kinetics list or an official annotation file), "
+          "got '",
+          excerpt(text), "'",
+          text.find("youtube_id") != std::string::npos
+              ? " (a Kinetics CSV: give it a name ending in .csv)"
+              : "");
 }
 
-void read_kinetics_list(const std::string& path, ClassIndex& classes,
+void read_kinetics_list(const std::string& path, ListRole role, ClassIndex& classes,
                         std::vector<VideoEntry>& videos) {
+  check_json_object(path);
   const nlohmann::json j = read_json_file(path);
   RF_CHECK(j.is_object(), path, ": expected a JSON object of videos");
-  bool integer_labels = false;
-  if (!j.empty()) integer_labels = j.begin()->is_number_integer();
-  // Named labels are numbered alphabetically, so that the training and validation lists agree
-  // whatever order the videos come in.
-  if (!integer_labels && !classes.fixed()) {
-    std::set<std::string> names;
-    for (const auto& [key, value] : j.items()) {
-      if (const nlohmann::json* label = annotated_label(value))
-        names.insert(label->get<std::string>());
-    }
-    for (const std::string& name : names) classes.of_name(name, path);
+  // The paper's lists map names to class indices; anything else is an official annotation file.
+  if (j.empty() || !j.begin()->is_number_integer()) {
+    read_kinetics_annotations(path, j, role, classes, videos);
+    return;
   }
   for (const auto& [key, value] : j.items()) {
-    const std::string where = path + ": video '" + key + "'";
+    const std::string where = path + ": video '" + excerpt(key) + "'";
+    RF_CHECK(value.is_number_integer(), where,
+             ": expected a class index like the other videos, got ", excerpt(value.dump()));
     VideoEntry entry;
-    if (integer_labels) {
-      RF_CHECK(value.is_number_integer(), where,
-               ": expected a class index like the other videos, got ", value.dump());
-      entry.name = key;
-      entry.label = classes.of_integer(value.get<int64_t>(), where);
-    } else {
-      const nlohmann::json* label = annotated_label(value);
-      RF_CHECK(label, where, ": expected {\"annotations\": {\"label\": NAME}}, got ", value.dump());
-      entry.name = key;
-      entry.label = classes.of_name(label->get<std::string>(), where);
-    }
+    entry.name = key;
+    entry.label = classes.of_integer(value.get<int64_t>(), where);
     videos.push_back(entry);
   }
+}
+
+// UCF101's lists number their classes by the classInd.txt published beside them.
+std::vector<std::string> ucf101_classes(const std::string& list) {
+  RF_CHECK(std::filesystem::is_regular_file(list), list, ": cannot open file");
+  const std::string path =
+      (std::filesystem::path(list).parent_path() / "classInd.txt").lexically_normal().string();
+  RF_CHECK(std::filesystem::is_regular_file(path), list,
+           ": UCF101's lists take their classes from the classInd.txt beside them, and there is "
+           "no ",
+           path, " (or give the class names: the trainer's --class-names)");
+  std::vector<std::string> names;
+  RF_CHECK(read_class_ind(path, read_lines(path), &names), path,
+           ": expected classInd.txt's 'INDEX NAME' lines ('1 ApplyEyeMakeup')");
+  return names;
+}
+
+const char* format_name(ListFormat format) {
+  switch (format) {
+    case ListFormat::kHmdb:
+      return "hmdb";
+    case ListFormat::kUcf101:
+      return "ucf101";
+    case ListFormat::kKinetics:
+      return "kinetics";
+    case ListFormat::kPlain:
+      return "plain";
+  }
+  return "?";
 }
 
 }  // namespace
 
 ListFormat parse_list_format(const std::string& name) {
   if (name == "hmdb") return ListFormat::kHmdb;
+  if (name == "ucf101") return ListFormat::kUcf101;
   if (name == "kinetics") return ListFormat::kKinetics;
   if (name == "plain") return ListFormat::kPlain;
-  RF_FAIL("unknown list format '", name, "' (expected hmdb, kinetics or plain)");
+  RF_FAIL("unknown list format '", name, "' (expected hmdb, ucf101, kinetics or plain)");
 }
 
 VideoList read_video_list(const std::string& path, ListFormat format,
-                          const std::vector<std::string>& classes) {
-  ClassIndex index(classes);
+                          const std::vector<std::string>& classes, ListRole role, int split) {
+  const bool split_directories = format == ListFormat::kHmdb || format == ListFormat::kUcf101;
+  const bool directory = std::filesystem::is_directory(path);
+  RF_CHECK(split_directories || !directory, path, ": a directory, expected a ", format_name(format),
+           " list file");
+  RF_CHECK(!directory || split != 0, path,
+           ": a directory; read as an official split directory it needs a split, 1, 2 or 3 "
+           "(the trainer's --split)");
+  RF_CHECK(directory || split == 0, path, ": split ", split,
+           " picks the split of an official split directory (HMDB51's "
+           "testTrainMulti_7030_splits, UCF101's ucfTrainTestlist), and this is a list file");
+  std::string file = path;
+  if (format == ListFormat::kUcf101 && directory) {
+    RF_CHECK(split >= 1 && split <= 3, path, ": UCF101 has splits 1, 2 and 3, not ", split);
+    file = (std::filesystem::path(path) / ((role == ListRole::kTrain ? "trainlist0" : "testlist0") +
+                                           std::to_string(split) + ".txt"))
+               .string();
+  }
+  ClassIndex index(format == ListFormat::kUcf101 && classes.empty() ? ucf101_classes(file)
+                                                                    : classes);
   VideoList list;
-  if (format == ListFormat::kKinetics) {
-    read_kinetics_list(path, index, list.videos);
+  if (format == ListFormat::kHmdb && directory) {
+    read_hmdb_split_directory(path, split, role, index, list.videos);
+  } else if (format == ListFormat::kUcf101) {
+    read_ucf101_list(file, index, list.videos);
+  } else if (format == ListFormat::kKinetics) {
+    const bool csv = file.size() >= 4 && file.compare(file.size() - 4, 4, ".csv") == 0;
+    if (csv) {
+      read_kinetics_csv(file, role, index, list.videos);
+    } else {
+      read_kinetics_list(file, role, index, list.videos);
+    }
   } else {
-    read_text_list(path, format, index, list.videos);
+    read_text_list(file, format, index, list.videos);
   }
   list.classes = index.finish();
   return list;
@@ -181,10 +184,14 @@ std::vector<std::string> read_class_names(const std::string& path) {
   std::vector<std::string> names;
   const bool json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
   if (!json) {
-    for (const std::string& line : read_lines(path)) {
+    const std::vector<std::string> lines = read_lines(path);
+    if (read_class_ind(path, lines, &names)) return names;
+    for (const std::string& line : lines) {
       if (!trim(line).empty()) names.push_back(trim(line));
     }
     RF_CHECK(!names.empty(), path, ": no class names");
+    RF_CHECK(static_cast<int64_t>(names.size()) <= kMaxClasses, path, ": more than ", kMaxClasses,
+             " classes");
     return names;
   }
   const nlohmann::json j = read_json_file(path);
@@ -193,8 +200,8 @@ std::vector<std::string> read_class_names(const std::string& path) {
   for (const auto& [key, value] : j.items()) {
     RF_CHECK(value.is_number_integer() && value.get<int64_t>() >= 0 &&
                  value.get<int64_t>() < static_cast<int64_t>(j.size()),
-             path, ": class '", key, "' has index ", value.dump(), ", expected 0 ... ",
-             j.size() - 1);
+             path, ": class '", excerpt(key), "' has index ", excerpt(value.dump()),
+             ", expected 0 ... ", j.size() - 1);
     std::string name = key;
     if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
       name = name.substr(1, name.size() - 2);
