@@ -25,11 +25,19 @@ int64_t shape_numel(const Shape& shape) {
 
 namespace {
 
+// 2^60: a tensor of 8-byte elements of this count still has a byte size that fits in int64_t.
+constexpr int64_t kMaxElements = int64_t{1} << 60;
+
 void check_shape(const char* what, const Shape& shape) {
   RF_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), what, ": shape ", shape_str(shape),
            " has more than ", kMaxDims, " dimensions");
-  for (int64_t s : shape)
+  int64_t n = 1;
+  for (int64_t s : shape) {
     RF_CHECK(s >= 0, what, ": shape ", shape_str(shape), " has a negative size");
+    // Its bytes, and any index into it, must fit in 64 bits.
+    RF_CHECK(!__builtin_mul_overflow(n, s, &n) && n <= kMaxElements, what, ": shape ",
+             shape_str(shape), " has more than ", kMaxElements, " elements");
+  }
 }
 
 Tensor make(std::shared_ptr<Storage> storage, Shape shape, Shape strides, int64_t offset) {

@@ -211,15 +211,18 @@ std::optional<FlowPosition> parse_flow_position(const std::string& text) {
 }
 
 void set_model_option(ModelOptions* options, const std::string& flag, const std::string& value) {
-  const auto integer = [&](long long min) {
+  // The upper bounds are far above any model of the paper's, and keep every size computed from
+  // them (channels, weights, logits) well inside 64 bits.
+  const auto integer = [&](long long min, long long max) {
     const auto v = parse_int(value);
-    RF_CHECK(v && *v >= min, "option ", flag, ": '", value, "' is not an integer >= ", min);
+    RF_CHECK(v && *v >= min && *v <= max, "option ", flag, ": '", value,
+             "' is not an integer between ", min, " and ", max);
     return *v;
   };
   if (flag == "classes") {
-    options->classes = integer(1);
+    options->classes = integer(1, 100000);
   } else if (flag == "width") {
-    options->width = integer(1);
+    options->width = integer(1, 4096);
   } else if (flag == "stem") {
     RF_CHECK(value == "imagenet" || value == "small", "option stem: '", value,
              "' is not imagenet or small");
@@ -227,14 +230,14 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
   } else if (flag == "flow") {
     options->flow = parse_flow_position(value);
   } else if (flag == "flow-iters") {
-    options->flow_iters = static_cast<int>(integer(1));
+    options->flow_iters = static_cast<int>(integer(1, 10000));
   } else if (flag == "flow-stages") {
-    options->flow_stages = static_cast<int>(integer(1));
+    options->flow_stages = static_cast<int>(integer(1, 16));
   } else if (flag == "fcf") {
     RF_CHECK(value == "true" || value == "false", "option fcf: '", value, "' is not true or false");
     options->fcf = value == "true";
   } else if (flag == "reduced-channels") {
-    options->reduced_channels = integer(1);
+    options->reduced_channels = integer(1, 65536);
   } else if (flag == "dropout") {
     const auto v = parse_float(value);
     RF_CHECK(v && *v >= 0 && *v <= 1, "option dropout: '", value, "' is not a number in [0, 1]");

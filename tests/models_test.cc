@@ -174,12 +174,17 @@ TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
                         "unknown model option 'flow-iterations'; valid options: classes, width, "
                         "stem, flow, flow-iters, flow-stages, fcf, reduced-channels, dropout");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "stem", "cifar"), "is not imagenet or small");
-  EXPECT_ERROR_CONTAINS(set_model_option(&o, "width", "0"), "is not an integer >= 1");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "width", "0"), "is not an integer between 1 and");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "after6"), "bad flow position 'after6'");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "after1.0"), "bad flow position");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "before3"), "valid: none, after<S>");
-  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iters", "0"), "is not an integer >= 1");
-  EXPECT_ERROR_CONTAINS(set_model_option(&o, "classes", "5x"), "is not an integer >= 1");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iters", "0"), "is not an integer between 1 and");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "classes", "5x"), "is not an integer between 1 and");
+  // Hostile sizes are refused before any shape is computed from them.
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "width", "4611686018427387904"),
+                        "option width: '4611686018427387904' is not an integer between 1 and 4096");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "classes", "9223372036854775807"),
+                        "is not an integer between 1 and 100000");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "dropout", "1.5"), "not a number in [0, 1]");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "fcf", "yes"), "is not true or false");
   set_model_option(&o, "flow", "after5.3");
@@ -224,7 +229,7 @@ TEST(Registry, EachModelTakesOnlyItsOwnOptionsWithItsOwnDefaults) {
                 .options.at("flow-stages"),
             "3");
   EXPECT_ERROR_CONTAINS(resolve_model("resnet18_2d", {{"width", "wide"}}),
-                        "option width: 'wide' is not an integer >= 1");
+                        "option width: 'wide' is not an integer between 1 and 4096");
   // A preset is built from its resolved spec, never by its name with typed options.
   EXPECT_ERROR_CONTAINS(make_model(ModelSpec{"resnet10_2d_tiny", {}}), "resolve it first");
   EXPECT_ERROR_CONTAINS(make_model("resnet10_2d_tiny", ModelOptions{}), "resolve_model");

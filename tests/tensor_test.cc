@@ -120,6 +120,11 @@ TEST(Tensor, ErrorsOnBadAccess) {
   EXPECT_ERROR_CONTAINS(x.size(2), "size: dimension 2 out of range");
   EXPECT_ERROR_CONTAINS(Tensor::from_vector({2, 2}, {1, 2, 3}), "needs 4 values, got 3");
   EXPECT_ERROR_CONTAINS(Tensor::zeros({-1}), "negative size");
+  // Shapes whose element count overflows 64 bits (or comes near it) never reach the allocator.
+  EXPECT_ERROR_CONTAINS(Tensor::zeros({int64_t{1} << 32, int64_t{1} << 32}),
+                        "empty: shape [4294967296,4294967296] has more than 1152921504606846976 "
+                        "elements");
+  EXPECT_ERROR_CONTAINS(Tensor::zeros({3, int64_t{1} << 62, 4}), "has more than");
   EXPECT_ERROR_CONTAINS(Tensor().shape(), "undefined tensor");
 }
 
