@@ -3,9 +3,11 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
-#include <sstream>
+#include <unordered_set>
+#include <vector>
 
 namespace repflow {
 
@@ -69,8 +71,8 @@ Shape shape_from_json(const nlohmann::json& j, const std::string& what) {
   Shape shape;
   int64_t numel = 1;
   for (const auto& s : j) {
-    RF_CHECK(s.is_number_integer() && s.get<int64_t>() >= 0, what, ": shape entry ", s.dump(),
-             " is not a non-negative integer");
+    RF_CHECK(s.is_number_integer() && s.get<int64_t>() >= 0, what, ": shape entry ",
+             json_excerpt(s), " is not a non-negative integer");
     const int64_t n = s.get<int64_t>();
     RF_CHECK(n == 0 || numel <= std::numeric_limits<int64_t>::max() / 4 / n, what,
              ": shape is too large");
@@ -99,8 +101,9 @@ Tensor tensor_from_json(const nlohmann::json& j, const std::string& what) {
   const auto& data = j["data"];
   std::vector<float> values;
   if (j.contains("encoding")) {
-    RF_CHECK(j["encoding"] == kBase64Encoding, what, ": unknown encoding ", j["encoding"].dump(),
-             " (known: \"", kBase64Encoding, "\", or none for an array of numbers)");
+    RF_CHECK(j["encoding"] == kBase64Encoding, what, ": unknown encoding ",
+             json_excerpt(j["encoding"]), " (known: \"", kBase64Encoding,
+             "\", or none for an array of numbers)");
     RF_CHECK(data.is_string(), what, ": \"data\" must be a base64 string with encoding \"",
              kBase64Encoding, "\"");
     const std::vector<unsigned char> bytes =
@@ -137,17 +140,55 @@ nlohmann::json tensor_to_json(const Tensor& t, const std::string& what, TensorEn
                                  values.size() * sizeof(float))}};
 }
 
+nlohmann::json parse_json(const std::string& text, const std::string& where) {
+  using Event = nlohmann::json::parse_event_t;
+  // The keys of each object being parsed, innermost last. The parser is iterative, and calls
+  // this before it descends, so the depth is checked before any recursion could happen.
+  std::vector<std::unordered_set<std::string>> keys;
+  const auto check = [&](int depth, Event event, nlohmann::json& parsed) {
+    if (event == Event::object_start || event == Event::array_start) {
+      RF_CHECK(depth < kMaxJsonDepth, where, ": JSON nested deeper than ", kMaxJsonDepth,
+               " levels");
+      if (event == Event::object_start) keys.emplace_back();
+    } else if (event == Event::key) {
+      const std::string& key = parsed.get_ref<const std::string&>();
+      RF_CHECK(keys.back().insert(key).second, where, ": key \"",
+               key.size() <= 100 ? key : key.substr(0, 100) + "...",
+               "\" appears twice in one object");
+    } else if (event == Event::object_end) {
+      keys.pop_back();
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text, check);
+  } catch (const nlohmann::json::exception& e) {
+    RF_FAIL(where, ": not valid JSON (truncated or corrupt): ", e.what());
+  }
+}
+
 nlohmann::json read_json_file(const std::string& path) {
+  std::error_code ec;
+  const auto type = std::filesystem::status(path, ec).type();
+  RF_CHECK(type != std::filesystem::file_type::not_found, path, ": cannot open file");
+  // A device or a pipe (/dev/zero) could be read forever.
+  RF_CHECK(type == std::filesystem::file_type::regular, path, ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   RF_CHECK(in, path, ": cannot open file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  RF_CHECK(!in.bad(), path, ": read error");
-  try {
-    return nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    RF_FAIL(path, ": not valid JSON (truncated or corrupt): ", e.what());
-  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  RF_CHECK(!ec, path, ": cannot read the file's size: ", ec.message());
+  std::string text(size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  RF_CHECK(!in.bad() && in.gcount() == static_cast<std::streamsize>(size), path,
+           ": read error (the file changed while it was read?)");
+  return parse_json(text, path);
+}
+
+std::string json_excerpt(const nlohmann::json& j) {
+  if (j.is_array()) return "an array of " + std::to_string(j.size()) + " values";
+  if (j.is_object()) return "an object of " + std::to_string(j.size()) + " keys";
+  const std::string text = j.dump();
+  return text.size() <= 100 ? text : text.substr(0, 100) + "...";
 }
 
 }  // namespace repflow

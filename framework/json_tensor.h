@@ -28,7 +28,22 @@ Tensor tensor_from_json(const nlohmann::json& j, const std::string& what);
 nlohmann::json tensor_to_json(const Tensor& t, const std::string& what,
                               TensorEncoding encoding = TensorEncoding::kPlain);
 
-// Parses a whole JSON file, with errors that name the file (missing, unreadable, truncated).
+// The deepest nesting a JSON document may have. The project's own files nest a few levels;
+// nlohmann's copy and dump recurse once per level, so a hostile document nested thousands deep
+// would overflow the stack in them.
+constexpr int kMaxJsonDepth = 64;
+
+// Parses `text` as one JSON document; `where` (the file, or the file and line) begins every
+// error. Also an error: nesting deeper than kMaxJsonDepth, and an object with the same key
+// twice, which parsers resolve silently and differently.
+nlohmann::json parse_json(const std::string& text, const std::string& where);
+
+// Parses a whole JSON file as parse_json does; errors name the file (missing, not a regular
+// file, unreadable, truncated).
 nlohmann::json read_json_file(const std::string& path);
+
+// A value as an error message shows it: scalars as JSON (at most about 100 bytes), arrays and
+// objects by their size, so that a huge or deep input never lands in a message whole.
+std::string json_excerpt(const nlohmann::json& j);
 
 }  // namespace repflow

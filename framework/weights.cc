@@ -89,9 +89,11 @@ std::map<std::string, Tensor> load_weights(const std::string& path, nlohmann::js
   try {
     RF_CHECK(doc.is_object() && doc.contains("format") && doc["format"] == kFormat, path,
              ": not a weight file (expected an object with \"format\": \"", kFormat, "\")");
-    RF_CHECK(doc.contains("version") && doc["version"] == kVersion, path, ": format version ",
-             doc.contains("version") ? doc["version"].dump() : "(missing)",
-             " is not supported (this build reads ", kVersion, ")");
+    RF_CHECK(
+        doc.contains("version") && doc["version"].is_number_integer() && doc["version"] == kVersion,
+        path, ": format version ",
+        doc.contains("version") ? json_excerpt(doc["version"]) : "(missing)",
+        " is not supported (this build reads ", kVersion, ")");
     RF_CHECK(doc.contains("tensors") && doc["tensors"].is_object(), path,
              ": \"tensors\" must be an object mapping names to tensors");
     std::map<std::string, Tensor> out;

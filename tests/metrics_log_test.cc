@@ -68,6 +68,12 @@ TEST(MetricsLog, CorruptLinesNameTheFileAndLine) {
   write_text(dir + "/b.jsonl", "{\"epoch\": 1}\n{\"epoch\": 2}\n[3]\n");
   EXPECT_ERROR_CONTAINS(MetricsLog::read(dir + "/b.jsonl"),
                         dir + "/b.jsonl:3: a metrics record must be a JSON object, got array");
+  write_text(dir + "/d.jsonl", "{\"epoch\": " + std::string(100000, '[') + "\n");
+  EXPECT_ERROR_CONTAINS(MetricsLog::read(dir + "/d.jsonl"),
+                        dir + "/d.jsonl:1: JSON nested deeper than 64 levels");
+  write_text(dir + "/e.jsonl", "{\"epoch\": 1, \"epoch\": 2}\n");
+  EXPECT_ERROR_CONTAINS(MetricsLog::read(dir + "/e.jsonl"),
+                        dir + "/e.jsonl:1: key \"epoch\" appears twice in one object");
   EXPECT_ERROR_CONTAINS(MetricsLog(dir + "/c.jsonl").append(nlohmann::json(1.5)),
                         "must be a JSON object, got number");
 }

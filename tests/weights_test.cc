@@ -17,6 +17,7 @@
 #include <random>
 #include <sstream>
 
+#include "framework/json_tensor.h"
 #include "models/layers.h"
 #include "models/weights_io.h"
 #include "tests/test_util.h"
@@ -202,6 +203,23 @@ TEST(Weights, TruncatedOrMissingFilesAreErrorsNamingTheFile) {
     }
   }
   EXPECT_ERROR_CONTAINS(load_weights(dir + "/absent.json"), dir + "/absent.json: cannot open");
+  // Read until memory runs out, were it not refused.
+  EXPECT_ERROR_CONTAINS(load_weights("/dev/zero"), "/dev/zero: not a regular file");
+  EXPECT_ERROR_CONTAINS(load_weights(dir), dir + ": not a regular file");
+}
+
+// nlohmann's dump and copy recurse once per level: a document nested 100,000 deep crashed them
+// with a stack overflow before the depth was checked while parsing. 63 levels still parse.
+TEST(Weights, DeeplyNestedJsonIsAnErrorNotACrash) {
+  const std::string path = fresh_dir("deep") + "/w.json";
+  for (const size_t depth : {size_t{1000}, size_t{1000000}}) {
+    write_text(path, R"({"format": "repflow-weights", "version": )" + std::string(depth, '[') +
+                         std::string(depth, ']') + "}");
+    EXPECT_ERROR_CONTAINS(load_weights(path), path + ": JSON nested deeper than 64 levels");
+  }
+  const std::string deepest =
+      std::string(kMaxJsonDepth - 1, '[') + std::string(kMaxJsonDepth - 1, ']');
+  EXPECT_EQ(parse_json(deepest, "text").dump(), deepest);
 }
 
 // Each case: a file's text and a fragment its error must contain, after "<path>: ".
@@ -220,6 +238,15 @@ TEST(Weights, BadContentIsAnErrorNamingFileAndTensor) {
       {R"({"format": "repflow-weights", "version": 2, "tensors": {}})",
        "format version 2 is not supported"},
       {R"({"format": "repflow-weights", "tensors": {}})", "format version (missing)"},
+      {R"({"format": "repflow-weights", "version": 1.0, "tensors": {}})",
+       "format version 1.0 is not supported"},
+      {R"({"format": "repflow-weights", "version": [1, 1, 1], "tensors": {}})",
+       "format version an array of 3 values is not supported"},
+      {file(R"({"a": {"shape": [1], "data": [1]}, "a": {"shape": [1], "data": [2]}})"),
+       "key \"a\" appears twice in one object"},
+      {file(R"({"a": {"shape": [1], "data": [1], "data": [2]}})"), "key \"data\" appears twice"},
+      {file(std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']')),
+       "JSON nested deeper than 64 levels"},
       {file("[]"), "\"tensors\" must be an object"},
       {file(R"({"a": 3})"), "tensor 'a': expected an object"},
       {file(R"({"a": {"shape": "2", "data": [1, 2]}})"), "tensor 'a': missing \"shape\" array"},

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "framework/error.h"
+#include "framework/json_tensor.h"
 #include "framework/weights.h"
 
 namespace repflow {
@@ -26,12 +27,7 @@ MetricsLog MetricsLog::read(const std::string& path) {
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      RF_FAIL(path, ":", number, ": not valid JSON (", e.what(), ")");
-    }
+    nlohmann::json record = parse_json(line, path + ":" + std::to_string(number));
     RF_CHECK(record.is_object(), path, ":", number,
              ": a metrics record must be a JSON object, got ", record.type_name());
     log.records_.push_back(std::move(record));
