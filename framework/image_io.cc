@@ -2,10 +2,10 @@
 
 #include <stb_image.h>
 #include <stb_image_write.h>
-#include <unistd.h>
 
-#include <cstdio>
+#include <string>
 
+#include "framework/atomic_file.h"
 #include "framework/error.h"
 
 namespace repflow {
@@ -29,17 +29,17 @@ void write_png(const std::string& path, const Image& image) {
           image.pixels.size() == static_cast<size_t>(image.width) * image.height * image.channels,
       "write_png: ", path, ": inconsistent image ", image.width, "x", image.height, "x",
       image.channels);
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  const int ok = stbi_write_png(tmp.c_str(), image.width, image.height, image.channels,
-                                image.pixels.data(), image.width * image.channels);
-  if (!ok) {
-    std::remove(tmp.c_str());
-    RF_FAIL(path, ": cannot write PNG");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    RF_FAIL(path, ": cannot move the written PNG into place");
-  }
+  // Encoded in memory, then written with every write checked: stbi_write_png's own file
+  // output ignores write errors (a full disk gave a truncated chart).
+  std::string png;
+  const auto append = [](void* out, void* data, int size) {
+    static_cast<std::string*>(out)->append(static_cast<const char*>(data),
+                                           static_cast<size_t>(size));
+  };
+  RF_CHECK(stbi_write_png_to_func(append, &png, image.width, image.height, image.channels,
+                                  image.pixels.data(), image.width * image.channels),
+           path, ": cannot encode the PNG");
+  write_file_atomic(path, png);
 }
 
 }  // namespace repflow

@@ -1,12 +1,6 @@
 #include "framework/weights.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 namespace repflow {
 
@@ -20,29 +14,6 @@ std::string tensor_what(const std::string& path, const std::string& name) {
 }
 
 }  // namespace
-
-void write_file_atomic(const std::string& path, const std::string& contents) {
-  // Unique per process and call, so concurrent saves to one path never share a temporary file.
-  static std::atomic<int> counter{0};
-  const std::string tmp =
-      path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter++);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  RF_CHECK(fd >= 0, path, ": cannot create the temporary file ", tmp, ": ", std::strerror(errno));
-  const auto fail = [&](const char* step, int err, bool open) {
-    if (open) ::close(fd);
-    ::unlink(tmp.c_str());
-    RF_FAIL(path, ": ", step, ": ", std::strerror(err), " (the previous file, if any, is kept)");
-  };
-  for (size_t done = 0; done < contents.size();) {
-    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("write failed", n < 0 ? errno : ENOSPC, true);
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) fail("flushing to disk failed", errno, true);
-  if (::close(fd) != 0) fail("closing failed", errno, false);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot move into place", errno, false);
-}
 
 void save_weights(const std::string& path,
                   const std::vector<std::pair<std::string, Tensor>>& tensors,

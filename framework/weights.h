@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "framework/atomic_file.h"
 #include "framework/json_tensor.h"
 #include "framework/tensor.h"
 
@@ -32,10 +33,5 @@ void save_weights(const std::string& path,
                   const nlohmann::json& extra, TensorEncoding encoding = TensorEncoding::kBase64);
 // Reads the tensors and returns every top-level field other than format, version and tensors.
 std::map<std::string, Tensor> load_weights(const std::string& path, nlohmann::json* extra);
-
-// Writes into a new temporary file in the same directory, flushes it to disk and renames it
-// over `path`: readers see the old file or the whole new one, never a partial one, and the
-// temporary file is removed when any step fails.
-void write_file_atomic(const std::string& path, const std::string& contents);
 
 }  // namespace repflow

@@ -147,9 +147,16 @@ TEST(Train, TwoEpochsEqualOneEpochThenResumeForOneMore) {
   const std::string straight = fresh_dir("straight"), split = fresh_dir("split");
   ASSERT_EQ(train("--epochs 2 --run-dir " + straight).status, 0);
   ASSERT_EQ(train("--epochs 1 --run-dir " + split).status, 0);
+  // What a save killed mid-write (kill -9) leaves behind is removed when the run resumes.
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string stale = split + "/checkpoint.json.tmp." + std::to_string(dead) + ".0";
+  write_text(stale, "{\"format\": \"repflow-w");
   // The saved configuration comes back; only --epochs is given again.
   const CommandResult r = run_command(g_train + " --resume " + split + " --epochs 2");
   ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(stale));
   EXPECT_NE(r.output.find("resumed at epoch 2 step 0"), std::string::npos) << r.output;
   const auto a = contents(straight + "/checkpoint.json"), b = contents(split + "/checkpoint.json");
   ASSERT_EQ(a.size(), b.size());

@@ -13,6 +13,7 @@
 #include <numeric>
 #include <optional>
 
+#include "framework/atomic_file.h"
 #include "framework/autograd.h"
 #include "framework/flags.h"
 #include "framework/npy.h"

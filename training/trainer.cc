@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "framework/atomic_file.h"
 #include "framework/autograd.h"
 #include "framework/error.h"
 #include "framework/generator.h"
@@ -377,6 +378,8 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
                          const TrainerOptions& options) {
   if (options.data_parallel.root()) {
     std::filesystem::create_directories(options.run_dir);
+    // A run killed in mid-save (kill -9, a lost machine) leaves its temporary file behind.
+    remove_stale_temporaries(options.run_dir);
     write_file_atomic(options.run_dir + "/config.json", options.config.dump(2) + "\n");
   }
   return Trainer(model, train_set, val_set, options).run();

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <utility>
 
+#include "framework/atomic_file.h"
 #include "framework/error.h"
 #include "framework/json_tensor.h"
 #include "framework/weights.h"

@@ -1,0 +1,62 @@
+#include "framework/atomic_file.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "framework/error.h"
+
+namespace repflow {
+
+void write_file_atomic(const std::string& path, const std::string& contents) {
+  // Unique per process and call, so concurrent saves to one path never share a temporary file.
+  static std::atomic<int> counter{0};
+  const std::string tmp =
+      path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter++);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  RF_CHECK(fd >= 0, path, ": cannot create the temporary file ", tmp, ": ", std::strerror(errno));
+  const auto fail = [&](const char* step, int err, bool open) {
+    if (open) ::close(fd);
+    ::unlink(tmp.c_str());
+    RF_FAIL(path, ": ", step, ": ", std::strerror(err), " (the previous file, if any, is kept)");
+  };
+  for (size_t done = 0; done < contents.size();) {
+    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("write failed", n < 0 ? errno : ENOSPC, true);
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) fail("flushing to disk failed", errno, true);
+  if (::close(fd) != 0) fail("closing failed", errno, false);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot move into place", errno, false);
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos || !entry.is_regular_file(ec)) continue;
+    // ".tmp.<pid>.<n>", the name write_file_atomic gives.
+    char* end = nullptr;
+    const char* digits = name.c_str() + at + 5;
+    const long pid = std::strtol(digits, &end, 10);
+    if (end == digits || *end != '.' || pid <= 0) continue;
+    const char* count = end + 1;
+    std::strtol(count, &end, 10);
+    if (end == count || *end != '\0') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or unknown
+    if (std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace repflow

@@ -1,0 +1,90 @@
+#include "framework/atomic_file.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "framework/image_io.h"
+#include "framework/weights.h"
+#include "tests/test_util.h"
+
+namespace repflow {
+namespace {
+
+// Runs `save` in a child process whose files may not grow past 4 KB, as on a full disk (in a
+// child, so that the limit stays there). 0: it failed with an error containing "write failed";
+// 3: another error; 4: no error.
+int exit_code_under_a_full_disk(const std::function<void()>& save) {
+  const pid_t child = fork();
+  if (child == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    try {
+      save();
+    } catch (const Error& e) {
+      _exit(std::string(e.what()).find("write failed") != std::string::npos ? 0 : 3);
+    }
+    _exit(4);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A write that fails half way must keep the old file whole and remove the temporary one.
+TEST(AtomicFile, AWeightFileFailingHalfWayKeepsTheOldFile) {
+  const std::string dir = fresh_dir("halfway");
+  const std::string path = dir + "/w.json";
+  save_weights(path, std::map<std::string, Tensor>{{"old", Tensor::ones({2})}});
+  const std::string old = read_text(path);
+  const std::map<std::string, Tensor> big = {{"new", Tensor::ones({1 << 16})}};
+  EXPECT_EQ(exit_code_under_a_full_disk([&] { save_weights(path, big); }), 0);
+  EXPECT_EQ(read_text(path), old);
+  EXPECT_EQ(list_dir(dir), std::vector<std::string>{"w.json"});
+}
+
+// stb's own PNG file output ignored write errors and renamed a truncated chart into place.
+TEST(AtomicFile, APngFailingHalfWayKeepsTheOldFile) {
+  const std::string dir = fresh_dir("png_halfway");
+  const std::string path = dir + "/chart.png";
+  Image small{2, 2, 3, std::vector<uint8_t>(12, 7)};
+  write_png(path, small);
+  const std::string old = read_text(path);
+  Image noise{256, 256, 3, std::vector<uint8_t>(256 * 256 * 3)};
+  uint32_t state = 1;
+  for (uint8_t& v : noise.pixels)
+    v = static_cast<uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+  EXPECT_EQ(exit_code_under_a_full_disk([&] { write_png(path, noise); }), 0);
+  EXPECT_EQ(read_text(path), old);
+  EXPECT_EQ(list_dir(dir), std::vector<std::string>{"chart.png"});
+  write_png(path, noise);  // without the limit it is written whole
+  EXPECT_EQ(read_image(path).pixels, noise.pixels);
+}
+
+TEST(AtomicFile, StaleTemporariesOfDeadProcessesAreRemoved) {
+  const std::string dir = fresh_dir("stale");
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string alive = std::to_string(getpid()), gone = std::to_string(dead);
+  for (const std::string& name :
+       {"checkpoint.json.tmp." + gone + ".0", "chart.png.tmp." + gone + ".12",
+        "metrics.jsonl.tmp." + alive + ".3", std::string("notes.tmp.txt"), "w.json.tmp." + gone,
+        "w.json.tmp." + gone + ".x", std::string("weights.json")})
+    write_text(dir + "/" + name, "x");
+  EXPECT_EQ(remove_stale_temporaries(dir), 2);
+  EXPECT_EQ(list_dir(dir), (std::vector<std::string>{"metrics.jsonl.tmp." + alive + ".3",
+                                                     "notes.tmp.txt", "w.json.tmp." + gone,
+                                                     "w.json.tmp." + gone + ".x", "weights.json"}));
+  EXPECT_EQ(remove_stale_temporaries(dir + "/absent"), 0);
+}
+
+}  // namespace
+}  // namespace repflow
