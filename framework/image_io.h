@@ -7,6 +7,10 @@
 
 namespace repflow {
 
+// The largest image or video frame read, in pixels (8K UHD). A header claiming more is refused
+// before anything is decoded or allocated for it.
+constexpr int64_t kMaxImagePixels = 7680LL * 4320;
+
 struct Image {
   int width = 0, height = 0, channels = 0;
   std::vector<uint8_t> pixels;  // row-major, interleaved channels

@@ -3,11 +3,11 @@
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <unordered_set>
 #include <vector>
+
+#include "framework/read_file.h"
 
 namespace repflow {
 
@@ -167,22 +167,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& where) {
   }
 }
 
-nlohmann::json read_json_file(const std::string& path) {
-  std::error_code ec;
-  const auto type = std::filesystem::status(path, ec).type();
-  RF_CHECK(type != std::filesystem::file_type::not_found, path, ": cannot open file");
-  // A device or a pipe (/dev/zero) could be read forever.
-  RF_CHECK(type == std::filesystem::file_type::regular, path, ": not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  RF_CHECK(in, path, ": cannot open file");
-  const uintmax_t size = std::filesystem::file_size(path, ec);
-  RF_CHECK(!ec, path, ": cannot read the file's size: ", ec.message());
-  std::string text(size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  RF_CHECK(!in.bad() && in.gcount() == static_cast<std::streamsize>(size), path,
-           ": read error (the file changed while it was read?)");
-  return parse_json(text, path);
-}
+nlohmann::json read_json_file(const std::string& path) { return parse_json(read_file(path), path); }
 
 std::string json_excerpt(const nlohmann::json& j) {
   if (j.is_array()) return "an array of " + std::to_string(j.size()) + " values";

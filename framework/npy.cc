@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "framework/error.h"
+#include "framework/read_file.h"
 
 namespace repflow {
 namespace {
@@ -61,9 +62,7 @@ Shape parse_shape(const std::string& path, const std::string& text) {
 }  // namespace
 
 Tensor read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  RF_CHECK(in, path, ": cannot open .npy file");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_file(path);
   RF_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0, path,
            ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);

@@ -73,6 +73,8 @@ TEST(ReadNpy, BadFilesNameTheFileAndTheProblem) {
     EXPECT_ERROR_CONTAINS(read_npy(path), path);
     EXPECT_ERROR_CONTAINS(read_npy(path), c.fragment);
   }
+  // Read until memory runs out, were it not refused.
+  EXPECT_ERROR_CONTAINS(read_npy("/dev/zero"), "/dev/zero: not a regular file");
   EXPECT_ERROR_CONTAINS(read_npy(test_tmp("missing.npy")), "missing.npy: cannot open");
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/error.h"
 #include "framework/flags.h"
 
 // Expects `stmt` to throw repflow::Error whose message contains `fragment`.

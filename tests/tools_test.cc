@@ -86,7 +86,7 @@ TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
   const CommandResult missing =
       run_command(g_flow + " /nonexistent/a.png /nonexistent/b.png --out " + test_tmp("x.png"));
   EXPECT_EQ(missing.status, 2);
-  EXPECT_NE(missing.output.find("/nonexistent/a.png: cannot read image"), std::string::npos)
+  EXPECT_NE(missing.output.find("/nonexistent/a.png: cannot open file"), std::string::npos)
       << missing.output;
   const CommandResult no_out = run_command(g_flow + " a.png b.png");
   EXPECT_EQ(no_out.status, 2);

@@ -50,6 +50,10 @@ TEST(VideoList, HmdbSplitsNumberClassesInOrderOfFirstAppearance) {
                         test + ":3: expected 'NAME LABEL'");
   EXPECT_ERROR_CONTAINS(read_video_list(test_tmp("hmdb/none.txt"), ListFormat::kHmdb),
                         "hmdb/none.txt: cannot open file");
+  // One endless line, were it read.
+  EXPECT_ERROR_CONTAINS(read_video_list("/dev/zero", ListFormat::kPlain),
+                        "/dev/zero: not a regular file");
+  EXPECT_ERROR_CONTAINS(read_class_names("/dev/zero"), "/dev/zero: not a regular file");
 }
 
 TEST(VideoList, KineticsListsOfThePapersCodeGiveClassIndices) {

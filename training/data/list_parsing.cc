@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
+#include <sstream>
 
 #include "framework/error.h"
+#include "framework/read_file.h"
 
 namespace repflow {
 namespace {
@@ -40,14 +41,12 @@ std::string excerpt(const std::string& line) {
 }
 
 std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  RF_CHECK(in, path, ": cannot open file");
+  std::istringstream in(read_file(path));
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     lines.push_back(line);
   }
-  RF_CHECK(!in.bad(), path, ": read error");
   return lines;
 }
 

@@ -37,9 +37,9 @@ struct VideoInfo {
   std::string codec;                  // FFmpeg's name for the decoder
 };
 
-// The largest frames read (width x height), before any scaling: 8K UHD. A header claiming more
-// is refused before anything is allocated for it.
-constexpr int64_t kMaxVideoPixels = 7680LL * 4320;
+// The largest frames read (width x height), before any scaling: the same as for images. A
+// header claiming more is refused before anything is allocated for it.
+constexpr int64_t kMaxVideoPixels = kMaxImagePixels;
 // The most packets a video may hold (over 90 hours at 30 frames a second): the packet scan keeps
 // a few words per packet, and a longer video is not a clip source.
 constexpr int64_t kMaxVideoPackets = 10000000;
