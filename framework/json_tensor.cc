@@ -111,7 +111,8 @@ Tensor tensor_from_json(const nlohmann::json& j, const std::string& what) {
     RF_CHECK(static_cast<int64_t>(bytes.size()) == 4 * numel, what, ": shape ", shape_str(shape),
              " needs ", 4 * numel, " bytes but data has ", bytes.size());
     values.resize(numel);
-    std::memcpy(values.data(), bytes.data(), bytes.size());
+    // An empty vector's data() may be null, which memcpy must not be given even for 0 bytes.
+    if (!bytes.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
   } else {
     RF_CHECK(data.is_array(), what, ": \"data\" must be an array of numbers");
     RF_CHECK(static_cast<int64_t>(data.size()) == numel, what, ": shape ", shape_str(shape),
