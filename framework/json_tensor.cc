@@ -170,6 +170,16 @@ nlohmann::json parse_json(const std::string& text, const std::string& where) {
 
 nlohmann::json read_json_file(const std::string& path) { return parse_json(read_file(path), path); }
 
+int64_t json_integer(const nlohmann::json& value, const std::string& name, int64_t lo, int64_t hi) {
+  RF_CHECK(value.is_number_integer() &&
+               (value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                                           : value.get<int64_t>() <= hi),
+           name, " is not an integer in ", lo, "..", hi, ", got ", json_excerpt(value));
+  const int64_t v = value.get<int64_t>();
+  RF_CHECK(v >= lo, name, " is not an integer in ", lo, "..", hi, ", got ", v);
+  return v;
+}
+
 std::string json_excerpt(const nlohmann::json& j) {
   if (j.is_array()) return "an array of " + std::to_string(j.size()) + " values";
   if (j.is_object()) return "an object of " + std::to_string(j.size()) + " keys";

@@ -42,6 +42,10 @@ nlohmann::json parse_json(const std::string& text, const std::string& where);
 // file, unreadable, truncated).
 nlohmann::json read_json_file(const std::string& path);
 
+// `value` as an integer in [lo, hi]; `name` (file and field) begins the Error when it is not an
+// integer (1.5 and "1" are not: nlohmann would convert them silently) or is outside the range.
+int64_t json_integer(const nlohmann::json& value, const std::string& name, int64_t lo, int64_t hi);
+
 // A value as an error message shows it: scalars as JSON (at most about 100 bytes), arrays and
 // objects by their size, so that a huge or deep input never lands in a message whole.
 std::string json_excerpt(const nlohmann::json& j);

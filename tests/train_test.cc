@@ -222,6 +222,21 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
   EXPECT_EQ(resumed[0], records[0]);
   EXPECT_EQ(resumed[1], records[1]);
   EXPECT_EQ(resumed[2]["epoch"], 3);
+
+  // A position that is not a whole count is refused by name, not converted silently.
+  const std::string path = dir + "/checkpoint.json";
+  nlohmann::json doc = read_json_file(path);
+  for (const auto& [field, value] :
+       {std::pair<std::string, nlohmann::json>{"epoch", 1.5}, {"step", -1}, {"epoch", "3"}}) {
+    nlohmann::json bad = doc;
+    bad["trainer"][field] = value;
+    write_text(path, bad.dump());
+    const CommandResult refused = run_command(g_train + " --resume " + dir + " --epochs 4");
+    EXPECT_EQ(refused.status, 2) << refused.output;
+    EXPECT_NE(refused.output.find("checkpoint: trainer." + field + " is not an integer in 0.."),
+              std::string::npos)
+        << refused.output;
+  }
 }
 
 // Two classes of four videos in frame folders, listed as `what` says.

@@ -14,6 +14,7 @@
 #include "framework/autograd.h"
 #include "framework/error.h"
 #include "framework/generator.h"
+#include "framework/json_tensor.h"
 #include "framework/weights.h"
 #include "ops/loss/loss.h"
 #include "training/interrupt.h"
@@ -24,6 +25,10 @@
 namespace repflow {
 
 namespace {
+
+// The largest epoch, step or clip count a checkpoint may hold: far beyond any run, and small
+// enough that sums of such counts cannot overflow.
+constexpr int64_t kMaxCount = int64_t{1} << 53;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -43,7 +48,7 @@ struct EpochSums {
   }
   static EpochSums from_json(const nlohmann::json& j) {
     return {j.at("loss").get<double>(), j.at("correct").get<double>(),
-            j.at("clips").get<int64_t>()};
+            json_integer(j.at("clips"), "checkpoint: trainer.epoch_sums.clips", 0, kMaxCount)};
   }
   double mean_loss() const { return clips ? loss / clips : 0.0; }
   double accuracy() const { return clips ? correct / clips : 0.0; }
@@ -300,9 +305,10 @@ class Trainer {
   void restore(const Checkpoint& c) {
     const nlohmann::json& t = c.trainer;
     try {
-      position_.epoch = t.at("epoch").get<int64_t>();
-      position_.step = t.at("step").get<int64_t>();
-      position_.global_step = t.at("global_step").get<int64_t>();
+      position_.epoch = json_integer(t.at("epoch"), "checkpoint: trainer.epoch", 0, kMaxCount);
+      position_.step = json_integer(t.at("step"), "checkpoint: trainer.step", 0, kMaxCount);
+      position_.global_step =
+          json_integer(t.at("global_step"), "checkpoint: trainer.global_step", 0, kMaxCount);
       position_.seconds = t.at("seconds").get<double>();
       position_.sums = EpochSums::from_json(t.at("epoch_sums"));
       default_generator().set_state(t.at("rng").at("seed").get<uint64_t>(),
@@ -316,7 +322,9 @@ class Trainer {
         RF_CHECK(!c.average.empty(),
                  "the checkpoint has no averaged weights but this run "
                  "averages (--average)");
-        average_.load_state(as_map(c.average), t.at("average_updates").get<int64_t>());
+        average_.load_state(as_map(c.average),
+                            json_integer(t.at("average_updates"),
+                                         "checkpoint: trainer.average_updates", 0, kMaxCount));
       }
     } catch (const nlohmann::json::exception& e) {
       RF_FAIL("checkpoint: the trainer state is incomplete or mistyped: ", e.what());

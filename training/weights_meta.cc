@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "framework/error.h"
+#include "framework/json_tensor.h"
 
 namespace repflow {
 namespace {
@@ -11,10 +12,7 @@ namespace {
 // A count in [lo, hi], or an Error naming the field.
 int64_t count_field(const nlohmann::json& j, const std::string& field, int64_t lo, int64_t hi,
                     const std::string& file) {
-  RF_CHECK(j.is_number_integer(), file, ": meta.input.", field, " is not an integer");
-  const int64_t v = j.get<int64_t>();
-  RF_CHECK(v >= lo && v <= hi, file, ": meta.input.", field, " ", v, " is outside ", lo, "..", hi);
-  return v;
+  return json_integer(j, file + ": meta.input." + field, lo, hi);
 }
 
 std::array<float, 3> triple(const nlohmann::json& j, const std::string& field,
