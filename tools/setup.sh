@@ -5,7 +5,9 @@ set -euo pipefail
 
 packages=(bazel-bootstrap bazel-platforms libgtest-dev nlohmann-json3-dev libstb-dev libdnnl-dev
   libopenblas-openmp-dev libopenmpi-dev openmpi-bin
-  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+  zlib1g-dev libpng-dev libturbojpeg0-dev
+  clang libclang-rt-14-dev)  # clang and its libFuzzer/sanitizer runtimes: --config=fuzz
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
