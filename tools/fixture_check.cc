@@ -67,7 +67,10 @@ FixtureReport check_fixture(const std::string& path, bool skip_unsupported,
 
   const nlohmann::json& cases = field(doc, "cases", path);
   RF_CHECK(cases.is_object() && !cases.empty(), path, ": \"cases\" holds no case");
-  for (const auto& [case_name, c] : cases.items()) {
+  for (const auto& item : cases.items()) {
+    // Named references rather than a structured binding: lambdas cannot capture those in C++17.
+    const std::string& case_name = item.key();
+    const nlohmann::json& c = item.value();
     const std::string where = path + ": cases." + case_name;
     RF_CHECK(case_name == "train" || case_name == "eval", where,
              ": unknown case (expected train or eval)");

@@ -68,7 +68,6 @@ class Trainer {
   Trainer(Module& model, const Dataset& train_set, const Dataset& val_set,
           const TrainerOptions& options)
       : model_(model),
-        train_set_(train_set),
         val_set_(val_set),
         options_(options),
         train_loader_(train_set, loader_options(options.train_loader, true)),
@@ -363,7 +362,6 @@ class Trainer {
   }
 
   Module& model_;
-  const Dataset& train_set_;
   const Dataset& val_set_;
   const TrainerOptions& options_;
   DataLoader train_loader_, val_loader_;

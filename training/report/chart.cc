@@ -271,7 +271,9 @@ Chart training_chart(const std::vector<nlohmann::json>& records) {
                          const std::vector<std::pair<std::string, std::string>>& keys) {
     ChartPanel p;
     p.title = title;
-    for (const auto& [key, name] : keys) {
+    for (const auto& key_name : keys) {
+      const std::string& key = key_name.first;  // a structured binding cannot be captured
+      const std::string& name = key_name.second;
       const bool present = std::any_of(records.begin(), records.end(),
                                        [&](const nlohmann::json& r) { return r.contains(key); });
       if (present) p.series.push_back({name, epochs, record_values(records, key, scale)});
