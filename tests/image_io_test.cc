@@ -2,7 +2,11 @@
 // header's size and the file's, whatever the file claims.
 #include "framework/image_io.h"
 
+#include <stb_image_write.h>
+
+#include <climits>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "tests/test_util.h"
@@ -53,6 +57,101 @@ TEST(ReadImage, OnlyRegularFilesAreRead) {
   const std::string garbage = test_tmp("garbage.png");
   write_text(garbage, "not an image");
   EXPECT_ERROR_CONTAINS(read_image(garbage), garbage + ": cannot read image");
+}
+
+// A smooth RGB gradient, which JPEG keeps within a few levels.
+Image gradient(int width, int height, int channels) {
+  Image image{width, height, channels, {}};
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c)
+        image.pixels.push_back(static_cast<uint8_t>(c == 3 ? 128 : (x * 4 + y * 2 + c * 40) % 256));
+  return image;
+}
+
+std::string jpeg_bytes(const Image& image) {
+  std::string out;
+  const auto append = [](void* s, void* data, int size) {
+    static_cast<std::string*>(s)->append(static_cast<const char*>(data), size);
+  };
+  EXPECT_TRUE(stbi_write_jpg_to_func(append, &out, image.width, image.height, image.channels,
+                                     image.pixels.data(), 95));
+  return out;
+}
+
+TEST(ReadImage, JpegDecodesToItsPixelsInEveryChannelCount) {
+  const Image rgb = gradient(48, 32, 3);
+  const std::string path = test_tmp("gradient.jpg");
+  write_text(path, jpeg_bytes(rgb));
+  const Image read = read_image(path);
+  ASSERT_EQ(read.channels, 3);
+  ASSERT_EQ(read.width, 48);
+  ASSERT_EQ(read.height, 32);
+  double error = 0;
+  for (size_t i = 0; i < read.pixels.size(); ++i) error += std::abs(read.pixels[i] - rgb.pixels[i]);
+  EXPECT_LT(error / read.pixels.size(), 3.0);
+  EXPECT_EQ(read_image(path, 1).pixels.size(), 48u * 32);
+  const Image rgba = read_image(path, 4);
+  ASSERT_EQ(rgba.pixels.size(), 48u * 32 * 4);
+  for (size_t p = 0; p < 48 * 32; ++p) {
+    ASSERT_EQ(rgba.pixels[4 * p + 3], 255);
+    ASSERT_EQ(rgba.pixels[4 * p], read.pixels[3 * p]);
+  }
+}
+
+// libjpeg stops with "Premature end of JPEG file" only as a warning and fills the rest grey;
+// the reader refuses the file instead of returning made-up rows.
+TEST(ReadImage, ATruncatedJpegIsRefused) {
+  const std::string whole = jpeg_bytes(gradient(64, 64, 3));
+  const std::string path = test_tmp("truncated.jpg");
+  write_text(path, whole.substr(0, whole.size() / 2));
+  EXPECT_ERROR_CONTAINS(read_image(path, 3), path + ": cannot read JPEG");
+}
+
+// stb_image read past its Huffman table (index 257) on a table whose code counts sum to more
+// than 256 symbols: libjpeg-turbo refuses the table.
+TEST(ReadImage, ABogusHuffmanTableIsRefused) {
+  std::string bytes = jpeg_bytes(gradient(16, 16, 3));
+  const size_t dht = bytes.find("\xFF\xC4");
+  ASSERT_NE(dht, std::string::npos);
+  for (size_t k = 0; k < 16; ++k) bytes[dht + 5 + k] = '\xFF';  // 16 code counts of 255
+  const std::string path = test_tmp("bogus_huffman.jpg");
+  write_text(path, bytes);
+  EXPECT_ERROR_CONTAINS(read_image(path, 3), path + ": cannot read JPEG");
+}
+
+TEST(ReadImage, PngAlphaIsDroppedOrKeptAsAsked) {
+  const Image rgba = gradient(5, 3, 4);
+  const std::string path = test_tmp("rgba.png");
+  write_png(path, rgba);
+  EXPECT_EQ(read_image(path).pixels, rgba.pixels);
+  const Image rgb = read_image(path, 3);
+  ASSERT_EQ(rgb.channels, 3);
+  for (size_t p = 0; p < 15; ++p)
+    for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb.pixels[3 * p + c], rgba.pixels[4 * p + c]);
+  const Image grey = gradient(4, 2, 1);
+  write_png(path, grey);
+  const Image as_rgb = read_image(path, 3);
+  for (size_t p = 0; p < 8; ++p)
+    for (int c = 0; c < 3; ++c) ASSERT_EQ(as_rgb.pixels[3 * p + c], grey.pixels[p]);
+}
+
+TEST(ReadImage, TheFormatComesFromTheSignatureNotTheName) {
+  const Image rgb = gradient(4, 4, 3);
+  const std::string png = test_tmp("a_png.png"), named_jpg = test_tmp("really_a_png.jpg");
+  write_png(png, rgb);
+  write_text(named_jpg, read_text(png));
+  EXPECT_EQ(read_image(named_jpg).pixels, rgb.pixels);
+  const std::string gif = test_tmp("a.gif");
+  write_text(gif, "GIF89a\x01\x00\x01\x00\x00\x00\x00;");
+  EXPECT_ERROR_CONTAINS(read_image(gif), gif + ": cannot read image: not a JPEG, PNG or BMP file");
+}
+
+// stb_image negated a height of INT_MIN (a top-down BMP's rows are a negative height).
+TEST(ReadImage, ABmpHeightOfIntMinIsRefused) {
+  const std::string path = test_tmp("int_min.bmp");
+  write_text(path, bmp_header(2, INT_MIN, 8));
+  EXPECT_ERROR_CONTAINS(read_image(path, 3), path + ": an image of 2x2147483648 is larger");
 }
 
 }  // namespace
