@@ -1,9 +1,12 @@
 #include "framework/json_tensor.h"
 
+#include <zlib.h>
+
 #include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -84,6 +87,13 @@ Shape shape_from_json(const nlohmann::json& j, const std::string& what) {
   return shape;
 }
 
+uint32_t data_crc32(const std::vector<float>& values) {
+  // crc32_z takes a size_t length: crc32's is 32 bits, too short for a tensor over 4 GiB.
+  return static_cast<uint32_t>(crc32_z(crc32_z(0, Z_NULL, 0),
+                                       reinterpret_cast<const Bytef*>(values.data()),
+                                       values.size() * sizeof(float)));
+}
+
 void check_finite(const float* values, int64_t n, const std::string& what) {
   for (int64_t i = 0; i < n; ++i)
     RF_CHECK(std::isfinite(values[i]), what, ": data[", i, "] is ", values[i],
@@ -99,6 +109,11 @@ Tensor tensor_from_json(const nlohmann::json& j, const std::string& what) {
   const Shape shape = shape_from_json(j["shape"], what);
   const int64_t numel = shape_numel(shape);
   const auto& data = j["data"];
+  // Checked before the data is decoded, so that a damaged crc32 is reported as that.
+  const std::optional<int64_t> crc =
+      j.contains("crc32")
+          ? std::optional<int64_t>(json_integer(j["crc32"], what + ": crc32", 0, kMaxCrc32))
+          : std::nullopt;
   std::vector<float> values;
   if (j.contains("encoding")) {
     RF_CHECK(j["encoding"] == kBase64Encoding, what, ": unknown encoding ",
@@ -127,6 +142,12 @@ Tensor tensor_from_json(const nlohmann::json& j, const std::string& what) {
       values[i] = static_cast<float>(v);
     }
   }
+  // Before the finiteness check: a flipped bit that makes a NaN is damage, and is named so.
+  if (crc) {
+    const uint32_t actual = data_crc32(values);
+    RF_CHECK(actual == *crc, what, ": data does not match its crc32 ", *crc, " (the data's is ",
+             actual, "; file damaged?)");
+  }
   check_finite(values.data(), numel, what);
   return Tensor::from_vector(shape, values);
 }
@@ -134,9 +155,12 @@ Tensor tensor_from_json(const nlohmann::json& j, const std::string& what) {
 nlohmann::json tensor_to_json(const Tensor& t, const std::string& what, TensorEncoding encoding) {
   const std::vector<float> values = t.to_vector();
   check_finite(values.data(), static_cast<int64_t>(values.size()), what);
-  if (encoding == TensorEncoding::kPlain) return {{"shape", t.shape()}, {"data", values}};
+  const uint32_t crc = data_crc32(values);
+  if (encoding == TensorEncoding::kPlain)
+    return {{"shape", t.shape()}, {"crc32", crc}, {"data", values}};
   return {{"shape", t.shape()},
           {"encoding", kBase64Encoding},
+          {"crc32", crc},
           {"data", base64_encode(reinterpret_cast<const unsigned char*>(values.data()),
                                  values.size() * sizeof(float))}};
 }

@@ -18,11 +18,18 @@ enum class TensorEncoding {
   kBase64,
 };
 
+// The largest value of a tensor's "crc32" field: zlib's CRC-32 is an unsigned 32-bit number.
+constexpr int64_t kMaxCrc32 = 0xffffffff;
+
 // Reads one tensor in either encoding; `what` names it in errors (file and tensor name).
 // Rejects a missing or non-array shape, negative, non-integer or overflowing sizes, an unknown
 // encoding, bad base64, a data length that does not match, and non-numeric or non-finite
-// values.
+// values. An optional "crc32" (zlib's CRC-32 of the values as little-endian float32 bytes,
+// row-major, whatever the encoding) must be an integer in 0..kMaxCrc32 and match the data;
+// tensors written before the field existed have none and are read unchecked.
 Tensor tensor_from_json(const nlohmann::json& j, const std::string& what);
+// Writes "crc32" beside the data: a flipped bit in base64 or a changed digit still reads as a
+// valid float, which only a checksum tells from the saved value.
 // Rejects non-finite values (naming `what`): JSON has no spelling for them, and nlohmann would
 // write null.
 nlohmann::json tensor_to_json(const Tensor& t, const std::string& what,

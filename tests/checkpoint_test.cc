@@ -37,6 +37,18 @@ TEST(Checkpoint, EveryGroupAndTheTrainerStateRoundTrip) {
   EXPECT_TRUE(same(back.average, c.average));
   // A checkpoint is also a weight file, its tensors named by group.
   EXPECT_EQ(load_weights(path).count("model/conv.weight"), 1u);
+
+  // Every tensor carries its crc32, the optimizer's state too, and damage to any is named.
+  nlohmann::json doc = read_json_file(path);
+  for (const auto& [name, t] : doc["tensors"].items())
+    EXPECT_TRUE(t.contains("crc32") && t["crc32"].is_number_unsigned()) << name;
+  std::string& data =
+      doc["tensors"]["optimizer/momentum.conv.weight"]["data"].get_ref<std::string&>();
+  data[8] = data[8] == 'A' ? 'B' : 'A';
+  write_text(path, doc.dump());
+  EXPECT_ERROR_CONTAINS(load_checkpoint(path), path +
+                                                   ": tensor 'optimizer/momentum.conv.weight': "
+                                                   "data does not match its crc32");
 }
 
 TEST(Checkpoint, PlainWeightFilesAndStrayTensorsAreRefused) {

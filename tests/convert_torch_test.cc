@@ -101,6 +101,16 @@ TEST_F(ConvertTorch, EveryCheckpointKindConvertsExactlyInBothEncodings) {
       EXPECT_EQ(names, kNames);
       for (const auto& [name, t] : w) EXPECT_EQ(bytes_of(t), expected(name)) << name;
       EXPECT_EQ(w.at("0.weight").shape(), (Shape{3, 2, 3, 3}));
+      // Every tensor carries a crc32 (load_weights checked it against the data), the one
+      // save_weights writes for the same values.
+      const nlohmann::json doc = read_json_file(out);
+      const std::string resaved = test_tmp("resaved.json");
+      save_weights(resaved, w);
+      const nlohmann::json ours = read_json_file(resaved);
+      for (const std::string& name : kNames) {
+        ASSERT_TRUE(doc.at("tensors").at(name).contains("crc32")) << name;
+        EXPECT_EQ(doc["tensors"][name]["crc32"], ours["tensors"][name]["crc32"]) << name;
+      }
     }
 }
 

@@ -97,10 +97,83 @@ TEST(Weights, TheDocumentedLayoutIsWhatIsWritten) {
   EXPECT_EQ(doc["tensors"]["a"]["encoding"], "base64-f32le");
   // 1.0f = 0x3f800000 and -2.0f = 0xc0000000, little-endian.
   EXPECT_EQ(doc["tensors"]["a"]["data"], "AACAPwAAAMA=");
+  // Python: zlib.crc32(struct.pack("<ff", 1, -2)), the same in either encoding.
+  EXPECT_EQ(doc["tensors"]["a"]["crc32"], 3280414294u);
   save_weights(path, std::map<std::string, Tensor>{{"a", Tensor::from_vector({2}, {1, -2})}},
                TensorEncoding::kPlain);
   EXPECT_EQ(read_json_file(path)["tensors"]["a"],
-            nlohmann::json::parse(R"({"shape": [2], "data": [1.0, -2.0]})"));
+            nlohmann::json::parse(R"({"shape": [2], "crc32": 3280414294, "data": [1.0, -2.0]})"));
+}
+
+// Damage that leaves valid JSON and valid floats (a flipped bit, a changed digit) is caught by
+// the tensor's crc32 and named, in both encodings.
+TEST(Weights, DataThatDoesNotMatchItsCrc32IsRefusedByName) {
+  const std::string path = fresh_dir("crc") + "/w.json";
+  const std::map<std::string, Tensor> tensors = {
+      {"conv1.weight", Tensor::from_vector({4, 25}, awkward_floats(100))},
+      {"fc.bias", Tensor::from_vector({3}, {0.5f, -1.0f, 2.0f})}};
+  const std::string refused = path + ": tensor 'conv1.weight': data does not match its crc32";
+
+  save_weights(path, tensors, TensorEncoding::kBase64);
+  const nlohmann::json doc = read_json_file(path);
+  const std::string data = doc["tensors"]["conv1.weight"]["data"];
+  // Replacing a base64 digit by the one whose value differs in the lowest bit flips exactly one
+  // bit of the decoded bytes; every position of the middle of the string is tried.
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (size_t at = 100; at < 140; ++at) {
+    nlohmann::json bad = doc;
+    std::string flipped = data;
+    flipped[at] = alphabet[alphabet.find(data[at]) ^ 1];
+    bad["tensors"]["conv1.weight"]["data"] = flipped;
+    write_text(path, bad.dump());
+    EXPECT_ERROR_CONTAINS(load_weights(path), refused);
+  }
+
+  save_weights(path, tensors, TensorEncoding::kPlain);
+  nlohmann::json plain = read_json_file(path);
+  plain["tensors"]["conv1.weight"]["data"][7] = 0.25;
+  write_text(path, plain.dump());
+  EXPECT_ERROR_CONTAINS(load_weights(path), refused);
+  // The crc32 itself damaged: the data is fine, the two disagree all the same.
+  save_weights(path, tensors, TensorEncoding::kPlain);
+  plain = read_json_file(path);
+  plain["tensors"]["fc.bias"]["crc32"] = plain["tensors"]["fc.bias"]["crc32"].get<uint32_t>() ^ 1;
+  write_text(path, plain.dump());
+  EXPECT_ERROR_CONTAINS(load_weights(path),
+                        path + ": tensor 'fc.bias': data does not match its crc32");
+}
+
+TEST(Weights, ACrc32ThatIsNotAnUnsigned32BitIntegerIsRefused) {
+  const std::string path = fresh_dir("crc_type") + "/w.json";
+  save_weights(path, std::map<std::string, Tensor>{{"fc.bias", Tensor::ones({2})}});
+  const nlohmann::json doc = read_json_file(path);
+  for (const nlohmann::json& crc : std::vector<nlohmann::json>{
+           "12345", 1.5, -1, int64_t{4294967296}, true, nullptr, nlohmann::json::array()}) {
+    SCOPED_TRACE(crc.dump());
+    nlohmann::json bad = doc;
+    bad["tensors"]["fc.bias"]["crc32"] = crc;
+    write_text(path, bad.dump());
+    EXPECT_ERROR_CONTAINS(load_weights(path),
+                          path + ": tensor 'fc.bias': crc32 is not an integer in 0..4294967295");
+  }
+}
+
+// Files written before the field existed (and the parity fixtures) have no crc32: they load.
+TEST(Weights, TensorsWithoutCrc32StillLoad) {
+  const std::string path = fresh_dir("no_crc") + "/w.json";
+  const std::map<std::string, Tensor> tensors = {
+      {"a", Tensor::from_vector({3}, {1.0f, -0.0f, 3e38f})}, {"b", Tensor::zeros({0, 2})}};
+  for (const TensorEncoding encoding : kEncodings) {
+    save_weights(path, tensors, encoding);
+    nlohmann::json doc = read_json_file(path);
+    for (auto& [name, t] : doc["tensors"].items()) {
+      ASSERT_TRUE(t.contains("crc32")) << name;
+      t.erase("crc32");
+    }
+    write_text(path, doc.dump());
+    const std::map<std::string, Tensor> back = load_weights(path);
+    for (const auto& [name, t] : tensors) EXPECT_EQ(bits(back.at(name)), bits(t)) << name;
+  }
 }
 
 class Tiny : public Module {

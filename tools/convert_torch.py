@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+import zlib
 
 FORMAT = "repflow-weights"
 VERSION = 1
@@ -107,12 +108,16 @@ def encode(name, t, torch, plain, path):
         raise ConvertError(f"{path}: tensor '{name}': data[{bad}] is "
                            f"{t.flatten()[bad].item()} (only finite values are allowed)")
     shape = list(t.shape)
+    raw = t.numpy().astype("<f4", copy=False).tobytes()
+    # The CRC-32 of the float32 little-endian bytes, whatever the encoding: a reader refuses data
+    # that does not match it (a damaged file still parses as valid floats).
+    crc = zlib.crc32(raw)
     if plain:
         # float32 -> Python float (double) is exact, and json writes the shortest decimal that
         # reads back as that double, so the values round-trip bit for bit.
-        return {"shape": shape, "data": t.flatten().tolist()}
-    raw = t.numpy().astype("<f4", copy=False).tobytes()
-    return {"shape": shape, "encoding": "base64-f32le", "data": base64.b64encode(raw).decode()}
+        return {"shape": shape, "crc32": crc, "data": t.flatten().tolist()}
+    return {"shape": shape, "encoding": "base64-f32le", "crc32": crc,
+            "data": base64.b64encode(raw).decode()}
 
 
 def count(lo):
