@@ -331,6 +331,13 @@ class Trainer {
     RF_CHECK(position_.step < train_loader_.batches_per_epoch() || position_.step == 0,
              "checkpoint: step ", position_.step, " is beyond the epoch's ",
              train_loader_.batches_per_epoch(), " batches (a different batch size or dataset?)");
+    // A checkpoint at an epoch's end may be ahead of the files finish_epoch writes after it
+    // (weights.json, the metrics line, chart.png) when the process was killed in between. They
+    // are written again from it, one save's cost, since nothing tells a stale weights.json from
+    // a current one; should the checkpoint end the run, this is what completes its directory.
+    const bool at_epoch_end = position_.step == 0 && !epoch_record_.is_null();
+    SaveGuard saving;
+    if (dp().root() && at_epoch_end) save_evaluated_weights();
     metrics_ = MetricsLog::read(metrics_.path());
     metrics_.drop_after_epoch(position_.epoch);
     // The checkpoint's epoch has no metrics line when the process died between writing the
@@ -341,7 +348,13 @@ class Trainer {
         std::none_of(records.begin(), records.end(), [&](const nlohmann::json& r) {
           return r.contains("epoch") && r["epoch"] == epoch_record_["epoch"];
         });
-    if (dp().root() && line_missing) append_metrics(epoch_record_);
+    if (dp().root() && line_missing) {
+      append_metrics(epoch_record_);
+    } else if (dp().root() && at_epoch_end) {
+      // The line is there but the chart may not be: a process killed while drawing or writing
+      // it left the previous epoch's.
+      write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
+    }
     out() << "resumed at epoch " << position_.epoch + 1 << " step " << position_.step << std::endl;
   }
 
