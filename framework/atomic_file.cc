@@ -27,12 +27,24 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
     ::unlink(tmp.c_str());
     RF_FAIL(path, ": ", step, ": ", std::strerror(err), " (the previous file, if any, is kept)");
   };
-  for (size_t done = 0; done < contents.size();) {
-    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("write failed", n < 0 ? errno : ENOSPC, true);
-    done += static_cast<size_t>(n);
-  }
+  const auto write_range = [&](size_t done, size_t end) {
+    while (done < end) {
+      const ssize_t n = ::write(fd, contents.data() + done, end - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) fail("write failed", n < 0 ? errno : ENOSPC, true);
+      done += static_cast<size_t>(n);
+    }
+  };
+  // Test-only fault injection (tests/kill_test.cc): REPFLOW_TEST_KILL_DURING_WRITE=<basename>
+  // makes the process SIGKILL itself once half of that file's temporary copy is written, so a
+  // test can land a kill inside any one file's save, which random timing rarely hits.
+  const char* kill_during = std::getenv("REPFLOW_TEST_KILL_DURING_WRITE");
+  const bool kill_midway =
+      kill_during != nullptr && std::filesystem::path(path).filename() == kill_during;
+  const size_t half = contents.size() / 2;
+  write_range(0, half);
+  if (kill_midway) ::raise(SIGKILL);
+  write_range(half, contents.size());
   if (::fsync(fd) != 0) fail("flushing to disk failed", errno, true);
   if (::close(fd) != 0) fail("closing failed", errno, false);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot move into place", errno, false);
