@@ -73,13 +73,17 @@ NCCL_FOUND = False
 
 def _cuda_configure_impl(repository_ctx):
     root = repository_ctx.os.environ.get("CUDA_PATH", "/usr/local/cuda")
-    if repository_ctx.path(root + "/bin/nvcc").exists:
+
+    # REPFLOW_CUDA=off builds for the CPU alone even where a toolkit is installed: the sanitizer
+    # and fuzz builds (.bazelrc) do, since their runtimes and the CUDA driver do not mix.
+    off = repository_ctx.os.environ.get("REPFLOW_CUDA", "") == "off"
+    if not off and repository_ctx.path(root + "/bin/nvcc").exists:
         _found(repository_ctx, root)
     else:
         _not_found(repository_ctx)
 
 cuda_configure = repository_rule(
     implementation = _cuda_configure_impl,
-    environ = ["CUDA_PATH", "REPFLOW_CUDA_ARCHS"],
+    environ = ["CUDA_PATH", "REPFLOW_CUDA", "REPFLOW_CUDA_ARCHS"],
     local = True,
 )
