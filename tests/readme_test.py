@@ -369,14 +369,21 @@ def plan(cmd):
     word = tokens[0]
     if word == "bazel":
         sub = tokens[1] if len(tokens) > 1 else ""
+        configs = [t for t in tokens if t.startswith("--config")]
         if sub == "test":
-            if any(t.startswith("--config") for t in tokens):
+            if "--config=gpu" in configs:
                 p.skip = "needs a GPU machine (the `gpu`-tagged tests); bazel cannot run inside a test"
+            elif configs:
+                p.skip = "a separate build (%s); bazel cannot run inside a test" % configs[0]
             elif tokens[2:] == ["//..."]:
                 p.skip = "the whole suite, which includes this test (would recurse)"
             else:
                 p.skip = "bazel cannot run inside a test; `bazel test //...` runs %s itself" % (
                     " ".join(tokens[2:]))
+            return p
+        if sub == "run" and configs == ["--config=fuzz"] and len(tokens) > 3:
+            p.skip = ("a libFuzzer build (clang); the suite's //fuzz:*_test targets replay "
+                      "each harness's seeds and regression inputs")
             return p
         if sub == "run" and len(tokens) > 2 and tokens[2].startswith("//"):
             p.binary = tokens[2][2:]
