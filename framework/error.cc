@@ -11,4 +11,8 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
+std::string excerpt(const std::string& text, size_t max_bytes) {
+  return text.size() <= max_bytes ? text : text.substr(0, max_bytes) + "...";
+}
+
 }  // namespace repflow

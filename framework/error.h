@@ -19,6 +19,10 @@ using Shape = std::vector<int64_t>;
 // "[2,3]": the spelling every error message uses for a shape.
 std::string shape_str(const Shape& shape);
 
+// `text` as an error message quotes it: at most `max_bytes`, then "...", so that a hostile file's
+// line, key or a library's message about it never lands in a message whole.
+std::string excerpt(const std::string& text, size_t max_bytes = 100);
+
 namespace detail {
 template <class... Args>
 std::string concat(const Args&... args) {

@@ -177,8 +177,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& where) {
       if (event == Event::object_start) keys.emplace_back();
     } else if (event == Event::key) {
       const std::string& key = parsed.get_ref<const std::string&>();
-      RF_CHECK(keys.back().insert(key).second, where, ": key \"",
-               key.size() <= 100 ? key : key.substr(0, 100) + "...",
+      RF_CHECK(keys.back().insert(key).second, where, ": key \"", excerpt(key),
                "\" appears twice in one object");
     } else if (event == Event::object_end) {
       keys.pop_back();
@@ -188,7 +187,8 @@ nlohmann::json parse_json(const std::string& text, const std::string& where) {
   try {
     return nlohmann::json::parse(text, check);
   } catch (const nlohmann::json::exception& e) {
-    RF_FAIL(where, ": not valid JSON (truncated or corrupt): ", e.what());
+    // nlohmann's message quotes the token it stopped at, which may be most of the file.
+    RF_FAIL(where, ": not valid JSON (truncated or corrupt): ", excerpt(e.what(), 200));
   }
 }
 
@@ -208,7 +208,7 @@ std::string json_excerpt(const nlohmann::json& j) {
   if (j.is_array()) return "an array of " + std::to_string(j.size()) + " values";
   if (j.is_object()) return "an object of " + std::to_string(j.size()) + " keys";
   const std::string text = j.dump();
-  return text.size() <= 100 ? text : text.substr(0, 100) + "...";
+  return excerpt(text);
 }
 
 }  // namespace repflow

@@ -35,11 +35,6 @@ bool parse_int(const std::string& s, int64_t* value) {
 
 bool has_space(const std::string& s) { return std::any_of(s.begin(), s.end(), is_space); }
 
-std::string excerpt(const std::string& line) {
-  constexpr size_t kMax = 100;
-  return line.size() <= kMax ? line : line.substr(0, kMax) + "...";
-}
-
 std::vector<std::string> read_lines(const std::string& path) {
   std::istringstream in(read_file(path));
   std::vector<std::string> lines;

@@ -24,10 +24,6 @@ bool parse_int(const std::string& s, int64_t* value);
 
 bool has_space(const std::string& s);
 
-// `line` as an error message quotes it: at most about 100 bytes, so that a huge or binary line
-// does not flood the message.
-std::string excerpt(const std::string& line);
-
 // The file's lines, line ends ('\n', '\r\n') removed. An Error when it cannot be read.
 std::vector<std::string> read_lines(const std::string& path);
 
