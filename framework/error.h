@@ -16,7 +16,7 @@ class Error : public std::runtime_error {
 
 using Shape = std::vector<int64_t>;
 
-// "[2,3]": the spelling every error message uses for a shape.
+// "[2,3]": the spelling every error message uses for a shape (the first 16 sizes of a longer one).
 std::string shape_str(const Shape& shape);
 
 // `text` as an error message quotes it: at most `max_bytes`, then "...", so that a hostile file's

@@ -1,5 +1,6 @@
 #include "framework/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/autograd.h"
@@ -19,7 +20,10 @@ Shape contiguous_strides(const Shape& shape) {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  // Checked: shapes are read from users' files (weights, .npy) before any tensor is made.
+  for (int64_t s : shape)
+    RF_CHECK(!__builtin_mul_overflow(n, s, &n), "shape ", shape_str(shape),
+             " has more elements than a 64-bit count holds");
   return n;
 }
 
@@ -34,9 +38,10 @@ void check_shape(const char* what, const Shape& shape) {
   int64_t n = 1;
   for (int64_t s : shape) {
     RF_CHECK(s >= 0, what, ": shape ", shape_str(shape), " has a negative size");
-    // Its bytes, and any index into it, must fit in 64 bits.
-    RF_CHECK(!__builtin_mul_overflow(n, s, &n) && n <= kMaxElements, what, ": shape ",
-             shape_str(shape), " has more than ", kMaxElements, " elements");
+    // Its bytes, and any index into it, must fit in 64 bits; so must its strides, which a size
+    // of 0 does not bound ([0, 2^40, 2^40] holds nothing, but its first stride overflows).
+    RF_CHECK(!__builtin_mul_overflow(n, std::max<int64_t>(s, 1), &n) && n <= kMaxElements, what,
+             ": shape ", shape_str(shape), " has sizes whose product is above ", kMaxElements);
   }
 }
 
