@@ -45,20 +45,20 @@ Device parse_device(const std::string& spec) {
   if (spec.rfind("cuda", 0) == 0) {
     int index = 0;
     if (spec.size() > 4) {
-      RF_CHECK(spec[4] == ':' && spec.size() > 5, "device: '", spec,
+      RF_CHECK(spec[4] == ':' && spec.size() > 5, "device: '", excerpt(spec),
                "' is not one of auto, cpu, cuda, cuda:N");
       char* end = nullptr;
       const long v = std::strtol(spec.c_str() + 5, &end, 10);
-      RF_CHECK(*end == '\0' && v >= 0, "device: '", spec, "' has a bad GPU index");
+      RF_CHECK(*end == '\0' && v >= 0, "device: '", excerpt(spec), "' has a bad GPU index");
       index = static_cast<int>(v);
     }
-    RF_CHECK(built_with_cuda(), "device: '", spec,
+    RF_CHECK(built_with_cuda(), "device: '", excerpt(spec),
              "' requested but this build has no CUDA backend (nvcc was not found at build time)");
-    RF_CHECK(index < cuda_device_count(), "device: '", spec, "' requested but only ",
+    RF_CHECK(index < cuda_device_count(), "device: '", excerpt(spec), "' requested but only ",
              cuda_device_count(), " GPU(s) are visible");
     return Device::cuda(index);
   }
-  RF_FAIL("device: '", spec, "' is not one of auto, cpu, cuda, cuda:N");
+  RF_FAIL("device: '", excerpt(spec), "' is not one of auto, cpu, cuda, cuda:N");
 }
 
 void synchronize(Device device) {

@@ -23,7 +23,8 @@ bool Flags::parse(int argc, char** argv, bool allow_positional) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0) {
-      RF_CHECK(allow_positional, program_, ": unexpected argument '", arg, "' (see --help)");
+      RF_CHECK(allow_positional, program_, ": unexpected argument '", excerpt(arg),
+               "' (see --help)");
       positional_.push_back(arg);
       continue;
     }
@@ -35,7 +36,7 @@ bool Flags::parse(int argc, char** argv, bool allow_positional) {
       name = name.substr(0, eq);
     }
     auto it = flags_.find(name);
-    RF_CHECK(it != flags_.end(), program_, ": unknown flag --", name, " (see --help)");
+    RF_CHECK(it != flags_.end(), program_, ": unknown flag --", excerpt(name), " (see --help)");
     const bool is_bool = it->second.default_value == "true" || it->second.default_value == "false";
     if (!has_value) {
       if (is_bool) {
@@ -44,7 +45,7 @@ bool Flags::parse(int argc, char** argv, bool allow_positional) {
                                                     std::string(argv[i + 1]) == "false");
         value = next_is_value ? argv[++i] : "true";
       } else {
-        RF_CHECK(i + 1 < argc, program_, ": flag --", name, " needs a value");
+        RF_CHECK(i + 1 < argc, program_, ": flag --", excerpt(name), " needs a value");
         value = argv[++i];
       }
     }
@@ -85,7 +86,7 @@ int64_t Flags::integer(const std::string& name) const {
   const std::string& v = flag(name).value;
   char* end = nullptr;
   const long long n = std::strtoll(v.c_str(), &end, 10);
-  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", v,
+  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", excerpt(v),
            "' is not an integer");
   return n;
 }
@@ -100,13 +101,14 @@ double Flags::number(const std::string& name) const {
   const std::string& v = flag(name).value;
   char* end = nullptr;
   const double x = std::strtod(v.c_str(), &end);
-  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", v, "' is not a number");
+  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", excerpt(v),
+           "' is not a number");
   return x;
 }
 
 bool Flags::boolean(const std::string& name) const {
   const std::string& v = flag(name).value;
-  RF_CHECK(v == "true" || v == "false", program_, ": flag --", name, ": '", v,
+  RF_CHECK(v == "true" || v == "false", program_, ": flag --", name, ": '", excerpt(v),
            "' is not true or false");
   return v == "true";
 }

@@ -122,7 +122,7 @@ const std::map<std::string, Defaults>& defaults_table() {
 
 const Defaults& defaults_of(const std::string& name) {
   const auto it = defaults_table().find(name);
-  RF_CHECK(it != defaults_table().end(), "unknown model '", name,
+  RF_CHECK(it != defaults_table().end(), "unknown model '", excerpt(name),
            "'; valid models: ", join(model_names()));
   return it->second;
 }
@@ -151,7 +151,7 @@ const std::vector<std::string>& model_option_names() {
 std::shared_ptr<Module> make_model(const std::string& name, const ModelOptions& options) {
   const auto it = factories().find(name);
   RF_CHECK(
-      it != factories().end(), "unknown network '", name,
+      it != factories().end(), "unknown network '", excerpt(name),
       "'; valid networks: ", join(network_names()),
       defaults_table().count(name) ? " (a preset is built from its ModelSpec: resolve_model)" : "");
   RF_CHECK(options.flow_iters >= 1 && options.reduced_channels >= 1 && options.flow_stages >= 0,
@@ -191,7 +191,7 @@ std::shared_ptr<Module> make_model(const ModelSpec& spec) {
 std::optional<FlowPosition> parse_flow_position(const std::string& text) {
   if (text == "none") return std::nullopt;
   const auto bad = [&text]() {
-    RF_FAIL("bad flow position '", text,
+    RF_FAIL("bad flow position '", excerpt(text),
             "'; valid: none, after<S> (after residual stage res<S>, S in 1..5), after<S>.<B> "
             "(after block B of res<S>)");
   };
@@ -215,7 +215,7 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
   // them (channels, weights, logits) well inside 64 bits.
   const auto integer = [&](long long min, long long max) {
     const auto v = parse_int(value);
-    RF_CHECK(v && *v >= min && *v <= max, "option ", flag, ": '", value,
+    RF_CHECK(v && *v >= min && *v <= max, "option ", flag, ": '", excerpt(value),
              "' is not an integer between ", min, " and ", max);
     return *v;
   };
@@ -224,7 +224,7 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
   } else if (flag == "width") {
     options->width = integer(1, 4096);
   } else if (flag == "stem") {
-    RF_CHECK(value == "imagenet" || value == "small", "option stem: '", value,
+    RF_CHECK(value == "imagenet" || value == "small", "option stem: '", excerpt(value),
              "' is not imagenet or small");
     options->stem = value == "small" ? ResNetStem::kSmall : ResNetStem::kImageNet;
   } else if (flag == "flow") {
@@ -234,13 +234,15 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
   } else if (flag == "flow-stages") {
     options->flow_stages = static_cast<int>(integer(1, 16));
   } else if (flag == "fcf") {
-    RF_CHECK(value == "true" || value == "false", "option fcf: '", value, "' is not true or false");
+    RF_CHECK(value == "true" || value == "false", "option fcf: '", excerpt(value),
+             "' is not true or false");
     options->fcf = value == "true";
   } else if (flag == "reduced-channels") {
     options->reduced_channels = integer(1, 65536);
   } else if (flag == "dropout") {
     const auto v = parse_float(value);
-    RF_CHECK(v && *v >= 0 && *v <= 1, "option dropout: '", value, "' is not a number in [0, 1]");
+    RF_CHECK(v && *v >= 0 && *v <= 1, "option dropout: '", excerpt(value),
+             "' is not a number in [0, 1]");
     options->dropout = *v;
   } else {
     RF_FAIL("unknown model option '", flag, "'; valid options: ", join(model_option_names()));

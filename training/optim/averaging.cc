@@ -85,14 +85,14 @@ void ParameterAverage::load_state(const std::map<std::string, Tensor>& state, in
   for (const auto& [name, avg] : averages_) expected.emplace(kAveragePrefix + name, &avg);
   for (const auto& [key, value] : state) {
     const auto it = expected.find(key);
-    RF_CHECK(it != expected.end(), "parameter averaging state: '", key,
+    RF_CHECK(it != expected.end(), "parameter averaging state: '", excerpt(key),
              "' is not average.<name> of a parameter or buffer of this module");
-    RF_CHECK(value.shape() == it->second->shape(), "parameter averaging state: '", key,
+    RF_CHECK(value.shape() == it->second->shape(), "parameter averaging state: '", excerpt(key),
              "' has shape ", shape_str(value.shape()), ", the module's tensor has ",
              shape_str(it->second->shape()));
   }
   for (const auto& [key, avg] : expected) {
-    RF_CHECK(state.count(key), "parameter averaging state: '", key, "' is missing");
+    RF_CHECK(state.count(key), "parameter averaging state: '", excerpt(key), "' is missing");
   }
   for (auto& [name, avg] : averages_) avg.copy_(state.at(kAveragePrefix + name));
   updates_ = updates;
@@ -123,7 +123,7 @@ AveragingOptions averaging_from_flags(const Flags& flags) {
   } else if (kind == "polyak") {
     o.kind = AveragingKind::kPolyak;
   } else {
-    RF_FAIL("flag --average: '", kind, "' is not none, ema or polyak");
+    RF_FAIL("flag --average: '", excerpt(kind), "' is not none, ema or polyak");
   }
   o.decay = flags.number("ema-decay");
   o.ema_warmup = flags.boolean("ema-warmup");

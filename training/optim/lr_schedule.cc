@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "framework/error.h"
+#include "framework/json_tensor.h"
 
 namespace repflow {
 
@@ -17,7 +18,8 @@ LrScheduleKind parse_kind(const std::string& text) {
   if (text == "step") return LrScheduleKind::kStep;
   if (text == "cosine") return LrScheduleKind::kCosine;
   if (text == "plateau") return LrScheduleKind::kPlateau;
-  RF_FAIL("flag --lr-schedule: '", text, "' is not one of constant, step, cosine, plateau");
+  RF_FAIL("flag --lr-schedule: '", excerpt(text),
+          "' is not one of constant, step, cosine, plateau");
 }
 
 std::vector<int64_t> parse_milestones(const std::string& text) {
@@ -28,11 +30,11 @@ std::vector<int64_t> parse_milestones(const std::string& text) {
   while (std::getline(s, item, ',')) {
     char* end = nullptr;
     const long long v = std::strtoll(item.c_str(), &end, 10);
-    RF_CHECK(!item.empty() && *end == '\0', "flag --lr-steps: '", item, "' in '", text,
-             "' is not an integer epoch");
+    RF_CHECK(!item.empty() && *end == '\0', "flag --lr-steps: '", excerpt(item), "' in '",
+             excerpt(text), "' is not an integer epoch");
     out.push_back(v);
   }
-  RF_CHECK(text.back() != ',', "flag --lr-steps: '", text, "' ends with a comma");
+  RF_CHECK(text.back() != ',', "flag --lr-steps: '", excerpt(text), "' ends with a comma");
   return out;
 }
 
@@ -43,11 +45,13 @@ int64_t warmup_length(const LrScheduleOptions& o, int64_t steps_per_epoch) {
 
 template <class T>
 T field(const nlohmann::json& j, const char* name) {
-  RF_CHECK(j.is_object() && j.contains(name), "plateau state: field '", name, "' is missing");
+  RF_CHECK(j.is_object() && j.contains(name), "plateau state: field '", excerpt(name),
+           "' is missing");
   try {
     return j.at(name).get<T>();
   } catch (const nlohmann::json::exception&) {
-    RF_FAIL("plateau state: field '", name, "' has the wrong type: ", j.at(name).dump());
+    RF_FAIL("plateau state: field '", excerpt(name),
+            "' has the wrong type: ", json_excerpt(j.at(name)));
   }
 }
 

@@ -18,8 +18,8 @@ const char kMomentumPrefix[] = "momentum.";
 double parse_number(const std::string& text, const std::string& flag, const std::string& entry) {
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
-  RF_CHECK(!text.empty() && *end == '\0' && std::isfinite(v), "flag --", flag, ": '", text,
-           "' in '", entry, "' is not a number");
+  RF_CHECK(!text.empty() && *end == '\0' && std::isfinite(v), "flag --", flag, ": '", excerpt(text),
+           "' in '", excerpt(entry), "' is not a number");
   return v;
 }
 
@@ -48,7 +48,7 @@ std::vector<ParamGroup> make_param_groups(const NamedTensors& params,
     slots[2 * i + (no_decay_1d && p.dim() < 2 ? 1 : 0)].params.emplace_back(name, p);
   }
   for (size_t i = 0; i < rules.size(); ++i) {
-    RF_CHECK(used[i], "parameter group rule '", rules[i].pattern,
+    RF_CHECK(used[i], "parameter group rule '", excerpt(rules[i].pattern),
              "' matches no parameter name (it is a substring of the dotted name, e.g. "
              "'flow' for 'layer2.0.flow.theta')");
   }
@@ -72,16 +72,16 @@ std::vector<GroupRule> parse_group_rules(const std::string& text, const std::str
     RF_CHECK((parts.size() == 2 || parts.size() == 3) && !parts[0].empty(), "flag --", flag, ": '",
              entry, "' is not pattern:lr_mult[:weight_decay]");
     GroupRule rule{parts[0], parse_number(parts[1], flag, entry), std::nullopt};
-    RF_CHECK(rule.lr_mult >= 0, "flag --", flag, ": learning-rate multiplier in '", entry,
+    RF_CHECK(rule.lr_mult >= 0, "flag --", flag, ": learning-rate multiplier in '", excerpt(entry),
              "' is negative");
     if (parts.size() == 3) {
       rule.weight_decay = parse_number(parts[2], flag, entry);
-      RF_CHECK(*rule.weight_decay >= 0, "flag --", flag, ": weight decay in '", entry,
+      RF_CHECK(*rule.weight_decay >= 0, "flag --", flag, ": weight decay in '", excerpt(entry),
                "' is negative");
     }
     rules.push_back(rule);
   }
-  RF_CHECK(text.back() != ',', "flag --", flag, ": '", text, "' ends with a comma");
+  RF_CHECK(text.back() != ',', "flag --", flag, ": '", excerpt(text), "' ends with a comma");
   return rules;
 }
 
@@ -94,10 +94,10 @@ Sgd::Sgd(std::vector<ParamGroup> groups, SgdOptions options)
            options_.momentum, ", dampening ", options_.dampening, ")");
   std::set<std::string> seen;
   for (const auto& g : groups_) {
-    RF_CHECK(g.weight_decay >= 0, "SGD: group '", g.name, "' has negative weight decay ",
+    RF_CHECK(g.weight_decay >= 0, "SGD: group '", excerpt(g.name), "' has negative weight decay ",
              g.weight_decay);
     for (const auto& [name, p] : g.params) {
-      RF_CHECK(seen.insert(name).second, "SGD: parameter '", name,
+      RF_CHECK(seen.insert(name).second, "SGD: parameter '", excerpt(name),
                "' is listed in more than one group");
     }
   }
@@ -184,9 +184,9 @@ void Sgd::load_state(const std::map<std::string, Tensor>& state) {
   std::map<std::string, Tensor> loaded;
   for (const auto& [key, value] : state) {
     const auto it = params.find(key);
-    RF_CHECK(it != params.end(), "SGD state: '", key,
+    RF_CHECK(it != params.end(), "SGD state: '", excerpt(key),
              "' is not momentum.<name> of a parameter of this optimiser");
-    RF_CHECK(value.shape() == it->second.shape(), "SGD state: '", key, "' has shape ",
+    RF_CHECK(value.shape() == it->second.shape(), "SGD state: '", excerpt(key), "' has shape ",
              shape_str(value.shape()), ", the parameter has ", shape_str(it->second.shape()));
     Tensor buf = Tensor::empty(value.shape(), it->second.device());
     buf.copy_(value);
