@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <new>
 
 #include "framework/error.h"
 #include "framework/parallel.h"
@@ -166,6 +167,11 @@ int run_main(const std::function<int()>& body) {
     return body();
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    // Sizes are bounded where they are read, but the bounds are generous: a large model or
+    // batch the machine cannot hold is still the user's input, not a bug.
+    std::cerr << "error: out of memory (a model, batch or clip size too large for this machine?)\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

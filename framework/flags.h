@@ -66,8 +66,9 @@ void apply_threads_flag(const Flags& flags);
 // is taken from the directory the user ran bazel in (BUILD_WORKING_DIRECTORY).
 std::string user_path(const std::string& path);
 
-// Runs a binary's body: a repflow::Error (bad input or usage) is printed as "error: ..." and
-// gives exit code 2, as the project's conventions say; other exceptions give 1.
+// Runs a binary's body: a repflow::Error (bad input or usage) or running out of memory is
+// printed as "error: ..." and gives exit code 2, as the project's conventions say; other
+// exceptions (a bug: library failures are turned into Errors where they happen) give 1.
 int run_main(const std::function<int()>& body);
 
 }  // namespace repflow

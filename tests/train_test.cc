@@ -364,6 +364,18 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
   }
 }
 
+// A run directory that cannot be made (here: below a regular file) used to escape as the
+// library's filesystem_error with exit status 1.
+TEST(Train, ARunDirectoryThatCannotBeMadeIsAnErrorNamingIt) {
+  const std::string file = test_tmp("a_file");
+  write_text(file, "x");
+  const CommandResult r = train(kSmall + "--epochs 1 --run-dir " + file + "/run");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("error: run directory " + file + "/run: cannot create it"),
+            std::string::npos)
+      << r.output;
+}
+
 }  // namespace
 }  // namespace repflow
 

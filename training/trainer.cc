@@ -396,7 +396,9 @@ std::string weights_path(const std::string& run_dir) { return run_dir + "/weight
 TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
                          const TrainerOptions& options) {
   if (options.data_parallel.root()) {
-    std::filesystem::create_directories(options.run_dir);
+    std::error_code ec;
+    std::filesystem::create_directories(options.run_dir, ec);
+    RF_CHECK(!ec, "run directory ", options.run_dir, ": cannot create it: ", ec.message());
     // A run killed in mid-save (kill -9, a lost machine) leaves its temporary file behind.
     remove_stale_temporaries(options.run_dir);
     write_file_atomic(options.run_dir + "/config.json", options.config.dump(2) + "\n");
