@@ -104,19 +104,36 @@ Image decode_png(const std::string& path, const std::string& bytes, int channels
   return image;
 }
 
-int32_t le32(const std::string& bytes, size_t at) {
+// Little-endian fields of a BMP header.
+int64_t le(const std::string& bytes, size_t at, int width_bytes) {
   uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(bytes[at + i]);
-  return static_cast<int32_t>(v);
+  for (int i = width_bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(bytes[at + i]);
+  return width_bytes == 4 ? static_cast<int32_t>(v) : static_cast<int64_t>(v);
 }
 
 // BMP through stb_image, after the header fields stb trusts are checked: a height of INT_MIN
-// (top-down rows are stored as a negative height, and stb negates it) and sizes beyond the limit.
+// (top-down rows are stored as a negative height, and stb negates it), sizes beyond the limit,
+// and pixel data shorter than the header's size says (stb fills what is missing with zeros, so a
+// 70-byte file claiming 8K became 100 MB of made-up pixels). Uncompressed BMP only, as stb.
 Image decode_bmp(const std::string& path, const std::string& bytes, int channels) {
-  RF_CHECK(bytes.size() >= 26, path, ": cannot read BMP: truncated header");
-  const int64_t width = le32(bytes, 18);
-  const int64_t height = le32(bytes, 22);
+  RF_CHECK(bytes.size() >= 30, path, ": cannot read BMP: truncated header");
+  const int64_t header = le(bytes, 14, 4);
+  const bool core = header == 12;  // OS/2's BITMAPCOREHEADER: 16-bit sizes
+  RF_CHECK(core || (header >= 40 && bytes.size() >= 34), path,
+           ": cannot read BMP: unknown header of ", header, " bytes");
+  const int64_t width = core ? le(bytes, 18, 2) : le(bytes, 18, 4);
+  const int64_t height = core ? le(bytes, 20, 2) : le(bytes, 22, 4);
+  const int64_t bits = core ? le(bytes, 24, 2) : le(bytes, 28, 2);
+  const int64_t compression = core ? 0 : le(bytes, 30, 4);
   check_size(path, width, height < 0 ? -height : height);
+  RF_CHECK(bits == 1 || bits == 4 || bits == 8 || bits == 16 || bits == 24 || bits == 32, path,
+           ": cannot read BMP: ", bits, " bits per pixel");
+  RF_CHECK(compression == 0 || compression == 3, path, ": cannot read BMP: compressed (method ",
+           compression, "), only uncompressed is read");
+  const int64_t row_bytes = (width * bits + 31) / 32 * 4;
+  const int64_t needed = le(bytes, 10, 4) + row_bytes * (height < 0 ? -height : height);
+  RF_CHECK(static_cast<int64_t>(bytes.size()) >= needed, path, ": cannot read BMP: truncated (",
+           bytes.size(), " bytes, the header needs ", needed, ")");
   Image image;
   int file_channels = 0;
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());

@@ -147,6 +147,14 @@ TEST(ReadImage, TheFormatComesFromTheSignatureNotTheName) {
   EXPECT_ERROR_CONTAINS(read_image(gif), gif + ": cannot read image: not a JPEG, PNG or BMP file");
 }
 
+// stb_image filled missing pixel data with zeros: a made-up image instead of an error.
+TEST(ReadImage, ABmpShorterThanItsHeaderSaysIsRefused) {
+  const std::string path = test_tmp("short.bmp");
+  write_text(path, bmp_header(64, 64, 100));
+  EXPECT_ERROR_CONTAINS(read_image(path, 3),
+                        path + ": cannot read BMP: truncated (154 bytes, the header needs 12342)");
+}
+
 // stb_image negated a height of INT_MIN (a top-down BMP's rows are a negative height).
 TEST(ReadImage, ABmpHeightOfIntMinIsRefused) {
   const std::string path = test_tmp("int_min.bmp");
