@@ -24,7 +24,7 @@ namespace {
 std::vector<uint32_t> bits(const Tensor& t) {
   const std::vector<float> v = t.to_vector();
   std::vector<uint32_t> b(v.size());
-  std::memcpy(b.data(), v.data(), v.size() * 4);
+  if (!v.empty()) std::memcpy(b.data(), v.data(), v.size() * 4);  // data() of empty may be null
   return b;
 }
 
