@@ -125,22 +125,20 @@ Image decode_bmp(const std::string& path, const std::string& bytes, int channels
   const int64_t height = core ? le(bytes, 20, 2) : le(bytes, 22, 4);
   const int64_t bits = core ? le(bytes, 24, 2) : le(bytes, 28, 2);
   const int64_t compression = core ? 0 : le(bytes, 30, 4);
-  check_size(path, width, height < 0 ? -height : height);
+  const int64_t rows = height < 0 ? -height : height;  // negative: stored top-down
+  check_size(path, width, rows);
   RF_CHECK(bits == 1 || bits == 4 || bits == 8 || bits == 16 || bits == 24 || bits == 32, path,
            ": cannot read BMP: ", bits, " bits per pixel");
   RF_CHECK(compression == 0 || compression == 3, path, ": cannot read BMP: compressed (method ",
            compression, "), only uncompressed is read");
   const int64_t row_bytes = (width * bits + 31) / 32 * 4;
-  const int64_t needed = le(bytes, 10, 4) + row_bytes * (height < 0 ? -height : height);
+  const int64_t needed = le(bytes, 10, 4) + row_bytes * rows;
   RF_CHECK(static_cast<int64_t>(bytes.size()) >= needed, path, ": cannot read BMP: truncated (",
            bytes.size(), " bytes, the header needs ", needed, ")");
   Image image;
   int file_channels = 0;
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
-  RF_CHECK(stbi_info_from_memory(data, size, &image.width, &image.height, &file_channels), path,
-           ": cannot read BMP: ", stbi_failure_reason());
-  check_size(path, image.width, image.height);
   const std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
       stbi_load_from_memory(data, size, &image.width, &image.height, &file_channels, channels),
       stbi_image_free);
