@@ -4,7 +4,6 @@
 // at build time, they follow every change of a format.
 #include <stb_image_write.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -15,6 +14,7 @@
 #include "framework/flags.h"
 #include "framework/image_io.h"
 #include "framework/json_tensor.h"
+#include "framework/read_file.h"
 #include "framework/weights.h"
 #include "models/registry.h"
 #include "tools/video_writer.h"
@@ -32,16 +32,6 @@ Tensor ramp(const Shape& shape) {
 }
 
 NamedTensors small_state() { return {{"conv.weight", ramp({2, 1, 3})}, {"fc.bias", ramp({2})}}; }
-
-std::string read_back(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  RF_CHECK(f, path, ": cannot read back");
-  std::string bytes;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) bytes.append(buffer, n);
-  std::fclose(f);
-  return bytes;
-}
 
 Image picture(int width, int height, int channels) {
   Image image{width, height, channels, {}};
@@ -93,7 +83,7 @@ std::string video(VideoCodec codec, const std::string& extension) {
   const std::string path =
       (std::filesystem::temp_directory_path() / ("make_seeds_video" + extension)).string();
   write_video(path, spec);
-  std::string bytes = read_back(path);
+  std::string bytes = read_file(path);
   std::filesystem::remove(path);
   return bytes;
 }
@@ -110,12 +100,12 @@ const std::map<std::string, std::function<std::string(const std::string& path)>>
       {"weights_plain.json",
        [](const std::string& path) {
          save_weights(path, small_state(), TensorEncoding::kPlain);
-         return read_back(path);
+         return read_file(path);
        }},
       {"weights_base64.json",
        [](const std::string& path) {
          save_weights(path, small_state(), TensorEncoding::kBase64);
-         return read_back(path);
+         return read_file(path);
        }},
       {"weights_meta.json",
        [](const std::string& path) {
@@ -125,7 +115,7 @@ const std::map<std::string, std::function<std::string(const std::string& path)>>
          meta.input.frames = 8;
          meta.input.size = 32;
          save_weights(path, small_state(), {{"meta", weights_meta_to_json(meta)}});
-         return read_back(path);
+         return read_file(path);
        }},
       {"checkpoint.json",
        [](const std::string& path) {
@@ -138,7 +128,7 @@ const std::map<std::string, std::function<std::string(const std::string& path)>>
                       {"global_step", 12},
                       {"config", {{"flags", {{"model", "resnet10_2d_tiny"}}}}}};
          save_checkpoint(path, c);
-         return read_back(path);
+         return read_file(path);
        }},
       {"tensor_plain.json",
        [](const std::string&) {
@@ -172,12 +162,12 @@ const std::map<std::string, std::function<std::string(const std::string& path)>>
       {"rgba.png",
        [](const std::string& path) {
          write_png(path, picture(6, 4, 4));
-         return "\x03" + read_back(path);
+         return "\x03" + read_file(path);
        }},
       {"grey.png",
        [](const std::string& path) {
          write_png(path, picture(7, 5, 1));
-         return std::string(1, '\0') + read_back(path);
+         return std::string(1, '\0') + read_file(path);
        }},
       {"h264.mp4",
        [](const std::string&) { return std::string(1, '\0') + video(VideoCodec::kH264, ".mp4"); }},
@@ -240,7 +230,7 @@ const std::map<std::string, std::function<std::string(const std::string& path)>>
          MetricsLog log(path);
          log.append({{"epoch", 1}, {"train_loss", 1.5}, {"val_top1", 0.5}, {"seconds", 2.5}});
          log.append({{"epoch", 2}, {"train_loss", 1.2}, {"val_top1", 0.75}, {"lr", 0.1}});
-         return read_back(path);
+         return read_file(path);
        }},
       {"default.args",
        [](const std::string&) {
