@@ -21,8 +21,13 @@ const std::string& scratch_dir() {
     const std::string root = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm"
                              : base && *base                 ? base
                                                              : "/tmp";
-    const std::string path = root + "/repflow-fuzz-" + std::to_string(::getpid());
-    std::filesystem::create_directories(path);
+    // mkdtemp, not the pid: sandboxed tests run in PID namespaces, where two harnesses running
+    // side by side have the same pid and share /dev/shm.
+    std::string path = root + "/repflow-fuzz-XXXXXX";
+    if (!::mkdtemp(path.data())) {
+      std::fprintf(stderr, "fuzz: cannot create a directory under %s\n", root.c_str());
+      std::abort();
+    }
     std::atexit([] {
       std::error_code ec;
       std::filesystem::remove_all(scratch_dir(), ec);

@@ -16,7 +16,7 @@ namespace repflow::fuzz {
 // so a longer message carries the input itself.
 constexpr size_t kMaxMessageBytes = 2000;
 
-// This process's scratch directory (under /dev/shm, else TEST_TMPDIR or /tmp), created on first
+// This process's own scratch directory (under /dev/shm, else TEST_TMPDIR or /tmp), created on first
 // use and removed at exit.
 const std::string& scratch_dir();
 // Writes `bytes` to scratch_dir()/name (replacing it) and returns the path.

@@ -4,7 +4,7 @@
 # when the harness is built with libFuzzer (--config=fuzz), fuzzes from the seeds. Under
 # `bazel run` the corpus is fuzz/corpus/NAME in the workspace (kept between runs) and findings go
 # to fuzz/findings/; under `bazel test` both live in the test's directories and fuzzing lasts
-# REPFLOW_FUZZ_SECONDS (default 20) seconds.
+# REPFLOW_FUZZ_SECONDS (default 20) seconds, from a fixed seed.
 set -euo pipefail
 mode=$1 binary=$2 name=$3
 shift 3
@@ -34,7 +34,9 @@ if [ "$mode" = run ]; then
   flags+=(-artifact_prefix="$root/findings/$name-")
 else
   corpus=$TEST_TMPDIR/corpus
-  flags+=(-max_total_time="${REPFLOW_FUZZ_SECONDS:-20}")
+  # A fixed seed: a test run mutates the same way every time, so that what it finds is found
+  # again by the same command (long runs under `bazel run` draw a new seed each time).
+  flags+=(-seed=1 -max_total_time="${REPFLOW_FUZZ_SECONDS:-20}")
   flags+=(-artifact_prefix="${TEST_UNDECLARED_OUTPUTS_DIR:-$TEST_TMPDIR}/")
 fi
 mkdir -p "$corpus"

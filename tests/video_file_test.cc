@@ -8,6 +8,10 @@
 #include <filesystem>
 #include <random>
 
+extern "C" {
+#include <libavutil/mem.h>
+}
+
 #include "framework/error.h"
 #include "tests/test_util.h"
 #include "tests/video_fixture.h"
@@ -209,6 +213,19 @@ TEST(VideoFile, AHeaderClaimingHugeFramesIsRefusedBeforeDecoding) {
             1);
   EXPECT_ERROR_CONTAINS(VideoFile(dir + "/huge.avi"),
                         dir + "/huge.avi: frames of 100000x100000 are larger than the");
+}
+
+// A frame within kMaxVideoPixels can still need one buffer of 265 MB (8K at 16-bit RGBA), which
+// a few kilobytes of a hostile file can claim: FFmpeg's single allocations are bounded.
+TEST(VideoFile, FFmpegAllocationsAreBoundedOnceAVideoIsOpened) {
+  const std::string path = test_tmp("bounded.avi");
+  write_video(path, spec_of(VideoCodec::kMjpeg, 2, 1, 0));
+  VideoFile video(path);
+  void* small = av_malloc(kMaxVideoAllocationBytes);
+  EXPECT_NE(small, nullptr);
+  av_free(small);
+  EXPECT_EQ(av_malloc(kMaxVideoAllocationBytes + 1), nullptr);
+  EXPECT_EQ(av_realloc(nullptr, kMaxVideoAllocationBytes + 1), nullptr);
 }
 
 TEST(VideoFile, AFileCutShortBeforeItsIndexIsAnError) {

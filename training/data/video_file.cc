@@ -7,12 +7,14 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/mem.h>
 }
 
 #include "framework/error.h"
@@ -132,6 +134,10 @@ struct VideoFile::State {
   }
 
   [[noreturn]] void fail(const std::string& what, int code) const {
+    if (code == AVERROR(ENOMEM)) {
+      RF_FAIL(path, ": ", what, ": ", ffmpeg_reason(code), " (FFmpeg may allocate at most ",
+              kMaxVideoAllocationBytes >> 20, " MB at once)");
+    }
     check_ffmpeg(code, path, what);
     RF_FAIL(path, ": ", what);  // not reached: codes passed here are errors
   }
@@ -490,6 +496,8 @@ struct VideoFile::State {
 VideoFile::VideoFile(const std::string& path, VideoReadOptions options)
     : s_(std::make_unique<State>()) {
   quiet_ffmpeg_log();
+  static std::once_flag limit_once;
+  std::call_once(limit_once, [] { av_max_alloc(kMaxVideoAllocationBytes); });
   s_->path = path;
   s_->options = options;
   RF_CHECK(options.threads >= 1 && options.threads <= 64, path, ": ", options.threads,

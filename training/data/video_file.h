@@ -8,6 +8,7 @@
 // in its order. Frames come out as 8-bit RGB (training/data/rgb_converter.h).
 //
 // One VideoFile is used by one thread at a time; the loader opens one per clip on each worker.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +41,11 @@ struct VideoInfo {
 // The largest frames read (width x height), before any scaling: the same as for images. A
 // header claiming more is refused before anything is allocated for it.
 constexpr int64_t kMaxVideoPixels = kMaxImagePixels;
+// The largest single allocation FFmpeg may make while reading (av_max_alloc, set for the whole
+// process by the first VideoFile): a frame's plane of kMaxVideoPixels at 8 bytes a pixel
+// (16-bit RGBA) is 265 MB, and a few kilobytes of a hostile file can claim one; the planes of
+// any 8K 4:2:0 frame, even at 16 bits, stay under 70 MB.
+constexpr size_t kMaxVideoAllocationBytes = size_t{256} << 20;
 // The most packets a video may hold (over 90 hours at 30 frames a second): the packet scan keeps
 // a few words per packet, and a longer video is not a clip source.
 constexpr int64_t kMaxVideoPackets = 10000000;
