@@ -1,12 +1,38 @@
 #include "models/flow_block.h"
 
 #include "ops/batch_norm/batch_norm.h"
+#include "ops/cat/cat.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/reduce/reduce.h"
 #include "ops/slice/slice.h"
 #include "ops/view/view.h"
 
 namespace repflow {
+namespace {
+
+constexpr std::pair<FlowFusion, const char*> kFusionNames[] = {
+    {FlowFusion::kNone, "none"},
+    {FlowFusion::kAdd, "add"},
+    {FlowFusion::kMultiply, "multiply"},
+    {FlowFusion::kLayerMultiply, "layer-multiply"},
+    {FlowFusion::kConcat, "concat"}};
+
+}  // namespace
+
+FlowFusion parse_flow_fusion(const std::string& text) {
+  std::string valid;
+  for (const auto& [fusion, name] : kFusionNames) {
+    if (text == name) return fusion;
+    valid += (valid.empty() ? "" : ", ") + std::string(name);
+  }
+  RF_FAIL("unknown flow fusion '", excerpt(text), "'; valid: ", valid);
+}
+
+const char* flow_fusion_name(FlowFusion fusion) {
+  for (const auto& [f, name] : kFusionNames)
+    if (f == fusion) return name;
+  RF_FAIL("flow_fusion_name: unknown fusion");
+}
 
 FlowBlock::FlowBlock(int64_t channels, FlowBlockOptions options) : options_(options) {
   RF_CHECK(channels > 0 && options.reduced_channels > 0 && options.n_iter >= 1,
@@ -19,8 +45,18 @@ FlowBlock::FlowBlock(int64_t channels, FlowBlockOptions options) : options_(opti
       "expand",
       std::make_shared<Conv>(2 * r, c, std::vector<int64_t>{1, 1, 1}, one, /*bias=*/false));
   if (options.batch_norm) bn_ = register_module("bn", std::make_shared<BatchNorm>(c));
-  const ops::FlowParams d =
-      ops::default_flow_params(options.learnable_gradients, options.learnable_sobel);
+  if (options.fusion == FlowFusion::kLayerMultiply || options.fusion == FlowFusion::kConcat) {
+    const bool concat = options.fusion == FlowFusion::kConcat;
+    ops::ConvOptions pad;
+    if (!concat) pad.padding = {0, 1, 1};
+    fuse_ = register_module("fuse", std::make_shared<Sequential>());
+    fuse_
+        ->add(std::make_shared<Conv>(concat ? 2 * c : c, c,
+                                     std::vector<int64_t>{1, concat ? 1 : 3, concat ? 1 : 3}, pad,
+                                     /*bias=*/false))
+        .add(std::make_shared<BatchNorm>(c));
+  }
+  const ops::FlowParams d = ops::default_flow_params(options.learned);
   // Registered under their own names, in table order; requires_grad comes from the defaults.
   for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
     const Tensor& value = d[spec.id];
@@ -51,8 +87,21 @@ Tensor FlowBlock::flow(const Tensor& x) {
 Tensor FlowBlock::forward(const Tensor& x) {
   Tensor y = expand_->forward(flow(x));
   if (bn_) y = bn_->forward(y);
-  if (!options_.residual) return y;
-  return ops::relu(ops::narrow(x, 2, 0, x.size(2) - 1) + y);
+  if (options_.fusion == FlowFusion::kNone) return y;
+  const Tensor features = ops::narrow(x, 2, 0, x.size(2) - 1);
+  switch (options_.fusion) {
+    case FlowFusion::kAdd:
+      return ops::relu(features + y);
+    case FlowFusion::kMultiply:
+      return ops::relu(features * y);
+    case FlowFusion::kLayerMultiply:
+      return ops::relu(features * fuse_->forward(y));
+    case FlowFusion::kConcat:
+      return ops::relu(fuse_->forward(ops::cat({features, y}, 1)));
+    case FlowFusion::kNone:
+      break;
+  }
+  return y;
 }
 
 FlowOfFlow::FlowOfFlow(int64_t channels, int stages, bool conv_between, FlowBlockOptions options) {

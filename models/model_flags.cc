@@ -14,12 +14,19 @@ const std::map<std::string, std::string>& option_help() {
       {"classes", "model option: number of classes"},
       {"width", "model option: channels of res1 and res2 (ResNets)"},
       {"stem", "model option: imagenet (7x7 stride 2 + max pool) or small (3x3 stride 1)"},
-      {"flow", "model option: flow block position none | after<S> | after<S>.<B>"},
+      {"flow", "model option: flow block position none | input | after<S> | after<S>.<B>"},
       {"flow-iters", "model option: TV-L1 iterations of the flow layer"},
       {"flow-stages", "model option: flow-of-flow stages (2 when --fcf is given without it)"},
       {"fcf", "model option: conv + BN + ReLU between flow-of-flow stages (true/false)"},
       {"reduced-channels", "model option: channels of the flow block's bottleneck"},
       {"dropout", "model option: dropout before the classifier"},
+      {"flow-learn",
+       "model option: flow parameter groups learned, none | all | a comma list of tlt (tau, "
+       "lambda, theta), div (divergence taps), grad (flow-gradient taps), sobel (image-gradient "
+       "kernels); the rest stay fixed"},
+      {"fusion",
+       "model option: how the flow joins the RGB features, none | add | multiply | "
+       "layer-multiply | concat, or late (an RGB network's scores averaged in)"},
   };
   return help;
 }

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 
+#include "models/late_fusion.h"
 #include "models/reference/kinetics.h"
 
 namespace repflow {
@@ -37,6 +38,8 @@ FlowSpec flow_spec(const ModelOptions& o) {
   spec.position = *o.flow;
   spec.block.reduced_channels = o.reduced_channels;
   spec.block.n_iter = o.flow_iters;
+  spec.block.learned = o.flow_learn;
+  spec.block.fusion = o.fusion;
   spec.stages = o.flow_stages > 0 ? o.flow_stages : (o.fcf ? 2 : 1);
   spec.conv_between = o.fcf;
   return spec;
@@ -75,7 +78,15 @@ const std::map<std::string, Factory>& factories() {
           r.stem = o.stem;
           if (o.flow) r.flow = flow_spec(o);
           r.dropout = o.dropout.value_or(0.0f);
-          return std::make_shared<ResNet>(r);
+          auto net = std::make_shared<ResNet>(r);
+          if (!o.late_fusion) return std::shared_ptr<Module>(net);
+          RF_CHECK(o.flow,
+                   "fusion late averages an RGB network's scores with a flow network's: "
+                   "it needs a flow position, not none");
+          ResNetOptions rgb = r;
+          rgb.flow.reset();
+          return std::shared_ptr<Module>(
+              std::make_shared<LateFusion>(std::make_shared<ResNet>(rgb), net));
         };
       }
     }
@@ -104,7 +115,8 @@ const std::map<std::string, Defaults>& defaults_table() {
                                  {"stem", "imagenet"}, {"flow", "after3"},
                                  {"flow-iters", "10"}, {"flow-stages", "1"},
                                  {"fcf", "false"},     {"reduced-channels", "32"},
-                                 {"dropout", "0"}};
+                                 {"dropout", "0"},     {"flow-learn", "tlt,div"},
+                                 {"fusion", "add"}};
     std::map<std::string, Defaults> t;
     for (const std::string& name : network_names()) t[name] = {name, resnet};
     t["kinetics_repflow_r50"] = {
@@ -143,8 +155,8 @@ std::vector<std::string> model_names() {
 
 const std::vector<std::string>& model_option_names() {
   static const std::vector<std::string> names = {
-      "classes",          "width",  "stem", "flow", "flow-iters", "flow-stages", "fcf",
-      "reduced-channels", "dropout"};
+      "classes",          "width",   "stem",       "flow",  "flow-iters", "flow-stages", "fcf",
+      "reduced-channels", "dropout", "flow-learn", "fusion"};
   return names;
 }
 
@@ -175,6 +187,9 @@ ModelSpec resolve_model(const std::string& name, const OptionValues& given) {
   }
   if (given.count("fcf") && given.at("fcf") == "true" && !given.count("flow-stages"))
     spec.options["flow-stages"] = "2";
+  if (given.count("flow") && given.at("flow") == "input" && !given.count("fusion") &&
+      spec.options.count("fusion"))
+    spec.options["fusion"] = "none";
   typed_options(spec.options);  // checks every value now, naming its option
   return spec;
 }
@@ -190,10 +205,11 @@ std::shared_ptr<Module> make_model(const ModelSpec& spec) {
 
 std::optional<FlowPosition> parse_flow_position(const std::string& text) {
   if (text == "none") return std::nullopt;
+  if (text == "input") return FlowPosition{0, -1};
   const auto bad = [&text]() {
     RF_FAIL("bad flow position '", excerpt(text),
-            "'; valid: none, after<S> (after residual stage res<S>, S in 1..5), after<S>.<B> "
-            "(after block B of res<S>)");
+            "'; valid: none, input (on the RGB frames), after<S> (after residual stage res<S>, "
+            "S in 1..5), after<S>.<B> (after block B of res<S>)");
   };
   if (text.rfind("after", 0) != 0) bad();
   const std::string rest = text.substr(5);
@@ -239,6 +255,20 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
     options->fcf = value == "true";
   } else if (flag == "reduced-channels") {
     options->reduced_channels = integer(1, 65536);
+  } else if (flag == "flow-learn") {
+    options->flow_learn = ops::FlowLearned::parse(value);
+  } else if (flag == "fusion") {
+    options->late_fusion = value == "late";
+    if (options->late_fusion) {
+      options->fusion = FlowFusion::kNone;
+    } else {
+      try {
+        options->fusion = parse_flow_fusion(value);
+      } catch (const Error&) {
+        RF_FAIL("option fusion: '", excerpt(value),
+                "' is not none, late, add, multiply, layer-multiply or concat");
+      }
+    }
   } else if (flag == "dropout") {
     const auto v = parse_float(value);
     RF_CHECK(v && *v >= 0 && *v <= 1, "option dropout: '", excerpt(value),

@@ -31,15 +31,25 @@ namespace repflow {
 
 // Flag names (as set_model_option takes them) in brackets.
 struct ModelOptions {
-  int64_t classes = 400;                              // [classes]
-  int64_t width = 64;                                 // [width] channels of res1 and res2
-  ResNetStem stem = ResNetStem::kImageNet;            // [stem] imagenet | small
-  std::optional<FlowPosition> flow = FlowPosition{};  // [flow] none | after<S> | after<S>.<B>
-  int flow_iters = 10;                                // [flow-iters]
+  int64_t classes = 400;                    // [classes]
+  int64_t width = 64;                       // [width] channels of res1 and res2
+  ResNetStem stem = ResNetStem::kImageNet;  // [stem] imagenet | small
+  // [flow] none | input | after<S> | after<S>.<B>
+  std::optional<FlowPosition> flow = FlowPosition{};
+  int flow_iters = 10;  // [flow-iters]
+  // [flow-learn] the flow parameter groups learned: none | all | a comma list of tlt, div, grad,
+  // sobel (ops::FlowLearned); the others are fixed at the paper's values.
+  ops::FlowLearned flow_learn;
   // [flow-stages] flow-of-flow: stages chained, each T -> T - 1. 0: 1, or 2 with fcf.
   int flow_stages = 0;
   bool fcf = false;               // [fcf] flow-conv-flow: a (1,3,3) conv + BN + ReLU between stages
   int64_t reduced_channels = 32;  // [reduced-channels] C' of a FlowBlock, the published bottleneck
+  // [fusion] how the flow joins the RGB features (Fig. 4): none | add | multiply | layer-multiply
+  // | concat (FlowFusion, in the flow block), or late: a second network of the same backbone
+  // without flow sees the clip too, and the two networks' scores are averaged (the flow
+  // network's block then fuses nothing). Unset with flow input: none.
+  FlowFusion fusion = FlowFusion::kAdd;
+  bool late_fusion = false;
   // [dropout] before the classifier; unset: 0 for the ResNets, 0.5 for kinetics_repflow_r50.
   std::optional<float> dropout;
 };
@@ -66,12 +76,14 @@ const std::vector<std::string>& model_option_names();
 OptionValues model_defaults(const std::string& name);
 // `name`'s defaults with `given` applied; a preset becomes its network. Errors name an unknown
 // model, an option that does not apply to it (listing those that do) and a bad value. Given
-// `fcf` true without `flow-stages`, the flow of flow has two stages.
+// `fcf` true without `flow-stages`, the flow of flow has two stages; given `flow` input without
+// `fusion`, the fusion is none.
 ModelSpec resolve_model(const std::string& name, const OptionValues& given);
 // Builds a resolved spec (resolve_model's result, or a weight file's record of one).
 std::shared_ptr<Module> make_model(const ModelSpec& spec);
 
-// "none" -> nullopt; "after3" -> {3, -1}; "after3.1" -> {3, 1}. Anything else is an Error.
+// "none" -> nullopt; "input" -> {0, -1}; "after3" -> {3, -1}; "after3.1" -> {3, 1}. Anything
+// else is an Error.
 std::optional<FlowPosition> parse_flow_position(const std::string& text);
 // Sets the option a flag names (without the leading dashes) from its text; a flag without a
 // value (fcf) takes "true" or "false". Unknown flags and bad values are Errors listing the valid

@@ -175,14 +175,18 @@ ResNet::ResNet(const ResNetOptions& options) : options_(options) {
   if (options.flow) {
     const FlowSpec& f = *options.flow;
     const int stage = f.position.stage;
-    RF_CHECK(stage >= 1 && stage <= 5,
-             "ResNet: flow stage must be 1..5 (res1 = stem, res2..res5 = ", "layer1..layer4), got ",
-             stage);
+    RF_CHECK(stage >= 0 && stage <= 5,
+             "ResNet: flow stage must be 0..5 (0 = the input, res1 = stem, res2..res5 = ",
+             "layer1..layer4), got ", stage);
     RF_CHECK(f.position.block < 0 || (stage >= 2 && f.position.block < blocks[stage - 2]),
              "ResNet: res", stage, " of ResNet-", options.depth, " has no block ",
              f.position.block);
     RF_CHECK(f.stages >= 1, "ResNet: flow stages must be positive, got ", f.stages);
-    const int64_t c = channels[stage - 1];
+    const int64_t c = stage == 0 ? 3 : channels[stage - 1];
+    RF_CHECK(stage > 0 || f.block.fusion == FlowFusion::kNone, "ResNet: fusion ",
+             flow_fusion_name(f.block.fusion),
+             " joins the flow with the features it was computed from, which on the input are the "
+             "frames themselves: a flow on the input takes fusion none (or late)");
     if (f.stages == 1)
       flow_ = register_module("flow", std::make_shared<FlowBlock>(c, f.block));
     else
@@ -197,7 +201,7 @@ bool ResNet::flow_after(int stage, int block) const {
   if (!flow_) return false;
   const FlowPosition& p = options_.flow->position;
   if (p.stage != stage) return false;
-  const int last = stage == 1 ? -1 : static_cast<int>(layers_[stage - 2].size()) - 1;
+  const int last = stage <= 1 ? -1 : static_cast<int>(layers_[stage - 2].size()) - 1;
   return (p.block < 0 ? last : p.block) == block;
 }
 
@@ -213,9 +217,10 @@ Tensor ResNet::forward(const Tensor& x) {
            " (the number of flow stages)");
   const int64_t n = x.size(0);
   const bool per_frame = options_.kind == ResNetKind::k2d;
+  const Tensor input = flow_after(0, -1) ? flow_->forward(x) : x;
   Tensor y;
   if (per_frame) {
-    y = ops::relu(bn1_->forward(conv1_->forward(clip_to_frames(x))));
+    y = ops::relu(bn1_->forward(conv1_->forward(clip_to_frames(input))));
     if (options_.stem == ResNetStem::kImageNet) {
       ops::PoolOptions pool;
       pool.kernel = {3, 3};
@@ -224,7 +229,7 @@ Tensor ResNet::forward(const Tensor& x) {
       y = ops::max_pool(y, pool);
     }
   } else {
-    y = stem_->forward(x);
+    y = stem_->forward(input);
   }
   if (flow_after(1, -1)) y = apply_flow(y, n);
   for (size_t s = 0; s < layers_.size(); ++s) {

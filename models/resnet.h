@@ -19,8 +19,11 @@
 // Flow positions follow the residual stages res1..res5 of the ResNet papers: res1 is the stem
 // (conv1 + max pool, or the video stem), res2..res5 are torchvision's layer1..layer4. "After
 // block 3", the paper's best position and the published Kinetics model's, is after res3
-// (layer2). Each flow stage turns T frames into T - 1; the frames that remain go on through the
-// network.
+// (layer2). Stage 0 is the RGB input itself (Table 1's first row): the flow block then works on
+// the 3 colour channels and its fusion must be none, so that the network sees the flow's
+// representation (3 channels out, after its BN) rather than the frames plus a correction (a
+// ReLU after a residual sum would also cut off the normalised frames' negative values). Each
+// flow stage turns T frames into T - 1; the frames that remain go on through the network.
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,7 +37,7 @@ namespace repflow {
 enum class ResNetKind { k2d, k2plus1d, k3d };
 
 struct FlowPosition {
-  int stage = 3;   // after res<stage>, 1..5
+  int stage = 3;   // after res<stage>, 1..5; 0: on the input, before any conv
   int block = -1;  // >= 0: after block `block` of that stage instead of its end (stages 2..5)
 };
 

@@ -31,7 +31,7 @@ TEST(FlowGpuTest, MatchesCpu) {
   if (skip_without_gpu()) GTEST_SKIP();
   for (const Case& c : kCases) {
     SCOPED_TRACE(shape_str(c.shape) + " n_iter " + std::to_string(c.n_iter));
-    const ops::FlowParams p = ops::default_flow_params(true, true);
+    const ops::FlowParams p = ops::default_flow_params(ops::FlowLearned::all());
     // Intensities where all thresholding cases occur. The schedules sum in different orders
     // and nvcc fuses multiply-adds, so values agree to float rounding amplified by the
     // iterations, not bit for bit; the parameter gradients are sums over every pixel and

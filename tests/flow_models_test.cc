@@ -2,6 +2,9 @@
 // FlowBlock and flow-of-flow stacks.
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "framework/generator.h"
 #include "models/flow_block.h"
 #include "models/reference/reference_flow_layer.h"
 #include "tests/gradcheck.h"
@@ -89,23 +92,64 @@ TEST(FlowBlock, ShapesOfBlockAndStacks) {
                         "FlowBlock: input [2,3,1,5,6] is not (N, C, T, H, W) with T >= 2");
 }
 
+// Every fusion of Fig. 4, through the fusion's own conv and BN where it has them.
 TEST(FlowBlock, GradientsForInputAndEveryParameter) {
-  FlowBlockOptions o;
-  o.reduced_channels = 2;
-  o.n_iter = 2;
-  o.batch_norm = false;  // batch statistics make every output depend on every input: slow check
-  o.learnable_gradients = o.learnable_sobel = true;
-  FlowBlock block(2, o);
-  // A seed for which no pixel changes thresholding branch within the step (see above).
-  std::vector<Tensor> inputs{random_leaf({1, 2, 3, 4, 5}, 111)};
-  for (const Tensor& p : parameters(block)) inputs.push_back(p);
-  GradcheckOptions options;
-  // Features are rescaled to [0, 255] inside, so a step of 1e-3 in a parameter moves the
-  // thresholds of many pixels; a smaller one keeps them in their branch.
-  options.rtol = options.atol = 5e-3;
-  options.eps = 1e-4;
-  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return block.forward(in[0]); }, inputs,
-                   options);
+  for (const char* fusion : {"none", "add", "multiply", "layer-multiply", "concat"}) {
+    SCOPED_TRACE(fusion);
+    FlowBlockOptions o;
+    o.reduced_channels = 2;
+    o.n_iter = 2;
+    o.batch_norm = false;  // batch statistics make every output depend on every input: slow
+    o.learned = ops::FlowLearned::all();
+    o.fusion = parse_flow_fusion(fusion);
+    manual_seed(7);  // the same initial weights whichever tests ran before
+    FlowBlock block(2, o);
+    // The fusion's BN with fixed statistics: batch statistics of 40 values per channel amplify
+    // float rounding in the numeric gradient beyond the tolerance.
+    block.eval();
+    // A seed for which no pixel changes thresholding branch within the step (see above).
+    std::vector<Tensor> inputs{random_leaf({1, 2, 3, 4, 5}, 113)};
+    for (const Tensor& p : parameters(block)) inputs.push_back(p);
+    GradcheckOptions options;
+    // Features are rescaled to [0, 255] inside, so a step of 1e-3 in a parameter moves the
+    // thresholds of many pixels; a smaller one keeps them in their branch.
+    options.rtol = options.atol = 5e-3;
+    options.eps = 1e-4;
+    EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return block.forward(in[0]); }, inputs,
+                     options);
+  }
+}
+
+TEST(FlowBlock, FusionsShapesAndParameters) {
+  const Tensor x = random_leaf({2, 3, 4, 5, 6}, 75).detach();
+  for (const char* fusion : {"none", "add", "multiply", "layer-multiply", "concat"}) {
+    SCOPED_TRACE(fusion);
+    FlowBlockOptions o;
+    o.reduced_channels = 2;
+    o.n_iter = 2;
+    o.fusion = parse_flow_fusion(fusion);
+    EXPECT_STREQ(flow_fusion_name(o.fusion), fusion);
+    FlowBlock block(3, o);
+    EXPECT_EQ(block.forward(x).shape(), (Shape{2, 3, 3, 5, 6}));
+    std::map<std::string, Shape> fuse;
+    for (const auto& [name, p] : block.named_parameters())
+      if (name.rfind("fuse.", 0) == 0) fuse[name] = p.shape();
+    const std::string f = fusion;
+    if (f == "layer-multiply") {
+      EXPECT_EQ(fuse, (std::map<std::string, Shape>{{"fuse.0.weight", {3, 3, 1, 3, 3}},
+                                                    {"fuse.1.weight", {3}},
+                                                    {"fuse.1.bias", {3}}}));
+    } else if (f == "concat") {
+      EXPECT_EQ(fuse, (std::map<std::string, Shape>{{"fuse.0.weight", {3, 6, 1, 1, 1}},
+                                                    {"fuse.1.weight", {3}},
+                                                    {"fuse.1.bias", {3}}}));
+    } else {
+      EXPECT_TRUE(fuse.empty());
+    }
+  }
+  EXPECT_ERROR_CONTAINS(parse_flow_fusion("sum"),
+                        "unknown flow fusion 'sum'; valid: none, add, multiply, layer-multiply, "
+                        "concat");
 }
 
 }  // namespace

@@ -152,7 +152,7 @@ RefResult reference_flow(const std::vector<double>& f1, const std::vector<double
 // Every parameter learnable, taps moved off their defaults so that no gradient vanishes by
 // symmetry.
 ops::FlowParams learnable_params() {
-  ops::FlowParams p = ops::default_flow_params(true, true);
+  ops::FlowParams p = ops::default_flow_params(ops::FlowLearned::all());
   p.div_x = Tensor::from_vector({2}, {-0.9f, 1.1f}).set_requires_grad(true);
   p.div_y = Tensor::from_vector({2}, {-1.05f, 0.95f}).set_requires_grad(true);
   p.grad_x = Tensor::from_vector({2}, {-1.1f, 0.9f}).set_requires_grad(true);
@@ -442,9 +442,35 @@ TEST(FlowTest, DefaultParams) {
     EXPECT_TRUE(t.requires_grad());
   for (const Tensor& t : {p.grad_x, p.grad_y, p.sobel_x, p.sobel_y})
     EXPECT_FALSE(t.requires_grad());
-  const ops::FlowParams all = ops::default_flow_params(true, true);
+  const ops::FlowParams all = ops::default_flow_params(ops::FlowLearned::all());
   EXPECT_TRUE(all.grad_x.requires_grad());
   EXPECT_TRUE(all.sobel_y.requires_grad());
+}
+
+TEST(FlowTest, LearnedGroupsParsePrintAndDecideRequiresGrad) {
+  using ops::FlowLearned;
+  EXPECT_EQ(FlowLearned::parse("tlt,div"), FlowLearned());
+  EXPECT_EQ(FlowLearned().str(), "tlt,div");
+  EXPECT_EQ(FlowLearned::parse("sobel,div,grad").str(), "div,grad,sobel");
+  EXPECT_EQ(FlowLearned::parse("div,grad,sobel,tlt").str(), "all");
+  EXPECT_EQ(FlowLearned::parse("all"), FlowLearned::all());
+  EXPECT_EQ(FlowLearned::parse("none").str(), "none");
+  for (const char* text : {"sobel", "none", "div,tlt", "grad,tlt"}) {
+    SCOPED_TRACE(text);
+    const FlowLearned learned = FlowLearned::parse(text);
+    const ops::FlowParams p = ops::default_flow_params(learned);
+    for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
+      const std::string group = ops::kFlowParamGroupNames[static_cast<int>(spec.group)];
+      EXPECT_EQ(p[spec.id].requires_grad(), learned.str().find(group) != std::string::npos)
+          << spec.name;
+    }
+  }
+  EXPECT_ERROR_CONTAINS(FlowLearned::parse("div,,tlt"),
+                        "learned flow parameters 'div,,tlt': unknown group ''; valid: none, all, "
+                        "or a comma list of tlt div grad sobel");
+  EXPECT_ERROR_CONTAINS(FlowLearned::parse("div,div"), "'div,div': div given twice");
+  EXPECT_ERROR_CONTAINS(FlowLearned::parse("ALL"), "unknown group 'ALL'");
+  EXPECT_ERROR_CONTAINS(FlowLearned::parse(""), "unknown group ''");
 }
 
 // The table and the structs that hold the parameters by name agree: FlowParamValues keeps each
@@ -452,7 +478,7 @@ TEST(FlowTest, DefaultParams) {
 // structs), and the defaults have the table's values and sizes.
 TEST(FlowTest, ParameterTableMatchesTheStructs) {
   ops::FlowParamValues values{};
-  const ops::FlowParams p = ops::default_flow_params(true, true);
+  const ops::FlowParams p = ops::default_flow_params(ops::FlowLearned::all());
   int64_t offset = 0;
   for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
     SCOPED_TRACE(spec.name);

@@ -2,6 +2,7 @@
 // published Kinetics model with its PyTorch names.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -37,8 +38,21 @@ Tensor run_eval(Module& model, const Tensor& x) {
   return model.forward(x);
 }
 
+float max_difference(const Tensor& a, const Tensor& b) {
+  const std::vector<float> x = a.to_vector(), y = b.to_vector();
+  float most = 0;
+  for (size_t i = 0; i < x.size(); ++i) most = std::max(most, std::abs(x[i] - y[i]));
+  return most;
+}
+
 std::map<std::string, Tensor> as_map(const NamedTensors& named) {
   return std::map<std::string, Tensor>(named.begin(), named.end());
+}
+
+int64_t parameter_count(const Module& model) {
+  int64_t n = 0;
+  for (const auto& [name, p] : model.named_parameters()) n += p.numel();
+  return n;
 }
 
 TEST(Registry, EveryModelGivesOneScorePerClassAndClip) {
@@ -57,10 +71,11 @@ TEST(Registry, EveryModelGivesOneScorePerClassAndClip) {
 TEST(Registry, FlowPositionsStagesAndNone) {
   const Tensor x = clip({1, 3, 4, 32, 32}, 2);
   for (const char* name : {"resnet18_2d", "resnet50_2d", "resnet18_2p1d", "resnet18_3d"}) {
-    for (const char* flow : {"none", "after1", "after2", "after3.0", "after5"}) {
+    for (const char* flow : {"none", "input", "after1", "after2", "after3.0", "after5"}) {
       SCOPED_TRACE(std::string(name) + " " + flow);
       ModelOptions o = small_options();
       set_model_option(&o, "flow", flow);
+      if (std::string(flow) == "input") o.fusion = FlowFusion::kNone;
       EXPECT_EQ(run_eval(*make_model(name, o), x).shape(), (Shape{1, 5}));
     }
   }
@@ -80,6 +95,106 @@ TEST(Registry, FlowPositionsStagesAndNone) {
   four.flow_stages = 4;
   EXPECT_ERROR_CONTAINS(make_model("resnet18_2d", four)->forward(x),
                         "is not (N, 3, T, H, W) with T > 4");
+}
+
+// On the input (Table 1's first row) the block reads the 3 colour channels and has no residual
+// sum: every output frame is the flow's representation, whatever the frames' own values.
+TEST(Registry, FlowOnTheInputWorksOnTheColourChannels) {
+  for (const char* name : {"resnet18_2d", "resnet18_3d"}) {
+    SCOPED_TRACE(name);
+    ModelOptions o = small_options();
+    set_model_option(&o, "flow", "input");
+    set_model_option(&o, "fusion", "none");
+    auto model = make_model(name, o);
+    const auto params = as_map(model->named_parameters());
+    EXPECT_EQ(params.at("flow.reduce.weight").shape(), (Shape{4, 3, 1, 1, 1}));
+    EXPECT_EQ(params.at("flow.expand.weight").shape(), (Shape{3, 8, 1, 1, 1}));
+    EXPECT_EQ(params.at("flow.bn.weight").shape(), (Shape{3}));
+    ModelOptions none = small_options();
+    none.flow.reset();
+    // The block's 1x1x1 convs 3 -> 4 and 8 -> 3, its BN (scale and shift) and the flow's
+    // parameters: 3 scalars, 4 pairs of taps and 2 kernels of 3 x 3.
+    EXPECT_EQ(parameter_count(*model) - parameter_count(*make_model(name, none)),
+              4 * 3 + 3 * 8 + 2 * 3 + 3 + 4 * 2 + 2 * 9);
+    // Clips that differ by a positive factor give the same flow (features are min-max
+    // normalised first), and so the same scores: no residual path carries the frames themselves.
+    const Tensor x = clip({1, 3, 4, 32, 32}, 3);
+    EXPECT_LT(max_difference(run_eval(*model, x), run_eval(*model, x * 2.0f)), 1e-4);
+    ModelOptions after = small_options();
+    set_model_option(&after, "flow", "after1");
+    auto residual = make_model(name, after);
+    EXPECT_GT(max_difference(run_eval(*residual, x), run_eval(*residual, x * 2.0f)), 1e-3);
+  }
+}
+
+// Fig. 4's fusions by name: each in-network one in the flow block of every flavour, and late
+// fusion as two networks, one without flow, whose scores are averaged.
+TEST(Registry, FusionsOfFlowAndRgb) {
+  const Tensor x = clip({1, 3, 4, 32, 32}, 4);
+  for (const char* name : {"resnet18_2d", "resnet18_3d"}) {
+    for (const char* fusion : {"none", "add", "multiply", "layer-multiply", "concat", "late"}) {
+      SCOPED_TRACE(std::string(name) + " " + fusion);
+      ModelOptions o = small_options();
+      set_model_option(&o, "fusion", fusion);
+      auto model = make_model(name, o);
+      EXPECT_EQ(run_eval(*model, x).shape(), (Shape{1, 5}));
+      const auto params = as_map(model->named_parameters());
+      const bool late = std::string(fusion) == "late";
+      EXPECT_EQ(params.count("rgb_net.fc.weight"), late ? 1u : 0u);
+      EXPECT_EQ(params.count("flow_net.flow.reduce.weight"), late ? 1u : 0u);
+      EXPECT_EQ(params.count("flow.reduce.weight"), late ? 0u : 1u);
+      if (late) {
+        // The RGB network is the backbone without its flow block.
+        ModelOptions none = small_options();
+        none.flow.reset();
+        o.late_fusion = false;
+        EXPECT_EQ(parameter_count(*model),
+                  parameter_count(*make_model(name, none)) + parameter_count(*make_model(name, o)));
+      }
+    }
+  }
+  ModelOptions o = small_options();
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "fusion", "sum"),
+                        "option fusion: 'sum' is not none, late, add, multiply, layer-multiply or "
+                        "concat");
+  set_model_option(&o, "fusion", "late");
+  o.flow.reset();
+  EXPECT_ERROR_CONTAINS(make_model("resnet18_2d", o), "fusion late averages an RGB network");
+  // On the input the fusion is none unless given; an in-network fusion given there is an error.
+  EXPECT_EQ(resolve_model("resnet18_2d", {{"flow", "input"}}).options.at("fusion"), "none");
+  EXPECT_EQ(
+      resolve_model("resnet18_2d", {{"flow", "input"}, {"fusion", "late"}}).options.at("fusion"),
+      "late");
+  EXPECT_ERROR_CONTAINS(
+      make_model(resolve_model("resnet18_2d", {{"flow", "input"}, {"fusion", "multiply"}})),
+      "ResNet: fusion multiply joins the flow with the features it was "
+      "computed from");
+  EXPECT_ERROR_CONTAINS(resolve_model("kinetics_repflow_r50", {{"fusion", "late"}}),
+                        "option fusion does not apply to kinetics_repflow_r50");
+}
+
+// Table 2's subsets: the groups not learned are fixed, hold the paper's values and get no
+// gradient; the learned ones get one.
+TEST(Registry, FlowLearnFixesTheGroupsNotNamed) {
+  for (const char* learn : {"none", "sobel", "div,grad", "tlt", "all", "div,grad,tlt"}) {
+    SCOPED_TRACE(learn);
+    auto model = make_model(resolve_model("resnet10_2d", {{"classes", "5"},
+                                                          {"flow", "after2"},
+                                                          {"flow-iters", "2"},
+                                                          {"reduced-channels", "4"},
+                                                          {"flow-learn", learn}}));
+    const Tensor out = model->forward(clip({2, 3, 3, 32, 32}, 8));
+    ops::sum(out * random_leaf(out.shape(), 9).detach()).backward();
+    const ops::FlowLearned learned = ops::FlowLearned::parse(learn);
+    for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
+      SCOPED_TRACE(spec.name);
+      const Tensor& p = as_map(model->named_parameters()).at(std::string("flow.") + spec.name);
+      EXPECT_EQ(p.requires_grad(), learned[spec.group]);
+      EXPECT_EQ(p.grad().defined(), learned[spec.group]);
+      EXPECT_EQ(p.to_vector(), std::vector<float>(spec.defaults, spec.defaults + spec.numel()));
+    }
+  }
+  EXPECT_EQ(resolve_model("resnet18_2d", {}).options.at("flow-learn"), "tlt,div");
 }
 
 TEST(Registry, TorchvisionNamesAndShapes) {
@@ -172,12 +287,15 @@ TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
   ModelOptions o;
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iterations", "3"),
                         "unknown model option 'flow-iterations'; valid options: classes, width, "
-                        "stem, flow, flow-iters, flow-stages, fcf, reduced-channels, dropout");
+                        "stem, flow, flow-iters, flow-stages, fcf, reduced-channels, dropout, "
+                        "flow-learn, fusion");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "stem", "cifar"), "is not imagenet or small");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "width", "0"), "is not an integer between 1 and");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "after6"), "bad flow position 'after6'");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "after1.0"), "bad flow position");
-  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "before3"), "valid: none, after<S>");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "before3"), "valid: none, input (on the");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow", "input.0"), "bad flow position 'input.0'");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-learn", "div,theta"), "unknown group 'theta'");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iters", "0"), "is not an integer between 1 and");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "classes", "5x"), "is not an integer between 1 and");
   // Hostile sizes are refused before any shape is computed from them.
@@ -193,12 +311,6 @@ TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
   set_model_option(&o, "flow", "after3");
   set_model_option(&o, "fcf", "true");
   EXPECT_ERROR_CONTAINS(make_model("kinetics_repflow_r50", o), "do not apply to the published");
-}
-
-int64_t parameter_count(const Module& model) {
-  int64_t n = 0;
-  for (const auto& [name, p] : model.named_parameters()) n += p.numel();
-  return n;
 }
 
 TEST(Registry, EachModelTakesOnlyItsOwnOptionsWithItsOwnDefaults) {

@@ -24,7 +24,7 @@ nlohmann::json time_flow(const nlohmann::json& c, int repeats, double warmup_ms,
   const Shape shape{pairs, channels, size, size};
   Tensor f1 = Tensor::uniform(shape, 0, 255, gen).to(device).set_requires_grad();
   Tensor f2 = Tensor::uniform(shape, 0, 255, gen).to(device).set_requires_grad();
-  const ops::FlowParams params = ops::default_flow_params(false, false, device);
+  const ops::FlowParams params = ops::default_flow_params({}, device);
   std::vector<double> fwd, bwd;
   synchronize(device);
   const size_t base = allocator_stats(device).in_use;

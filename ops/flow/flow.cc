@@ -66,20 +66,6 @@ FlowScalars read_scalars(const FlowParams& params) {
   return scalars;
 }
 
-// Whether default_flow_params makes a parameter of `group` learnable.
-bool learnable_by_default(FlowParamGroup group, bool learnable_gradients, bool learnable_sobel) {
-  switch (group) {
-    case FlowParamGroup::kTlt:
-    case FlowParamGroup::kDiv:
-      return true;
-    case FlowParamGroup::kGrad:
-      return learnable_gradients;
-    case FlowParamGroup::kSobel:
-      return learnable_sobel;
-  }
-  return false;
-}
-
 // Whether the gradient of any parameter of `group` is wanted.
 bool group_needed(const GradMask& needs, FlowParamGroup group) {
   for (const FlowParamSpec& spec : kFlowParamTable)
@@ -89,13 +75,54 @@ bool group_needed(const GradMask& needs, FlowParamGroup group) {
 
 }  // namespace
 
-FlowParams default_flow_params(bool learnable_gradients, bool learnable_sobel, Device device) {
+FlowLearned::FlowLearned(std::initializer_list<FlowParamGroup> groups) {
+  for (FlowParamGroup g : groups) learned_[static_cast<int>(g)] = true;
+}
+
+FlowLearned FlowLearned::all() {
+  FlowLearned l;
+  l.learned_.fill(true);
+  return l;
+}
+
+FlowLearned FlowLearned::parse(const std::string& text) {
+  if (text == "none") return none();
+  if (text == "all") return all();
+  std::string valid = "none, all, or a comma list of";
+  for (const char* name : kFlowParamGroupNames) valid += std::string(" ") + name;
+  FlowLearned l = none();
+  size_t at = 0;
+  while (true) {
+    const size_t comma = text.find(',', at);
+    const std::string name = text.substr(at, comma == std::string::npos ? comma : comma - at);
+    const auto* found =
+        std::find_if(std::begin(kFlowParamGroupNames), std::end(kFlowParamGroupNames),
+                     [&](const char* n) { return name == n; });
+    RF_CHECK(found != std::end(kFlowParamGroupNames), "learned flow parameters '", excerpt(text),
+             "': unknown group '", excerpt(name), "'; valid: ", valid);
+    bool& slot = l.learned_[found - std::begin(kFlowParamGroupNames)];
+    RF_CHECK(!slot, "learned flow parameters '", excerpt(text), "': ", name, " given twice");
+    slot = true;
+    if (comma == std::string::npos) return l;
+    at = comma + 1;
+  }
+}
+
+std::string FlowLearned::str() const {
+  if (*this == none()) return "none";
+  if (*this == all()) return "all";
+  std::string out;
+  for (int g = 0; g < kFlowParamGroupCount; ++g)
+    if (learned_[g]) out += (out.empty() ? "" : ",") + std::string(kFlowParamGroupNames[g]);
+  return out;
+}
+
+FlowParams default_flow_params(const FlowLearned& learned, Device device) {
   FlowParams p;
   for (const FlowParamSpec& spec : kFlowParamTable) {
     Tensor t = Tensor::from_vector(
         shape_of(spec), std::vector<float>(spec.defaults, spec.defaults + spec.numel()), device);
-    if (learnable_by_default(spec.group, learnable_gradients, learnable_sobel))
-      t.set_requires_grad(true);
+    if (learned[spec.group]) t.set_requires_grad(true);
     p[spec.id] = t;
   }
   return p;

@@ -27,6 +27,8 @@
 // Sign convention: content of F1 that moves right (down) in F2 gives positive u1 (u2), in
 // pixels.
 #include <array>
+#include <initializer_list>
+#include <string>
 
 #include "framework/tensor.h"
 #include "ops/flow/flow_math.h"
@@ -60,12 +62,31 @@ class FlowParamArray {
   std::array<T, kFlowParamCount> items_{};
 };
 
+// Which parameter groups are learned; the others are held fixed (no gradient, and so no
+// optimiser state). The default learns "tlt" and "div" (theta, lambda, tau and the divergence
+// taps) and fixes "grad" (the gradient taps) and "sobel" (the Sobel kernels).
+class FlowLearned {
+ public:
+  FlowLearned() : FlowLearned({FlowParamGroup::kTlt, FlowParamGroup::kDiv}) {}
+  FlowLearned(std::initializer_list<FlowParamGroup> groups);
+  static FlowLearned none() { return FlowLearned({}); }
+  static FlowLearned all();
+  // "none", "all", or group names joined by commas ("div,grad,tlt"), each at most once; anything
+  // else is an Error listing the valid names.
+  static FlowLearned parse(const std::string& text);
+
+  bool operator[](FlowParamGroup group) const { return learned_[static_cast<int>(group)]; }
+  bool operator==(const FlowLearned& other) const { return learned_ == other.learned_; }
+  // "none", "all", or the learned groups' names in kFlowParamGroupNames order: parse's inverse.
+  std::string str() const;
+
+ private:
+  std::array<bool, kFlowParamGroupCount> learned_{};
+};
+
 // The paper's defaults (kFlowParamTable): theta 0.3, lambda 0.15, tau 0.25, divergence and
-// gradient taps [-1, 1], Sobel / 8. The "tlt" and "div" groups (theta, lambda, tau and the
-// divergence taps) are learnable; the "grad" group (the gradient taps) and the "sobel" group
-// (the Sobel kernels) only on request.
-FlowParams default_flow_params(bool learnable_gradients = false, bool learnable_sobel = false,
-                               Device device = Device::cpu());
+// gradient taps [-1, 1], Sobel / 8; the groups of `learned` require grad.
+FlowParams default_flow_params(const FlowLearned& learned = {}, Device device = Device::cpu());
 
 // f1, f2: (N, C, H, W) on one device. Returns (N, 2C, H, W): the C x-flow channels, then the C
 // y-flow channels. Gradients for f1, f2 and every parameter that requires grad.

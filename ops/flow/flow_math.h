@@ -65,6 +65,9 @@ enum class FlowParamGroup : int {
   kGrad,   // "grad": the forward-difference taps of grad u
   kSobel,  // "sobel": the Sobel kernels of the image gradient g
 };
+constexpr int kFlowParamGroupCount = 4;
+// The groups' names, in enum order (model options and checkpoints spell them so).
+constexpr const char* kFlowParamGroupNames[kFlowParamGroupCount] = {"tlt", "div", "grad", "sobel"};
 
 struct FlowParamSpec {
   FlowParam id;
