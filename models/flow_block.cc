@@ -85,7 +85,9 @@ Tensor FlowBlock::flow(const Tensor& x) {
 }
 
 Tensor FlowBlock::forward(const Tensor& x) {
-  Tensor y = expand_->forward(flow(x));
+  const Tensor f = flow(x);
+  observe(f);
+  Tensor y = expand_->forward(f);
   if (bn_) y = bn_->forward(y);
   if (options_.fusion == FlowFusion::kNone) return y;
   const Tensor features = ops::narrow(x, 2, 0, x.size(2) - 1);

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "models/flow_observer.h"
 #include "models/layers.h"
 #include "models/module.h"
 #include "ops/flow/flow.h"
@@ -37,11 +38,11 @@ struct FlowBlockOptions {
 // fuse.1 its BN; concat likewise), and the flow's theta, lambda, tau, div_x,
 // div_y, grad_x, grad_y, sobel_x, sobel_y (ops::kFlowParamTable's names; requires_grad per
 // FlowBlockOptions::learned, ops::default_flow_params).
-class FlowBlock : public Module {
+class FlowBlock : public Module, public FlowObservable {
  public:
   FlowBlock(int64_t channels, FlowBlockOptions options = {});
   Tensor forward(const Tensor& x) override;
-  // The flow itself, (N, 2C', T - 1, H, W), for visualisation.
+  // The flow itself, (N, 2C', T - 1, H, W) (forward hands it to the flow observer).
   Tensor flow(const Tensor& x);
 
  private:

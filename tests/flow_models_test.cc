@@ -54,8 +54,11 @@ TEST(ReferenceFlow, GradientsOfTheIterationsForEveryInputAndParameter) {
 
 TEST(ReferenceFlow, LayerShapesAndStateDictNames) {
   ReferenceFlowLayer layer(6, 4, 2);
+  std::vector<Shape> observed;
+  layer.set_flow_observer([&](const Tensor& flow) { observed.push_back(flow.shape()); });
   const Tensor y = layer.forward(random_leaf({2, 6, 4, 7, 9}, 73));
   EXPECT_EQ(y.shape(), (Shape{2, 6, 3, 7, 9}));
+  EXPECT_EQ(observed, (std::vector<Shape>{{2, 8, 3, 7, 9}}));  // the flow, as FlowBlock's
   std::vector<std::string> names;
   for (const auto& [name, t] : layer.state_dict()) names.push_back(name);
   const std::vector<std::string> expected = {"img_grad",
@@ -84,8 +87,12 @@ TEST(FlowBlock, ShapesOfBlockAndStacks) {
   o.n_iter = 3;
   const Tensor x = random_leaf({2, 3, 4, 5, 6}, 74);
   FlowBlock block(3, o);
+  std::vector<Tensor> observed;
+  block.set_flow_observer([&](const Tensor& flow) { observed.push_back(flow); });
   EXPECT_EQ(block.forward(x).shape(), (Shape{2, 3, 3, 5, 6}));
   EXPECT_EQ(block.flow(x).shape(), (Shape{2, 4, 3, 5, 6}));
+  ASSERT_EQ(observed.size(), 1u);  // forward's flow only
+  EXPECT_EQ(observed[0].to_vector(), block.flow(x).to_vector());
   EXPECT_EQ(FlowOfFlow(3, 2, true, o).forward(x).shape(), (Shape{2, 3, 2, 5, 6}));
   EXPECT_EQ(FlowOfFlow(3, 3, false, o).forward(x).shape(), (Shape{2, 3, 1, 5, 6}));
   EXPECT_ERROR_CONTAINS(block.forward(Tensor::zeros({2, 3, 1, 5, 6})),

@@ -45,6 +45,7 @@ HELP_RUNS = {
     "training:train": [[], ["--model", "kinetics_repflow_r50"], ["--model", "resnet18_2d"]],
     "tools:infer": [[], ["--model", "kinetics_repflow_r50"]],
     "tools:flow": [[]],
+    "tools:show_flow": [[]],
     "tools:check_fixture": [[]],
     "tools:bench_ops": [[]],
     "tools:bench_flow": [[]],
@@ -58,6 +59,7 @@ EXPECT = {
     "training:train": r"^final: val_top1=",
     "tools:infer": r"^time: read ",
     "tools:flow": r"mean_flow_x=",
+    "tools:show_flow": r"^wrote .* scale ",
     "tools:check_fixture": r"^fixtures: [1-9]\d* passed, 0 failed",
 }
 
@@ -531,6 +533,9 @@ def finish_plan(p, runner):
     elif p.binary == "tools:infer":
         link_run_dirs(args, runner)
         extra = ["--device", "cpu", "--threads", "1"]
+    elif p.binary == "tools:show_flow":
+        link_run_dirs(args, runner)
+        extra = ["--threads", "1"]
     elif p.binary == "tools:bench_ops":
         extra = ["--batch", "2", "--size", "32", "--repeats", "1", "--threads", "1",
                  "--torch=false"]

@@ -4,11 +4,9 @@
 // defaults.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
@@ -16,17 +14,11 @@
 #include "framework/atomic_file.h"
 #include "framework/autograd.h"
 #include "framework/flags.h"
-#include "framework/npy.h"
-#include "framework/weights.h"
 #include "models/model_flags.h"
 #include "models/weights_io.h"
-#include "ops/cat/cat.h"
 #include "ops/loss/loss.h"
 #include "ops/reduce/reduce.h"
-#include "ops/view/view.h"
-#include "training/data/frame_dataset.h"
-#include "training/data/video_file.h"
-#include "training/weights_meta.h"
+#include "tools/clip_input.h"
 
 namespace repflow {
 namespace {
@@ -50,45 +42,6 @@ std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
   RF_CHECK(static_cast<int64_t>(names.size()) == classes, path, ": has ", names.size(),
            " labels but the model has ", classes, " classes (--classes)");
   return names;
-}
-
-// (clips, 3, T, H, W) from the video file or frame folder `video`, cut exactly as the trainer's
-// evaluation cuts clip i of --clips (training/data/frame_dataset.h), and a line saying what was
-// read.
-Tensor video_clips(const Flags& flags, const std::string& video, std::string* what) {
-  FrameDatasetOptions o;
-  o.frames = flags.integer_in("frames", 1, 10000);
-  o.stride = flags.integer_in("stride", 1, 10000);
-  o.resize = static_cast<int>(flags.integer_in("resize", 0, 100000));
-  o.crop = static_cast<int>(flags.integer_in("size", 0, 100000));
-  o.norm = parse_normalisation(flags.str("norm"), "infer: flag --norm");
-  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, 100000));
-  o.decoder_threads = decoder_threads_per_worker(1);
-  const int clips = static_cast<int>(flags.integer_in("clips", 1, 1000));
-  VideoList list;
-  list.videos.push_back({video, 0, -1, {}});
-  list.classes = {"?"};
-  const FrameDataset data(std::move(list), o);
-  std::vector<Tensor> out;
-  for (int i = 0; i < clips; ++i)
-    out.push_back(data.clip(0, ClipRequest::evaluation(i, clips)).frames);
-  const VideoSource source = find_video("", data.list().videos[0]);
-  const int64_t count = source.kind == VideoSource::Kind::kFile
-                            ? VideoFile(source.path).info().frames
-                            : static_cast<int64_t>(list_frames(source.path).size());
-  *what = source.path + ": " + std::to_string(clips) + " clip(s) of " + std::to_string(o.frames) +
-          " frames, stride " + std::to_string(o.stride) + ", of " + std::to_string(count) +
-          (count < (o.frames - 1) * o.stride + 1 ? " frames (looped)" : " frames");
-  return ops::stack(out, 0);
-}
-
-Tensor npy_clips(const std::string& path, std::string* what) {
-  const Tensor clips = read_npy(path);
-  RF_CHECK(clips.dim() == 5 && clips.size(1) == 3 && clips.numel() > 0, path, ": shape ",
-           shape_str(clips.shape()), " is not (N, 3, T, H, W)");
-  for (float v : clips.to_vector()) RF_CHECK(std::isfinite(v), path, ": holds NaN or infinity");
-  *what = path + ": " + std::to_string(clips.size(0)) + " clip(s)";
-  return clips;
 }
 
 std::string logits_json(const Tensor& logits) {
@@ -121,34 +74,9 @@ void print_top(const Tensor& probabilities, int64_t top, const std::vector<std::
   }
 }
 
-// The weight file, read before the flags are declared: its metadata gives their defaults.
-struct WeightsFile {
-  std::string path;
-  std::map<std::string, Tensor> tensors;
-  WeightsMeta meta;
-};
-
-std::optional<WeightsFile> read_weights_file(int argc, char** argv) {
-  const std::optional<std::string> weights = Flags::peek(argc, argv, "weights");
-  if (!weights || weights->empty()) return std::nullopt;
-  WeightsFile w;
-  w.path = user_path(*weights);
-  nlohmann::json extra;
-  w.tensors = load_weights(w.path, &extra);
-  w.meta = weights_meta_from_extra(extra, w.path);
-  return w;
-}
-
 int run(int argc, char** argv) {
   const std::optional<WeightsFile> weights = read_weights_file(argc, argv);
   const WeightsMeta meta = weights ? weights->meta : WeightsMeta();
-  // The model flags default to the weight file's model (or --model's own defaults), the clip
-  // flags to how its clips were cut.
-  std::string model = meta.model ? meta.model->name : "resnet18_2d";
-  model = Flags::peek(argc, argv, "model").value_or(model);
-  OptionValues model_options = model_defaults(model);
-  if (meta.model && meta.model->name == model) model_options = meta.model->options;
-  const ClipMeta& in = meta.input;
   Flags flags("infer",
               "Classifies a video with a model of the zoo and its weights:\n"
               "  infer --weights W.json (--video FILE|DIR | --input-npy F.npy) [--model NAME ...]\n"
@@ -162,38 +90,18 @@ int run(int argc, char** argv) {
               "centre-cropped and\nnormalised, and the video's prediction is the mean of the "
               "clips' probabilities.\nA .npy array (float32, N,C,T,H,W) is fed as is, one "
               "prediction per sample.");
-  add_model_flags(flags, model, model_options, /*with_classes=*/true);
-  flags.add("weights", "", "JSON weight file (required)");
-  flags.add("video", "",
-            "video file or directory of frames (exactly one of --video and --input-npy)");
-  flags.add("input-npy", "", "float32 .npy clips laid out N,C,T,H,W, fed without preprocessing");
+  add_model_and_clip_flags(flags, argc, argv, weights);
   flags.add("labels", "",
             "class names, one per line, as many as --classes (default: the weight file's)");
   flags.add("top", "5", "classes to print per prediction (at most --classes are printed)");
   flags.add("logits-out", "", "write the raw logits as a JSON array of arrays, one per clip");
-  flags.add("frames", std::to_string(in.frames.value_or(16)),
-            "clip length T (kinetics_repflow_r50 needs T >= 11)");
-  flags.add("stride", std::to_string(in.stride.value_or(1)), "frames between clip frames");
-  flags.add("clips", std::to_string(in.clips.value_or(1)),
-            "clips per video, as the trainer's --clips-per-video");
-  flags.add("resize", std::to_string(in.resize.value_or(128)),
-            "shorter side after resizing, 0 keeps the frames' size");
-  flags.add("size", std::to_string(in.size.value_or(112)),
-            "side of the centre crop, 0 keeps the whole frame");
-  flags.add("decode-size", std::to_string(in.decode_size.value_or(0)),
-            "video files: decode with the shorter side scaled to this, before --resize (0: "
-            "full size)");
-  flags.add("norm", normalisation_text(in.norm.value_or(imagenet_normalisation())),
-            "imagenet (torchvision's mean/std), paper (1 - 2 * pixel / 255, the published "
-            "code's, for its converted weights) or M,M,M/S,S,S");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
   add_threads_flag(flags, "CPU threads");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
   RF_CHECK(weights, "infer: flag --weights is required");
-  const bool video = !flags.str("video").empty(), npy = !flags.str("input-npy").empty();
-  RF_CHECK(video != npy, "infer: give exactly one of --video and --input-npy");
+  const bool video = !flags.str("video").empty();
   const ModelSpec spec = model_spec_from_flags(flags, /*with_classes=*/true);
   const int64_t classes = std::stoll(spec.options.at("classes"));
   const int64_t top = std::min(flags.integer_in("top", 1, 1000000), classes);
@@ -206,8 +114,7 @@ int run(int argc, char** argv) {
 
   auto start = Clock::now();
   std::string what;
-  Tensor clips = video ? video_clips(flags, user_path(flags.str("video")), &what)
-                       : npy_clips(user_path(flags.str("input-npy")), &what);
+  const Tensor clips = read_clips(flags, "infer", &what);
   const double read_s = seconds_since(start);
 
   start = Clock::now();

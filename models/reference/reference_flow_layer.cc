@@ -106,6 +106,7 @@ Tensor ReferenceFlowLayer::forward(const Tensor& x) {
   // (n (T-1), 2B, H, W) -> (n, 2B, T-1, H, W).
   const Tensor flow_frames =
       ops::permute(ops::reshape(flow, {n, t - 1, 2 * b, h, w}), {0, 2, 1, 3, 4});
+  observe(flow_frames);
   return ops::relu(residual + bn_->forward(unbottleneck_conv_->forward(flow_frames)));
 }
 

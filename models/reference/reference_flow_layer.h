@@ -7,12 +7,13 @@
 // op is ops::representation_flow.
 #include <memory>
 
+#include "models/flow_observer.h"
 #include "models/layers.h"
 #include "models/module.h"
 
 namespace repflow {
 
-class ReferenceFlowLayer : public Module {
+class ReferenceFlowLayer : public Module, public FlowObservable {
  public:
   // channels C, bottleneck B, n_iter iterations. `learnable` is the published constructor's
   // `params`: five flags deciding requires_grad of (img_grad, img_grad2), (f_grad, f_grad2,

@@ -1,0 +1,107 @@
+#include "tools/clip_input.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "framework/npy.h"
+#include "framework/weights.h"
+#include "models/model_flags.h"
+#include "ops/cat/cat.h"
+#include "training/data/frame_dataset.h"
+#include "training/data/video_file.h"
+
+namespace repflow {
+namespace {
+
+// (clips, 3, T, H, W) from the video file or frame folder `video`, cut exactly as the trainer's
+// evaluation cuts clip i of --clips (training/data/frame_dataset.h), and a line saying what was
+// read.
+Tensor video_clips(const Flags& flags, const std::string& tool, const std::string& video,
+                   std::string* what) {
+  FrameDatasetOptions o;
+  o.frames = flags.integer_in("frames", 1, 10000);
+  o.stride = flags.integer_in("stride", 1, 10000);
+  o.resize = static_cast<int>(flags.integer_in("resize", 0, 100000));
+  o.crop = static_cast<int>(flags.integer_in("size", 0, 100000));
+  o.norm = parse_normalisation(flags.str("norm"), tool + ": flag --norm");
+  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, 100000));
+  o.decoder_threads = decoder_threads_per_worker(1);
+  const int clips = static_cast<int>(flags.integer_in("clips", 1, 1000));
+  VideoList list;
+  list.videos.push_back({video, 0, -1, {}});
+  list.classes = {"?"};
+  const FrameDataset data(std::move(list), o);
+  std::vector<Tensor> out;
+  for (int i = 0; i < clips; ++i)
+    out.push_back(data.clip(0, ClipRequest::evaluation(i, clips)).frames);
+  const VideoSource source = find_video("", data.list().videos[0]);
+  const int64_t count = source.kind == VideoSource::Kind::kFile
+                            ? VideoFile(source.path).info().frames
+                            : static_cast<int64_t>(list_frames(source.path).size());
+  *what = source.path + ": " + std::to_string(clips) + " clip(s) of " + std::to_string(o.frames) +
+          " frames, stride " + std::to_string(o.stride) + ", of " + std::to_string(count) +
+          (count < (o.frames - 1) * o.stride + 1 ? " frames (looped)" : " frames");
+  return ops::stack(out, 0);
+}
+
+Tensor npy_clips(const std::string& path, std::string* what) {
+  const Tensor clips = read_npy(path);
+  RF_CHECK(clips.dim() == 5 && clips.size(1) == 3 && clips.numel() > 0, path, ": shape ",
+           shape_str(clips.shape()), " is not (N, 3, T, H, W)");
+  for (float v : clips.to_vector()) RF_CHECK(std::isfinite(v), path, ": holds NaN or infinity");
+  *what = path + ": " + std::to_string(clips.size(0)) + " clip(s)";
+  return clips;
+}
+
+}  // namespace
+
+std::optional<WeightsFile> read_weights_file(int argc, char** argv) {
+  const std::optional<std::string> weights = Flags::peek(argc, argv, "weights");
+  if (!weights || weights->empty()) return std::nullopt;
+  WeightsFile w;
+  w.path = user_path(*weights);
+  nlohmann::json extra;
+  w.tensors = load_weights(w.path, &extra);
+  w.meta = weights_meta_from_extra(extra, w.path);
+  return w;
+}
+
+void add_model_and_clip_flags(Flags& flags, int argc, char** argv,
+                              const std::optional<WeightsFile>& weights) {
+  const WeightsMeta meta = weights ? weights->meta : WeightsMeta();
+  std::string model = meta.model ? meta.model->name : "resnet18_2d";
+  model = Flags::peek(argc, argv, "model").value_or(model);
+  OptionValues model_options = model_defaults(model);
+  if (meta.model && meta.model->name == model) model_options = meta.model->options;
+  add_model_flags(flags, model, model_options, /*with_classes=*/true);
+  const ClipMeta& in = meta.input;
+  flags.add("weights", "", "JSON weight file (required)");
+  flags.add("video", "",
+            "video file or directory of frames (exactly one of --video and --input-npy)");
+  flags.add("input-npy", "", "float32 .npy clips laid out N,C,T,H,W, fed without preprocessing");
+  flags.add("frames", std::to_string(in.frames.value_or(16)),
+            "clip length T (kinetics_repflow_r50 needs T >= 11)");
+  flags.add("stride", std::to_string(in.stride.value_or(1)), "frames between clip frames");
+  flags.add("clips", std::to_string(in.clips.value_or(1)),
+            "clips per video, as the trainer's --clips-per-video");
+  flags.add("resize", std::to_string(in.resize.value_or(128)),
+            "shorter side after resizing, 0 keeps the frames' size");
+  flags.add("size", std::to_string(in.size.value_or(112)),
+            "side of the centre crop, 0 keeps the whole frame");
+  flags.add("decode-size", std::to_string(in.decode_size.value_or(0)),
+            "video files: decode with the shorter side scaled to this, before --resize (0: "
+            "full size)");
+  flags.add("norm", normalisation_text(in.norm.value_or(imagenet_normalisation())),
+            "imagenet (torchvision's mean/std), paper (1 - 2 * pixel / 255, the published "
+            "code's, for its converted weights) or M,M,M/S,S,S");
+}
+
+Tensor read_clips(const Flags& flags, const std::string& tool, std::string* what) {
+  const bool video = !flags.str("video").empty(), npy = !flags.str("input-npy").empty();
+  RF_CHECK(video != npy, tool, ": give exactly one of --video and --input-npy");
+  return video ? video_clips(flags, tool, user_path(flags.str("video")), what)
+               : npy_clips(user_path(flags.str("input-npy")), what);
+}
+
+}  // namespace repflow
