@@ -60,6 +60,10 @@ ModelSpec model_spec_from_flags(const Flags& flags, bool with_classes, const Opt
       RF_CHECK(!flags.given(name), "flag --", name, " does not apply to ", model);
       continue;
     }
+    // An option at the model's own default that the user did not type is left to
+    // resolve_model, whose rules for options not given then apply (fcf without flow-stages: two
+    // stages; flow input without fusion: none).
+    if (!flags.given(name) && value == applicable.at(name)) continue;
     ModelOptions checked;
     try {
       set_model_option(&checked, name, value);

@@ -17,7 +17,8 @@ void add_model_flags(Flags& flags, const std::string& model, const OptionValues&
                      bool with_classes);
 
 // The model the flags describe: --model resolved (resolve_model) with every option flag that
-// holds a value and applies to it, then `extra` (e.g. the trainer's class count). An option
+// holds a value and applies to it (except values at the model's default the user did not
+// type), then `extra` (e.g. the trainer's class count). An option
 // given on the command line that does not apply to the model is an Error naming the flag.
 ModelSpec model_spec_from_flags(const Flags& flags, bool with_classes,
                                 const OptionValues& extra = {});

@@ -107,6 +107,44 @@ TEST(Chart, TrainingChartSkipsMissingKeysAndNulls) {
   render_chart(chart);
 }
 
+// Bar lengths are proportional to the values (the bar colour's pixel count per row), a NaN is
+// a row without a bar, and the size follows the rows.
+TEST(Chart, BarsAreAsLongAsTheirValues) {
+  BarChart chart;
+  chart.title = "table";
+  chart.x_label = "val top-1 (%)";
+  chart.labels = {"a", "b", "none", "c"};
+  chart.values = {20, 40, std::nan(""), 80};
+  const Image image = render_bar_chart(chart);
+  EXPECT_EQ(image.width, 900);
+  const Image five = render_bar_chart([&] {
+    BarChart c = chart;
+    c.labels.push_back("d");
+    c.values.push_back(10);
+    return c;
+  }());
+  EXPECT_EQ(five.height - image.height, chart.row_height);
+  // Each bar's length: the widest run of the bar colour in any of the image's rows.
+  const Rgb bar = chart_color(0);
+  std::vector<int> lengths;
+  int previous = 0;
+  for (int y = 0; y < image.height; ++y) {
+    int run = 0;
+    for (int x = 0; x < image.width; ++x) {
+      const uint8_t* p = &image.pixels[(static_cast<size_t>(y) * image.width + x) * 3];
+      run += p[0] == bar[0] && p[1] == bar[1] && p[2] == bar[2];
+    }
+    if (run > 0 && run != previous) lengths.push_back(run);
+    previous = run;
+  }
+  ASSERT_EQ(lengths.size(), 3u);  // the NaN row has none
+  EXPECT_NEAR(lengths[1], 2.0 * lengths[0], 2);
+  EXPECT_NEAR(lengths[2], 4.0 * lengths[0], 3);
+  chart.values.pop_back();
+  EXPECT_ERROR_CONTAINS(render_bar_chart(chart), "bar chart: 4 labels and 3 values");
+  EXPECT_ERROR_CONTAINS(render_bar_chart(BarChart{}), "bar chart: no bars to draw");
+}
+
 TEST(Chart, BadChartsAndUnwritablePathsAreErrors) {
   EXPECT_ERROR_CONTAINS(render_chart(Chart{}), "no panels");
   Chart chart;

@@ -9,6 +9,7 @@
 
 #include "framework/autograd.h"
 #include "framework/weights.h"
+#include "models/model_flags.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
 #include "ops/elementwise/elementwise.h"
@@ -173,6 +174,22 @@ TEST(Registry, FusionsOfFlowAndRgb) {
                         "option fusion does not apply to kinetics_repflow_r50");
 }
 
+// The binaries' flags: resolve_model's rules for options not given apply to flags left at
+// their defaults.
+TEST(Registry, ModelFlagsLeaveUntypedDefaultsToTheRules) {
+  const auto spec = [](std::vector<std::string> args) {
+    Flags flags("t", "");
+    add_model_flags(flags, "resnet18_2d", model_defaults("resnet18_2d"), /*with_classes=*/true);
+    EXPECT_TRUE(::parse_args(flags, args));
+    return model_spec_from_flags(flags, /*with_classes=*/true);
+  };
+  EXPECT_EQ(spec({"--flow", "input"}).options.at("fusion"), "none");
+  EXPECT_EQ(spec({"--flow", "input", "--fusion", "late"}).options.at("fusion"), "late");
+  EXPECT_EQ(spec({"--fcf", "true"}).options.at("flow-stages"), "2");
+  EXPECT_EQ(spec({"--fcf", "true", "--flow-stages", "3"}).options.at("flow-stages"), "3");
+  EXPECT_EQ(spec({}).options, resolve_model("resnet18_2d", {}).options);
+}
+
 // Table 2's subsets: the groups not learned are fixed, hold the paper's values and get no
 // gradient; the learned ones get one.
 TEST(Registry, FlowLearnFixesTheGroupsNotNamed) {
@@ -188,7 +205,7 @@ TEST(Registry, FlowLearnFixesTheGroupsNotNamed) {
     const ops::FlowLearned learned = ops::FlowLearned::parse(learn);
     for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
       SCOPED_TRACE(spec.name);
-      const Tensor& p = as_map(model->named_parameters()).at(std::string("flow.") + spec.name);
+      const Tensor p = as_map(model->named_parameters()).at(std::string("flow.") + spec.name);
       EXPECT_EQ(p.requires_grad(), learned[spec.group]);
       EXPECT_EQ(p.grad().defined(), learned[spec.group]);
       EXPECT_EQ(p.to_vector(), std::vector<float>(spec.defaults, spec.defaults + spec.numel()));

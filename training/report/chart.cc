@@ -263,6 +263,71 @@ void write_chart(const std::string& path, const Chart& chart) {
   write_png(path, render_chart(chart));
 }
 
+Image render_bar_chart(const BarChart& chart) {
+  RF_CHECK(chart.labels.size() == chart.values.size(), "bar chart: ", chart.labels.size(),
+           " labels and ", chart.values.size(), " values");
+  RF_CHECK(!chart.labels.empty(), "bar chart: no bars to draw");
+  RF_CHECK(chart.width >= 300 && chart.row_height >= 20, "bar chart: width ", chart.width,
+           " and rows of ", chart.row_height, " pixels are below the 300 and 20 minimum");
+  Range r;
+  r.add(chart.x_min);
+  r.add(chart.x_max);
+  for (double v : chart.values)
+    if (std::isfinite(v)) r.add(v);
+  const Ticks xt = make_ticks(r, false, true);
+  const int line = text_height(kScale);
+  int label_width = 0;
+  for (const std::string& l : chart.labels)
+    label_width = std::max(label_width, text_width(l, kScale));
+  const int rows = static_cast<int>(chart.labels.size());
+  Image image;
+  image.width = chart.width;
+  image.height = kPad + line + 6 + rows * chart.row_height + 2 * line + 2 * kPad;
+  image.channels = 3;
+  image.pixels.assign(static_cast<size_t>(image.width) * image.height * 3, kBackground[0]);
+  // Room right of the frame for the value printed after the longest bar.
+  const Plot plot{kPad + label_width + 8, kPad + line + 6,
+                  image.width - kPad - text_width("100.00", kScale) - 8,
+                  kPad + line + 6 + rows * chart.row_height};
+  RF_CHECK(plot.right - plot.left >= 50, "bar chart: labels of ", label_width,
+           " pixels leave no room for bars in ", chart.width);
+  draw_text(image, (plot.left + plot.right - text_width(chart.title, kScale)) / 2, kPad,
+            chart.title, kInk, kScale);
+  for (double v : xt.values) {
+    const int x = to_pixel(v, xt.range, plot.left, plot.right);
+    fill_rect(image, x, plot.top, x, plot.bottom, kGrid);
+    const std::string label = tick_label(xt, v);
+    draw_text(image, x - text_width(label, kScale) / 2, plot.bottom + 6, label, kInk, kScale);
+  }
+  draw_text(image, (plot.left + plot.right - text_width(chart.x_label, kScale)) / 2,
+            plot.bottom + line + 8, chart.x_label, kInk, kScale);
+  const int zero =
+      to_pixel(std::clamp(0.0, xt.range.lo, xt.range.hi), xt.range, plot.left, plot.right);
+  for (int i = 0; i < rows; ++i) {
+    const int top = plot.top + i * chart.row_height;
+    const int text_y = top + (chart.row_height - kGlyphRows * kScale) / 2;
+    draw_text(image, plot.left - 8 - text_width(chart.labels[i], kScale), text_y, chart.labels[i],
+              kInk, kScale);
+    const double v = chart.values[i];
+    if (!std::isfinite(v)) {
+      draw_text(image, plot.left + 6, text_y, "-", kInk, kScale);
+      continue;
+    }
+    const int end = to_pixel(v, xt.range, plot.left, plot.right);
+    fill_rect(image, std::min(zero, end), top + 4, std::max(zero, end), top + chart.row_height - 5,
+              chart_color(0));
+    char value[32];
+    std::snprintf(value, sizeof value, "%.2f", v);
+    draw_text(image, std::max(zero, end) + 6, text_y, value, kInk, kScale);
+  }
+  draw_frame(image, plot);
+  return image;
+}
+
+void write_bar_chart(const std::string& path, const BarChart& chart) {
+  write_png(path, render_bar_chart(chart));
+}
+
 Chart training_chart(const std::vector<nlohmann::json>& records) {
   std::vector<double> epochs = record_values(records, "epoch", 1.0);
   for (size_t i = 0; i < epochs.size(); ++i)

@@ -1,8 +1,9 @@
 #pragma once
-// Line charts as PNG files, drawn by our own rasteriser and bitmap font
-// (training/report/bitmap_font.h): panels stacked top to bottom over a shared x axis, each with
-// tick labels, a title and a legend. The trainer writes chart.png beside metrics.jsonl with
-// training_chart().
+// Charts as PNG files, drawn by our own rasteriser and bitmap font
+// (training/report/bitmap_font.h). Line charts: panels stacked top to bottom over a shared x
+// axis, each with tick labels, a title and a legend; the trainer writes chart.png beside
+// metrics.jsonl with training_chart(). Bar charts: one horizontal bar per named value, as
+// //training:experiments draws a table's results.
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -45,6 +46,22 @@ Image render_chart(const Chart& chart);
 
 // render_chart written as PNG atomically (write_png): an unwritable path is an Error naming it.
 void write_chart(const std::string& path, const Chart& chart);
+
+// Horizontal bars, one row per label, the label left of its bar and the value printed after it;
+// a NaN value (no result) is a row with the label and "-" and no bar. The x axis spans
+// [x_min, x_max] widened to the finite values.
+struct BarChart {
+  std::string title, x_label;
+  std::vector<std::string> labels;
+  std::vector<double> values;  // one per label
+  double x_min = 0.0, x_max = 100.0;
+  int width = 900, row_height = 28;
+};
+
+// An RGB image `width` wide; Errors: labels and values of different lengths, no labels, a width
+// under 300 or rows under 20 pixels.
+Image render_bar_chart(const BarChart& chart);
+void write_bar_chart(const std::string& path, const BarChart& chart);
 
 // The chart of a metrics.jsonl log (training/report/metrics_log.h): x = "epoch" (the record's
 // position, from 1, when missing); panel "loss" with "train_loss" and "val_loss"; panel

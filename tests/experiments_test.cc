@@ -1,0 +1,107 @@
+// //training:experiments end to end on a few clips of synthetic data: every table's cells run
+// and its page and chart are written; the same command again skips every finished cell; more
+// epochs resume every cell from its checkpoint; bad flags and a failing trainer exit 2.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "framework/image_io.h"
+#include "tests/test_util.h"
+#include "training/ablations/tables.h"
+
+namespace repflow {
+namespace {
+
+std::string g_experiments, g_train;
+
+// Every cell one epoch of 8 training and 4 validation clips.
+const std::string kTiny =
+    " -- --synthetic-train 8 --synthetic-val 4 --batch-size 4 --workers 1 --threads 1";
+
+CommandResult experiments(const std::string& args) {
+  return run_command(g_experiments + " --train " + g_train + args);
+}
+
+size_t count(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+TEST(Experiments, EveryTableRunsThenSkipsFinishedCellsAndResumesForMoreEpochs) {
+  const std::string out = fresh_dir("all");
+  const CommandResult first = experiments(" --table all --epochs 1 --out " + out + kTiny);
+  ASSERT_EQ(first.status, 0) << first.output;
+  size_t runnable = 0;
+  for (const ExperimentTable& table : experiment_tables()) {
+    SCOPED_TRACE(table.title);
+    const std::string md = read_text(out + "/table" + std::to_string(table.number) + ".md");
+    EXPECT_NE(md.find("# " + table.title), std::string::npos) << md;
+    for (const ExperimentCell& cell : table.cells) {
+      EXPECT_NE(md.find("| " + cell.label + " |"), std::string::npos) << cell.label;
+      if (cell.missing.empty()) {
+        ++runnable;
+        const std::string dir = out + "/table" + std::to_string(table.number) + "/" + cell.id;
+        EXPECT_TRUE(std::filesystem::exists(dir + "/weights.json")) << dir;
+        EXPECT_NE(md.find(" | table" + std::to_string(table.number) + "/" + cell.id + " |"),
+                  std::string::npos);
+      } else {
+        EXPECT_NE(md.find("not run: " + cell.missing), std::string::npos);
+      }
+    }
+    const Image chart = read_image(out + "/table" + std::to_string(table.number) + ".png");
+    EXPECT_EQ(chart.width, 900);
+  }
+  EXPECT_EQ(count(first.output, ": starting"), runnable);
+
+  // Again: nothing to do.
+  const CommandResult again = experiments(" --table all --epochs 1 --out " + out + kTiny);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(count(again.output, ": starting"), 0u);
+  EXPECT_EQ(count(again.output, ": done, val top-1 "), runnable);
+
+  // One more epoch: every cell of table 3 resumes from its checkpoint.
+  const CommandResult more = experiments(" --table 3 --epochs 2 --out " + out);
+  ASSERT_EQ(more.status, 0) << more.output;
+  EXPECT_EQ(count(more.output, ": resuming after epoch 1"), experiment_tables()[2].cells.size());
+  const std::string metrics = read_text(out + "/table3/iters1/metrics.jsonl");
+  EXPECT_EQ(count(metrics, "\"epoch\":"), 2u) << metrics;
+  EXPECT_NE(read_text(out + "/table3.md").find("after 2 epoch(s)"), std::string::npos);
+}
+
+TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
+  const std::string out = fresh_dir("bad");
+  const struct {
+    std::string args, message;
+  } cases[] = {
+      {" --table 6 --out " + out, "error: flag --table: '6' is not all or a comma list"},
+      {" --table 2,2 --out " + out, "error: flag --table: table 2 given twice"},
+      {" --table 1", "error: experiments: flag --out is required"},
+      {" --table 3 --out " + out + " -- --run-dir x",
+       "error: experiments: trainer flag --run-dir is set for every cell by the runner"},
+      {" --table 3 --out " + out + " -- --epochs 3", "give --epochs before `--`"},
+      {" --table 3 --out " + out + kTiny + " --batch-size 0",
+       "error: experiments: table 3 cell iters1: the trainer exited with status 2"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args);
+    const CommandResult r = experiments(c.args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace repflow
+
+int main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: experiments_test EXPERIMENTS TRAIN\n");
+    return 2;
+  }
+  repflow::g_experiments = argv[1];
+  repflow::g_train = argv[2];
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,193 @@
+// //training:experiments: the paper's ablation tables (Tables 1-5) as grids of training runs,
+// each cell one run of //training:train in its own run directory, then per table a markdown page
+// and a bar chart of the cells' validation top-1. Resumable: finished cells are skipped and an
+// interrupted one resumes from its checkpoint, so the same command finishes what is left.
+// docs/experiments.md describes the tables, the miniature and the outputs.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "framework/error.h"
+#include "framework/flags.h"
+#include "training/ablations/cell_run.h"
+#include "training/ablations/results.h"
+#include "training/ablations/tables.h"
+
+extern char** environ;
+
+namespace repflow {
+namespace {
+
+// The miniature's dataset when no --data is given to the trainer: the built-in synthetic
+// motion classes, smaller than the trainer's default so that a table fits in minutes.
+const std::vector<std::string> kMiniature = {"--synthetic-train", "512", "--synthetic-val", "256"};
+
+// Trainer flags the runner sets itself for every cell.
+const char* const kRunnerFlags[] = {"run-dir", "resume", "epochs", "quiet"};
+
+volatile sig_atomic_t g_child = 0;
+
+// Ctrl-C and kill reach this process; the trainer, in a process group of its own, gets the
+// signal once from here, saves its checkpoint and stops.
+void forward_signal(int sig) {
+  if (g_child > 0) ::kill(g_child, sig);
+}
+
+// Runs the trainer and returns its exit status (128 + N when it ended on signal N).
+int run_trainer(const std::string& train, const std::vector<std::string>& args) {
+  std::vector<std::string> argv_strings{train};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  pid_t pid = 0;
+  const int r = posix_spawn(&pid, train.c_str(), nullptr, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  RF_CHECK(r == 0, "experiments: cannot start the trainer ", train, ": ", std::strerror(r));
+  g_child = pid;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    RF_CHECK(errno == EINTR, "experiments: waiting for the trainer: ", std::strerror(errno));
+  }
+  g_child = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string default_trainer() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  RF_CHECK(!ec, "experiments: cannot find this program's own path: ", ec.message(),
+           " (give --train)");
+  return (self.parent_path() / "train").string();
+}
+
+int run(int argc, char** argv) {
+  // Arguments after "--" are the trainer's.
+  int own = argc;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--") {
+      own = i;
+      break;
+    }
+  std::vector<std::string> common(argv + std::min(own + 1, argc), argv + argc);
+  Flags flags("experiments",
+              "Runs the paper's ablation tables as grids of training runs and writes each "
+              "table's results:\n  experiments --table 1|2|3|4|5|all --out DIR [flags] [-- "
+              "TRAINER FLAGS]\nEach cell is one //training:train run in DIR/table<N>/<cell> "
+              "with the trainer flags after\n`--` (dataset, model, recipe) and the cell's own; "
+              "without --data the miniature's synthetic\ndata (" +
+                  std::string("--synthetic-train 512 --synthetic-val 256") +
+                  ") is used. Then DIR/table<N>.md and DIR/table<N>.png.\nFinished cells are "
+                  "skipped and an interrupted one resumes: the same command finishes the rest.");
+  flags.add("table", "all", "tables to run: all, or a comma list of 1 to 5");
+  flags.add("out", "", "directory of the runs and the results (required)");
+  flags.add("epochs", "2", "epochs of every cell's run");
+  flags.add("train", "", "the trainer binary (default: train beside this program)");
+  flags.add("dry-run", "false", "print each cell's state and trainer command, run nothing");
+  if (!flags.parse(own, argv)) return 0;
+  RF_CHECK(!flags.str("out").empty(), "experiments: flag --out is required");
+  const std::vector<int> tables = parse_table_list(flags.str("table"));
+  const int64_t epochs = flags.integer_in("epochs", 1, 1000000);
+  const std::string out = std::filesystem::absolute(user_path(flags.str("out"))).lexically_normal();
+  const std::string train =
+      flags.str("train").empty() ? default_trainer() : user_path(flags.str("train"));
+  const bool dry_run = flags.boolean("dry-run");
+  bool has_data = false;
+  for (const std::string& a : common) {
+    for (const char* name : kRunnerFlags) {
+      const std::string flag = std::string("--") + name;
+      RF_CHECK(a != flag && a.rfind(flag + "=", 0) != 0, "experiments: trainer flag ", flag,
+               " is set for every cell by the runner (",
+               name == std::string("epochs") ? "give --epochs before `--`"
+                                             : "each cell has its run directory",
+               ")");
+    }
+    has_data = has_data || a == "--data" || a.rfind("--data=", 0) == 0;
+  }
+  if (!has_data) {
+    // The miniature's sizes, each unless given.
+    for (size_t i = 0; i + 1 < kMiniature.size(); i += 2) {
+      const bool given = std::any_of(common.begin(), common.end(), [&](const std::string& a) {
+        return a == kMiniature[i] || a.rfind(kMiniature[i] + "=", 0) == 0;
+      });
+      if (!given) common.insert(common.begin(), {kMiniature[i], kMiniature[i + 1]});
+    }
+  }
+  if (!dry_run) std::filesystem::create_directories(out);
+
+  struct sigaction forward {};
+  forward.sa_handler = forward_signal;
+  sigemptyset(&forward.sa_mask);
+  ::sigaction(SIGINT, &forward, nullptr);
+  ::sigaction(SIGTERM, &forward, nullptr);
+
+  for (int number : tables) {
+    const ExperimentTable& table = experiment_tables()[number - 1];
+    std::vector<CellStatus> status(table.cells.size());
+    std::printf("%s\n", table.title.c_str());
+    for (size_t i = 0; i < table.cells.size(); ++i) {
+      const ExperimentCell& cell = table.cells[i];
+      const std::string where = "  [" + std::to_string(i + 1) + "/" +
+                                std::to_string(table.cells.size()) + "] " + cell.id + ": ";
+      if (!cell.missing.empty()) {
+        std::printf("%snot run: %s\n", where.c_str(), cell.missing.c_str());
+        continue;
+      }
+      const std::string dir = out + "/table" + std::to_string(number) + "/" + cell.id;
+      status[i] = read_cell_status(dir, epochs);
+      if (status[i].state == CellStatus::State::kDone) {
+        std::printf("%sdone, val top-1 %.2f%%\n", where.c_str(), status[i].val_top1);
+        continue;
+      }
+      const std::vector<std::string> args = train_arguments(cell, status[i], dir, epochs, common);
+      std::string line = train;
+      for (const std::string& a : args) line += " " + a;
+      std::printf("%s%s\n    %s\n", where.c_str(),
+                  status[i].state == CellStatus::State::kFresh
+                      ? "starting"
+                      : ("resuming after epoch " + std::to_string(status[i].epochs_done)).c_str(),
+                  line.c_str());
+      std::fflush(stdout);
+      if (dry_run) continue;
+      const int code = run_trainer(train, args);
+      if (code == 130 || code == 143) {
+        std::printf("interrupted: run the same command again to resume\n");
+        return code;
+      }
+      RF_CHECK(code == 0, "experiments: table ", number, " cell ", cell.id,
+               ": the trainer exited with status ", code,
+               " (its messages are above); run "
+               "directory ",
+               dir);
+      status[i] = read_cell_status(dir, epochs);
+      RF_CHECK(status[i].state == CellStatus::State::kDone, "experiments: table ", number, " cell ",
+               cell.id, ": the trainer ended without ", epochs, " epochs in ", dir);
+      std::printf("%sval top-1 %.2f%%\n", where.c_str(), status[i].val_top1);
+    }
+    if (dry_run) continue;
+    write_table_results(out, table, status, epochs, common);
+    std::printf("wrote %s and %s\n", table_markdown_path(out, number).c_str(),
+                table_chart_path(out, number).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace repflow
+
+int main(int argc, char** argv) {
+  return repflow::run_main([&] { return repflow::run(argc, argv); });
+}
