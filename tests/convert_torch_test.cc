@@ -189,7 +189,9 @@ TEST_F(ConvertTorch, MetadataFlagsWriteWhatTheReaderResolves) {
                                                {"flow-stages", "1"},
                                                {"fcf", "false"},
                                                {"reduced-channels", "32"},
-                                               {"dropout", "0"}}));
+                                               {"dropout", "0"},
+                                               {"flow-learn", "tlt,div"},
+                                               {"fusion", "add"}}));
   EXPECT_EQ(meta.class_names, (std::vector<std::string>{"right", "down-right", "left"}));
   EXPECT_EQ(meta.input.frames, 8);
   EXPECT_FALSE(meta.input.stride || meta.input.resize || meta.input.size || meta.input.clips);
