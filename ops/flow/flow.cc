@@ -55,17 +55,6 @@ void check_param(const FlowParamSpec& spec, const Tensor& t) {
            shape_str(t.shape()));
 }
 
-// The parameter values (their shapes checked), and the products the formulas use.
-FlowScalars read_scalars(const FlowParams& params) {
-  FlowScalars scalars;
-  for (const FlowParamSpec& spec : kFlowParamTable) {
-    const std::vector<float> values = params[spec.id].to_vector();
-    std::copy(values.begin(), values.end(), scalars.at(spec.id));
-  }
-  flow_set_products(scalars);
-  return scalars;
-}
-
 // Whether the gradient of any parameter of `group` is wanted.
 bool group_needed(const GradMask& needs, FlowParamGroup group) {
   for (const FlowParamSpec& spec : kFlowParamTable)
@@ -74,6 +63,17 @@ bool group_needed(const GradMask& needs, FlowParamGroup group) {
 }
 
 }  // namespace
+
+FlowScalars flow_scalars(const FlowParams& params) {
+  for (const FlowParamSpec& spec : kFlowParamTable) check_param(spec, params[spec.id]);
+  FlowScalars scalars;
+  for (const FlowParamSpec& spec : kFlowParamTable) {
+    const std::vector<float> values = params[spec.id].to_vector();
+    std::copy(values.begin(), values.end(), scalars.at(spec.id));
+  }
+  flow_set_products(scalars);
+  return scalars;
+}
 
 FlowLearned::FlowLearned(std::initializer_list<FlowParamGroup> groups) {
   for (FlowParamGroup g : groups) learned_[static_cast<int>(g)] = true;
@@ -135,7 +135,7 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   RF_CHECK(f1.shape() == f2.shape(), kOp, ": f1 and f2 must have the same shape, got ",
            shape_str(f1.shape()), " and ", shape_str(f2.shape()));
   RF_CHECK(n_iter >= 1, kOp, ": n_iter must be at least 1, got ", n_iter);
-  for (const FlowParamSpec& spec : kFlowParamTable) check_param(spec, params[spec.id]);
+  const FlowScalars scalars = flow_scalars(params);
   std::vector<Tensor> inputs{f1, f2};
   for (const FlowParamSpec& spec : kFlowParamTable) inputs.push_back(params[spec.id]);
   check_same_device(kOp, inputs);
@@ -144,7 +144,7 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   RF_CHECK((h + 2) * (w + 2) * kFlowBackwardPlanes < (int64_t{1} << 31), kOp, ": planes of ", h,
            " x ", w, " are too large, shape ", shape_str(f1.shape()));
 
-  FlowProblem pb{n * c, c, static_cast<int>(h), static_cast<int>(w), n_iter, read_scalars(params)};
+  FlowProblem pb{n * c, c, static_cast<int>(h), static_cast<int>(w), n_iter, scalars};
   RF_CHECK(pb.scalars.theta != 0.0f, kOp, ": theta must be nonzero (the dual step is tau / theta)");
   const Device device = f1.device();
   const Tensor a = f1.detach().contiguous(), b = f2.detach().contiguous();

@@ -88,6 +88,10 @@ class FlowLearned {
 // gradient taps [-1, 1], Sobel / 8; the groups of `learned` require grad.
 FlowParams default_flow_params(const FlowLearned& learned = {}, Device device = Device::cpu());
 
+// The parameters' values (their shapes checked: an Error names the one that is wrong) and the
+// products of them that the kernels use.
+FlowScalars flow_scalars(const FlowParams& params);
+
 // f1, f2: (N, C, H, W) on one device. Returns (N, 2C, H, W): the C x-flow channels, then the C
 // y-flow channels. Gradients for f1, f2 and every parameter that requires grad.
 Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams& params,

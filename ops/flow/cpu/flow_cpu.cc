@@ -12,13 +12,9 @@
 // stream 24 * n_iter * (H + 2) * (W + 2) bytes per plane out to memory and back (110 MB for
 // 16 x 32 planes of 28 x 28 and 10 iterations).
 #include <algorithm>
-#include <atomic>
 #include <vector>
 
-#include "framework/allocator.h"
-#include "framework/parallel.h"
-#include "ops/dispatch.h"
-#include "ops/flow/cpu/flow_cpu_sweeps.h"
+#include "ops/flow/cpu/flow_cpu_layout.h"
 #include "ops/flow/flow_kernels.h"
 
 namespace repflow::ops {
@@ -26,86 +22,6 @@ namespace repflow::ops {
 FlowCpuSweeps flow_cpu_sweeps_sse() { return sweeps_of<Lanes<4>>(); }
 
 namespace {
-
-int round_up(int n, int lanes) { return (n + lanes - 1) / lanes * lanes; }
-
-// The Sobel layout (flow_cpu_sweeps.h): rows of whole vectors. The Sobel adjoint of the vector
-// that holds (-1, -1) reads from one cell before row -2's last vector on, and the last
-// vector's reads below row H + 1 stay inside.
-FlowCpuRows sobel_rows(int h, int w, int lanes) {
-  const int stride = round_up(w + 2, lanes), origin = 2 * stride + 2 * lanes;
-  return {h, w, stride, origin, origin + (h + 2) * stride + lanes};
-}
-
-// The lane masks of the iteration layout's chunks.
-std::vector<FlowCpuChunkMasks> chunk_masks(int h, int w, int lanes) {
-  const int64_t hw = int64_t{h} * w;
-  std::vector<FlowCpuChunkMasks> masks((hw + lanes - 1) / lanes, FlowCpuChunkMasks{0, 0, 0});
-  for (int64_t q = 0; q < hw; ++q) {
-    FlowCpuChunkMasks& m = masks[q / lanes];
-    const uint32_t bit = 1u << (q % lanes);
-    m.inside |= bit;
-    if (q % w + 1 < w) m.right |= bit;
-    if (q < hw - w) m.down |= bit;
-  }
-  return masks;
-}
-
-// The iteration layout: its rows between zero rows, the first pixel on a vector boundary after
-// at least W + 1 zeros (reads reach one row and one cell back) and at least W + 1 zeros after
-// the last chunk (reads reach a row and a cell forward).
-FlowCpuGrid iteration_grid(int h, int w, int lanes, const std::vector<FlowCpuChunkMasks>& masks) {
-  const int margin = round_up(w + 1, lanes), chunks = static_cast<int>(masks.size());
-  FlowCpuGrid g;
-  static_cast<FlowCpuRows&>(g) = {h, w, w, margin, margin + chunks * lanes + margin};
-  g.chunks = chunks;
-  g.lag = (w + lanes - 1) / lanes;
-  g.masks = masks.data();
-  return g;
-}
-
-// What a call's sweeps need: the vector width's functions and the plane layouts.
-struct Layout {
-  FlowCpuSweeps sweeps;
-  std::vector<FlowCpuChunkMasks> masks;
-  FlowCpuGrid grid;
-  FlowCpuRows sobel;
-  // The unpadded planes of the op's tensors.
-  FlowCpuRows tensor;
-  Layout(int h, int w, FlowCpuSweeps picked)
-      : sweeps(picked),
-        masks(chunk_masks(h, w, picked.lanes)),
-        grid(iteration_grid(h, w, picked.lanes, masks)),
-        sobel(sobel_rows(h, w, picked.lanes)),
-        tensor{h, w, w, 0, h * w} {}
-};
-
-// The sweeps of the widest instruction set this CPU runs; the CPU-only op has no CUDA side.
-const DispatchStub<FlowCpuSweeps()> sweeps_stub{
-    "flow sweeps", {flow_cpu_sweeps_sse, flow_cpu_sweeps_avx2, flow_cpu_sweeps_avx512}, nullptr};
-
-FlowCpuSweeps pick_sweeps() { return sweeps_stub.cpu_schedule()(); }
-
-// `count` zeroed planes of `size` floats (whole vectors), each starting on a cache line
-// (host_alloc's alignment), as the sweeps' aligned vectors need.
-class GridPlanes {
- public:
-  GridPlanes(int64_t count, int64_t size)
-      : size_(size),
-        bytes_(sizeof(float) * count * size_),
-        data_(static_cast<float*>(host_alloc(bytes_))) {
-    std::fill(data_, data_ + count * size_, 0.0f);
-  }
-  ~GridPlanes() { host_free(data_, bytes_); }
-  GridPlanes(const GridPlanes&) = delete;
-  GridPlanes& operator=(const GridPlanes&) = delete;
-  float* plane(int64_t k) const { return data_ + k * size_; }
-
- private:
-  int64_t size_;
-  size_t bytes_;
-  float* data_;
-};
 
 // A thread's iterates of one plane: `count` states, the first of them the zero start. Cells off
 // the plane are zeroed once here and never written but with zeros.
@@ -156,35 +72,22 @@ double pairwise_sum(double* x, int n) {
   return x[0];
 }
 
-// Runs body(work, plane) for every plane on the CPU threads, `work` being the thread's
-// Work(args...). Threads take the next plane when they finish one rather than a fixed share, so
-// that a thread the OS deschedules on a busy machine leaves its planes to the others instead of
-// holding up the op.
-template <class Work, class... Args, class Body>
-void each_plane(int64_t planes, Body body, const Args&... args) {
-  std::atomic<int64_t> next{0};
-  parallel_for(0, std::min<int64_t>(planes, num_threads()), 1, [&](int64_t, int64_t) {
-    Work work(args...);
-    for (int64_t plane; (plane = next++) < planes;) body(work, plane);
-  });
-}
-
 }  // namespace
 
-int flow_cpu_lanes() { return pick_sweeps().lanes; }
+int flow_cpu_lanes() { return pick_flow_sweeps().lanes; }
 
 void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
                       float* /*saved*/) {
   const int64_t hw = int64_t{pb.h} * pb.w;
   const FlowScalars& scalars = pb.scalars;
-  const Layout lay(pb.h, pb.w, pick_sweeps());
+  const FlowCpuLayout lay(pb.h, pb.w, pick_flow_sweeps());
   const FlowCpuSweeps& sweeps = lay.sweeps;
   const FlowCpuGrid& g = lay.grid;
   struct Work {
     GridPlanes image;  // the image terms
     GridPlanes f2p;
     PlaneStates states;
-    explicit Work(const Layout& lay)
+    explicit Work(const FlowCpuLayout& lay)
         : image(kFlowImagePlanes, lay.grid.size), f2p(1, lay.sobel.size), states(3, lay.grid) {}
   };
   each_plane<Work>(
@@ -208,7 +111,7 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
   const int h = pb.h, w = pb.w;
   const int64_t hw = int64_t{h} * w;
   const FlowScalars& scalars = pb.scalars;
-  const Layout lay(h, w, pick_sweeps());
+  const FlowCpuLayout lay(h, w, pick_flow_sweeps());
   const FlowCpuSweeps& sweeps = lay.sweeps;
   const FlowCpuGrid& g = lay.grid;
   const FlowCpuRows& sg = lay.sobel;
@@ -221,7 +124,7 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
     GridPlanes sobel;
     PlaneStates states;
     std::vector<double> lane_sums;  // the sweeps' partials, per slot and lane
-    Work(const Layout& lay, int n_iter)
+    Work(const FlowCpuLayout& lay, int n_iter)
         : planes(kFlowBackwardPlanes, lay.grid.size),
           sobel(5, lay.sobel.size),
           states(n_iter, lay.grid),
