@@ -49,6 +49,7 @@ HELP_RUNS = {
     "tools:check_fixture": [[]],
     "tools:bench_ops": [[]],
     "tools:bench_flow": [[]],
+    "tools:bench_tvl1": [[]],
     "tools:bench_weights": [[]],
     "tools:bench_loader": [[]],
     "tools:convert_torch.py": [[]],
@@ -229,8 +230,8 @@ torch.save({"state_dict": {"module." + k: v for k, v in sd.items()}}, "resnet50.
 """
 
 
-def have_torch():
-    return subprocess.run([PYTHON, "-c", "import torch"], stdout=subprocess.DEVNULL,
+def have_module(name):
+    return subprocess.run([PYTHON, "-c", "import " + name], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL).returncode == 0
 
 
@@ -544,6 +545,12 @@ def finish_plan(p, runner):
         extra = ["--repeats", "1", "--warmup-ms", "0", "--threads", "1", "--torch=false",
                  "--device", "cpu"]
         p.notes.append("one timed run per configuration, PyTorch side off")
+    elif p.binary == "tools:bench_tvl1":
+        # The photograph of the README's run (python3-skimage's) need not be here.
+        photo = os.path.join(runner.work, "tvl1_photo.png")
+        write_png(photo, 64, 64, lambda x, y: (texture(x, y, 7),) * 3)
+        extra = ["--image", photo, "--repeats", "1", "--threads", "1"]
+        p.notes.append("a 64 x 64 texture in place of the photograph, one timed run")
     if p.mpirun is not None:
         if flag_value(p.mpirun, "hostfile"):
             p.parse_only = True
@@ -702,7 +709,8 @@ def main(argv):
     if "tests:make_video" in bins:
         for what in make_video_inputs(work, os.path.abspath(bins["tests:make_video"])):
             print("  " + what)
-    torch = have_torch()
+    torch = have_module("torch")
+    opencv = have_module("cv2")
     if torch:
         subprocess.run([PYTHON, "-c", TORCH_CHECKPOINT], cwd=work, check=True)
         print("  resnet50.pth (a small state dict, written with %s's torch)" % PYTHON)
@@ -719,6 +727,8 @@ def main(argv):
             if q.mpirun is not None and not shutil.which("mpirun") and not flag_value(
                     [unquote(t) for t in q.mpirun], "hostfile"):
                 q.skip = "mpirun not found: install openmpi-bin (tools/setup.sh) to run it"
+            if q.binary == "tools:bench_tvl1" and not opencv:
+                q.skip = "%s has no OpenCV (Debian's python3-opencv) to compare with" % PYTHON
             if q.binary == "tools:check_fixture" and not fixtures:
                 q.skip = "no parity fixtures (../shared/fixtures or $REPFLOW_FIXTURES) here"
             q.phase = phase_of(q) if q.binary else (0 if q.pre_shell else 3)

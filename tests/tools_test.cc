@@ -82,6 +82,24 @@ TEST(FlowTool, DownwardMotionGivesPositiveMeanY) {
   EXPECT_LT(std::fabs(field(r.output, "mean_flow_x")), 0.1) << r.output;
 }
 
+TEST(FlowTool, Tvl1RecoversAShiftTheLayerAloneCannot) {
+  const std::string a = test_tmp("e.png"), b = test_tmp("f.png"), out = test_tmp("flow3.png");
+  write_pair(a, b, 5, -3);
+  const CommandResult r =
+      run_command(g_flow + " " + a + " " + b + " --out " + out + " --method tvl1 --legend false");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("TV-L1, 3 levels, 5 warps, 30 iterations per warp"), std::string::npos)
+      << r.output;
+  // The pair wraps around, so the content crossing the border (a band of 5 and of 3 px) has no
+  // match in the frame: the mean over the frame stays near the shift.
+  EXPECT_NEAR(field(r.output, "mean_flow_x"), 5, 0.5) << r.output;
+  EXPECT_NEAR(field(r.output, "mean_flow_y"), -3, 0.5) << r.output;
+  EXPECT_EQ(repflow::read_image(out).width, 64);
+  const CommandResult layer = run_command(g_flow + " " + a + " " + b + " --out " + out);
+  ASSERT_EQ(layer.status, 0) << layer.output;
+  EXPECT_LT(field(layer.output, "mean_flow_x"), 2.5) << layer.output;
+}
+
 TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
   const CommandResult missing =
       run_command(g_flow + " /nonexistent/a.png /nonexistent/b.png --out " + test_tmp("x.png"));
@@ -94,6 +112,15 @@ TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
   const CommandResult bad_flag = run_command(g_flow + " --iters=zero a b --out c");
   EXPECT_EQ(bad_flag.status, 2);
   EXPECT_NE(bad_flag.output.find("flag --iters: 'zero' is not an integer"), std::string::npos);
+  for (const auto& [flag, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--method lk", "flag --method: 'lk' is not layer or tvl1"},
+           {"--method tvl1 --scale-step 1", "flag --scale-step: 1 is not between 0 and 1"},
+           {"--method tvl1 --warps 0", "flag --warps: 0 is not 1 to 1000"},
+           {"--method tvl1 --scales 99", "flag --scales: 99 is not 1 to 16"}}) {
+    const CommandResult r = run_command(g_flow + " " + flag + " a b --out c");
+    EXPECT_EQ(r.status, 2) << flag;
+    EXPECT_NE(r.output.find(message), std::string::npos) << flag << ": " << r.output;
+  }
   EXPECT_EQ(run_command(g_flow + " --help").status, 0);
 }
 

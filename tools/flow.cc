@@ -1,6 +1,7 @@
-// flow A B --out F.png: the representation-flow layer with fixed parameters as an optical-flow
-// method between two images; writes the Middlebury colour coding (with a colour-wheel legend
-// unless --legend false) and prints the scale and the mean flow.
+// flow A B --out F.png: optical flow between two images, by the representation-flow layer with
+// fixed parameters (--method layer) or by TV-L1 with its pyramid and warping (--method tvl1);
+// writes the Middlebury colour coding (with a colour-wheel legend unless --legend false) and
+// prints the scale and the mean flow.
 #include "ops/flow/flow.h"
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "framework/flags.h"
 #include "framework/image_io.h"
 #include "models/reference/reference_flow_layer.h"
+#include "ops/flow/tvl1.h"
 #include "tools/flow_colour.h"
 
 namespace repflow {
@@ -23,11 +25,19 @@ Tensor grey_plane(const std::string& path) {
 int run(int argc, char** argv) {
   Flags flags("flow",
               "Computes the flow between two images (grey levels 0..255) with the flow layer's "
-              "default parameters.\nusage: flow [flags] A.png B.png --out flow.png");
+              "default parameters or with TV-L1.\nusage: flow [flags] A.png B.png --out flow.png");
   flags.add("out", "", "the colour-coded flow PNG to write (required)");
-  flags.add("iters", "50", "TV-L1 iterations");
+  flags.add("method", "layer",
+            "layer (the flow layer's iterations on the images as they are) or tvl1 (TV-L1 "
+            "optical flow: the same iterations on an image pyramid, with warping)");
+  flags.add("iters", "",
+            "iterations: of the layer (default 50), or of TV-L1 per warp (default 30)");
   flags.add("mode", "paper",
-            "paper (the fused op) or reference (the published layer's iterations)");
+            "with --method layer: paper (the fused op) or reference (the published layer's "
+            "iterations)");
+  flags.add("scales", "5", "with --method tvl1: pyramid levels, at most");
+  flags.add("scale-step", "0.5", "with --method tvl1: each level's size over the next finer one's");
+  flags.add("warps", "5", "with --method tvl1: warps per level");
   flags.add("scale", "0",
             "the flow magnitude in pixels shown at full saturation; larger magnitudes are "
             "clipped to full saturation (0: the largest magnitude in the field)");
@@ -38,11 +48,26 @@ int run(int argc, char** argv) {
   RF_CHECK(flags.positional().size() == 2, "flow: expected two images A and B, got ",
            flags.positional().size(), " arguments (see --help)");
   RF_CHECK(!flags.str("out").empty(), "flow: flag --out is required");
-  const int64_t iters = flags.integer("iters");
-  RF_CHECK(iters >= 1 && iters <= 100000, "flow: flag --iters: ", iters, " is out of range");
+  const std::string method = flags.str("method");
+  RF_CHECK(method == "layer" || method == "tvl1", "flow: flag --method: '", excerpt(method),
+           "' is not layer or tvl1");
+  const bool tvl1 = method == "tvl1";
+  const int64_t iters = flags.str("iters").empty() ? (tvl1 ? 30 : 50) : flags.integer("iters");
+  RF_CHECK(iters >= 1 && iters <= 100000, "flow: flag --iters: ", iters, " is not 1 to 100000");
   const std::string mode = flags.str("mode");
-  RF_CHECK(mode == "paper" || mode == "reference", "flow: flag --mode: '", mode,
+  RF_CHECK(mode == "paper" || mode == "reference", "flow: flag --mode: '", excerpt(mode),
            "' is not paper or reference");
+  ops::Tvl1Options tvl1_options;
+  tvl1_options.iterations = static_cast<int>(iters);
+  const int64_t scales = flags.integer("scales"), warps = flags.integer("warps");
+  RF_CHECK(scales >= 1 && scales <= 16, "flow: flag --scales: ", scales, " is not 1 to 16");
+  RF_CHECK(warps >= 1 && warps <= 1000, "flow: flag --warps: ", warps, " is not 1 to 1000");
+  const double scale_step = flags.number("scale-step");
+  RF_CHECK(scale_step > 0 && scale_step < 1, "flow: flag --scale-step: ", flags.str("scale-step"),
+           " is not between 0 and 1");
+  tvl1_options.scales = static_cast<int>(scales);
+  tvl1_options.warps = static_cast<int>(warps);
+  tvl1_options.scale_step = static_cast<float>(scale_step);
   // Bounded so that the float the colours use is a positive, finite number of pixels.
   const double scale_flag = flags.number("scale");
   RF_CHECK(scale_flag == 0 || (scale_flag >= 1e-6 && scale_flag <= 1e6),
@@ -54,7 +79,9 @@ int run(int argc, char** argv) {
            a.size(2), " but ", flags.positional()[1], " is ", b.size(3), "x", b.size(2));
   NoGradGuard no_grad;
   Tensor flow;
-  if (mode == "paper") {
+  if (tvl1) {
+    flow = ops::tvl1_flow(a, b, tvl1_options);
+  } else if (mode == "paper") {
     flow = ops::representation_flow(a, b, ops::default_flow_params(), static_cast<int>(iters));
   } else {
     ReferenceFlowLayer layer(1, 1, static_cast<int>(iters));
@@ -74,9 +101,13 @@ int run(int argc, char** argv) {
     mean_u += u[i] / plane;
     mean_v += v[i] / plane;
   }
-  std::printf("wrote %s (%dx%d flow%s, %s mode, %lld iterations)\n", flags.str("out").c_str(),
-              width, height, legend ? " and the colour-wheel legend to its right" : "",
-              mode.c_str(), static_cast<long long>(iters));
+  const std::string how =
+      tvl1 ? "TV-L1, " + std::to_string(ops::tvl1_levels(height, width, tvl1_options)) +
+                 " levels, " + std::to_string(warps) + " warps, " + std::to_string(iters) +
+                 " iterations per warp"
+           : "layer, " + mode + " mode, " + std::to_string(iters) + " iterations";
+  std::printf("wrote %s (%dx%d flow%s, %s)\n", flags.str("out").c_str(), width, height,
+              legend ? " and the colour-wheel legend to its right" : "", how.c_str());
   std::printf("scale=%g px (full saturation, %s)\n", scale,
               scale_flag > 0 ? "--scale" : "the largest magnitude");
   std::printf("mean_flow_x=%.6f mean_flow_y=%.6f\n", mean_u, mean_v);

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "framework/error.h"
 
@@ -23,6 +24,19 @@ std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
     }
   }
   return run_python_benchmark(python, script, config);
+}
+
+std::string benchmark_script(const std::string& argv0, const std::string& relative) {
+  namespace fs = std::filesystem;
+  // Under `bazel run`; beside bazel-bin's binary; in a test's runfiles, where the binary and
+  // the script of its package lie side by side.
+  const std::string candidates[] = {
+      relative, argv0 + ".runfiles/repflow/" + relative,
+      (fs::path(argv0).parent_path() / fs::path(relative).filename()).string()};
+  std::error_code ignored;
+  for (const std::string& path : candidates)
+    if (fs::exists(path, ignored)) return path;
+  return relative;
 }
 
 std::vector<nlohmann::json> run_python_benchmark(const std::string& python,

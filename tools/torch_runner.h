@@ -7,6 +7,10 @@
 
 namespace repflow {
 
+// The path of a benchmark's Python script, `relative` to the workspace, for the binary `argv0`:
+// as it is under `bazel run` (which runs in the runfiles tree), else in the binary's runfiles.
+std::string benchmark_script(const std::string& argv0, const std::string& relative);
+
 // Returns no records (after saying why on stderr) when torch cannot be had; a script that
 // fails is an Error.
 std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
