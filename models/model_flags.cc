@@ -27,6 +27,9 @@ const std::map<std::string, std::string>& option_help() {
       {"fusion",
        "model option: how the flow joins the RGB features, none | add | multiply | "
        "layer-multiply | concat, or late (an RGB network's scores averaged in)"},
+      {"input",
+       "model option: what the network sees, rgb (the frames) or flow (the Flow CNN: the TV-L1 "
+       "flow between consecutive frames; with --fusion late, two-stream)"},
   };
   return help;
 }
@@ -62,7 +65,7 @@ ModelSpec model_spec_from_flags(const Flags& flags, bool with_classes, const Opt
     }
     // An option at the model's own default that the user did not type is left to
     // resolve_model, whose rules for options not given then apply (fcf without flow-stages: two
-    // stages; flow input without fusion: none).
+    // stages; flow input without fusion: none; input flow without flow: none).
     if (!flags.given(name) && value == applicable.at(name)) continue;
     ModelOptions checked;
     try {

@@ -77,14 +77,16 @@ const std::map<std::string, Factory>& factories() {
           r.width = o.width;
           r.stem = o.stem;
           if (o.flow) r.flow = flow_spec(o);
+          r.flow_input = o.flow_input;
           r.dropout = o.dropout.value_or(0.0f);
           auto net = std::make_shared<ResNet>(r);
           if (!o.late_fusion) return std::shared_ptr<Module>(net);
-          RF_CHECK(o.flow,
+          RF_CHECK(o.flow || o.flow_input,
                    "fusion late averages an RGB network's scores with a flow network's: "
-                   "it needs a flow position, not none");
+                   "it needs a flow position, not none, or input flow (two-stream)");
           ResNetOptions rgb = r;
           rgb.flow.reset();
+          rgb.flow_input = false;
           return std::shared_ptr<Module>(
               std::make_shared<LateFusion>(std::make_shared<ResNet>(rgb), net));
         };
@@ -116,7 +118,7 @@ const std::map<std::string, Defaults>& defaults_table() {
                                  {"flow-iters", "10"}, {"flow-stages", "1"},
                                  {"fcf", "false"},     {"reduced-channels", "32"},
                                  {"dropout", "0"},     {"flow-learn", "tlt,div"},
-                                 {"fusion", "add"}};
+                                 {"fusion", "add"},    {"input", "rgb"}};
     std::map<std::string, Defaults> t;
     for (const std::string& name : network_names()) t[name] = {name, resnet};
     t["kinetics_repflow_r50"] = {
@@ -155,8 +157,8 @@ std::vector<std::string> model_names() {
 
 const std::vector<std::string>& model_option_names() {
   static const std::vector<std::string> names = {
-      "classes",          "width",   "stem",       "flow",  "flow-iters", "flow-stages", "fcf",
-      "reduced-channels", "dropout", "flow-learn", "fusion"};
+      "classes",          "width",   "stem",       "flow",   "flow-iters", "flow-stages", "fcf",
+      "reduced-channels", "dropout", "flow-learn", "fusion", "input"};
   return names;
 }
 
@@ -190,6 +192,9 @@ ModelSpec resolve_model(const std::string& name, const OptionValues& given) {
   if (given.count("flow") && given.at("flow") == "input" && !given.count("fusion") &&
       spec.options.count("fusion"))
     spec.options["fusion"] = "none";
+  if (given.count("input") && given.at("input") == "flow" && !given.count("flow") &&
+      spec.options.count("flow"))
+    spec.options["flow"] = "none";
   typed_options(spec.options);  // checks every value now, naming its option
   return spec;
 }
@@ -269,6 +274,10 @@ void set_model_option(ModelOptions* options, const std::string& flag, const std:
                 "' is not none, late, add, multiply, layer-multiply or concat");
       }
     }
+  } else if (flag == "input") {
+    RF_CHECK(value == "rgb" || value == "flow", "option input: '", excerpt(value),
+             "' is not rgb or flow");
+    options->flow_input = value == "flow";
   } else if (flag == "dropout") {
     const auto v = parse_float(value);
     RF_CHECK(v && *v >= 0 && *v <= 1, "option dropout: '", excerpt(value),

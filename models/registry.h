@@ -50,6 +50,11 @@ struct ModelOptions {
   // network's block then fuses nothing). Unset with flow input: none.
   FlowFusion fusion = FlowFusion::kAdd;
   bool late_fusion = false;
+  // [input] rgb | flow: flow is the Flow CNN, which sees the TV-L1 flow between the clip's
+  // consecutive frames (models/flow_input.h) and has no flow layer (flow none, which input flow
+  // sets when flow is not given). With fusion late, a two-stream network: an RGB network's
+  // scores averaged with the Flow CNN's.
+  bool flow_input = false;
   // [dropout] before the classifier; unset: 0 for the ResNets, 0.5 for kinetics_repflow_r50.
   std::optional<float> dropout;
 };

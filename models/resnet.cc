@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "models/flow_input.h"
 #include "models/layers.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/pool/pool.h"
@@ -134,18 +135,21 @@ ResNet::ResNet(const ResNetOptions& options) : options_(options) {
   const int64_t width = options.width;
   const bool small = options.stem == ResNetStem::kSmall;
   const int64_t k = small ? 3 : 7, s = small ? 1 : 2, p = small ? 1 : 3;
+  const int64_t in_channels = options.flow_input ? 2 : 3;
+  RF_CHECK(!options.flow_input || !options.flow,
+           "ResNet: the Flow CNN (input flow) has no representation-flow layer: flow must be none");
   if (kind == ResNetKind::k2d) {
-    conv1_ = register_module("conv1", conv(3, width, {k, k}, {s, s}, {p, p}));
+    conv1_ = register_module("conv1", conv(in_channels, width, {k, k}, {s, s}, {p, p}));
     bn1_ = register_module("bn1", std::make_shared<BatchNorm>(width));
   } else {
     auto stem = std::make_shared<Sequential>();
     if (kind == ResNetKind::k3d) {
-      stem->add(conv(3, width, {3, k, k}, {1, s, s}, {1, p, p}));
+      stem->add(conv(in_channels, width, {3, k, k}, {1, s, s}, {1, p, p}));
     } else {
       // torchvision's R2Plus1dStem: 45 channels (for 64 out) between the spatial and the
       // temporal conv.
       const int64_t mid = std::max<int64_t>(1, 45 * width / 64);
-      stem->add(conv(3, mid, {1, k, k}, {1, s, s}, {0, p, p}))
+      stem->add(conv(in_channels, mid, {1, k, k}, {1, s, s}, {0, p, p}))
           .add(std::make_shared<BatchNorm>(mid))
           .add(std::make_shared<ReLU>())
           .add(conv(mid, width, {3, 1, 1}, {1, 1, 1}, {1, 0, 0}));
@@ -211,13 +215,15 @@ Tensor ResNet::apply_flow(const Tensor& x, int64_t n) {
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  const int stages = options_.flow ? options_.flow->stages : 0;
+  const int stages = options_.flow ? options_.flow->stages : (options_.flow_input ? 1 : 0);
   RF_CHECK(x.dim() == 5 && x.size(1) == 3 && x.size(2) > stages, "ResNet: input ",
            shape_str(x.shape()), " is not (N, 3, T, H, W) with T > ", stages,
-           " (the number of flow stages)");
+           options_.flow_input ? " (the Flow CNN sees the flow between frames)"
+                               : " (the number of flow stages)");
   const int64_t n = x.size(0);
   const bool per_frame = options_.kind == ResNetKind::k2d;
-  const Tensor input = flow_after(0, -1) ? flow_->forward(x) : x;
+  const Tensor input =
+      options_.flow_input ? tvl1_clip_flow(x) : (flow_after(0, -1) ? flow_->forward(x) : x);
   Tensor y;
   if (per_frame) {
     y = ops::relu(bn1_->forward(conv1_->forward(clip_to_frames(input))));

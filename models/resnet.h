@@ -60,13 +60,17 @@ struct ResNetOptions {
   ResNetStem stem = ResNetStem::kImageNet;
   int64_t classes = 400;
   std::optional<FlowSpec> flow;  // none: a plain ResNet
-  float dropout = 0;             // before `fc`
+  // The Flow CNN: the network sees the TV-L1 flow between the clip's consecutive frames
+  // (models/flow_input.h: 2 channels, T - 1 frames) in place of the frames.
+  bool flow_input = false;
+  float dropout = 0;  // before `fc`
 };
 
 class ResNet : public Module {
  public:
   explicit ResNet(const ResNetOptions& options);
-  // x: (N, 3, T, H, W) with T > the number of flow stages -> (N, classes).
+  // x: (N, 3, T, H, W) with T > the number of flow stages (> 1 with flow_input) ->
+  // (N, classes).
   Tensor forward(const Tensor& x) override;
 
  private:

@@ -191,7 +191,8 @@ TEST_F(ConvertTorch, MetadataFlagsWriteWhatTheReaderResolves) {
                                                {"reduced-channels", "32"},
                                                {"dropout", "0"},
                                                {"flow-learn", "tlt,div"},
-                                               {"fusion", "add"}}));
+                                               {"fusion", "add"},
+                                               {"input", "rgb"}}));
   EXPECT_EQ(meta.class_names, (std::vector<std::string>{"right", "down-right", "left"}));
   EXPECT_EQ(meta.input.frames, 8);
   EXPECT_FALSE(meta.input.stride || meta.input.resize || meta.input.size || meta.input.clips);

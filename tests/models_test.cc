@@ -9,13 +9,17 @@
 
 #include "framework/autograd.h"
 #include "framework/weights.h"
+#include "models/flow_input.h"
 #include "models/model_flags.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/reduce/reduce.h"
+#include "ops/slice/slice.h"
+#include "ops/view/view.h"
 #include "tests/gradcheck.h"
 #include "tests/test_util.h"
+#include "tests/tvl1_cases.h"
 
 namespace repflow {
 namespace {
@@ -174,6 +178,73 @@ TEST(Registry, FusionsOfFlowAndRgb) {
                         "option fusion does not apply to kinetics_repflow_r50");
 }
 
+// The Flow CNN's input: the TV-L1 flow between consecutive frames, clipped and scaled into
+// [-1, 1].
+TEST(FlowInput, ConsecutiveFramesFlowInPixelsOverTheRange) {
+  // Frames of the test texture moving 2 px right and 1 px up per frame, as grey levels of a
+  // normalised clip (each colour channel the level over kFlowInputGreyScale).
+  const int t = 3, size = 64;
+  std::vector<std::pair<double, double>> shifts;
+  for (int f = 0; f < t; ++f) shifts.push_back({2.0 * f, -1.0 * f});
+  const Tensor frames =
+      ops::div(testing::tvl1_shifted(size, size, shifts), kFlowInputGreyScale);  // (T, 1, H, W)
+  const Tensor clip = ops::unsqueeze(
+      ops::permute(ops::expand(frames, {t, 3, size, size}), {1, 0, 2, 3}).contiguous(), 0);
+  const Tensor flow = tvl1_clip_flow(clip);
+  ASSERT_EQ(flow.shape(), (Shape{1, 2, t - 1, size, size}));
+  const std::vector<float> v = flow.to_vector();
+  const int64_t plane = size * size, centre = 32 * size + 32;
+  for (int f = 0; f < t - 1; ++f) {
+    EXPECT_NEAR(v[f * plane + centre], 2.0 / kFlowInputRange, 0.005) << f;
+    EXPECT_NEAR(v[(t - 1 + f) * plane + centre], -1.0 / kFlowInputRange, 0.005) << f;
+  }
+  for (float x : v) ASSERT_TRUE(x >= -1.0f && x <= 1.0f);
+  EXPECT_ERROR_CONTAINS(tvl1_clip_flow(Tensor::zeros({1, 3, 1, 8, 8})),
+                        "is not (N, 3, T, H, W) with T >= 2");
+}
+
+// The Flow CNN (input flow): the network's first conv takes the 2 flow channels of the T - 1
+// frame pairs; with fusion late it is the flow stream of a two-stream network.
+TEST(Registry, FlowCnnAndTwoStream) {
+  const Tensor x = clip({2, 3, 4, 32, 32}, 5);
+  for (const char* name : {"resnet18_2d", "resnet18_3d"}) {
+    SCOPED_TRACE(name);
+    const ModelSpec spec = resolve_model(name, {{"input", "flow"}, {"classes", "5"}});
+    EXPECT_EQ(spec.options.at("flow"), "none");  // input flow without flow: none
+    auto model = make_model(spec);
+    EXPECT_EQ(run_eval(*model, x).shape(), (Shape{2, 5}));
+    const auto params = as_map(model->named_parameters());
+    const std::string first = std::string(name) == "resnet18_2d" ? "conv1.weight" : "stem.0.weight";
+    EXPECT_EQ(params.at(first).size(1), 2);
+    // One conv's input channel fewer than the RGB network's.
+    ModelSpec rgb_spec = spec;
+    rgb_spec.options["input"] = "rgb";
+    auto rgb = make_model(rgb_spec);
+    EXPECT_EQ(parameter_count(*rgb) - parameter_count(*model), params.at(first).numel() / 2);
+    // Scores follow the motion, not the colours: a clip whose frames are all alike has no
+    // flow, whatever its colours.
+    const Tensor still = ops::expand(ops::slice(x, 2, 0, 1), {2, 3, 4, 32, 32}).contiguous();
+    EXPECT_LT(max_difference(run_eval(*model, still), run_eval(*model, still * 3.0f)), 1e-5);
+
+    ModelSpec two = resolve_model(name, {{"input", "flow"}, {"fusion", "late"}, {"classes", "5"}});
+    auto two_stream = make_model(two);
+    EXPECT_EQ(run_eval(*two_stream, x).shape(), (Shape{2, 5}));
+    const auto two_params = as_map(two_stream->named_parameters());
+    EXPECT_EQ(two_params.at("rgb_net." + first).size(1), 3);
+    EXPECT_EQ(two_params.at("flow_net." + first).size(1), 2);
+    EXPECT_EQ(parameter_count(*two_stream), parameter_count(*rgb) + parameter_count(*model));
+  }
+  EXPECT_ERROR_CONTAINS(
+      make_model(resolve_model("resnet18_2d", {{"input", "flow"}, {"flow", "after2"}})),
+      "the Flow CNN (input flow) has no representation-flow layer");
+  ModelOptions o = small_options();
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "input", "depth"),
+                        "option input: 'depth' is not rgb or flow");
+  auto model = make_model(resolve_model("resnet18_2d", {{"input", "flow"}}));
+  EXPECT_ERROR_CONTAINS(model->forward(clip({1, 3, 1, 32, 32}, 6)),
+                        "the Flow CNN sees the flow between frames");
+}
+
 // The binaries' flags: resolve_model's rules for options not given apply to flags left at
 // their defaults.
 TEST(Registry, ModelFlagsLeaveUntypedDefaultsToTheRules) {
@@ -185,6 +256,7 @@ TEST(Registry, ModelFlagsLeaveUntypedDefaultsToTheRules) {
   };
   EXPECT_EQ(spec({"--flow", "input"}).options.at("fusion"), "none");
   EXPECT_EQ(spec({"--flow", "input", "--fusion", "late"}).options.at("fusion"), "late");
+  EXPECT_EQ(spec({"--input", "flow"}).options.at("flow"), "none");
   EXPECT_EQ(spec({"--fcf", "true"}).options.at("flow-stages"), "2");
   EXPECT_EQ(spec({"--fcf", "true", "--flow-stages", "3"}).options.at("flow-stages"), "3");
   EXPECT_EQ(spec({}).options, resolve_model("resnet18_2d", {}).options);

@@ -26,7 +26,7 @@ VERSION = 1
 # The model options a weight file's metadata may hold (models/registry.h, model_option_names)
 # besides classes, which has a flag of its own.
 MODEL_OPTIONS = ("width", "stem", "flow", "flow-iters", "flow-stages", "fcf", "reduced-channels",
-                 "dropout", "flow-learn", "fusion")
+                 "dropout", "flow-learn", "fusion", "input")
 NORMS = {
     "imagenet": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
     "paper": {"mean": [0.5, 0.5, 0.5], "std": [-0.5, -0.5, -0.5]},  # 1 - 2 * pixel / 255

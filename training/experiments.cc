@@ -142,10 +142,6 @@ int run(int argc, char** argv) {
       const ExperimentCell& cell = table.cells[i];
       const std::string where = "  [" + std::to_string(i + 1) + "/" +
                                 std::to_string(table.cells.size()) + "] " + cell.id + ": ";
-      if (!cell.missing.empty()) {
-        std::printf("%snot run: %s\n", where.c_str(), cell.missing.c_str());
-        continue;
-      }
       const std::string dir = out + "/table" + std::to_string(number) + "/" + cell.id;
       status[i] = read_cell_status(dir, epochs);
       if (status[i].state == CellStatus::State::kDone) {

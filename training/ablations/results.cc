@@ -1,6 +1,5 @@
 #include "training/ablations/results.h"
 
-#include <cmath>
 #include <cstdio>
 
 #include "framework/atomic_file.h"
@@ -39,11 +38,6 @@ void write_table_results(const std::string& out_dir, const ExperimentTable& tabl
     for (const std::string& f : c.flags) cell_flags += (cell_flags.empty() ? "" : " ") + f;
     const std::string dir = "table" + std::to_string(table.number) + "/" + c.id;
     chart.labels.push_back(c.label);
-    if (!c.missing.empty()) {
-      md += "| " + c.label + " | | not run: " + c.missing + " | |\n";
-      chart.values.push_back(std::nan(""));
-      continue;
-    }
     char value[32];
     std::snprintf(value, sizeof value, "%.2f", status[i].val_top1);
     md += "| " + c.label + " | `" + cell_flags + "` | " + value + " | " + dir + " |\n";

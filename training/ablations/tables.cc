@@ -11,24 +11,17 @@ namespace {
 ExperimentCell cell(std::string id, std::string label, std::vector<std::string> flags) {
   std::replace_if(
       id.begin(), id.end(), [](char c) { return c == ',' || c == '-'; }, '_');
-  return {std::move(id), std::move(label), std::move(flags), ""};
-}
-
-// Rows the paper has that need TV-L1 optical flow as the network's input (issue 18, item 4).
-ExperimentCell needs_tvl1(std::string id, std::string label) {
-  return {std::move(id),
-          std::move(label),
-          {},
-          "needs a TV-L1 optical-flow input stream, which repflow does not have yet"};
+  return {std::move(id), std::move(label), std::move(flags)};
 }
 
 std::vector<ExperimentTable> make_tables() {
   std::vector<ExperimentTable> t;
   t.push_back({1, "Table 1: where the flow layer goes", {}});
-  t.back().cells = {cell("rgb", "RGB CNN", {"--flow", "none"}),
-                    needs_tvl1("flow_cnn", "Flow CNN (TV-L1)"),
-                    needs_tvl1("two_stream", "Two-stream (RGB + TV-L1)"),
-                    cell("input", "flow layer on the RGB input", {"--flow", "input"})};
+  t.back().cells = {
+      cell("rgb", "RGB CNN", {"--flow", "none"}),
+      cell("flow_cnn", "Flow CNN (TV-L1)", {"--input", "flow"}),
+      cell("two_stream", "Two-stream (RGB + TV-L1)", {"--input", "flow", "--fusion", "late"}),
+      cell("input", "flow layer on the RGB input", {"--flow", "input"})};
   for (int stage = 1; stage <= 5; ++stage)
     t.back().cells.push_back(cell("after" + std::to_string(stage),
                                   "after block " + std::to_string(stage),

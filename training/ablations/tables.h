@@ -11,8 +11,6 @@ struct ExperimentCell {
   std::string id;     // the run directory's name within the table's directory
   std::string label;  // the row as the paper names it
   std::vector<std::string> flags;
-  // Non-empty: the cell cannot run yet, and why (it is listed in the results without a value).
-  std::string missing;
 };
 
 struct ExperimentTable {
