@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ops/flow/cpu/flow_cpu_layout.h"
+#include "ops/flow/cpu/flow_cpu_sweeps.h"
 #include "ops/flow/flow_kernels.h"
 
 namespace repflow::ops {

@@ -9,7 +9,7 @@
 
 #include "framework/allocator.h"
 #include "framework/parallel.h"
-#include "ops/flow/cpu/flow_cpu_sweeps.h"
+#include "ops/flow/cpu/flow_cpu_types.h"
 
 namespace repflow::ops {
 
