@@ -116,6 +116,7 @@ TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
            {"--method lk", "flag --method: 'lk' is not layer or tvl1"},
            {"--method tvl1 --scale-step 1", "flag --scale-step: 1 is not between 0 and 1"},
            {"--method tvl1 --warps 0", "flag --warps: 0 is not 1 to 1000"},
+           {"--method tvl1 --warp-iters 0", "flag --warp-iters: 0 is not 1 to 100000"},
            {"--method tvl1 --scales 99", "flag --scales: 99 is not 1 to 16"}}) {
     const CommandResult r = run_command(g_flow + " " + flag + " a b --out c");
     EXPECT_EQ(r.status, 2) << flag;

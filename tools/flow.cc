@@ -30,14 +30,14 @@ int run(int argc, char** argv) {
   flags.add("method", "layer",
             "layer (the flow layer's iterations on the images as they are) or tvl1 (TV-L1 "
             "optical flow: the same iterations on an image pyramid, with warping)");
-  flags.add("iters", "",
-            "iterations: of the layer (default 50), or of TV-L1 per warp (default 30)");
+  flags.add("iters", "50", "with --method layer: the layer's iterations");
   flags.add("mode", "paper",
             "with --method layer: paper (the fused op) or reference (the published layer's "
             "iterations)");
   flags.add("scales", "5", "with --method tvl1: pyramid levels, at most");
   flags.add("scale-step", "0.5", "with --method tvl1: each level's size over the next finer one's");
   flags.add("warps", "5", "with --method tvl1: warps per level");
+  flags.add("warp-iters", "30", "with --method tvl1: iterations per warp");
   flags.add("scale", "0",
             "the flow magnitude in pixels shown at full saturation; larger magnitudes are "
             "clipped to full saturation (0: the largest magnitude in the field)");
@@ -52,16 +52,19 @@ int run(int argc, char** argv) {
   RF_CHECK(method == "layer" || method == "tvl1", "flow: flag --method: '", excerpt(method),
            "' is not layer or tvl1");
   const bool tvl1 = method == "tvl1";
-  const int64_t iters = flags.str("iters").empty() ? (tvl1 ? 30 : 50) : flags.integer("iters");
-  RF_CHECK(iters >= 1 && iters <= 100000, "flow: flag --iters: ", iters, " is not 1 to 100000");
+  const int64_t iters = flags.integer(tvl1 ? "warp-iters" : "iters");
+  RF_CHECK(iters >= 1 && iters <= ops::kTvl1MaxIterations, "flow: flag --",
+           tvl1 ? "warp-iters" : "iters", ": ", iters, " is not 1 to ", ops::kTvl1MaxIterations);
   const std::string mode = flags.str("mode");
   RF_CHECK(mode == "paper" || mode == "reference", "flow: flag --mode: '", excerpt(mode),
            "' is not paper or reference");
   ops::Tvl1Options tvl1_options;
   tvl1_options.iterations = static_cast<int>(iters);
   const int64_t scales = flags.integer("scales"), warps = flags.integer("warps");
-  RF_CHECK(scales >= 1 && scales <= 16, "flow: flag --scales: ", scales, " is not 1 to 16");
-  RF_CHECK(warps >= 1 && warps <= 1000, "flow: flag --warps: ", warps, " is not 1 to 1000");
+  RF_CHECK(scales >= 1 && scales <= ops::kTvl1MaxScales, "flow: flag --scales: ", scales,
+           " is not 1 to ", ops::kTvl1MaxScales);
+  RF_CHECK(warps >= 1 && warps <= ops::kTvl1MaxWarps, "flow: flag --warps: ", warps,
+           " is not 1 to ", ops::kTvl1MaxWarps);
   const double scale_step = flags.number("scale-step");
   RF_CHECK(scale_step > 0 && scale_step < 1, "flow: flag --scale-step: ", flags.str("scale-step"),
            " is not between 0 and 1");

@@ -28,14 +28,14 @@ void check_options(const Tvl1Options& o) {
   RF_CHECK(std::isfinite(o.tau) && o.tau > 0, kOp, ": tau must be positive, got ", o.tau);
   RF_CHECK(std::isfinite(o.lambda) && o.lambda >= 0, kOp, ": lambda must be 0 or more, got ",
            o.lambda);
-  RF_CHECK(o.scales >= 1 && o.scales <= kTvl1MaxLevels, kOp, ": scales must be 1 to ",
-           kTvl1MaxLevels, ", got ", o.scales);
+  RF_CHECK(o.scales >= 1 && o.scales <= kTvl1MaxScales, kOp, ": scales must be 1 to ",
+           kTvl1MaxScales, ", got ", o.scales);
   RF_CHECK(o.scales == 1 || (o.scale_step > 0 && o.scale_step < 1), kOp,
            ": scale_step must be in (0, 1), got ", o.scale_step);
-  // Bounded so that a call's work is bounded too (flags reach these).
-  RF_CHECK(o.warps >= 1 && o.warps <= 1000, kOp, ": warps must be 1 to 1000, got ", o.warps);
-  RF_CHECK(o.iterations >= 1 && o.iterations <= 100000, kOp,
-           ": iterations must be 1 to 100000, got ", o.iterations);
+  RF_CHECK(o.warps >= 1 && o.warps <= kTvl1MaxWarps, kOp, ": warps must be 1 to ", kTvl1MaxWarps,
+           ", got ", o.warps);
+  RF_CHECK(o.iterations >= 1 && o.iterations <= kTvl1MaxIterations, kOp,
+           ": iterations must be 1 to ", kTvl1MaxIterations, ", got ", o.iterations);
 }
 
 }  // namespace

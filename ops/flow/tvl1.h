@@ -14,6 +14,7 @@
 //
 // Images are grey levels on the 0..255 scale that lambda is set for.
 #include "framework/tensor.h"
+#include "ops/flow/tvl1_kernels.h"
 
 namespace repflow::ops {
 
@@ -29,6 +30,10 @@ struct Tvl1Options {
 
 // No level of the pyramid below the finest is smaller than this on a side.
 constexpr int kTvl1MinLevelSize = 8;
+// The options' bounds (flags reach them): scales 1 to kTvl1MaxScales (tvl1_kernels.h), and a
+// call's work bounded by warps of 1 to kTvl1MaxWarps and iterations of 1 to kTvl1MaxIterations.
+constexpr int kTvl1MaxWarps = 1000;
+constexpr int kTvl1MaxIterations = 100000;
 
 // The levels `options` gives for h x w images, finest first.
 int tvl1_levels(int64_t h, int64_t w, const Tvl1Options& options);

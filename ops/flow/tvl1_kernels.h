@@ -8,14 +8,15 @@
 
 namespace repflow::ops {
 
-constexpr int kTvl1MaxLevels = 16;
+// Pyramid levels at most (Tvl1Options::scales).
+constexpr int kTvl1MaxScales = 16;
 
 struct Tvl1Problem {
   int64_t planes;    // N * C
   int64_t channels;  // C
   // The pyramid, finest first: level 0 is the input's H x W.
   int levels;
-  int level_h[kTvl1MaxLevels], level_w[kTvl1MaxLevels];
+  int level_h[kTvl1MaxScales], level_w[kTvl1MaxScales];
   float blur[kTvl1BlurTaps];  // the antialiasing taps (tvl1_math.h)
   int warps;                  // per level
   int iterations;             // per warp

@@ -56,15 +56,13 @@ std::vector<float> plane_flow(const Tvl1Problem& pb, const FlowCpuSweeps& sweeps
     const size_t n = static_cast<size_t>(l.h) * l.w;
     l.i0.resize(n);
     l.i1.resize(n);
-    if (s > 0) {
-      blur(levels[s - 1].i0, levels[s - 1].h, levels[s - 1].w, blurred0);
-      blur(levels[s - 1].i1, levels[s - 1].h, levels[s - 1].w, blurred1);
-    }
     if (s == 0) {
       std::copy(i0, i0 + n, l.i0.begin());
       std::copy(i1, i1 + n, l.i1.begin());
     } else {
       const LevelImages& f = levels[s - 1];
+      blur(f.i0, f.h, f.w, blurred0);
+      blur(f.i1, f.h, f.w, blurred1);
       each_pixel(l.h, l.w, [&](int i, int j) {
         l.i0[i * l.w + j] = tvl1_resized(blurred0.data(), f.h, f.w, l.h, l.w, i, j);
         l.i1[i * l.w + j] = tvl1_resized(blurred1.data(), f.h, f.w, l.h, l.w, i, j);
