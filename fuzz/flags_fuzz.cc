@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)repflow::model_spec_from_flags(flags, true);
     (void)repflow::lr_schedule_from_flags(flags, flags.integer_in("epochs", 1, 1000000000));
     (void)repflow::averaging_from_flags(flags);
-    (void)repflow::parse_group_rules(flags.str("param-groups"), "--param-groups");
+    (void)repflow::parse_group_rules(flags.str("param-groups"), "param-groups");
   });
   return 0;
 }

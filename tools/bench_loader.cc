@@ -14,10 +14,10 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "framework/flags.h"
 #include "framework/philox.h"
+#include "framework/text.h"
 #include "tools/bench_timing.h"
 #include "tools/torch_runner.h"
 #include "tools/video_writer.h"
@@ -28,17 +28,11 @@
 namespace repflow {
 namespace {
 
-std::vector<std::string> split(const std::string& text, const std::string& flag) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) items.push_back(item);
-  RF_CHECK(!items.empty(), "bench_loader: flag --", flag, " is empty");
-  return items;
-}
-
 std::vector<int> parse_counts(const std::string& text) {
+  const std::vector<std::string> items = split(text, ',');
+  RF_CHECK(!items.empty(), "bench_loader: flag --workers is empty");
   std::vector<int> counts;
-  for (const std::string& item : split(text, "workers")) {
+  for (const std::string& item : items) {
     try {
       counts.push_back(std::stoi(item));
     } catch (const std::exception&) {
@@ -293,12 +287,15 @@ int bench(int argc, char** argv) {
   c.workers = parse_counts(flags.str("workers"));
   const std::string root =
       user_path(flags.str("dir")) + "/repflow_bench_loader." + std::to_string(::getpid());
-  for (const std::string& source : split(flags.str("source"), "source")) {
+  const std::vector<std::string> sources = split(flags.str("source"), ',');
+  RF_CHECK(!sources.empty(), "bench_loader: flag --source is empty");
+  for (const std::string& source : sources) {
     if (source == "frames") {
       bench_frames(flags, root + "/frames", c);
     } else if (source == "video") {
-      for (const std::string& size : split(flags.str("video-sizes"), "video-sizes"))
-        bench_video(flags, root + "/video_" + size, c, size);
+      const std::vector<std::string> sizes = split(flags.str("video-sizes"), ',');
+      RF_CHECK(!sizes.empty(), "bench_loader: flag --video-sizes is empty");
+      for (const std::string& size : sizes) bench_video(flags, root + "/video_" + size, c, size);
     } else {
       RF_FAIL("bench_loader: flag --source: '", source, "' is not frames or video");
     }

@@ -11,6 +11,7 @@
 #include "framework/autograd.h"
 #include "framework/flags.h"
 #include "framework/image_io.h"
+#include "framework/text.h"
 #include "models/flow_observer.h"
 #include "models/model_flags.h"
 #include "models/weights_io.h"
@@ -29,19 +30,15 @@ std::vector<int64_t> parse_indices(const std::string& text, int64_t count, int64
     for (int64_t i = 0; i < std::min(count, limit); ++i) out.push_back(i);
     return out;
   }
-  size_t at = 0;
-  while (true) {
-    const size_t comma = text.find(',', at);
-    const std::string item = text.substr(at, comma == std::string::npos ? comma : comma - at);
+  for (const std::string& item : split(text, ',')) {
     char* end = nullptr;
     const long long v = std::strtoll(item.c_str(), &end, 10);
     RF_CHECK(!item.empty() && *end == '\0' && v >= 0 && v < count, "show_flow: flag --", flag,
              ": '", excerpt(item), "' is not an index between 0 and ", count - 1);
     RF_CHECK(out.size() < 1000, "show_flow: flag --", flag, ": more than 1000 indices");
     out.push_back(v);
-    if (comma == std::string::npos) return out;
-    at = comma + 1;
   }
+  return out;
 }
 
 // One flow layer's output for one clip: (2C', T', H, W) values, x-flow channels first.

@@ -237,7 +237,7 @@ int train(int argc, char** argv) {
   o.train_loader.drop_last = true;
   o.val_loader.order.clips_per_video =
       static_cast<int>(flags.integer_in("clips-per-video", 1, kMaxCount));
-  o.group_rules = parse_group_rules(flags.str("param-groups"), "--param-groups");
+  o.group_rules = parse_group_rules(flags.str("param-groups"), "param-groups");
   if (!flags.given("param-groups")) {
     // The default rule is for the flow layer: a model without one (--flow none) just has no
     // such group, while a rule the user typed must match something.

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "framework/autograd.h"
+#include "framework/text.h"
 #include "ops/dispatch.h"
 #include "ops/flow/flow_kernels.h"
 #include "ops/op_common.h"
@@ -91,10 +92,9 @@ FlowLearned FlowLearned::parse(const std::string& text) {
   std::string valid = "none, all, or a comma list of";
   for (const char* name : kFlowParamGroupNames) valid += std::string(" ") + name;
   FlowLearned l = none();
-  size_t at = 0;
-  while (true) {
-    const size_t comma = text.find(',', at);
-    const std::string name = text.substr(at, comma == std::string::npos ? comma : comma - at);
+  std::vector<std::string> names = split(text, ',');
+  if (names.empty()) names.push_back("");  // "" names one empty group, refused below
+  for (const std::string& name : names) {
     const auto* found =
         std::find_if(std::begin(kFlowParamGroupNames), std::end(kFlowParamGroupNames),
                      [&](const char* n) { return name == n; });
@@ -103,9 +103,8 @@ FlowLearned FlowLearned::parse(const std::string& text) {
     bool& slot = l.learned_[found - std::begin(kFlowParamGroupNames)];
     RF_CHECK(!slot, "learned flow parameters '", excerpt(text), "': ", name, " given twice");
     slot = true;
-    if (comma == std::string::npos) return l;
-    at = comma + 1;
   }
+  return l;
 }
 
 std::string FlowLearned::str() const {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "framework/error.h"
+#include "framework/text.h"
 
 namespace repflow {
 namespace {
@@ -68,19 +69,17 @@ const std::vector<ExperimentTable>& experiment_tables() {
 std::vector<int> parse_table_list(const std::string& text) {
   if (text == "all") return {1, 2, 3, 4, 5};
   std::vector<int> out;
-  size_t at = 0;
-  while (true) {
-    const size_t comma = text.find(',', at);
-    const std::string item = text.substr(at, comma == std::string::npos ? comma : comma - at);
+  std::vector<std::string> items = split(text, ',');
+  if (items.empty()) items.push_back("");  // "" is one empty item, refused below
+  for (const std::string& item : items) {
     RF_CHECK(item.size() == 1 && item[0] >= '1' && item[0] <= '5', "flag --table: '", excerpt(text),
              "' is not all or a comma list of tables 1 to 5");
     const int n = item[0] - '0';
     RF_CHECK(std::find(out.begin(), out.end(), n) == out.end(), "flag --table: table ", n,
              " given twice");
     out.push_back(n);
-    if (comma == std::string::npos) return out;
-    at = comma + 1;
   }
+  return out;
 }
 
 }  // namespace repflow

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <sstream>
 
 #include "framework/error.h"
 #include "framework/json_tensor.h"
+#include "framework/text.h"
 
 namespace repflow {
 
@@ -24,17 +24,17 @@ LrScheduleKind parse_kind(const std::string& text) {
 
 std::vector<int64_t> parse_milestones(const std::string& text) {
   std::vector<int64_t> out;
-  if (text.empty()) return out;
-  std::stringstream s(text);
-  std::string item;
-  while (std::getline(s, item, ',')) {
+  const std::vector<std::string> items = split(text, ',');
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string& item = items[i];
+    RF_CHECK(!(item.empty() && i + 1 == items.size()), "flag --lr-steps: '", excerpt(text),
+             "' ends with a comma");
     char* end = nullptr;
     const long long v = std::strtoll(item.c_str(), &end, 10);
     RF_CHECK(!item.empty() && *end == '\0', "flag --lr-steps: '", excerpt(item), "' in '",
              excerpt(text), "' is not an integer epoch");
     out.push_back(v);
   }
-  RF_CHECK(text.back() != ',', "flag --lr-steps: '", excerpt(text), "' ends with a comma");
   return out;
 }
 

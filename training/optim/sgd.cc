@@ -3,9 +3,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <set>
-#include <sstream>
 
 #include "framework/autograd.h"
+#include "framework/text.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/reduce/reduce.h"
 
@@ -61,14 +61,12 @@ std::vector<ParamGroup> make_param_groups(const NamedTensors& params,
 
 std::vector<GroupRule> parse_group_rules(const std::string& text, const std::string& flag) {
   std::vector<GroupRule> rules;
-  if (text.empty()) return rules;
-  std::stringstream entries(text);
-  std::string entry;
-  while (std::getline(entries, entry, ',')) {
-    std::vector<std::string> parts;
-    std::stringstream fields(entry);
-    std::string field;
-    while (std::getline(fields, field, ':')) parts.push_back(field);
+  const std::vector<std::string> entries = split(text, ',');
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string& entry = entries[i];
+    RF_CHECK(!(entry.empty() && i + 1 == entries.size()), "flag --", flag, ": '", excerpt(text),
+             "' ends with a comma");
+    const std::vector<std::string> parts = split(entry, ':');
     RF_CHECK((parts.size() == 2 || parts.size() == 3) && !parts[0].empty(), "flag --", flag, ": '",
              entry, "' is not pattern:lr_mult[:weight_decay]");
     GroupRule rule{parts[0], parse_number(parts[1], flag, entry), std::nullopt};
@@ -81,7 +79,6 @@ std::vector<GroupRule> parse_group_rules(const std::string& text, const std::str
     }
     rules.push_back(rule);
   }
-  RF_CHECK(text.back() != ',', "flag --", flag, ": '", excerpt(text), "' ends with a comma");
   return rules;
 }
 
