@@ -5,8 +5,8 @@
 namespace repflow {
 
 LateFusion::LateFusion(std::shared_ptr<Module> rgb_net, std::shared_ptr<Module> flow_net)
-    : rgb_net_(register_module("rgb_net", std::move(rgb_net))),
-      flow_net_(register_module("flow_net", std::move(flow_net))) {}
+    : rgb_net_(register_module("rgb_stream", std::move(rgb_net))),
+      flow_net_(register_module("motion_stream", std::move(flow_net))) {}
 
 Tensor LateFusion::forward(const Tensor& x) {
   const Tensor a = rgb_net_->forward(x), b = flow_net_->forward(x);

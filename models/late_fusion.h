@@ -1,7 +1,8 @@
 #pragma once
 // Late fusion (the paper's Fig. 4 "late", and two-stream networks): two networks see the same
-// clip and their class scores are averaged. Parameters are the two networks', under `rgb_net.`
-// and `flow_net.`.
+// clip and their class scores are averaged. Parameters are the two networks', under `rgb_stream.`
+// and `motion_stream.` (not "flow": the trainer's default --param-groups flow:0.01 picks the flow
+// layer by that substring).
 #include <memory>
 
 #include "models/module.h"

@@ -145,9 +145,16 @@ TEST(Registry, FusionsOfFlowAndRgb) {
       EXPECT_EQ(run_eval(*model, x).shape(), (Shape{1, 5}));
       const auto params = as_map(model->named_parameters());
       const bool late = std::string(fusion) == "late";
-      EXPECT_EQ(params.count("rgb_net.fc.weight"), late ? 1u : 0u);
-      EXPECT_EQ(params.count("flow_net.flow.reduce.weight"), late ? 1u : 0u);
+      EXPECT_EQ(params.count("rgb_stream.fc.weight"), late ? 1u : 0u);
+      EXPECT_EQ(params.count("motion_stream.flow.reduce.weight"), late ? 1u : 0u);
       EXPECT_EQ(params.count("flow.reduce.weight"), late ? 0u : 1u);
+      // The trainer's default --param-groups flow:0.01 picks the flow layer by this substring:
+      // no other parameter may contain it.
+      for (const auto& [param, value] : params) {
+        if (param.find("flow") == std::string::npos) continue;
+        EXPECT_TRUE(param.rfind("flow.", 0) == 0 || param.find(".flow.") != std::string::npos)
+            << param;
+      }
       if (late) {
         // The RGB network is the backbone without its flow block.
         ModelOptions none = small_options();
@@ -230,9 +237,10 @@ TEST(Registry, FlowCnnAndTwoStream) {
     auto two_stream = make_model(two);
     EXPECT_EQ(run_eval(*two_stream, x).shape(), (Shape{2, 5}));
     const auto two_params = as_map(two_stream->named_parameters());
-    EXPECT_EQ(two_params.at("rgb_net." + first).size(1), 3);
-    EXPECT_EQ(two_params.at("flow_net." + first).size(1), 2);
+    EXPECT_EQ(two_params.at("rgb_stream." + first).size(1), 3);
+    EXPECT_EQ(two_params.at("motion_stream." + first).size(1), 2);
     EXPECT_EQ(parameter_count(*two_stream), parameter_count(*rgb) + parameter_count(*model));
+    for (const auto& [param, value] : two_params) EXPECT_EQ(param.find("flow"), std::string::npos);
   }
   EXPECT_ERROR_CONTAINS(
       make_model(resolve_model("resnet18_2d", {{"input", "flow"}, {"flow", "after2"}})),
