@@ -165,7 +165,10 @@ TEST(FlowColour, SaturationFollowsTheScaleAndClipsAboveIt) {
 TEST(FlowColour, DefaultScaleIsTheLargestMagnitude) {
   const std::vector<float> u{3, 0, -1}, v{0, -4, 1};
   EXPECT_FLOAT_EQ(repflow::largest_flow_magnitude(u, v), 4);
-  EXPECT_FLOAT_EQ(repflow::largest_flow_magnitude({0, 0}, {0, 0}), 1);
+  EXPECT_FLOAT_EQ(repflow::largest_flow_magnitude({0, 0}, {0, 0}), 0);
+  EXPECT_FLOAT_EQ(repflow::flow_colour_scale(0, 4), 4);
+  EXPECT_FLOAT_EQ(repflow::flow_colour_scale(0, 0), 1);
+  EXPECT_FLOAT_EQ(repflow::flow_colour_scale(2.5, 4), 2.5f);
   const repflow::Image image = repflow::flow_to_colour(u, v, 3, 1, 4);
   for (int x = 0; x < 3; ++x) EXPECT_EQ(pixel(image, x, 0), repflow::flow_colour(u[x], v[x], 4));
 }

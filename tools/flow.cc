@@ -72,10 +72,7 @@ int run(int argc, char** argv) {
   tvl1_options.warps = static_cast<int>(warps);
   tvl1_options.scale_step = static_cast<float>(scale_step);
   // Bounded so that the float the colours use is a positive, finite number of pixels.
-  const double scale_flag = flags.number("scale");
-  RF_CHECK(scale_flag == 0 || (scale_flag >= 1e-6 && scale_flag <= 1e6),
-           "flow: flag --scale: ", flags.str("scale"),
-           " is not 0 (the largest magnitude) or 1e-6 to 1e6 pixels");
+  const double scale_flag = flow_scale_flag(flags, "flow");
   const bool legend = flags.boolean("legend");
   const Tensor a = grey_plane(flags.positional()[0]), b = grey_plane(flags.positional()[1]);
   RF_CHECK(a.shape() == b.shape(), "flow: ", flags.positional()[0], " is ", a.size(3), "x",
@@ -95,8 +92,7 @@ int run(int argc, char** argv) {
   const size_t plane = static_cast<size_t>(width) * height;
   const std::vector<float> u(values.begin(), values.begin() + plane),
       v(values.begin() + plane, values.end());
-  const float scale =
-      scale_flag > 0 ? static_cast<float>(scale_flag) : largest_flow_magnitude(u, v);
+  const float scale = flow_colour_scale(scale_flag, largest_flow_magnitude(u, v));
   const Image colours = flow_to_colour(u, v, width, height, scale);
   write_png(user_path(flags.str("out")), legend ? add_legend(colours, scale) : colours);
   double mean_u = 0, mean_v = 0;

@@ -75,6 +75,19 @@ float largest_flow_magnitude(const std::vector<float>& u, const std::vector<floa
            " values");
   float largest = 0;
   for (size_t i = 0; i < u.size(); ++i) largest = std::max(largest, std::hypot(u[i], v[i]));
+  return largest;
+}
+
+double flow_scale_flag(const Flags& flags, const std::string& tool) {
+  const double scale = flags.number("scale");
+  RF_CHECK(scale == 0 || (scale >= kMinFlowScale && scale <= kMaxFlowScale), tool,
+           ": flag --scale: ", excerpt(flags.str("scale")), " is not 0 (the largest magnitude) or ",
+           kMinFlowScale, " to ", kMaxFlowScale, " pixels");
+  return scale;
+}
+
+float flow_colour_scale(double flag, float largest) {
+  if (flag > 0) return static_cast<float>(flag);
   return largest > 0 ? largest : 1.0f;
 }
 

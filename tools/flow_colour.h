@@ -3,8 +3,10 @@
 // saturation the magnitude relative to a scale (in pixels) at which it is full.
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "framework/flags.h"
 #include "framework/image_io.h"
 
 namespace repflow {
@@ -14,9 +16,17 @@ namespace repflow {
 // every image. The flow pixels and the legend both come from here, so they cannot disagree.
 std::array<uint8_t, 3> flow_colour(float u, float v, float scale);
 
-// The scale when none is given: the largest magnitude in the field, or 1 for a zero field (white
-// at any scale), so that the legend's rim still means something.
+// The largest magnitude of the field (0 for a zero field).
 float largest_flow_magnitude(const std::vector<float>& u, const std::vector<float>& v);
+
+// The flow tools' --scale flag: 0 (the largest magnitude shown) or a number of pixels within
+// these bounds, so that the float the colours use is positive and finite.
+constexpr double kMinFlowScale = 1e-6, kMaxFlowScale = 1e6;
+// The flag checked: an Error naming `tool` when it is out of bounds.
+double flow_scale_flag(const Flags& flags, const std::string& tool);
+// The scale drawn: the flag's, or when it is 0 the largest magnitude shown, or 1 for a zero
+// field (white at any scale), so that the legend's rim still means something.
+float flow_colour_scale(double flag, float largest);
 
 // u, v: x and y flow of a height x width field, row-major; each pixel is flow_colour(u, v, scale).
 Image flow_to_colour(const std::vector<float>& u, const std::vector<float>& v, int width,

@@ -76,10 +76,7 @@ int run(int argc, char** argv) {
   RF_CHECK(weights, "show_flow: flag --weights is required");
   RF_CHECK(!flags.str("out").empty(), "show_flow: flag --out is required");
   const int cell = static_cast<int>(flags.integer_in("cell", 1, 1024));
-  const double scale_flag = flags.number("scale");
-  RF_CHECK(scale_flag == 0 || (scale_flag >= 1e-6 && scale_flag <= 1e6),
-           "show_flow: flag --scale: ", flags.str("scale"),
-           " is not 0 (the largest magnitude) or 1e-6 to 1e6 pixels");
+  const double scale_flag = flow_scale_flag(flags, "show_flow");
   const ModelSpec spec = model_spec_from_flags(flags, /*with_classes=*/true);
 
   std::string what;
@@ -128,6 +125,7 @@ int run(int argc, char** argv) {
   std::vector<float> u(static_cast<size_t>(width * height), 0), v(u.size(), 0);
   std::vector<bool> inside(u.size(), false);
   int64_t top = 0;
+  float largest_shown = 0;
   for (size_t i = 0; i < fields.size(); ++i) {
     const Field& f = fields[i];
     const int64_t c = f.channels / 2;
@@ -155,9 +153,9 @@ int run(int argc, char** argv) {
         "shown %.4g px\n",
         i + 1, static_cast<long long>(c), static_cast<long long>(f.times),
         static_cast<long long>(f.width), static_cast<long long>(f.height), largest);
+    largest_shown = std::max(largest_shown, largest);
   }
-  const float scale =
-      scale_flag > 0 ? static_cast<float>(scale_flag) : largest_flow_magnitude(u, v);
+  const float scale = flow_colour_scale(scale_flag, largest_shown);
   Image grid = flow_to_colour(u, v, static_cast<int>(width), static_cast<int>(height), scale);
   for (size_t at = 0; at < inside.size(); ++at)
     if (!inside[at]) std::fill_n(grid.pixels.begin() + at * 3, 3, 0);
