@@ -266,6 +266,95 @@ TEST(SyntheticMotion, TrainingClipsAreFreshOrTimeShifted) {
   EXPECT_NE(fa.v, fb.v);
 }
 
+// Camera shake moves background and object together: with static objects, every frame is the
+// first one displaced as a whole by less than twice the shake (up to sub-pixel resampling), and
+// the displacement changes over the clip; without shake, static frames are equal.
+TEST(SyntheticMotion, CameraShakeMovesTheWholePicture) {
+  SyntheticMotionOptions o = exact_options();
+  o.min_speed = o.max_speed = 0.0f;
+  const Frames still(SyntheticMotion(o).clip(2, ClipRequest::evaluation(0, 1)).frames);
+  for (int64_t t = 1; t < still.t; ++t)
+    for (int64_t i = 0; i < still.h * still.w; ++i)
+      ASSERT_EQ(still.v[t * still.h * still.w + i], still.v[i]) << "frame " << t;
+
+  o.shake = 1.5f;
+  const SyntheticMotion ds(o);
+  int64_t moved_frames = 0;
+  for (int64_t video = 0; video < 4; ++video) {
+    const Frames f(ds.clip(video, ClipRequest::evaluation(0, 1)).frames);
+    for (int64_t t = 1; t < f.t; ++t) {
+      int64_t best = 0, by = 0, bx = 0;
+      for (int64_t sy = -3; sy <= 3; ++sy)
+        for (int64_t sx = -3; sx <= 3; ++sx) {
+          int64_t n = 0;
+          for (int64_t y = 0; y < f.h; ++y)
+            for (int64_t x = 0; x < f.w; ++x) n += f.same(t, y, x, 0, y - sy, x - sx, 0.1f);
+          if (n > best) best = n, by = sy, bx = sx;
+        }
+      EXPECT_GE(best, f.h * f.w * 8 / 10) << "video " << video << " frame " << t;
+      moved_frames += by != 0 || bx != 0;
+    }
+  }
+  EXPECT_GE(moved_frames, 4);
+}
+
+// A distractor changes only a region of its own size in each frame, and leaves the clip's
+// object, background and class as they were.
+TEST(SyntheticMotion, DistractorsAddIndependentMotionOnly) {
+  SyntheticMotionOptions o = exact_options();
+  const SyntheticMotion plain(o);
+  o.distractors = 1;
+  const SyntheticMotion busy(o);
+  const int64_t side = std::lround(o.max_distractor * std::min(o.height, o.width)) + 2;
+  int64_t seen = 0;
+  for (int64_t video = 0; video < 8; ++video) {
+    const Clip a = plain.clip(video, ClipRequest::training(3));
+    const Clip b = busy.clip(video, ClipRequest::training(3));
+    EXPECT_EQ(a.label, b.label);
+    const Frames fa(a.frames), fb(b.frames);
+    int64_t changed_frames = 0;
+    for (int64_t t = 0; t < fa.t; ++t) {
+      int64_t changed = 0;
+      for (int64_t y = 0; y < fa.h; ++y)
+        for (int64_t x = 0; x < fa.w; ++x) {
+          bool same = true;
+          for (int64_t c = 0; c < 3; ++c)
+            same = same && std::fabs(fa.at(c, t, y, x) - fb.at(c, t, y, x)) <= 1e-4f;
+          changed += !same;
+        }
+      EXPECT_LE(changed, side * side) << "video " << video << " frame " << t;
+      changed_frames += changed > 0;
+    }
+    seen += changed_frames > 0;
+  }
+  // Hidden only where the object covers it, which can last a whole short clip.
+  EXPECT_GE(seen, 6);
+}
+
+TEST(SyntheticMotion, PresetsSetTheMotionAndKeepTheRest) {
+  SyntheticMotionOptions o = exact_options();
+  o.seed = 7;
+  const SyntheticMotionOptions hard = synthetic_preset("hard", o);
+  EXPECT_EQ(hard.seed, 7u);
+  EXPECT_EQ(hard.size, o.size);
+  EXPECT_EQ(hard.frames, o.frames);
+  EXPECT_EQ(hard.height, o.height);
+  EXPECT_EQ(hard.classes, 12);
+  EXPECT_GT(hard.shake, 0.0f);
+  EXPECT_EQ(hard.distractors, 1);
+  EXPECT_LT(hard.max_speed, SyntheticMotionOptions{}.min_speed * 1.5f);
+  EXPECT_GT(hard.noise, SyntheticMotionOptions{}.noise);
+  const SyntheticMotionOptions easy = synthetic_preset("easy", hard);
+  const SyntheticMotionOptions defaults;
+  EXPECT_EQ(easy.classes, defaults.classes);
+  EXPECT_EQ(easy.shake, defaults.shake);
+  EXPECT_EQ(easy.distractors, defaults.distractors);
+  EXPECT_EQ(easy.min_speed, defaults.min_speed);
+  EXPECT_EQ(easy.noise, defaults.noise);
+  EXPECT_EQ(easy.seed, 7u);
+  EXPECT_ERROR_CONTAINS(synthetic_preset("medium", o), "synthetic preset 'medium'");
+}
+
 TEST(SyntheticMotion, BadOptionsAndIndicesAreErrors) {
   const auto with = [](auto set) {
     SyntheticMotionOptions o;
@@ -279,6 +368,11 @@ TEST(SyntheticMotion, BadOptionsAndIndicesAreErrors) {
   EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.max_object = 1.5f; })},
                         "max_object <= 1");
   EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.noise = -1; })}, "noise not negative");
+  EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.shake = -1; })}, "shake >= 0");
+  EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.distractors = 17; })},
+                        "distractors <= 16");
+  EXPECT_ERROR_CONTAINS(SyntheticMotion{with([](auto& o) { o.max_distractor = 2; })},
+                        "max_distractor <= 1");
   const SyntheticMotion ds(SyntheticMotionOptions{});
   EXPECT_ERROR_CONTAINS(ds.clip(ds.size(), ClipRequest{}), "video 1024 is out of range");
   EXPECT_ERROR_CONTAINS(ds.clip(-1, ClipRequest{}), "video -1 is out of range");

@@ -354,6 +354,8 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--data videos", "--data"},
       {"--resume /nonexistent/run", "/nonexistent/run"},
       {"--param-groups flw:0.1", "flw"},
+      {"--param-groups flow:x", "flag --param-groups: 'x' in 'flow:x'"},
+      {"--synthetic-preset medium", "synthetic preset 'medium' is not easy or hard"},
       {"--bogus 1", "--bogus"},
   };
   for (const auto& [args, fragment] : cases) {

@@ -16,9 +16,10 @@ namespace {
 constexpr int64_t kMaxCount = 1000000000;
 
 DataSplits synthetic(const Flags& flags) {
-  SyntheticMotionOptions o;
+  SyntheticMotionOptions o = synthetic_preset(flags.str("synthetic-preset"), {});
   o.seed = static_cast<uint64_t>(flags.integer("data-seed"));
-  o.classes = flags.integer_in("synthetic-classes", 1, kMaxCount);
+  if (!flags.str("synthetic-classes").empty())
+    o.classes = flags.integer_in("synthetic-classes", 1, kMaxCount);
   o.frames = flags.str("frames").empty() ? 8 : flags.integer_in("frames", 1, kMaxCount);
   o.height = o.width = flags.str("size").empty() ? 32 : flags.integer_in("size", 1, kMaxCount);
   DataSplits s;
@@ -106,7 +107,10 @@ void add_data_flags(Flags& flags) {
   flags.add("synthetic-train", "1024",
             "synthetic: training videos (a fresh clip of each per epoch)");
   flags.add("synthetic-val", "512", "synthetic: validation videos");
-  flags.add("synthetic-classes", "8", "synthetic: motion directions (classes)");
+  flags.add("synthetic-preset", "easy",
+            "synthetic: easy (8 directions, 1-2 px/frame) or hard (12 directions, 0.5-1.25 "
+            "px/frame, camera shake, a moving distractor, more noise)");
+  flags.add("synthetic-classes", "", "synthetic: motion directions (classes; easy: 8, hard: 12)");
   flags.add("data-seed", "0", "synthetic: seed of the generated videos");
   flags.add("root", "",
             "frame folders or video files: the directory the lists' videos are relative to");

@@ -19,7 +19,9 @@ uint64_t derive_key(uint64_t key, uint64_t a, uint64_t b) {
 }
 
 // Draw streams of one clip key.
-enum Stream : uint64_t { kScalars, kBackground, kObject, kNoise };
+// Draw streams of one clip key; distractor i draws from kDistractor + 2 i (scalars) and
+// kDistractor + 2 i + 1 (texture).
+enum Stream : uint64_t { kScalars, kBackground, kObject, kNoise, kShake, kDistractor };
 
 // Uniform draws of one stream, taken in order.
 class Draws {
@@ -79,6 +81,47 @@ float sample_wrapped(const Planes& p, int64_t c, float y, float x) {
          ay * ((1 - ax) * p.at(c, y1, x0) + ax * p.at(c, y1, x1));
 }
 
+// A textured rectangle of oh x ow pixels moving with constant velocity over the torus: its
+// premultiplied colour in planes 0-2 and its coverage in plane 3, at the origin.
+struct MovingObject {
+  Planes layer;
+  float y0, x0;  // position at frame 0
+  float vy, vx;  // pixels per frame
+  MovingObject(Draws& texture_draws, int64_t h, int64_t w, int64_t oh, int64_t ow, int64_t cell)
+      : layer(4, h, w) {
+    const Planes colour = texture(texture_draws, h, w, cell);
+    for (int64_t y = 0; y < oh; ++y) {
+      for (int64_t x = 0; x < ow; ++x) {
+        for (int64_t c = 0; c < 3; ++c) layer.at(c, y, x) = colour.at(c, y, x);
+        layer.at(3, y, x) = 1.0f;
+      }
+    }
+  }
+  // Its top-left corner at `frame` of the endless motion, in double and wrapped so that late
+  // clips keep the sub-pixel precision of early ones.
+  void position(int64_t frame, float* oy, float* ox) const {
+    const auto at = [&](float p0, float v, int64_t n) {
+      const double p = p0 + static_cast<double>(v) * static_cast<double>(frame);
+      return static_cast<float>(std::fmod(p, static_cast<double>(n)));
+    };
+    *oy = at(y0, vy, layer.h);
+    *ox = at(x0, vx, layer.w);
+  }
+  // Composites the object at (oy, ox) over `rgb` at pixel (y, x).
+  void over(float oy, float ox, int64_t y, int64_t x, float rgb[3]) const {
+    const float sy = static_cast<float>(y) - oy, sx = static_cast<float>(x) - ox;
+    const float cover = sample_wrapped(layer, 3, sy, sx);
+    if (cover == 0.0f) return;
+    for (int64_t c = 0; c < 3; ++c)
+      rgb[c] = sample_wrapped(layer, c, sy, sx) + (1 - cover) * rgb[c];
+  }
+};
+
+// Side of an object, as a fraction of the frame's smaller side drawn in [lo, hi].
+int64_t object_side(Draws& d, float side, float lo, float hi) {
+  return std::max<int64_t>(1, std::lround(side * d.uniform(lo, hi)));
+}
+
 }  // namespace
 
 SyntheticMotion::SyntheticMotion(const SyntheticMotionOptions& o) : options_(o) {
@@ -92,9 +135,38 @@ SyntheticMotion::SyntheticMotion(const SyntheticMotionOptions& o) : options_(o) 
   RF_CHECK(o.min_object > 0 && o.max_object >= o.min_object && o.max_object <= 1,
            "SyntheticMotion: object sizes must satisfy 0 < min_object <= max_object <= 1, got ",
            o.min_object, " and ", o.max_object);
+  RF_CHECK(o.shake >= 0 && o.distractors >= 0 && o.distractors <= 16 && o.min_distractor > 0 &&
+               o.max_distractor >= o.min_distractor && o.max_distractor <= 1,
+           "SyntheticMotion: needs shake >= 0, 0 <= distractors <= 16 and distractor sizes with "
+           "0 < min_distractor <= max_distractor <= 1, got ",
+           o.shake, ", ", o.distractors, ", ", o.min_distractor, " and ", o.max_distractor);
   RF_CHECK(o.texture_cell >= 1 && o.noise >= 0,
            "SyntheticMotion: texture_cell must be positive and noise not negative, got ",
            o.texture_cell, " and ", o.noise);
+}
+
+SyntheticMotionOptions synthetic_preset(const std::string& name, SyntheticMotionOptions o) {
+  const SyntheticMotionOptions easy;
+  o.classes = easy.classes;
+  o.min_speed = easy.min_speed;
+  o.max_speed = easy.max_speed;
+  o.min_object = easy.min_object;
+  o.max_object = easy.max_object;
+  o.shake = easy.shake;
+  o.distractors = easy.distractors;
+  o.min_distractor = easy.min_distractor;
+  o.max_distractor = easy.max_distractor;
+  o.texture_cell = easy.texture_cell;
+  o.noise = easy.noise;
+  if (name == "easy") return o;
+  RF_CHECK(name == "hard", "synthetic preset '", excerpt(name), "' is not easy or hard");
+  o.classes = 12;
+  o.min_speed = 0.5f;
+  o.max_speed = 1.25f;
+  o.shake = 0.5f;
+  o.distractors = 1;
+  o.noise = 0.05f;
+  return o;
 }
 
 Normalisation synthetic_motion_normalisation() {
@@ -140,15 +212,34 @@ Clip SyntheticMotion::clip(int64_t index, const ClipRequest& request) const {
   Draws scalars(key, kScalars);
   const int64_t h = o.height, w = o.width, t_count = o.frames;
   const float side = static_cast<float>(std::min(h, w));
-  const int64_t oh =
-      std::max<int64_t>(1, std::lround(side * scalars.uniform(o.min_object, o.max_object)));
-  const int64_t ow =
-      std::max<int64_t>(1, std::lround(side * scalars.uniform(o.min_object, o.max_object)));
+  const int64_t oh = object_side(scalars, side, o.min_object, o.max_object);
+  const int64_t ow = object_side(scalars, side, o.min_object, o.max_object);
   const float speed = scalars.uniform(o.min_speed, o.max_speed);
-  const float y_start = scalars.uniform(0, static_cast<float>(h));
-  const float x_start = scalars.uniform(0, static_cast<float>(w));
+  Draws object_draws(key, kObject);
+  MovingObject object(object_draws, h, w, oh, ow, o.texture_cell);
+  object.y0 = scalars.uniform(0, static_cast<float>(h));
+  object.x0 = scalars.uniform(0, static_cast<float>(w));
   float dx, dy;
   direction(label, &dx, &dy);
+  object.vy = speed * dy;
+  object.vx = speed * dx;
+
+  // Distractors: the same speeds as the object, in directions drawn uniformly.
+  std::vector<MovingObject> distractors;
+  for (int64_t i = 0; i < o.distractors; ++i) {
+    Draws d(key, static_cast<Stream>(kDistractor + 2 * i));
+    Draws d_texture(key, static_cast<Stream>(kDistractor + 2 * i + 1));
+    const int64_t dh = object_side(d, side, o.min_distractor, o.max_distractor);
+    const int64_t dw = object_side(d, side, o.min_distractor, o.max_distractor);
+    MovingObject m(d_texture, h, w, dh, dw, o.texture_cell);
+    const float angle = d.uniform(0, static_cast<float>(2 * M_PI));
+    const float v = d.uniform(o.min_speed, o.max_speed);
+    m.y0 = d.uniform(0, static_cast<float>(h));
+    m.x0 = d.uniform(0, static_cast<float>(w));
+    m.vy = v * std::sin(angle);
+    m.vx = v * std::cos(angle);
+    distractors.push_back(std::move(m));
+  }
 
   // The first frame of the clip in the video's endless motion.
   int64_t start = 0;
@@ -158,40 +249,47 @@ Clip SyntheticMotion::clip(int64_t index, const ClipRequest& request) const {
     start = static_cast<int64_t>(derive_key(video_key, 3, request.seed) % 1024);
   }
 
-  Draws bg_draws(key, kBackground), object_draws(key, kObject);
+  Draws bg_draws(key, kBackground);
   const Planes background = texture(bg_draws, h, w, o.texture_cell);
-  const Planes object_texture = texture(object_draws, h, w, o.texture_cell);
-  // The object's layer at its origin: premultiplied colour in planes 0-2, coverage in plane 3.
-  Planes layer(4, h, w);
-  for (int64_t y = 0; y < oh; ++y) {
-    for (int64_t x = 0; x < ow; ++x) {
-      for (int64_t c = 0; c < 3; ++c) layer.at(c, y, x) = object_texture.at(c, y, x);
-      layer.at(3, y, x) = 1.0f;
-    }
-  }
 
   // Noise differs between the requests that show one video's content.
   const uint64_t noise_key =
       fresh ? key : derive_key(key, 2, request.train ? request.seed : request.clip_index);
   Tensor frames = Tensor::empty({3, t_count, h, w});
   float* out = frames.data();
+  std::vector<std::pair<float, float>> at(distractors.size());
   for (int64_t t = 0; t < t_count; ++t) {
-    // In double and wrapped, so late clips keep the sub-pixel precision of early ones.
-    const double travelled = static_cast<double>(speed) * static_cast<double>(start + t);
-    const float oy =
-        static_cast<float>(std::fmod(y_start + dy * travelled, static_cast<double>(h)));
-    const float ox =
-        static_cast<float>(std::fmod(x_start + dx * travelled, static_cast<double>(w)));
+    const int64_t frame = start + t;
+    // The camera's offset in this frame; a function of the frame, so clips agree where they meet.
+    float shake_y = 0, shake_x = 0;
+    if (o.shake > 0) {
+      shake_y = o.shake * (2 * philox_uniform(key, kShake, 2 * static_cast<uint64_t>(frame)) - 1);
+      shake_x =
+          o.shake * (2 * philox_uniform(key, kShake, 2 * static_cast<uint64_t>(frame) + 1) - 1);
+    }
+    float oy, ox;
+    object.position(frame, &oy, &ox);
+    oy += shake_y;
+    ox += shake_x;
+    for (size_t i = 0; i < distractors.size(); ++i) {
+      distractors[i].position(frame, &at[i].first, &at[i].second);
+      at[i].first += shake_y;
+      at[i].second += shake_x;
+    }
     for (int64_t y = 0; y < h; ++y) {
       for (int64_t x = 0; x < w; ++x) {
-        const float sy = static_cast<float>(y) - oy, sx = static_cast<float>(x) - ox;
-        const float cover = sample_wrapped(layer, 3, sy, sx);
+        float rgb[3];
+        for (int64_t c = 0; c < 3; ++c)
+          rgb[c] = o.shake > 0 ? sample_wrapped(background, c, static_cast<float>(y) - shake_y,
+                                                static_cast<float>(x) - shake_x)
+                               : background.at(c, y, x);
+        for (size_t i = 0; i < distractors.size(); ++i)
+          distractors[i].over(at[i].first, at[i].second, y, x, rgb);
+        object.over(oy, ox, y, x, rgb);
         for (int64_t c = 0; c < 3; ++c) {
-          const float value =
-              sample_wrapped(layer, c, sy, sx) + (1 - cover) * background.at(c, y, x);
           const int64_t i = ((c * t_count + t) * h + y) * w + x;
           const float noisy =
-              value + o.noise * philox_normal(noise_key, kNoise, static_cast<uint64_t>(i));
+              rgb[c] + o.noise * philox_normal(noise_key, kNoise, static_cast<uint64_t>(i));
           out[i] = (noisy - norm.mean[c]) / norm.std[c];
         }
       }

@@ -8,6 +8,10 @@
 // between frames does. Class c of `classes` moves at angle 2 pi c / classes (0 = right, then
 // clockwise on screen, y pointing down), at a speed drawn per clip.
 //
+// Optional difficulties (the `hard` preset turns them on): camera shake moves the whole picture
+// by a random offset in every frame, and distractors, smaller textured objects moving in random
+// directions beneath the class's object, add motion that says nothing of the class.
+//
 // Everything is a pure function of (options.seed, options.split, index, request), computed from
 // counter-based Philox draws, so any thread gives the same clip in any order.
 #include <cstdint>
@@ -31,6 +35,12 @@ struct SyntheticMotionOptions {
   float max_speed = 2.0f;
   float min_object = 0.3f;  // object side, as a fraction of the frame's smaller side
   float max_object = 0.5f;
+  // Camera shake: each frame's picture is offset by up to +-shake pixels in x and in y, drawn
+  // per frame of the video's endless motion.
+  float shake = 0.0f;
+  int64_t distractors = 0;       // independently moving objects beneath the class's object
+  float min_distractor = 0.15f;  // their sides, as fractions of the frame's smaller side
+  float max_distractor = 0.25f;
   int64_t texture_cell = 4;  // pixels between the random values of the (bilinear) textures
   float noise = 0.02f;       // std of the per-frame pixel noise (pixel values in [0, 1])
   // Training requests draw a whole new clip of the video's class from (index, request.seed),
@@ -38,6 +48,11 @@ struct SyntheticMotionOptions {
   // started at a random time (request.seed).
   bool fresh_train_clips = true;
 };
+
+// `options` with the motion of a preset: "easy" (the defaults above) or "hard" (the experiments'
+// miniature: more classes, slower motion, camera shake, a distractor and more noise). Seed,
+// split, size and clip shape are kept. Another name is an Error.
+SyntheticMotionOptions synthetic_preset(const std::string& name, SyntheticMotionOptions options);
 
 // How pixel values in [0, 1] (before noise) are normalised: mean 0.5, std 0.25 per channel.
 Normalisation synthetic_motion_normalisation();
