@@ -43,6 +43,7 @@ FOREIGN_FLAGS = {
 # Extra argument lists give the help of other models (their options differ).
 HELP_RUNS = {
     "training:train": [[], ["--model", "kinetics_repflow_r50"], ["--model", "resnet18_2d"]],
+    "training:experiments": [[]],
     "tools:infer": [[], ["--model", "kinetics_repflow_r50"]],
     "tools:flow": [[]],
     "tools:show_flow": [[]],
@@ -58,6 +59,7 @@ HELP_RUNS = {
 # What a run's output must show besides exit status 0 (README.md documents these lines).
 EXPECT = {
     "training:train": r"^final: val_top1=",
+    "training:experiments": r"^wrote .*table\d\.md and .*table\d\.png",
     "tools:infer": r"^time: read ",
     "tools:flow": r"mean_flow_x=",
     "tools:show_flow": r"^wrote .* scale ",
@@ -531,6 +533,13 @@ def finish_plan(p, runner):
             extra = small_train_flags(args)
             if not flag_value(args, "run-dir"):
                 extra += ["--run-dir", "runs/readme-line%d-%d" % (p.cmd.line, p.variant)]
+    elif p.binary == "training:experiments":
+        # Its own flags, then the trainer's after `--`: one epoch of a few clips per cell.
+        cut = args.index("--") if "--" in args else len(args)
+        args = (args[:cut] + ["--epochs", "1", "--"] + args[cut + 1:] +
+                ["--synthetic-train", "8", "--synthetic-val", "4", "--batch-size", "4",
+                 "--workers", "1", "--threads", "1", "--device", "cpu"])
+        p.notes.append("every cell one epoch of 8 training and 4 validation clips")
     elif p.binary == "tools:infer":
         link_run_dirs(args, runner)
         extra = ["--device", "cpu", "--threads", "1"]
