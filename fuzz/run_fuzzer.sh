@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_fuzzer.sh run|test BINARY NAME INPUT... [-- LIBFUZZER_FLAGS...]
+# run_fuzzer.sh run|test BINARY NAME INPUT... [--] [LIBFUZZER_FLAGS...]
 # First replays every input (the seeds and fuzz/regressions/NAME/*) through the harness, then,
 # when the harness is built with libFuzzer (--config=fuzz), fuzzes from the seeds. Under
 # `bazel run` the corpus is fuzz/corpus/NAME in the workspace (kept between runs) and findings go
@@ -9,14 +9,17 @@ set -euo pipefail
 mode=$1 binary=$2 name=$3
 shift 3
 seeds=() regressions=()
-while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+# Inputs are Bazel paths, which never start with "-": the first argument that does is a
+# libFuzzer flag (`bazel run //fuzz:NAME -- -runs=N` appends them after the inputs).
+while [ $# -gt 0 ]; do
   case $1 in
+    --) shift; break ;;
+    -*) break ;;
     */regressions/*) regressions+=("$1") ;;
     *) seeds+=("$1") ;;
   esac
   shift
 done
-[ "${1:-}" = "--" ] && shift
 
 "$binary" -runs=0 "${seeds[@]}" "${regressions[@]}"
 help=$("$binary" -help=1 2>&1 || true)
