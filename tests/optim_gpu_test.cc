@@ -11,11 +11,14 @@ namespace {
 
 using testing::skip_without_gpu;
 
-// Sizes that do not divide a CUDA block, and a scalar like the flow layer's.
+// Sizes that do not divide a CUDA block, a scalar like the flow layer's, and a tensor of several
+// chunks of the fused updates (ops/optim).
 class Params : public Module {
  public:
   Params() {
     Generator gen(5);
+    register_parameter("block.fc.weight", Tensor::normal({3, 65543}, 0, 1, gen))
+        .set_requires_grad();
     register_parameter("block.conv.weight", Tensor::normal({37, 29}, 0, 1, gen))
         .set_requires_grad();
     register_parameter("block.conv.bias", Tensor::normal({37}, 0, 1, gen)).set_requires_grad();

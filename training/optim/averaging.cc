@@ -1,9 +1,10 @@
 #include "training/optim/averaging.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "framework/autograd.h"
-#include "ops/elementwise/elementwise.h"
+#include "ops/optim/optim.h"
 
 namespace repflow {
 
@@ -46,15 +47,16 @@ void ParameterAverage::update() {
   } else if (options_.kind == AveragingKind::kPolyak && updates_ >= options_.polyak_start) {
     rate = 1.0 / static_cast<double>(updates_ - options_.polyak_start + 1);
   }
+  std::vector<Tensor> averages, lives;
   for (size_t i = 0; i < tracked_.size(); ++i) {
-    const Tensor& live = tracked_[i].second;
-    Tensor& avg = averages_[i].second;
-    if (rate == 1.0 || is_counter(tracked_[i].first)) {
-      avg.copy_(live);
+    if (is_counter(tracked_[i].first)) {
+      averages_[i].second.copy_(tracked_[i].second);
     } else {
-      avg.add_(ops::sub(live.detach(), avg), static_cast<float>(rate));
+      averages.push_back(averages_[i].second);
+      lives.push_back(tracked_[i].second.detach().contiguous());
     }
   }
+  ops::lerp_(averages, lives, static_cast<float>(rate));
 }
 
 void ParameterAverage::apply() {

@@ -7,6 +7,7 @@
 #include "framework/autograd.h"
 #include "framework/text.h"
 #include "ops/elementwise/elementwise.h"
+#include "ops/optim/optim.h"
 #include "ops/reduce/reduce.h"
 
 namespace repflow {
@@ -133,31 +134,29 @@ double Sgd::clip_grad_norm(double max_norm) {
 
 void Sgd::step(double lr) {
   NoGradGuard no_grad;
-  const double momentum = options_.momentum;
+  std::vector<ops::SgdSlot> slots;
   for (const auto& group : groups_) {
     for (const auto& [name, p] : group.params) {
       if (!p.grad().defined()) continue;
-      // A copy: the gradient itself stays as backward left it.
-      Tensor d = p.grad().detach().clone();
-      if (group.weight_decay != 0) d.add_(p, static_cast<float>(group.weight_decay));
-      if (momentum != 0) {
+      ops::SgdSlot slot{p,
+                        p.grad().contiguous(),
+                        Tensor(),
+                        static_cast<float>(lr * group.lr_mult),
+                        static_cast<float>(group.weight_decay),
+                        false};
+      if (options_.momentum != 0) {
         auto it = momentum_.find(name);
         if (it == momentum_.end()) {
-          it = momentum_.emplace(name, d.clone()).first;
-        } else {
-          Tensor& buf = it->second;
-          buf.copy_(ops::mul(buf, static_cast<float>(momentum)));
-          buf.add_(d, static_cast<float>(1.0 - options_.dampening));
+          it = momentum_.emplace(name, Tensor::empty(p.shape(), p.device())).first;
+          slot.first_step = true;
         }
-        if (options_.nesterov) {
-          d.add_(it->second, static_cast<float>(momentum));
-        } else {
-          d = it->second;
-        }
+        slot.momentum = it->second;
       }
-      Tensor(p).add_(d, static_cast<float>(-lr * group.lr_mult));
+      slots.push_back(std::move(slot));
     }
   }
+  ops::sgd_step_(slots, {static_cast<float>(options_.momentum),
+                         static_cast<float>(options_.dampening), options_.nesterov});
 }
 
 NamedTensors Sgd::state() const {
