@@ -61,6 +61,37 @@ std::shared_ptr<Module> make_kinetics(const ModelOptions& o) {
 
 using Factory = std::function<std::shared_ptr<Module>(const ModelOptions&)>;
 
+Factory resnet_factory(int depth, ResNetKind kind, bool temporal_strides) {
+  return [=](const ModelOptions& o) {
+    ResNetOptions r;
+    r.depth = depth;
+    r.kind = kind;
+    r.temporal_strides = temporal_strides;
+    r.classes = o.classes;
+    r.width = o.width;
+    r.stem = o.stem;
+    if (o.flow) r.flow = flow_spec(o);
+    r.flow_input = o.flow_input;
+    r.dropout = o.dropout.value_or(0.0f);
+    auto net = std::make_shared<ResNet>(r);
+    if (!o.late_fusion) return std::shared_ptr<Module>(net);
+    RF_CHECK(o.flow || o.flow_input,
+             "fusion late averages an RGB network's scores with a flow network's: "
+             "it needs a flow position, not none, or input flow (two-stream)");
+    ResNetOptions rgb = r;
+    rgb.flow.reset();
+    rgb.flow_input = false;
+    return std::shared_ptr<Module>(
+        std::make_shared<LateFusion>(std::make_shared<ResNet>(rgb), net));
+  };
+}
+
+// torchvision.models.video's networks under their own names, temporal strides included.
+const std::pair<const char*, ResNetKind> kTorchvisionVideo[] = {
+    {"r3d_18", ResNetKind::k3d},
+    {"mc3_18", ResNetKind::kMixed3d},
+    {"r2plus1d_18", ResNetKind::k2plus1d}};
+
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = [] {
     std::map<std::string, Factory> t;
@@ -68,30 +99,10 @@ const std::map<std::string, Factory>& factories() {
         {"2d", ResNetKind::k2d}, {"2p1d", ResNetKind::k2plus1d}, {"3d", ResNetKind::k3d}};
     for (int depth : {10, 18, 34, 50}) {
       for (const auto& [suffix, kind] : kinds) {
-        t["resnet" + std::to_string(depth) + "_" + suffix] = [depth,
-                                                              kind = kind](const ModelOptions& o) {
-          ResNetOptions r;
-          r.depth = depth;
-          r.kind = kind;
-          r.classes = o.classes;
-          r.width = o.width;
-          r.stem = o.stem;
-          if (o.flow) r.flow = flow_spec(o);
-          r.flow_input = o.flow_input;
-          r.dropout = o.dropout.value_or(0.0f);
-          auto net = std::make_shared<ResNet>(r);
-          if (!o.late_fusion) return std::shared_ptr<Module>(net);
-          RF_CHECK(o.flow || o.flow_input,
-                   "fusion late averages an RGB network's scores with a flow network's: "
-                   "it needs a flow position, not none, or input flow (two-stream)");
-          ResNetOptions rgb = r;
-          rgb.flow.reset();
-          rgb.flow_input = false;
-          return std::shared_ptr<Module>(
-              std::make_shared<LateFusion>(std::make_shared<ResNet>(rgb), net));
-        };
+        t["resnet" + std::to_string(depth) + "_" + suffix] = resnet_factory(depth, kind, false);
       }
     }
+    for (const auto& [name, kind] : kTorchvisionVideo) t[name] = resnet_factory(18, kind, true);
     t["kinetics_repflow_r50"] = make_kinetics;
     return t;
   }();
@@ -129,6 +140,8 @@ const std::map<std::string, Defaults>& defaults_table() {
              {"width", "8"}, {"stem", "small"}, {"flow", "after2"}, {"reduced-channels", "8"}})
       tiny[option] = value;
     t["resnet10_2d_tiny"] = {"resnet10_2d", tiny};
+    // torchvision's networks as torchvision builds them: no flow layer unless asked for.
+    for (const auto& [name, kind] : kTorchvisionVideo) t[name].options["flow"] = "none";
     return t;
   }();
   return table;

@@ -5,6 +5,9 @@
 //   resnet{10,18,34,50}_2p1d   R(2+1)D
 //   resnet{10,18,34,50}_3d     (3,3,3)-inflated 3D ResNet
 //   (ResNet-10: one basic block per stage)
+//   r3d_18, mc3_18, r2plus1d_18   torchvision.models.video's networks exactly (temporal strides
+//                           in res3..res5; MC3: 3D convs in the stem and res2 only), with flow
+//                           none by default
 //   kinetics_repflow_r50    the paper's published Kinetics-400 model (models/reference/kinetics.h)
 //
 // and presets, a network under a name with defaults of its own:

@@ -20,30 +20,50 @@ std::shared_ptr<Conv> conv(int64_t in, int64_t out, std::vector<int64_t> kernel,
   return std::make_shared<Conv>(in, out, std::move(kernel), options, /*bias=*/false);
 }
 
-// A 1x1 conv (pointwise) with a spatial stride, in the flavour's rank.
-std::shared_ptr<Module> pointwise(ResNetKind kind, int64_t in, int64_t out, int64_t stride) {
-  if (kind == ResNetKind::k2d) return conv(in, out, {1, 1}, {stride, stride}, {0});
-  return conv(in, out, {1, 1, 1}, {1, stride, stride}, {0});
-}
+// How a flavour stands in for a 3x3 conv in one stage.
+enum class Conv3x3 { k2d, k3d, k2plus1d, kSpatial3d };
 
-// The flavour's stand-in for a 3x3 conv. `mid` is R(2+1)D's intermediate width.
-std::shared_ptr<Module> spatial3(ResNetKind kind, int64_t in, int64_t out, int64_t stride,
-                                 int64_t mid) {
+Conv3x3 conv3x3_of(ResNetKind kind, int stage) {
   switch (kind) {
     case ResNetKind::k2d:
-      return conv(in, out, {3, 3}, {stride, stride}, {1, 1});
+      return Conv3x3::k2d;
+    case ResNetKind::k2plus1d:
+      return Conv3x3::k2plus1d;
     case ResNetKind::k3d:
-      return conv(in, out, {3, 3, 3}, {1, stride, stride}, {1, 1, 1});
-    case ResNetKind::k2plus1d: {
+      return Conv3x3::k3d;
+    case ResNetKind::kMixed3d:
+      return stage == 0 ? Conv3x3::k3d : Conv3x3::kSpatial3d;
+  }
+  RF_FAIL("ResNet: unknown kind");
+}
+
+// A 1x1 conv (pointwise) with a stride in space and, for video, in time.
+std::shared_ptr<Module> pointwise(Conv3x3 shape, int64_t in, int64_t out, int64_t stride,
+                                  int64_t time_stride) {
+  if (shape == Conv3x3::k2d) return conv(in, out, {1, 1}, {stride, stride}, {0});
+  return conv(in, out, {1, 1, 1}, {time_stride, stride, stride}, {0});
+}
+
+// The stand-in for a 3x3 conv. `mid` is R(2+1)D's intermediate width.
+std::shared_ptr<Module> spatial3(Conv3x3 shape, int64_t in, int64_t out, int64_t stride,
+                                 int64_t time_stride, int64_t mid) {
+  switch (shape) {
+    case Conv3x3::k2d:
+      return conv(in, out, {3, 3}, {stride, stride}, {1, 1});
+    case Conv3x3::k3d:
+      return conv(in, out, {3, 3, 3}, {time_stride, stride, stride}, {1, 1, 1});
+    case Conv3x3::kSpatial3d:
+      return conv(in, out, {1, 3, 3}, {1, stride, stride}, {0, 1, 1});
+    case Conv3x3::k2plus1d: {
       auto seq = std::make_shared<Sequential>();
       seq->add(conv(in, mid, {1, 3, 3}, {1, stride, stride}, {0, 1, 1}))
           .add(std::make_shared<BatchNorm>(mid))
           .add(std::make_shared<ReLU>())
-          .add(conv(mid, out, {3, 1, 1}, {1, 1, 1}, {1, 0, 0}));
+          .add(conv(mid, out, {3, 1, 1}, {time_stride, 1, 1}, {1, 0, 0}));
       return seq;
     }
   }
-  RF_FAIL("ResNet: unknown kind");
+  RF_FAIL("ResNet: unknown conv shape");
 }
 
 // torchvision's BasicBlock / Bottleneck (stride on the 3x3 conv). The 2-D layout names the
@@ -51,7 +71,8 @@ std::shared_ptr<Module> spatial3(ResNetKind kind, int64_t in, int64_t out, int64
 // Sequential named conv1, conv2, ..., as torchvision.models.video does.
 class ResidualBlock : public Module {
  public:
-  ResidualBlock(ResNetKind kind, bool bottleneck, int64_t in, int64_t planes, int64_t stride) {
+  ResidualBlock(Conv3x3 shape, bool bottleneck, int64_t in, int64_t planes, int64_t stride,
+                int64_t time_stride) {
     // R(2+1)D's width: a (1,3,3) + (3,1,1) pair with as many parameters as one (3,3,3) conv,
     // from the block's input and planes for every 3x3 of the block, as torchvision computes it.
     const int64_t mid = in * planes * 27 / (in * 9 + 3 * planes);
@@ -61,18 +82,18 @@ class ResidualBlock : public Module {
     };
     std::vector<Step> steps;
     if (bottleneck) {
-      steps = {{pointwise(kind, in, planes, 1), planes},
-               {spatial3(kind, planes, planes, stride, mid), planes},
-               {pointwise(kind, planes, 4 * planes, 1), 4 * planes}};
+      steps = {{pointwise(shape, in, planes, 1, 1), planes},
+               {spatial3(shape, planes, planes, stride, time_stride, mid), planes},
+               {pointwise(shape, planes, 4 * planes, 1, 1), 4 * planes}};
     } else {
-      steps = {{spatial3(kind, in, planes, stride, mid), planes},
-               {spatial3(kind, planes, planes, 1, mid), planes}};
+      steps = {{spatial3(shape, in, planes, stride, time_stride, mid), planes},
+               {spatial3(shape, planes, planes, 1, 1, mid), planes}};
     }
     for (size_t i = 0; i < steps.size(); ++i) {
       const std::string index = std::to_string(i + 1);
       auto bn = std::make_shared<BatchNorm>(steps[i].out);
       const bool last = i + 1 == steps.size();
-      if (kind == ResNetKind::k2d) {
+      if (shape == Conv3x3::k2d) {
         register_module("conv" + index, steps[i].conv);
         register_module("bn" + index, bn);
         path_.push_back(steps[i].conv);
@@ -86,9 +107,10 @@ class ResidualBlock : public Module {
       }
     }
     const int64_t out = steps.back().out;
-    if (stride != 1 || in != out) {
+    if (stride != 1 || time_stride != 1 || in != out) {
       auto seq = std::make_shared<Sequential>();
-      seq->add(pointwise(kind, in, out, stride)).add(std::make_shared<BatchNorm>(out));
+      seq->add(pointwise(shape, in, out, stride, time_stride))
+          .add(std::make_shared<BatchNorm>(out));
       downsample_ = register_module("downsample", seq);
     }
   }
@@ -143,7 +165,7 @@ ResNet::ResNet(const ResNetOptions& options) : options_(options) {
     bn1_ = register_module("bn1", std::make_shared<BatchNorm>(width));
   } else {
     auto stem = std::make_shared<Sequential>();
-    if (kind == ResNetKind::k3d) {
+    if (kind == ResNetKind::k3d || kind == ResNetKind::kMixed3d) {
       stem->add(conv(in_channels, width, {3, k, k}, {1, s, s}, {1, p, p}));
     } else {
       // torchvision's R2Plus1dStem: 45 channels (for 64 out) between the spatial and the
@@ -165,9 +187,14 @@ ResNet::ResNet(const ResNetOptions& options) : options_(options) {
     const int64_t planes = width << stage;
     auto layer = std::make_shared<Sequential>();
     layers_.emplace_back();
+    const Conv3x3 shape = conv3x3_of(kind, stage);
+    // torchvision strides in time where the block's convs reach across frames.
+    const bool across_time = shape == Conv3x3::k3d || shape == Conv3x3::k2plus1d;
     for (int64_t b = 0; b < blocks[stage]; ++b) {
-      auto block = std::make_shared<ResidualBlock>(kind, bottleneck, in, planes,
-                                                   b == 0 && stage > 0 ? 2 : 1);
+      const int64_t stride = b == 0 && stage > 0 ? 2 : 1;
+      const int64_t time_stride = options.temporal_strides && across_time ? stride : 1;
+      auto block =
+          std::make_shared<ResidualBlock>(shape, bottleneck, in, planes, stride, time_stride);
       layer->add(block);
       layers_.back().push_back(block);
       in = bottleneck ? 4 * planes : planes;

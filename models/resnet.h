@@ -9,12 +9,15 @@
 // - k2plus1d: R(2+1)D, each 3x3 conv replaced by a (1,3,3) conv to M channels -> BN -> ReLU ->
 //   (3,1,1) conv, M chosen as R(2+1)D does to keep the parameter count of a (3,3,3) conv.
 // - k3d: every 3x3 conv inflated to (3,3,3).
-//   Both video flavours use torchvision.models.video's layout and names (`stem.0.weight`,
+// - kMixed3d: MC3, (3,3,3) convs in the stem and res2, (1,3,3) convs in res3..res5.
+//   The video flavours use torchvision.models.video's layout and names (`stem.0.weight`,
 //   `layer1.0.conv1.0.weight`, (2+1)D `layer1.0.conv1.0.3.weight`, `fc.*`; no max pool), so
-//   r3d_18 / r2plus1d_18 checkpoints load. Unlike torchvision, no layer strides in time: a flow
-//   layer needs consecutive frames, and the paper's clips are short. The output is the mean over
-//   T, H and W of the last features, then `fc` (a linear map, so the same as averaging
-//   per-frame predictions).
+//   r3d_18 / mc3_18 / r2plus1d_18 checkpoints load. By default, unlike torchvision, no layer
+//   strides in time: a flow layer needs consecutive frames, and the paper's clips are short.
+//   With temporal_strides, the first block of res3..res5 strides by 2 in time too wherever its
+//   convs reach across time (as torchvision's downsampling does): the exact torchvision
+//   networks. The output is the mean over T, H and W of the last features, then `fc` (a linear
+//   map, so the same as averaging per-frame predictions).
 //
 // Flow positions follow the residual stages res1..res5 of the ResNet papers: res1 is the stem
 // (conv1 + max pool, or the video stem), res2..res5 are torchvision's layer1..layer4. "After
@@ -34,7 +37,7 @@
 
 namespace repflow {
 
-enum class ResNetKind { k2d, k2plus1d, k3d };
+enum class ResNetKind { k2d, k2plus1d, k3d, kMixed3d };
 
 struct FlowPosition {
   int stage = 3;   // after res<stage>, 1..5; 0: on the input, before any conv
@@ -64,6 +67,9 @@ struct ResNetOptions {
   // (models/flow_input.h: 2 channels, T - 1 frames) in place of the frames.
   bool flow_input = false;
   float dropout = 0;  // before `fc`
+  // Video flavours: stride 2 in time where res3..res5 halve the resolution (torchvision's
+  // r3d_18, mc3_18, r2plus1d_18).
+  bool temporal_strides = false;
 };
 
 class ResNet : public Module {

@@ -73,6 +73,20 @@ TEST(Registry, EveryModelGivesOneScorePerClassAndClip) {
   }
 }
 
+// torchvision's networks differ from the zoo's ResNet-18 of the same flavour only in their
+// temporal strides, which have no parameters.
+TEST(Registry, TorchvisionNetworksHaveTheParametersOfTheZoosResNet18) {
+  const OptionValues no_flow = {{"flow", "none"}};
+  for (const auto& [torchvision, zoo] : std::vector<std::pair<std::string, std::string>>{
+           {"r3d_18", "resnet18_3d"}, {"r2plus1d_18", "resnet18_2p1d"}}) {
+    SCOPED_TRACE(torchvision);
+    EXPECT_EQ(parameter_count(*make_model(resolve_model(torchvision, {}))),
+              parameter_count(*make_model(resolve_model(zoo, no_flow))));
+  }
+  // The flow layer is off unless asked for.
+  EXPECT_EQ(model_defaults("mc3_18").at("flow"), "none");
+}
+
 TEST(Registry, FlowPositionsStagesAndNone) {
   const Tensor x = clip({1, 3, 4, 32, 32}, 2);
   for (const char* name : {"resnet18_2d", "resnet50_2d", "resnet18_2p1d", "resnet18_3d"}) {
@@ -377,10 +391,10 @@ TEST(Registry, NarrowResNet10WithTheSmallStem) {
 TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
   EXPECT_ERROR_CONTAINS(make_model("resnet101_2d"),
                         "unknown network 'resnet101_2d'; valid networks: kinetics_repflow_r50, "
-                        "resnet10_2d, resnet10_2p1d, resnet10_3d, resnet18_2d");
+                        "mc3_18, r2plus1d_18, r3d_18, resnet10_2d, resnet10_2p1d, resnet10_3d");
   EXPECT_ERROR_CONTAINS(resolve_model("resnet101_2d", {}),
-                        "unknown model 'resnet101_2d'; valid models: kinetics_repflow_r50, "
-                        "resnet10_2d, resnet10_2d_tiny, resnet10_2p1d");
+                        "unknown model 'resnet101_2d'; valid models: kinetics_repflow_r50, mc3_18, "
+                        "r2plus1d_18, r3d_18, resnet10_2d, resnet10_2d_tiny, resnet10_2p1d");
   ModelOptions o;
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iterations", "3"),
                         "unknown model option 'flow-iterations'; valid options: classes, width, "
