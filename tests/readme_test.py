@@ -49,6 +49,7 @@ HELP_RUNS = {
     "tools:show_flow": [[]],
     "tools:check_fixture": [[]],
     "tools:bench_ops": [[]],
+    "tools:bench_model": [[], ["--model", "resnet18_2d"]],
     "tools:bench_flow": [[]],
     "tools:bench_tvl1": [[]],
     "tools:bench_weights": [[]],
@@ -550,6 +551,10 @@ def finish_plan(p, runner):
         extra = ["--batch", "2", "--size", "32", "--repeats", "1", "--threads", "1",
                  "--torch=false"]
         p.notes.append("smallest options, PyTorch side off")
+    elif p.binary == "tools:bench_model":
+        extra = ["--batch", "2", "--frames", "4", "--size", "32", "--steps", "1", "--warmup", "0",
+                 "--threads", "1", "--torch=false"]
+        p.notes.append("2 clips of 4 frames of 32 x 32, one timed step, PyTorch side off")
     elif p.binary == "tools:bench_flow":
         extra = ["--repeats", "1", "--warmup-ms", "0", "--threads", "1", "--torch=false",
                  "--device", "cpu"]

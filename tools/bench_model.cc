@@ -1,0 +1,248 @@
+// bench_model: a zoo model's whole training step (forward, cross-entropy, backward, the SGD step
+// and the weight average's update, as the trainer runs them) and its inference, timed on the CPU
+// or a GPU, with the same network in PyTorch timed in the same run (tools/bench_model_torch.py),
+// in fp32 and with PyTorch's autocast.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "framework/allocator.h"
+#include "framework/autograd.h"
+#include "framework/flags.h"
+#include "framework/generator.h"
+#include "framework/parallel.h"
+#include "models/model_flags.h"
+#include "ops/flow/flow.h"
+#include "ops/loss/loss.h"
+#include "tools/bench_timing.h"
+#include "tools/torch_runner.h"
+#include "training/optim/averaging.h"
+#include "training/optim/sgd.h"
+
+namespace repflow {
+namespace {
+
+// The trainer's default recipe (docs/training.md): what a training step costs beyond backward.
+constexpr double kLr = 0.05, kMomentum = 0.9, kWeightDecay = 1e-4, kEmaDecay = 0.99;
+
+double max_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KB on Linux
+}
+
+struct Result {
+  double fwd_ms = 0, bwd_ms = 0, opt_ms = 0, train_ms = 0, infer_ms = 0;
+  double peak_mb = 0;        // the allocator's peak bytes in use over training and inference
+  double rss_growth_mb = 0;  // growth of the process's max RSS over the same (both frameworks)
+};
+
+int64_t parameter_count(const Module& net) {
+  int64_t n = 0;
+  for (const auto& [name, p] : net.named_parameters()) n += p.numel();
+  return n;
+}
+
+Result time_model(Module& net, const Device& device, const Shape& input, int64_t classes,
+                  int warmup, int steps) {
+  Generator gen(0);
+  const Tensor x = Tensor::normal(input, 0, 1, gen).to(device);
+  std::vector<int64_t> labels(input[0]);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i) % classes;
+  Sgd sgd(make_param_groups(net.named_parameters(), {}, kWeightDecay, /*no_decay_1d=*/true),
+          {kMomentum, 0.0, /*nesterov=*/true});
+  AveragingOptions averaging;
+  averaging.kind = AveragingKind::kEma;
+  averaging.decay = kEmaDecay;
+  ParameterAverage average(net, averaging);
+
+  const double rss_before = max_rss_mb();
+  reset_peak(device);
+  std::vector<double> fwd, bwd, opt, train;
+  net.train();
+  for (int i = 0; i < warmup + steps; ++i) {
+    const auto t0 = BenchClock::now();
+    sgd.zero_grad();
+    const Tensor loss = ops::cross_entropy(net.forward(x), labels);
+    synchronize(device);
+    const double f = ms_since(t0);
+    const auto t1 = BenchClock::now();
+    loss.backward();
+    synchronize(device);
+    const double b = ms_since(t1);
+    const auto t2 = BenchClock::now();
+    sgd.step(kLr);
+    average.update();
+    synchronize(device);
+    const double o = ms_since(t2);
+    if (i >= warmup) {
+      fwd.push_back(f);
+      bwd.push_back(b);
+      opt.push_back(o);
+      train.push_back(f + b + o);
+    }
+  }
+  std::vector<double> infer;
+  net.eval();
+  {
+    NoGradGuard no_grad;
+    for (int i = 0; i < warmup + steps; ++i) {
+      const auto t0 = BenchClock::now();
+      const Tensor scores = net.forward(x);
+      synchronize(device);
+      if (i >= warmup) infer.push_back(ms_since(t0));
+    }
+  }
+  Result r;
+  r.fwd_ms = median(fwd);
+  r.bwd_ms = median(bwd);
+  r.opt_ms = median(opt);
+  r.train_ms = median(train);
+  r.infer_ms = median(infer);
+  r.peak_mb = static_cast<double>(allocator_stats(device).peak) / (1 << 20);
+  r.rss_growth_mb = max_rss_mb() - rss_before;
+  return r;
+}
+
+// The flow layer's parameters as the model builds them (name, shape, values, learned), so that
+// the PyTorch side's flow block learns the same ones.
+nlohmann::json flow_params_json(const OptionValues& options) {
+  nlohmann::json out = nlohmann::json::array();
+  const auto learn = options.find("flow-learn");
+  const ops::FlowParams params = ops::default_flow_params(
+      learn == options.end() ? ops::FlowLearned() : ops::FlowLearned::parse(learn->second));
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
+    const Tensor& t = params[spec.id];
+    out.push_back({{"name", spec.name},
+                   {"shape", t.shape()},
+                   {"values", t.to_vector()},
+                   {"learned", t.requires_grad()}});
+  }
+  return out;
+}
+
+nlohmann::json bench_record(const std::string& impl, const std::string& mode,
+                            const nlohmann::json& config, const Result& r) {
+  const double batch = config["input"][0].get<double>();
+  return {{"bench", "model"},
+          {"impl", impl},
+          {"mode", mode},
+          {"config", {{"model", config["model"]}, {"input", config["input"]}}},
+          {"fwd_ms", r.fwd_ms},
+          {"bwd_ms", r.bwd_ms},
+          {"opt_ms", r.opt_ms},
+          {"train_ms", r.train_ms},
+          {"train_clips_s", batch * 1e3 / r.train_ms},
+          {"infer_ms", r.infer_ms},
+          {"infer_clips_s", batch * 1e3 / r.infer_ms},
+          {"peak_mb", r.peak_mb},
+          {"rss_growth_mb", r.rss_growth_mb}};
+}
+
+void print_row(const nlohmann::json& j, double baseline_train_ms) {
+  const double train = j["train_ms"].get<double>();
+  std::printf("%-8s %-9s %10.1f %9.1f %10.1f %9.1f %9.0f %9.0f %10.2f\n",
+              j["impl"].get<std::string>().c_str(), j["mode"].get<std::string>().c_str(), train,
+              j["train_clips_s"].get<double>(), j["infer_ms"].get<double>(),
+              j["infer_clips_s"].get<double>(), j["peak_mb"].get<double>(),
+              j["rss_growth_mb"].get<double>(), train / baseline_train_ms);
+}
+
+int bench(int argc, char** argv) {
+  Flags flags("bench_model",
+              "Times a zoo model's training step (forward, loss, backward, SGD and EMA update) "
+              "and inference, and the same network in PyTorch in the same run.");
+  const std::string model = Flags::peek(argc, argv, "model").value_or("resnet10_2d_tiny");
+  add_model_flags(flags, model, model_defaults(model), /*with_classes=*/true);
+  flags.add("batch", "16", "clips per step");
+  flags.add("frames", "8", "frames per clip (T)");
+  flags.add("size", "32", "frame height and width");
+  flags.add("device", "cpu", "cpu or cuda[:N]");
+  add_threads_flag(flags, "CPU threads for both frameworks");
+  flags.add("warmup", "2", "untimed steps first (caches, algorithm choice)");
+  flags.add("steps", "5", "timed steps (the median is reported)");
+  flags.add("torch", "true", "also time the network in PyTorch (Debian's python3-torch)");
+  flags.add("torch-amp", "true", "also time PyTorch with autocast (bf16; and TF32 on a GPU)");
+  flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  if (!flags.parse(argc, argv)) return 0;
+  apply_threads_flag(flags);
+  const Device device = parse_device(flags.str("device"));
+  const int warmup = static_cast<int>(flags.integer("warmup"));
+  const int steps = static_cast<int>(flags.integer("steps"));
+  RF_CHECK(warmup >= 0 && warmup <= 1000, "flag --warmup: ", warmup, " is not in 0..1000");
+  RF_CHECK(steps >= 1 && steps <= 1000, "flag --steps: ", steps, " is not in 1..1000");
+  const int64_t batch = flags.integer("batch"), frames = flags.integer("frames"),
+                size = flags.integer("size");
+  RF_CHECK(batch >= 1 && batch <= 4096, "flag --batch: ", batch, " is not in 1..4096");
+  RF_CHECK(frames >= 1 && frames <= 1024, "flag --frames: ", frames, " is not in 1..1024");
+  RF_CHECK(size >= 1 && size <= 4096, "flag --size: ", size, " is not in 1..4096");
+
+  const ModelSpec spec = model_spec_from_flags(flags, /*with_classes=*/true);
+  const int64_t classes = std::stoll(spec.options.at("classes"));
+  std::shared_ptr<Module> net = make_model(spec);
+  net->to(device);
+  const Shape input{batch, 3, frames, size, size};
+  nlohmann::json config{{"model", spec.name},
+                        {"options", spec.options},
+                        {"input", input},
+                        {"classes", classes},
+                        {"device", device.str()},
+                        {"threads", num_threads()},
+                        {"warmup", warmup},
+                        {"steps", steps},
+                        {"parameters", parameter_count(*net)},
+                        {"recipe",
+                         {{"lr", kLr},
+                          {"momentum", kMomentum},
+                          {"weight_decay", kWeightDecay},
+                          {"ema_decay", kEmaDecay}}},
+                        {"flow_params", flow_params_json(spec.options)}};
+  std::printf("bench_model: %s, %lld parameters, input %s, %s, %d threads\n", spec.name.c_str(),
+              static_cast<long long>(parameter_count(*net)), shape_str(input).c_str(),
+              device.str().c_str(), num_threads());
+  std::fflush(stdout);
+  const Result ours = time_model(*net, device, input, classes, warmup, steps);
+  const nlohmann::json mine = bench_record("repflow", "fp32", config, ours);
+  std::printf("BENCH %s\n", mine.dump().c_str());
+  std::fflush(stdout);
+  std::vector<nlohmann::json> rows{mine};
+  net.reset();
+  // The PyTorch side needs the memory our cached blocks hold.
+  host_empty_cache();
+  // PyTorch's modes each in a process of their own, so that each has its own max RSS.
+  std::vector<std::string> modes;
+  if (flags.boolean("torch")) modes.push_back("fp32");
+  if (flags.boolean("torch") && flags.boolean("torch-amp")) {
+    if (device.is_cuda()) modes.push_back("tf32");
+    modes.push_back("amp-bf16");
+  }
+  for (const std::string& mode : modes) {
+    config["mode"] = mode;
+    for (const nlohmann::json& j :
+         run_torch_benchmark(flags.str("python"), "tools/bench_model_torch.py", config)) {
+      if (j.contains("skipped")) {
+        modes.clear();  // no counterpart in any mode
+        break;
+      }
+      RF_CHECK(j["parameters"] == config["parameters"], "bench_model: the PyTorch network has ",
+               j["parameters"].dump(), " parameters, repflow's ", config["parameters"].dump(),
+               ": they are not the same network");
+      rows.push_back(j);
+    }
+  }
+  std::printf("\n%-8s %-9s %10s %9s %10s %9s %9s %9s %10s\n", "impl", "mode", "train ms", "clips/s",
+              "infer ms", "clips/s", "peak MB", "RSS+ MB", "train/ours");
+  for (const nlohmann::json& j : rows) print_row(j, ours.train_ms);
+  std::printf("(repflow's step: forward %.1f ms, backward %.1f ms, SGD + EMA %.1f ms)\n",
+              ours.fwd_ms, ours.bwd_ms, ours.opt_ms);
+  return 0;
+}
+
+}  // namespace
+}  // namespace repflow
+
+int main(int argc, char** argv) {
+  return repflow::run_main([&] { return repflow::bench(argc, argv); });
+}
