@@ -6,14 +6,27 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include <cstring>
+
 #include "framework/error.h"
 
 namespace repflow {
 namespace {
 
+// A frame's enum field as the integer the decoder stored. A stream may carry any byte there
+// (the fuzzer found H.264 with colour space 240), and reading that as the enum type itself is
+// undefined behaviour.
+template <class Enum>
+int raw_value(const Enum& field) {
+  static_assert(sizeof(Enum) == sizeof(int), "FFmpeg's enums are int-sized");
+  int value;
+  std::memcpy(&value, &field, sizeof value);
+  return value;
+}
+
 // The coefficients the frame says it was encoded with. Streams that do not say (most SD
-// video) are BT.601, as FFmpeg and OpenCV assume.
-int colorspace(AVColorSpace space) {
+// video), or say something unknown, are BT.601, as FFmpeg and OpenCV assume.
+int colorspace(int space) {
   switch (space) {
     case AVCOL_SPC_BT709:
       return SWS_CS_ITU709;
@@ -62,7 +75,7 @@ RgbConverter::RgbConverter(int width, int height) : width_(width), height_(heigh
 RgbConverter::~RgbConverter() { sws_freeContext(sws_); }
 
 void RgbConverter::convert(const AVFrame& frame, Image* image) {
-  bool full_range = frame.color_range == AVCOL_RANGE_JPEG;
+  bool full_range = raw_value(frame.color_range) == AVCOL_RANGE_JPEG;
   const AVPixelFormat format = plain_format(static_cast<AVPixelFormat>(frame.format), &full_range);
   // Exact rather than fast: accurate rounding and full-resolution chroma interpolation, so the
   // RGB values do not depend on which SIMD path libswscale takes; area averaging when scaling.
@@ -74,7 +87,7 @@ void RgbConverter::convert(const AVFrame& frame, Image* image) {
   const char* name = av_get_pix_fmt_name(format);
   RF_CHECK(sws_, "libswscale cannot convert ", name ? name : "an unknown pixel format", " ",
            frame.width, "x", frame.height, " to RGB");
-  const int* table = sws_getCoefficients(colorspace(frame.colorspace));
+  const int* table = sws_getCoefficients(colorspace(raw_value(frame.colorspace)));
   sws_setColorspaceDetails(sws_, table, full_range ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1,
                            0, 1 << 16, 1 << 16);
   image->width = width_;
