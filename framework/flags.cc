@@ -156,6 +156,20 @@ void apply_threads_flag(const Flags& flags) {
   if (n > 0) set_num_threads(static_cast<int>(n));
 }
 
+void add_precision_flag(Flags& flags) {
+  flags.add("precision", "fp32",
+            "the convolutions' arithmetic: fp32, bf16 (CPUs with AVX512-BF16 or AMX; elsewhere "
+            "fp32, with a note) or tf32 (GPUs); batch norm, the flow layer, the loss and the "
+            "weights stay fp32");
+}
+
+Precision precision_from_flag(const Flags& flags, const Device& device, bool say) {
+  std::string note;
+  const Precision p = precision_for(parse_precision(flags.str("precision")), device, &note);
+  if (say && !note.empty()) std::cout << "note: " << note << std::endl;
+  return p;
+}
+
 std::string user_path(const std::string& path) {
   const char* dir = std::getenv("BUILD_WORKING_DIRECTORY");
   if (path.empty() || path[0] == '/' || !dir || !*dir) return path;

@@ -8,6 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "framework/device.h"
+#include "framework/precision.h"
+
 namespace repflow {
 
 class Flags {
@@ -61,6 +64,12 @@ class Flags {
 // threads (set_num_threads), and a value outside 0..1024 is an Error naming the flag.
 void add_threads_flag(Flags& flags, const std::string& help);
 void apply_threads_flag(const Flags& flags);
+
+// --precision fp32|bf16|tf32 (framework/precision.h), default fp32. precision_from_flag gives
+// the precision as it runs on `device` (precision_for), printing its note on stdout when `say`;
+// a bad value is an Error naming the flag.
+void add_precision_flag(Flags& flags);
+Precision precision_from_flag(const Flags& flags, const Device& device, bool say);
 
 // A path the user typed: under `bazel run` the binary starts in its runfiles, so a relative path
 // is taken from the directory the user ran bazel in (BUILD_WORKING_DIRECTORY).

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "framework/image_io.h"
+#include "framework/precision.h"
 #include "framework/weights.h"
 #include "models/model_flags.h"
 #include "models/weights_io.h"
@@ -341,6 +342,18 @@ TEST(Train, ABadFrameStopsTheRunNamingItOrIsSkippedAndReported) {
   EXPECT_NE(skip.output.find("v3"), std::string::npos) << skip.output;
 }
 
+// The default run (README: its network learns motion to >= 95%) with bf16 convolutions.
+TEST(Train, TheDefaultRunReaches95PercentWithBf16Convolutions) {
+  if (!cpu_has_bf16()) GTEST_SKIP() << "this CPU has neither AVX512-BF16 nor AMX";
+  const CommandResult r =
+      run_command(g_train + " --quiet --precision bf16 --run-dir " + fresh_dir("bf16"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m, std::regex(R"(\nfinal: val_top1=([0-9.]+) )")))
+      << r.output;
+  EXPECT_GE(std::stod(m[1]), 95.0) << r.output;
+}
+
 TEST(Train, BadFlagsAreErrorsNamingThem) {
   const std::pair<std::string, std::string> cases[] = {
       {"--epochs 0", "--epochs"},
@@ -356,6 +369,8 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--param-groups flw:0.1", "flw"},
       {"--param-groups flow:x", "flag --param-groups: 'x' in 'flow:x'"},
       {"--synthetic-preset medium", "synthetic preset 'medium' is not easy or hard"},
+      {"--precision fp16", "flag --precision: 'fp16' is not fp32, tf32 or bf16"},
+      {"--precision tf32 --device cpu", "precision tf32 is a GPU's"},
       {"--bogus 1", "--bogus"},
   };
   for (const auto& [args, fragment] : cases) {

@@ -1,7 +1,7 @@
 // bench_model: a zoo model's whole training step (forward, cross-entropy, backward, the SGD step
 // and the weight average's update, as the trainer runs them) and its inference, timed on the CPU
-// or a GPU, with the same network in PyTorch timed in the same run (tools/bench_model_torch.py),
-// in fp32 and with PyTorch's autocast.
+// or a GPU, in fp32 or --precision's mixed precision, with the same network in PyTorch timed in
+// the same run (tools/bench_model_torch.py), in fp32 and with PyTorch's autocast.
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -160,6 +160,7 @@ int bench(int argc, char** argv) {
   flags.add("frames", "8", "frames per clip (T)");
   flags.add("size", "32", "frame height and width");
   flags.add("device", "cpu", "cpu or cuda[:N]");
+  add_precision_flag(flags);
   add_threads_flag(flags, "CPU threads for both frameworks");
   flags.add("warmup", "2", "untimed steps first (caches, algorithm choice)");
   flags.add("steps", "5", "timed steps (the median is reported)");
@@ -169,6 +170,7 @@ int bench(int argc, char** argv) {
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
+  const Precision precision = precision_from_flag(flags, device, /*say=*/true);
   const int warmup = static_cast<int>(flags.integer("warmup"));
   const int steps = static_cast<int>(flags.integer("steps"));
   RF_CHECK(warmup >= 0 && warmup <= 1000, "flag --warmup: ", warmup, " is not in 0..1000");
@@ -203,8 +205,12 @@ int bench(int argc, char** argv) {
               static_cast<long long>(parameter_count(*net)), shape_str(input).c_str(),
               device.str().c_str(), num_threads());
   std::fflush(stdout);
-  const Result ours = time_model(*net, device, input, classes, warmup, steps);
-  const nlohmann::json mine = bench_record("repflow", "fp32", config, ours);
+  Result ours;
+  {
+    PrecisionScope scope(precision);
+    ours = time_model(*net, device, input, classes, warmup, steps);
+  }
+  const nlohmann::json mine = bench_record("repflow", precision_name(precision), config, ours);
   std::printf("BENCH %s\n", mine.dump().c_str());
   std::fflush(stdout);
   std::vector<nlohmann::json> rows{mine};

@@ -96,6 +96,7 @@ int run(int argc, char** argv) {
   flags.add("top", "5", "classes to print per prediction (at most --classes are printed)");
   flags.add("logits-out", "", "write the raw logits as a JSON array of arrays, one per clip");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
+  add_precision_flag(flags);
   add_threads_flag(flags, "CPU threads");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
@@ -126,6 +127,7 @@ int run(int argc, char** argv) {
 
   start = Clock::now();
   NoGradGuard no_grad;
+  PrecisionScope precision(precision_from_flag(flags, device, /*say=*/true));
   const Tensor logits = net->forward(clips.to(device)).to(Device::cpu());
   const double forward_s = seconds_since(start);
 

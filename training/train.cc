@@ -86,6 +86,7 @@ void add_flags(Flags& flags, const std::string& model) {
   flags.add("quiet", "false", "no progress bar, one line per epoch");
   flags.add("seed", "0", "seed of the weights, the sampling and dropout");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
+  add_precision_flag(flags);
   add_threads_flag(flags, "CPU compute threads");
   add_dist_flags(flags);
 }
@@ -286,6 +287,8 @@ int train(int argc, char** argv) {
               << data.train->num_classes() << " classes; " << data.train->size() << " training and "
               << data.val->size() << " validation videos; run directory " << o.run_dir << std::endl;
 
+  const Precision precision = precision_from_flag(flags, device, o.data_parallel.root());
+  PrecisionScope precision_scope(precision);
   const TrainSummary s = train_model(*model, *data.train, *data.val, o);
   if (s.interrupted) return 128 + s.interrupt_signal;
   RF_CHECK(s.last_eval.has_value(), "train: nothing to do: the checkpoint already completed ",

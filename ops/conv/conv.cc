@@ -41,6 +41,7 @@ ConvGeometry plan_conv(const char* op, const Tensor& x, const Tensor& weight, co
   RF_CHECK(weight.dim() == x.dim(), op, ": weight ", shape_str(weight.shape()), " must have rank ",
            x.dim(), " like the input ", shape_str(x.shape()), " (C_out, C_in / groups, kernel)");
   ConvGeometry g;
+  g.precision = compute_precision();
   g.spatial = x.dim() - 2;
   g.batch = x.size(0);
   g.in_channels = x.size(1);
@@ -121,6 +122,7 @@ Tensor conv_impl(const char* op, const Tensor& x, const Tensor& weight, const Te
           return std::vector<Tensor>{gx, gw, gb};
         }
         auto ptr = [](const Tensor& t) { return t.defined() ? t.data() : nullptr; };
+        // g carries the forward's precision: the backward runs in it too.
         backward_stub(dev, g, ptr(saved_x), ptr(saved_w), gy.data(), ptr(gx), ptr(gw), ptr(gb));
         return std::vector<Tensor>{gx, gw, gb};
       });

@@ -17,7 +17,8 @@ struct ConvOptions {
 
 // x: (N, C_in, *spatial); weight: (C_out, C_in / groups, *kernel); bias: (C_out) or undefined.
 // Output (N, C_out, *out) with out = (in + 2 pad - dilation (k - 1) - 1) / stride + 1.
-// Gradients for x, weight and bias. CPU: oneDNN; CUDA: cuDNN.
+// Gradients for x, weight and bias. CPU: oneDNN; CUDA: cuDNN. The products run in the calling
+// thread's compute_precision() (framework/precision.h), forward and backward alike.
 Tensor conv(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
             const ConvOptions& options = {});
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),

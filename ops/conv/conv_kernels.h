@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "framework/precision.h"
+
 namespace repflow::ops {
 
 struct ConvGeometry {
@@ -11,10 +13,14 @@ struct ConvGeometry {
   int64_t batch = 0, in_channels = 0, out_channels = 0, groups = 1;
   int64_t in[3] = {}, kernel[3] = {}, out[3] = {};
   int64_t stride[3] = {}, padding[3] = {}, dilation[3] = {};
+  // The products' precision (framework/precision.h): bf16 on the CPU (oneDNN), TF32 on CUDA
+  // (cuDNN's tensor-op math); fp32 otherwise. Inputs and outputs are float32 tensors either way.
+  Precision precision = Precision::kFp32;
 
   // Everything that determines a primitive or an algorithm choice, for the caches.
   std::vector<int64_t> key() const {
-    std::vector<int64_t> k = {spatial, batch, in_channels, out_channels, groups};
+    std::vector<int64_t> k = {spatial,      batch,  in_channels,
+                              out_channels, groups, static_cast<int64_t>(precision)};
     for (int d = 0; d < spatial; ++d)
       k.insert(k.end(), {in[d], kernel[d], stride[d], padding[d], dilation[d]});
     return k;

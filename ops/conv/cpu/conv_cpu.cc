@@ -1,6 +1,8 @@
-// The CPU convolution: oneDNN primitives, made once per shape. oneDNN chooses the layouts it
-// computes in (format_tag::any, blocked channels on AVX-512); the user's plain tensors are
-// reordered into and out of those only when they differ.
+// The CPU convolution: oneDNN primitives, made once per shape and precision. oneDNN chooses the
+// layouts it computes in (format_tag::any, blocked channels on AVX-512); the user's plain tensors
+// are reordered into and out of those only when they differ. In bf16 the primitives read bf16
+// inputs (src, weights, diff_dst: the reorders into oneDNN's layouts round them) and write
+// float32 outputs (dst, diff_src, diff_weights), summing in float32 (AMX or AVX512-BF16).
 #include <omp.h>
 
 #include <memory>
@@ -35,8 +37,14 @@ memory::desc plain(const Dims& dims) {
   return memory::desc(dims, memory::data_type::f32, tags[dims.size()]);
 }
 
-memory::desc any(const Dims& dims) {
-  return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
+memory::desc any(const Dims& dims, memory::data_type type = memory::data_type::f32) {
+  return memory::desc(dims, type, memory::format_tag::any);
+}
+
+// The type a primitive reads its operands in: bf16 in bf16 precision, else f32 (TF32 is a GPU
+// precision; on the CPU it is f32).
+memory::data_type operand_type(const ConvGeometry& g) {
+  return g.precision == Precision::kBf16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
 
 // The problem in oneDNN's terms. Grouped weights get a leading group dim: the contiguous
@@ -113,13 +121,13 @@ std::shared_ptr<const Forward> forward(const ConvGeometry& g, const Problem& p, 
     const auto prop = dnnl::prop_kind::forward_training;
     const auto alg = dnnl::algorithm::convolution_direct;
     // Bias stays plain: it is tiny, and a fixed layout means it never needs a reorder.
-    const auto desc =
-        with_bias
-            ? dnnl::convolution_forward::desc(prop, alg, any(p.src), any(p.weights), plain(p.bias),
-                                              any(p.dst), p.strides, p.dilates, p.padding,
-                                              p.padding)
-            : dnnl::convolution_forward::desc(prop, alg, any(p.src), any(p.weights), any(p.dst),
-                                              p.strides, p.dilates, p.padding, p.padding);
+    const auto in = operand_type(g);
+    const auto desc = with_bias ? dnnl::convolution_forward::desc(
+                                      prop, alg, any(p.src, in), any(p.weights, in), plain(p.bias),
+                                      any(p.dst), p.strides, p.dilates, p.padding, p.padding)
+                                : dnnl::convolution_forward::desc(
+                                      prop, alg, any(p.src, in), any(p.weights, in), any(p.dst),
+                                      p.strides, p.dilates, p.padding, p.padding);
     auto f = std::make_shared<Forward>();
     f->pd = dnnl::convolution_forward::primitive_desc(desc, user_scratchpad(), engine());
     f->primitive = dnnl::convolution_forward(f->pd);
@@ -135,8 +143,9 @@ std::shared_ptr<const BackwardData> backward_data(const ConvGeometry& g, const P
   // The hint is fetched outside the factory: the factories run under their cache's lock.
   const auto hint = forward(g, p, false);
   return cache.get(cache_key(g, 1, false), [&] {
+    const auto in = operand_type(g);
     const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct,
-                                                     any(p.src), any(p.weights), any(p.dst),
+                                                     any(p.src), any(p.weights, in), any(p.dst, in),
                                                      p.strides, p.dilates, p.padding, p.padding);
     auto b = std::make_shared<BackwardData>();
     b->pd = dnnl::convolution_backward_data::primitive_desc(desc, user_scratchpad(), engine(),
@@ -155,13 +164,13 @@ std::shared_ptr<const BackwardWeights> backward_weights(const ConvGeometry& g, c
   const auto hint = forward(g, p, with_bias);
   return cache.get(cache_key(g, 2, with_bias), [&] {
     const auto alg = dnnl::algorithm::convolution_direct;
-    const auto desc =
-        with_bias
-            ? dnnl::convolution_backward_weights::desc(alg, any(p.src), any(p.weights),
-                                                       plain(p.bias), any(p.dst), p.strides,
-                                                       p.dilates, p.padding, p.padding)
-            : dnnl::convolution_backward_weights::desc(alg, any(p.src), any(p.weights), any(p.dst),
-                                                       p.strides, p.dilates, p.padding, p.padding);
+    const auto in = operand_type(g);
+    const auto desc = with_bias ? dnnl::convolution_backward_weights::desc(
+                                      alg, any(p.src, in), any(p.weights), plain(p.bias),
+                                      any(p.dst, in), p.strides, p.dilates, p.padding, p.padding)
+                                : dnnl::convolution_backward_weights::desc(
+                                      alg, any(p.src, in), any(p.weights), any(p.dst, in),
+                                      p.strides, p.dilates, p.padding, p.padding);
     auto b = std::make_shared<BackwardWeights>();
     b->pd = dnnl::convolution_backward_weights::primitive_desc(desc, user_scratchpad(), engine(),
                                                                hint->pd);

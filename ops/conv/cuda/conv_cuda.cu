@@ -1,6 +1,7 @@
 // The CUDA convolution: cuDNN's legacy convolution API with descriptors and algorithm choices
-// made once per shape and device. Float math stays plain FMA (no TF32), so results agree with
-// the CPU backend to float rounding.
+// made once per shape, precision and device. In fp32 the math stays plain FMA (no TF32), so
+// results agree with the CPU backend to float rounding; precision tf32 lets cuDNN use tensor
+// cores.
 #include <climits>
 #include <memory>
 #include <vector>
@@ -83,15 +84,16 @@ bool transform_based(cudnnConvolutionBwdFilterAlgo_t a) {
 // The first of cuDNN's heuristic ranking that works in plain float math, is not FFT or
 // Winograd based, and whose workspace size cuDNN can state. query(count, &returned, results) and
 // workspace(algo, &bytes) wrap the direction's cuDNN calls.
+// With `tensor_ops` (TF32 precision) tensor-core math is allowed too.
 template <class Perf, class Algo, class Query, class Workspace>
-void choose(const char* direction, int max_count, Query query, Workspace workspace, Algo* algo,
-            size_t* bytes) {
+void choose(const char* direction, int max_count, bool tensor_ops, Query query, Workspace workspace,
+            Algo* algo, size_t* bytes) {
   std::vector<Perf> perf(max_count);
   int returned = 0;
   RF_CUDNN_CHECK(query(max_count, &returned, perf.data()));
   for (int i = 0; i < returned; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || !exact_float_math(perf[i].mathType) ||
-        transform_based(perf[i].algo))
+    if (perf[i].status != CUDNN_STATUS_SUCCESS ||
+        !(tensor_ops || exact_float_math(perf[i].mathType)) || transform_based(perf[i].algo))
       continue;
     if (workspace(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS) continue;
     *algo = perf[i].algo;
@@ -139,13 +141,18 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g)
                                                  dilation.data(), CUDNN_CROSS_CORRELATION,
                                                  CUDNN_DATA_FLOAT));
   RF_CUDNN_CHECK(cudnnSetConvolutionGroupCount(c->conv, to_int(g.groups, "groups")));
-  RF_CUDNN_CHECK(cudnnSetConvolutionMathType(c->conv, CUDNN_FMA_MATH));
+  RF_CHECK(g.precision != Precision::kBf16,
+           "conv: bf16 convolutions are not built for CUDA yet (use precision tf32 or fp32)");
+  // TF32: cuDNN may round the float operands to TF32 on tensor cores (Ampere and later).
+  const bool tensor_ops = g.precision == Precision::kTf32;
+  RF_CUDNN_CHECK(
+      cudnnSetConvolutionMathType(c->conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 
   cudnnHandle_t h = cudnn_handle(device);
   int count = 0;
   RF_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionFwdAlgoPerf_t>(
-      "forward", count,
+      "forward", count, tensor_ops,
       [&](int n, int* returned, cudnnConvolutionFwdAlgoPerf_t* perf) {
         return cudnnGetConvolutionForwardAlgorithm_v7(h, c->x, c->w, c->conv, c->y, n, returned,
                                                       perf);
@@ -156,7 +163,7 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g)
       &c->forward_algo, &c->forward_workspace);
   RF_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionBwdDataAlgoPerf_t>(
-      "backward-data", count,
+      "backward-data", count, tensor_ops,
       [&](int n, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* perf) {
         return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, c->w, c->y, c->conv, c->x, n,
                                                            returned, perf);
@@ -168,7 +175,7 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g)
       &c->data_algo, &c->data_workspace);
   RF_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionBwdFilterAlgoPerf_t>(
-      "backward-filter", count,
+      "backward-filter", count, tensor_ops,
       [&](int n, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* perf) {
         return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, c->x, c->y, c->conv, c->w, n,
                                                              returned, perf);
