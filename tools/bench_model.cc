@@ -14,9 +14,9 @@
 #include "framework/generator.h"
 #include "framework/parallel.h"
 #include "models/model_flags.h"
-#include "ops/flow/flow.h"
 #include "ops/loss/loss.h"
 #include "tools/bench_timing.h"
+#include "tools/torch_model_config.h"
 #include "tools/torch_runner.h"
 #include "training/optim/averaging.h"
 #include "training/optim/sgd.h"
@@ -106,23 +106,6 @@ Result time_model(Module& net, const Device& device, const Shape& input, int64_t
   return r;
 }
 
-// The flow layer's parameters as the model builds them (name, shape, values, learned), so that
-// the PyTorch side's flow block learns the same ones.
-nlohmann::json flow_params_json(const OptionValues& options) {
-  nlohmann::json out = nlohmann::json::array();
-  const auto learn = options.find("flow-learn");
-  const ops::FlowParams params = ops::default_flow_params(
-      learn == options.end() ? ops::FlowLearned() : ops::FlowLearned::parse(learn->second));
-  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
-    const Tensor& t = params[spec.id];
-    out.push_back({{"name", spec.name},
-                   {"shape", t.shape()},
-                   {"values", t.to_vector()},
-                   {"learned", t.requires_grad()}});
-  }
-  return out;
-}
-
 nlohmann::json bench_record(const std::string& impl, const std::string& mode,
                             const nlohmann::json& config, const Result& r) {
   const double batch = config["input"][0].get<double>();
@@ -186,21 +169,18 @@ int bench(int argc, char** argv) {
   std::shared_ptr<Module> net = make_model(spec);
   net->to(device);
   const Shape input{batch, 3, frames, size, size};
-  nlohmann::json config{{"model", spec.name},
-                        {"options", spec.options},
-                        {"input", input},
-                        {"classes", classes},
-                        {"device", device.str()},
-                        {"threads", num_threads()},
-                        {"warmup", warmup},
-                        {"steps", steps},
-                        {"parameters", parameter_count(*net)},
-                        {"recipe",
-                         {{"lr", kLr},
-                          {"momentum", kMomentum},
-                          {"weight_decay", kWeightDecay},
-                          {"ema_decay", kEmaDecay}}},
-                        {"flow_params", flow_params_json(spec.options)}};
+  nlohmann::json config = torch_model_config(spec);
+  config.update({{"input", input},
+                 {"device", device.str()},
+                 {"threads", num_threads()},
+                 {"warmup", warmup},
+                 {"steps", steps},
+                 {"parameters", parameter_count(*net)},
+                 {"recipe",
+                  {{"lr", kLr},
+                   {"momentum", kMomentum},
+                   {"weight_decay", kWeightDecay},
+                   {"ema_decay", kEmaDecay}}}});
   std::printf("bench_model: %s, %lld parameters, input %s, %s, %d threads\n", spec.name.c_str(),
               static_cast<long long>(parameter_count(*net)), shape_str(input).c_str(),
               device.str().c_str(), num_threads());

@@ -7,11 +7,13 @@ Reads bench_model's config as JSON on stdin ({"model", "options", "input", "clas
 amp-bf16) and prints one `BENCH {...}` line with "impl": "pytorch", or one with "skipped" when
 the network has no PyTorch counterpart here.
 
-The networks: torchvision.models.video's r3d_18, mc3_18 and r2plus1d_18 themselves; the zoo's
-ResNets (models/resnet.h) rebuilt from torchvision's blocks and layout: 2-D per frame with scores
-averaged over time, R(2+1)D and 3-D without temporal strides, any depth, width and stem, and a
-flow block (models/flow_block.h, fusion add or none) whose flow layer is bench_flow_torch's
-paper-mode representation flow in plain tensor ops.
+The networks: torchvision.models.video's r3d_18, mc3_18 and r2plus1d_18 themselves; the paper's
+published Kinetics model (kinetics_repflow_r50: the published code's Bottleneck3D blocks and
+FlowLayer, as models/reference/ rebuilds them); the zoo's ResNets (models/resnet.h) rebuilt from
+torchvision's blocks and layout: 2-D per frame with scores averaged over time, R(2+1)D and 3-D
+without temporal strides, any depth, width and stem, and a flow block (models/flow_block.h,
+fusion add or none) whose flow layer is bench_flow_torch's paper-mode representation flow in
+plain tensor ops.
 """
 import json
 import resource
@@ -48,7 +50,8 @@ def pointwise(kind, cin, cout, stride):
 
 
 class Block(nn.Module):
-    """torchvision's BasicBlock / Bottleneck, in the 2-D or the video layout."""
+    """torchvision's BasicBlock / Bottleneck under the zoo's names: conv1, bn1, conv2, ... in 2-D;
+    conv1 = (conv, BN, ReLU), conv2, ... in the video layout; downsample = (1x1 conv, BN)."""
 
     def __init__(self, kind, bottleneck, cin, planes, stride):
         super().__init__()
@@ -61,19 +64,26 @@ class Block(nn.Module):
             steps = [(spatial3(kind, cin, planes, stride, mid), planes),
                      (spatial3(kind, planes, planes, 1, mid), planes)]
         bn = nn.BatchNorm2d if kind == "2d" else nn.BatchNorm3d
-        self.path = nn.Sequential()
+        self.path = []
         for i, (conv, out) in enumerate(steps):
-            self.path.append(conv)
-            self.path.append(bn(out))
-            if i + 1 < len(steps):
-                self.path.append(nn.ReLU(inplace=True))
+            last = i + 1 == len(steps)
+            if kind == "2d":
+                setattr(self, "conv%d" % (i + 1), conv)
+                setattr(self, "bn%d" % (i + 1), bn(out))
+                self.path += [conv, getattr(self, "bn%d" % (i + 1))] + ([] if last else [F.relu])
+            else:
+                seq = nn.Sequential(conv, bn(out), *([] if last else [nn.ReLU(inplace=True)]))
+                setattr(self, "conv%d" % (i + 1), seq)
+                self.path.append(seq)
         out = steps[-1][1]
         self.downsample = None
         if stride != 1 or cin != out:
             self.downsample = nn.Sequential(pointwise(kind, cin, out, stride), bn(out))
 
     def forward(self, x):
-        y = self.path(x)
+        y = x
+        for step in self.path:
+            y = step(y)
         return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
 
 
@@ -116,7 +126,7 @@ class FlowBlock(nn.Module):
 
 
 class ZooResNet(nn.Module):
-    """models/resnet.h's ResNet: flavour 2d, 2p1d or 3d, no temporal strides."""
+    """models/resnet.h's ResNet under its names: flavour 2d, 2p1d or 3d, no temporal strides."""
 
     def __init__(self, depth, kind, options, classes, flow_params):
         super().__init__()
@@ -132,8 +142,8 @@ class ZooResNet(nn.Module):
         self.kind = kind
         self.small = small
         if kind == "2d":
-            self.stem = nn.Sequential(nn.Conv2d(3, width, k, s, p, bias=False),
-                                      nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+            self.conv1 = nn.Conv2d(3, width, k, s, p, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
         elif kind == "3d":
             self.stem = nn.Sequential(conv3d(3, width, (3, k, k), (1, s, s), (1, p, p)),
                                       nn.BatchNorm3d(width), nn.ReLU(inplace=True))
@@ -143,15 +153,16 @@ class ZooResNet(nn.Module):
                                       nn.BatchNorm3d(mid), nn.ReLU(inplace=True),
                                       conv3d(mid, width, (3, 1, 1), 1, (1, 0, 0)),
                                       nn.BatchNorm3d(width), nn.ReLU(inplace=True))
-        self.layers = nn.ModuleList()
+        self.layers = []
         channels = [width]
         cin = width
         for stage in range(4):
             planes = width << stage
-            layer = nn.ModuleList()
+            layer = nn.Sequential()
             for b in range(blocks[stage]):
                 layer.append(Block(kind, bottleneck, cin, planes, 2 if b == 0 and stage > 0 else 1))
                 cin = 4 * planes if bottleneck else planes
+            setattr(self, "layer%d" % (stage + 1), layer)
             self.layers.append(layer)
             channels.append(cin)
         self.flow_at = None
@@ -178,7 +189,7 @@ class ZooResNet(nn.Module):
     def forward(self, x):
         n, c, t, h, w = x.shape
         if self.kind == "2d":
-            y = self.stem(x.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w))
+            y = F.relu(self.bn1(self.conv1(x.permute(0, 2, 1, 3, 4).reshape(n * t, c, h, w))))
             if not self.small:
                 y = F.max_pool2d(y, 3, 2, 1)
         else:
@@ -196,6 +207,162 @@ class ZooResNet(nn.Module):
         return scores.reshape(n, -1, scores.shape[1]).mean(1)
 
 
+def same_pad(x, kernel, stride):
+    """TensorFlow's "same" padding of the last len(kernel) dims (models/layers.h SamePadding)."""
+    pads = []
+    for n, k, s in zip(x.shape[-len(kernel):], kernel, stride):
+        total = max(k - s, 0) if n % s == 0 else max(k - n % s, 0)
+        pads.append((total // 2, total - total // 2))
+    return F.pad(x, [p for pair in reversed(pads) for p in pair])
+
+
+class SamePad(nn.Module):
+    def __init__(self, kernel, stride):
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+
+    def forward(self, x):
+        return same_pad(x, self.kernel, self.stride)
+
+
+class Bottleneck3D(nn.Module):
+    """The published kinetics_2p1d_model.Bottleneck3D (models/reference/reference_modules.cc)."""
+
+    def __init__(self, inputs, filters, strides, use_projection, t):
+        super().__init__()
+        self.shortcut = None
+        if use_projection:
+            self.shortcut = nn.Sequential(
+                SamePad((1, 1, 1), (1, strides, strides)),
+                conv3d(inputs, 4 * filters, 1, (1, strides, strides), 0),
+                nn.BatchNorm3d(4 * filters), nn.BatchNorm3d(4 * filters))
+        self.layers = nn.Sequential(
+            SamePad((t, 1, 1), (1, 1, 1)), conv3d(inputs, filters, (t, 1, 1), 1, 0),
+            nn.BatchNorm3d(filters), nn.ReLU(inplace=True),
+            SamePad((1, 3, 3), (1, strides, strides)),
+            conv3d(filters, filters, (1, 3, 3), (1, strides, strides), 0),
+            nn.BatchNorm3d(filters), nn.ReLU(inplace=True),
+            conv3d(filters, 4 * filters, 1, 1, 0), nn.BatchNorm3d(4 * filters))
+
+    def forward(self, x):
+        return F.relu(self.layers(x) + (self.shortcut(x) if self.shortcut is not None else x))
+
+
+class PublishedFlowLayer(nn.Module):
+    """The published rep_flow_layer.FlowLayer (models/reference/reference_flow_layer.h)."""
+
+    def __init__(self, channels, bottleneck, n_iter):
+        super().__init__()
+        b = bottleneck
+        dense = lambda kh, kw, taps: nn.Parameter(torch.tensor(taps).reshape(1, 1, kh, kw)
+                                                  .repeat(b, b, 1, 1))
+        self.img_grad = dense(1, 3, [-0.5, 0.0, 0.5])
+        self.img_grad2 = dense(3, 1, [-0.5, 0.0, 0.5])
+        self.f_grad = dense(2, 1, [-1.0, 1.0])
+        self.f_grad2 = dense(2, 1, [-1.0, 1.0])
+        self.div = dense(2, 1, [-1.0, 1.0])
+        self.div2 = dense(2, 1, [-1.0, 1.0])
+        self.t = nn.Parameter(torch.tensor([0.3]))
+        self.l = nn.Parameter(torch.tensor([0.15]))
+        self.a = nn.Parameter(torch.tensor([0.25]))
+        self.n_iter = n_iter
+        self.bottleneck = conv3d(channels, b, 1, 1, 0)
+        self.unbottleneck = conv3d(2 * b, channels, 1, 1, 0)
+        self.bn = nn.BatchNorm3d(channels)
+
+    def flow(self, x1, x2):
+        h, w = x1.shape[2:]
+        gx = F.conv2d(F.pad(x2, (1, 1, 0, 0)), self.img_grad)
+        gy = F.conv2d(F.pad(x2, (0, 0, 1, 1)), self.img_grad2)
+        gx = torch.cat([0.5 * (x1[..., 1:2] - x1[..., 0:1]), gx[..., 1:-1],
+                        0.5 * (x1[..., -1:] - x1[..., -2:-1])], 3)
+        gy = torch.cat([0.5 * (x1[:, :, 1:2] - x1[:, :, 0:1]), gy[:, :, 1:-1],
+                        0.5 * (x1[:, :, -1:] - x1[:, :, -2:-1])], 2)
+        lt, taut = self.l * self.t, self.a / self.t
+        g2 = gx * gx + gy * gy + 1e-12
+        rho_c = x2 - x1
+        last_row = torch.ones(h, w, device=x1.device)
+        last_row[-1] = 0
+
+        def fgrad(u):
+            padded = F.pad(u, (0, 0, 0, 1))
+            return F.conv2d(padded, self.f_grad) * last_row, F.conv2d(padded, self.f_grad2) * last_row
+
+        def shifted(q, k):
+            return F.conv2d(F.pad(F.pad(q[:, :, :-1], (0, 0, 1, 0)), (0, 0, 0, 1)), k)
+
+        def divergence(a, c):
+            return shifted(a, self.div) + shifted(c, self.div2)
+
+        def p_update(p, grad, gxu, gyu):
+            return (p + taut * grad) / (taut * torch.sqrt(gxu * gxu + gyu * gyu + 1e-12) + 1)
+
+        zero = torch.zeros_like(x1)
+        u1, u2, p11, p12, p21, p22 = zero, zero, zero, zero, zero, zero
+        for _ in range(self.n_iter):
+            rho = rho_c + gx * u1 + gy * u2 + 1e-12
+            with torch.no_grad():
+                bound = lt * g2
+                m1, m2, m3 = rho < -bound, rho > bound, g2 > 1e-12
+            th = lambda g: torch.where(m1, lt * g, torch.where(
+                m2, -(lt * g), torch.where(m3, -(rho / g2 * g), zero)))
+            v1, v2 = th(gx) + u1, th(gy) + u2
+            u1 = v1 + self.t * divergence(p11, p12)
+            u2 = v2 + self.t * divergence(p21, p22)
+            u1x, u1y = fgrad(u1)
+            u2x, u2y = fgrad(u2)
+            p11, p12 = p_update(p11, u1x, u1x, u1y), p_update(p12, u1y, u1x, u1y)
+            p21, p22 = p_update(p21, u2x, u2x, u2y), p_update(p22, u2y, u2x, u2y)
+        return torch.cat([u1, u2], 1)
+
+    def forward(self, x):
+        n, _, t, h, w = x.shape
+        residual = x[:, :, :t - 1]
+        z = self.bottleneck(x)
+        mn, mx = z.min(), z.max()
+        z = (z - mn) * 255.0 / (mn - mx)
+        b = z.shape[1]
+        frames = z.permute(0, 2, 1, 3, 4)
+        f1 = frames[:, :-1].reshape(n * (t - 1), b, h, w)
+        f2 = frames[:, 1:].reshape(n * (t - 1), b, h, w)
+        flow = self.flow(f1, f2).reshape(n, t - 1, 2 * b, h, w).permute(0, 2, 1, 3, 4)
+        return F.relu(residual + self.bn(self.unbottleneck(flow)))
+
+
+class KineticsRepFlow(nn.Module):
+    """The paper's published Kinetics-400 model (models/reference/kinetics.h)."""
+
+    def __init__(self, options, classes):
+        super().__init__()
+        self.stem = conv3d(3, 64, 7, 2, 0)
+        self.bn1 = nn.BatchNorm3d(64, eps=1e-3, momentum=0.01)
+        self.rep_flow = PublishedFlowLayer(512, int(options["reduced-channels"]),
+                                           int(options["flow-iters"]))
+        groups = []
+        for g, (inputs, filters, blocks) in enumerate(
+                [(64, 64, 3), (256, 128, 4), (512, 256, 6), (1024, 512, 3)]):
+            layers = [Bottleneck3D(inputs, filters, 1 if g == 0 else 2, True, 3)]
+            t = 3
+            for _ in range(1, blocks):
+                layers.append(Bottleneck3D(4 * filters, filters, 1, False, t))
+                t = 3 if t == 1 else 1
+            group = nn.Module()  # kinetics_2p1d_model.Block3D: a ModuleList `blocks`
+            group.blocks = nn.Sequential(*layers)
+            groups.append(group.blocks)
+            setattr(self, "res%d" % (g + 2), group)
+        self.groups = groups
+        self.dropout = nn.Dropout(float(options["dropout"]))
+        self.classify = nn.Conv3d(2048, classes, 1)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.stem(x)))
+        y = F.max_pool3d(same_pad(y, (3, 3, 3), (2, 2, 2)), 3, 2)
+        res2, res3, res4, res5 = self.groups
+        y = res5(res4(self.rep_flow(res3(res2(y)))))
+        y = self.classify(self.dropout(y.mean((3, 4), keepdim=True)))
+        return y.mean(2).reshape(y.shape[0], y.shape[1])
+
+
 def build(config):
     name, options, classes = config["model"], config["options"], config["classes"]
     if name in ("r3d_18", "mc3_18", "r2plus1d_18"):
@@ -204,6 +371,8 @@ def build(config):
             raise NotImplementedError(name + " with a flow layer")
         net = getattr(video, name)(num_classes=classes)
         return net
+    if name == "kinetics_repflow_r50":
+        return KineticsRepFlow(options, classes)
     if name.startswith("resnet"):
         depth, kind = name[len("resnet"):].split("_")
         return ZooResNet(int(depth), kind, options, classes, config["flow_params"])
