@@ -18,7 +18,6 @@
 namespace repflow {
 namespace {
 
-const char kPython[] = "/usr/bin/python3";
 std::string g_converter, g_script;
 
 // argv: the benchmark's script, the config, the output prefix, the input's T, H and W.
@@ -58,10 +57,8 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.label; }
 class BenchModelTorch : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
-    static const bool has_torch =
-        run_command(std::string(kPython) + " -c 'import torch'").status == 0;
-    if (!has_torch)
-      GTEST_SKIP() << kPython << " cannot import torch: install Debian's python3-torch to "
+    if (!debian_python_imports("torch"))
+      GTEST_SKIP() << kDebianPython << " cannot import torch: install Debian's python3-torch to "
                    << "compare the benchmark's PyTorch networks";
   }
 };
@@ -73,13 +70,12 @@ TEST_P(BenchModelTorch, BuildsTheZoosNetworkUnderItsNames) {
   std::ofstream(prefix + "_config.json") << torch_model_config(spec).dump();
   const std::string script = test_tmp("make_network.py");
   std::ofstream(script) << kMakeNetwork;
-  const CommandResult made =
-      run_command(std::string(kPython) + " " + script + " " + g_script + " " + prefix +
-                  "_config.json " + prefix + " " + std::to_string(c.frames) + " " +
-                  std::to_string(c.size) + " " + std::to_string(c.size));
+  const CommandResult made = run_command(
+      kDebianPython + " " + script + " " + g_script + " " + prefix + "_config.json " + prefix +
+      " " + std::to_string(c.frames) + " " + std::to_string(c.size) + " " + std::to_string(c.size));
   ASSERT_EQ(made.status, 0) << made.output;
-  const CommandResult converted = run_command(std::string(kPython) + " " + g_converter + " " +
-                                              prefix + ".pt " + prefix + ".json");
+  const CommandResult converted =
+      run_command(kDebianPython + " " + g_converter + " " + prefix + ".pt " + prefix + ".json");
   ASSERT_EQ(converted.status, 0) << converted.output;
   const auto net = make_model(spec);
   load_weights_into(*net, prefix + ".json", /*strict=*/true);

@@ -19,7 +19,6 @@
 namespace repflow {
 namespace {
 
-const char kPython[] = "/usr/bin/python3";
 std::string g_script;
 
 std::string read_bytes(const std::string& path) {
@@ -64,21 +63,20 @@ const std::vector<std::string> kNames = {"0.bias",         "0.weight",      "1.b
 class ConvertTorch : public ::testing::Test {
  protected:
   void SetUp() override {
-    static const bool has_torch =
-        run_command(std::string(kPython) + " -c 'import torch'").status == 0;
-    if (!has_torch)
-      GTEST_SKIP() << kPython << " cannot import torch: install Debian's python3-torch to run "
+    if (!debian_python_imports("torch"))
+      GTEST_SKIP() << kDebianPython
+                   << " cannot import torch: install Debian's python3-torch to run "
                    << "the converter tests";
     static const CommandResult made = [] {
       const std::string script = test_tmp("make_checkpoints.py");
       std::ofstream(script) << kMakeCheckpoints;
-      return run_command(std::string(kPython) + " " + script + " " + test_tmp(""));
+      return run_command(kDebianPython + " " + script + " " + test_tmp(""));
     }();
     ASSERT_EQ(made.status, 0) << made.output;
   }
 
   CommandResult convert(const std::string& args) {
-    return run_command(std::string(kPython) + " " + g_script + " " + args);
+    return run_command(kDebianPython + " " + g_script + " " + args);
   }
 
   std::string expected(const std::string& name) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -46,6 +47,18 @@ inline CommandResult run_command(const std::string& command) {
 // A version-1 .npy file's bytes with the given header fields and raw data, built here by the
 // format's rules (magic, little-endian header length, header padded with spaces to a multiple of
 // 64 bytes and ended by a newline) rather than by the reader under test.
+// Debian's Python, with which the converter and PyTorch-comparison tests run torch.
+inline const std::string kDebianPython = "/usr/bin/python3";
+
+// Whether Debian's Python imports `modules` ("torch" or "torch, torchvision"), asked once per
+// list: those tests skip, saying so, without them.
+inline bool debian_python_imports(const std::string& modules) {
+  static std::map<std::string, bool> known;
+  const auto it = known.find(modules);
+  if (it != known.end()) return it->second;
+  return known[modules] = run_command(kDebianPython + " -c 'import " + modules + "'").status == 0;
+}
+
 inline std::string npy_bytes(const std::string& descr, const std::string& shape,
                              const std::string& data, bool fortran_order = false) {
   std::string header = "{'descr': '" + descr +

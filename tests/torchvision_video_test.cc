@@ -17,7 +17,6 @@
 namespace repflow {
 namespace {
 
-const char kPython[] = "/usr/bin/python3";
 std::string g_converter;
 
 // For each network: its state dict, an input clip of 12 frames of 40 x 40 (time strides of 2
@@ -46,15 +45,13 @@ for name in ["r3d_18", "mc3_18", "r2plus1d_18"]:
 class TorchvisionVideo : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    static const bool has_torchvision =
-        run_command(std::string(kPython) + " -c 'import torch, torchvision'").status == 0;
-    if (!has_torchvision)
-      GTEST_SKIP() << kPython << " cannot import torch and torchvision: install Debian's "
+    if (!debian_python_imports("torch, torchvision"))
+      GTEST_SKIP() << kDebianPython << " cannot import torch and torchvision: install Debian's "
                    << "python3-torchvision to compare the zoo's torchvision networks";
     static const CommandResult made = [] {
       const std::string script = test_tmp("make_networks.py");
       std::ofstream(script) << kMakeNetworks;
-      return run_command(std::string(kPython) + " " + script + " " + test_tmp(""));
+      return run_command(kDebianPython + " " + script + " " + test_tmp(""));
     }();
     ASSERT_EQ(made.status, 0) << made.output;
   }
@@ -63,8 +60,8 @@ class TorchvisionVideo : public ::testing::TestWithParam<const char*> {
 TEST_P(TorchvisionVideo, ConvertedWeightsLoadStrictlyAndGiveTorchvisionsLogits) {
   const std::string name = GetParam();
   const std::string weights = test_tmp(name + ".json");
-  const CommandResult converted = run_command(std::string(kPython) + " " + g_converter + " " +
-                                              test_tmp(name + ".pt") + " " + weights);
+  const CommandResult converted =
+      run_command(kDebianPython + " " + g_converter + " " + test_tmp(name + ".pt") + " " + weights);
   ASSERT_EQ(converted.status, 0) << converted.output;
   const auto net = make_model(resolve_model(name, {{"classes", "7"}}));
   load_weights_into(*net, weights, /*strict=*/true);

@@ -154,15 +154,11 @@ int bench(int argc, char** argv) {
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
   const Precision precision = precision_from_flag(flags, device, /*say=*/true);
-  const int warmup = static_cast<int>(flags.integer("warmup"));
-  const int steps = static_cast<int>(flags.integer("steps"));
-  RF_CHECK(warmup >= 0 && warmup <= 1000, "flag --warmup: ", warmup, " is not in 0..1000");
-  RF_CHECK(steps >= 1 && steps <= 1000, "flag --steps: ", steps, " is not in 1..1000");
-  const int64_t batch = flags.integer("batch"), frames = flags.integer("frames"),
-                size = flags.integer("size");
-  RF_CHECK(batch >= 1 && batch <= 4096, "flag --batch: ", batch, " is not in 1..4096");
-  RF_CHECK(frames >= 1 && frames <= 1024, "flag --frames: ", frames, " is not in 1..1024");
-  RF_CHECK(size >= 1 && size <= 4096, "flag --size: ", size, " is not in 1..4096");
+  const int warmup = static_cast<int>(flags.integer_in("warmup", 0, 1000));
+  const int steps = static_cast<int>(flags.integer_in("steps", 1, 1000));
+  const int64_t batch = flags.integer_in("batch", 1, 4096),
+                frames = flags.integer_in("frames", 1, 1024),
+                size = flags.integer_in("size", 1, 4096);
 
   const ModelSpec spec = model_spec_from_flags(flags, /*with_classes=*/true);
   const int64_t classes = std::stoll(spec.options.at("classes"));
