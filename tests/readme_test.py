@@ -68,7 +68,8 @@ EXPECT = {
 }
 
 # Each command's limit, seconds: a hang fails the test with its output instead of stalling it.
-COMMAND_TIMEOUT = 240
+# The sanitizer configurations (.bazelrc sets their options) run code about three times slower.
+COMMAND_TIMEOUT = 240 * (3 if "ASAN_OPTIONS" in os.environ or "TSAN_OPTIONS" in os.environ else 1)
 
 PYTHON = "/usr/bin/python3"
 
