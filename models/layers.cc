@@ -48,6 +48,12 @@ Tensor BatchNorm::forward(const Tensor& x) {
                          momentum_, eps_);
 }
 
+Tensor BatchNorm::forward_relu(const Tensor& x) {
+  if (sync_ && is_training()) return ops::relu(forward(x));
+  return ops::batch_norm_relu(x, *weight_, *bias_, *running_mean_, *running_var_, is_training(),
+                              momentum_, eps_);
+}
+
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias) {
   const float bound = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(in_features, 1)));
   weight_ = &register_parameter(
@@ -87,10 +93,20 @@ Sequential& Sequential::add(std::shared_ptr<Module> module) {
   return *this;
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor forward_chain(const std::vector<std::shared_ptr<Module>>& modules, const Tensor& x) {
   Tensor y = x;
-  for (auto& m : modules_) y = m->forward(y);
+  for (size_t i = 0; i < modules.size(); ++i) {
+    auto* bn = dynamic_cast<BatchNorm*>(modules[i].get());
+    if (bn && i + 1 < modules.size() && dynamic_cast<ReLU*>(modules[i + 1].get())) {
+      y = bn->forward_relu(y);
+      ++i;
+    } else {
+      y = modules[i]->forward(y);
+    }
+  }
   return y;
 }
+
+Tensor Sequential::forward(const Tensor& x) { return forward_chain(modules_, x); }
 
 }  // namespace repflow

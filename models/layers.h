@@ -34,6 +34,8 @@ class BatchNorm : public Module {
  public:
   explicit BatchNorm(int64_t channels, float eps = 1e-5f, float momentum = 0.1f);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)), fused into one op (ops::batch_norm_relu) where it can be: not with sync.
+  Tensor forward_relu(const Tensor& x);
   // An undefined function turns synchronisation off again.
   void set_sync(ops::ChannelAllreduce allreduce_sum) { sync_ = std::move(allreduce_sum); }
 
@@ -93,7 +95,10 @@ class SamePadding : public Module {
   std::vector<int64_t> kernel_, stride_;
 };
 
-// Children named "0", "1", ... in order, as PyTorch's nn.Sequential.
+// x through each module in order; a BatchNorm directly followed by a ReLU runs as forward_relu.
+Tensor forward_chain(const std::vector<std::shared_ptr<Module>>& modules, const Tensor& x);
+
+// Children named "0", "1", ... in order, as PyTorch's nn.Sequential (forward_chain).
 class Sequential : public Module {
  public:
   Sequential& add(std::shared_ptr<Module> module);

@@ -116,8 +116,7 @@ class ResidualBlock : public Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    Tensor y = x;
-    for (auto& m : path_) y = m->forward(y);
+    const Tensor y = forward_chain(path_, x);
     return ops::relu(y + (downsample_ ? downsample_->forward(x) : x));
   }
 
@@ -253,7 +252,7 @@ Tensor ResNet::forward(const Tensor& x) {
       options_.flow_input ? tvl1_clip_flow(x) : (flow_after(0, -1) ? flow_->forward(x) : x);
   Tensor y;
   if (per_frame) {
-    y = ops::relu(bn1_->forward(conv1_->forward(clip_to_frames(input))));
+    y = bn1_->forward_relu(conv1_->forward(clip_to_frames(input)));
     if (options_.stem == ResNetStem::kImageNet) {
       ops::PoolOptions pool;
       pool.kernel = {3, 3};

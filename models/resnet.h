@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "models/flow_block.h"
+#include "models/layers.h"
 #include "models/module.h"
 
 namespace repflow {
@@ -84,7 +85,8 @@ class ResNet : public Module {
   bool flow_after(int stage, int block) const;
 
   ResNetOptions options_;
-  std::shared_ptr<Module> conv1_, bn1_, stem_;  // conv1/bn1 for k2d, stem otherwise
+  std::shared_ptr<Module> conv1_, stem_;  // conv1 (and bn1) for k2d, stem otherwise
+  std::shared_ptr<BatchNorm> bn1_;
   std::vector<std::vector<std::shared_ptr<Module>>> layers_;
   std::shared_ptr<Module> flow_, dropout_, fc_;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -234,6 +235,56 @@ TEST(BatchNormTest, GradientsOfLargeInputsMatchTheFormula) {
   expect_near_all(x.grad(), gx, 1e-4);
   expect_near_all(w.grad(), gw, 1e-4);
   expect_near_all(b.grad(), gb, 1e-4);
+}
+
+// batch_norm_relu gives exactly relu(batch_norm(...)): the same output, running statistics and
+// gradients, bit for bit, since the ReLU's mask read from the output is the one it reads from
+// its input. Large shapes spread rows over threads.
+TEST(BatchNormTest, FusedReluIsExactlyReluOfBatchNorm) {
+  for (const Shape& shape : {Shape{4, 3, 5, 6}, Shape{2, 3, 4, 5, 3}, Shape{5, 7},
+                             Shape{3, 4, 40, 50}, Shape{8, 16, 1, 1}}) {
+    for (const bool training : {true, false}) {
+      SCOPED_TRACE(shape_str(shape) + (training ? " training" : " eval"));
+      const int64_t c = shape[1];
+      const Tensor x = random_leaf(shape, 50, -2.0f, 3.0f).detach();
+      const Tensor g = random_leaf(shape, 51).detach();
+      const Tensor rm = random_leaf({c}, 52).detach(), rv = positive_leaf({c}, 53);
+      std::vector<std::vector<float>> results[2];
+      for (const bool fused : {false, true}) {
+        const Tensor xi = x.clone().set_requires_grad();
+        const Tensor w = random_leaf({c}, 54), b = random_leaf({c}, 55);
+        const Tensor rmi = rm.clone(), rvi = rv.clone();
+        const Tensor y = fused ? ops::batch_norm_relu(xi, w, b, rmi, rvi, training)
+                               : ops::relu(ops::batch_norm(xi, w, b, rmi, rvi, training));
+        y.backward(g);
+        results[fused] = {y.to_vector(),        xi.grad().to_vector(), w.grad().to_vector(),
+                          b.grad().to_vector(), rmi.to_vector(),       rvi.to_vector()};
+      }
+      const char* names[] = {"y",         "x.grad",       "weight.grad",
+                             "bias.grad", "running_mean", "running_var"};
+      for (size_t k = 0; k < 6; ++k) EXPECT_EQ(results[0][k], results[1][k]) << names[k];
+      // The ReLU did clamp: the comparison covers both sides of it.
+      const std::vector<float>& y = results[1][0];
+      EXPECT_GT(std::count(y.begin(), y.end(), 0.0f), 0);
+      EXPECT_LT(std::count(y.begin(), y.end(), 0.0f), static_cast<long>(y.size()));
+    }
+  }
+}
+
+TEST(BatchNormTest, GradcheckFusedRelu) {
+  const Shape shape{4, 3, 3, 2};
+  EXPECT_GRADCHECK(
+      [](const std::vector<Tensor>& in) {
+        return ops::batch_norm_relu(in[0], in[1], in[2], Tensor(), Tensor(), true);
+      },
+      {random_leaf(shape, 56, -2.0f, 2.0f), random_leaf({3}, 57, 0.5f, 1.5f),
+       random_leaf({3}, 58)});
+  const Tensor rm = random_leaf({3}, 59).detach(), rv = positive_leaf({3}, 60);
+  EXPECT_GRADCHECK(
+      [&](const std::vector<Tensor>& in) {
+        return ops::batch_norm_relu(in[0], in[1], in[2], rm, rv, false);
+      },
+      {random_leaf(shape, 61), random_leaf({3}, 62), random_leaf({3}, 63)});
 }
 
 TEST(BatchNormTest, EmptyBatchInEvalMode) {

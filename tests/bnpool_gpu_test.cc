@@ -79,6 +79,25 @@ TEST(BatchNormGpu, Eval) {
   }
 }
 
+TEST(BatchNormGpu, FusedReluTrainingAndEval) {
+  if (skip_without_gpu()) GTEST_SKIP();
+  for (const Shape& shape : kBatchNormShapes) {
+    SCOPED_TRACE(shape_str(shape));
+    const int64_t c = shape[1];
+    const Tensor rm = random_leaf({c}, 14).detach(), rv = random_leaf({c}, 15, 0.5f, 2.0f).detach();
+    for (const bool training : {true, false}) {
+      SCOPED_TRACE(training ? "training" : "eval");
+      expect_cuda_matches_cpu(
+          [rm, rv, training](const std::vector<Tensor>& in) {
+            const Device d = in[0].device();
+            return ops::batch_norm_relu(in[0], in[1], in[2], rm.to(d), rv.to(d), training);
+          },
+          {random_leaf(shape, 16, -2.0f, 3.0f), random_leaf({c}, 17), random_leaf({c}, 18)}, 1e-4,
+          1e-3);
+    }
+  }
+}
+
 TEST(BatchNormGpu, MixedDevicesAreAnError) {
   if (skip_without_gpu()) GTEST_SKIP();
   const Tensor x = Tensor::zeros({2, 4, 3, 3}, Device::cuda());

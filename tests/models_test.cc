@@ -11,6 +11,7 @@
 #include "framework/precision.h"
 #include "framework/weights.h"
 #include "models/flow_input.h"
+#include "models/layers.h"
 #include "models/model_flags.h"
 #include "models/registry.h"
 #include "models/weights_io.h"
@@ -582,6 +583,29 @@ TEST(Kinetics, PublishedNamesShapesAndParameterCount) {
 
 // Saved to a weight file and loaded into a fresh model (the parity check, through the
 // file format and load_state_dict).
+// A BatchNorm followed by a ReLU runs as one batch_norm_relu op, with the same values as the two
+// run one after the other; a BatchNorm followed by something else stays batch_norm.
+TEST(Layers, SequentialFusesBatchNormWithTheReluAfterIt) {
+  auto conv = std::make_shared<Conv>(2, 4, std::vector<int64_t>{3, 3}, ops::ConvOptions{});
+  auto bn = std::make_shared<BatchNorm>(4);
+  Sequential fused;
+  fused.add(conv).add(bn).add(std::make_shared<ReLU>());
+  const Tensor x = random_leaf({3, 2, 6, 6}, 70);
+  for (const bool training : {true, false}) {
+    fused.train(training);
+    const Tensor y = fused.forward(x);
+    ASSERT_TRUE(y.grad_fn());
+    EXPECT_EQ(y.grad_fn()->name(), "batch_norm_relu");
+    NoGradGuard no_grad;
+    EXPECT_EQ(y.to_vector(), ops::relu(bn->forward(conv->forward(x))).to_vector());
+  }
+  Sequential unfused;
+  unfused.add(std::make_shared<BatchNorm>(2))
+      .add(std::make_shared<Conv>(2, 4, std::vector<int64_t>{1, 1}, ops::ConvOptions{}));
+  const Tensor y = unfused.forward(x);
+  EXPECT_EQ(y.grad_fn()->name(), "conv");
+}
+
 TEST(Models, WeightFileRoundTripGivesIdenticalEvalOutputs) {
   for (const char* name : {"resnet18_2d", "resnet18_2p1d", "kinetics_repflow_r50"}) {
     SCOPED_TRACE(name);

@@ -94,7 +94,7 @@ KineticsStemLayers make_reference_kinetics_stem_layers() {
 }
 
 Tensor KineticsStemLayers::forward(const Tensor& x) const {
-  const Tensor y = ops::relu(bn->forward(conv->forward(x)));
+  const Tensor y = bn->forward_relu(conv->forward(x));
   ops::PoolOptions pool;
   pool.kernel = {3, 3, 3};
   pool.stride = {2, 2, 2};

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "models/layers.h"
 #include "models/module.h"
 
 namespace repflow {
@@ -21,7 +22,8 @@ std::shared_ptr<Module> make_reference_kinetics_stem();
 // The stem's two layers with parameters, apart: ResNet3D holds them as its own children `stem`
 // and `bn1` (not under a `stem.` prefix), and so does models/reference/kinetics.h.
 struct KineticsStemLayers {
-  std::shared_ptr<Module> conv, bn;
+  std::shared_ptr<Module> conv;
+  std::shared_ptr<BatchNorm> bn;
   Tensor forward(const Tensor& x) const;
 };
 KineticsStemLayers make_reference_kinetics_stem_layers();

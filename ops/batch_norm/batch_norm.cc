@@ -99,13 +99,16 @@ Tensor per_channel_bcast(const Tensor& v) {
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                  const Tensor& running_mean, const Tensor& running_var, bool training,
-                  float momentum, float eps) {
+namespace {
+
+// batch_norm, with the ReLU fused when `relu`.
+Tensor batch_norm_op(const char* name, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                     const Tensor& running_mean, const Tensor& running_var, bool training,
+                     float momentum, float eps, bool relu) {
   check_inputs(x, weight, bias, running_mean, running_var, training, eps);
   const int64_t per_channel = x.size(1) == 0 ? 0 : x.numel() / x.size(1);
-  RF_CHECK(!training || per_channel > 1,
-           "batch_norm: expected more than 1 value per channel when training, got input ",
+  RF_CHECK(!training || per_channel > 1, name,
+           ": expected more than 1 value per channel when training, got input ",
            shape_str(x.shape()));
 
   BatchNormForward a;
@@ -117,6 +120,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   a.training = training;
   a.momentum = momentum;
   a.eps = eps;
+  a.relu = relu;
   a.y = Tensor::empty(x.shape(), x.device());
   a.save_mean = Tensor::empty({x.size(1)}, x.device());
   a.save_invstd = Tensor::empty({x.size(1)}, x.device());
@@ -126,8 +130,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
     forward_with_running_stats(a);
   }
 
-  const BatchNormBackward saved = saved_for_backward(a);
-  return record("batch_norm", a.y, {a.x, a.weight, a.bias},
+  BatchNormBackward saved = saved_for_backward(a);
+  if (relu) saved.y = a.y.detach();
+  return record(name, a.y, {a.x, a.weight, a.bias},
                 [saved](const Tensor& g, const GradMask& needs) {
                   BatchNormBackward b = saved;
                   b.g = g.contiguous();
@@ -139,6 +144,22 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   run_backward_kernel(b);
                   return std::vector<Tensor>{b.gx, b.gw, b.gb};
                 });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  float momentum, float eps) {
+  return batch_norm_op("batch_norm", x, weight, bias, running_mean, running_var, training, momentum,
+                       eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       float momentum, float eps) {
+  return batch_norm_op("batch_norm_relu", x, weight, bias, running_mean, running_var, training,
+                       momentum, eps, true);
 }
 
 Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,

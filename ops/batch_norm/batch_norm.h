@@ -17,6 +17,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   float momentum = 0.1f, float eps = 1e-5f);
 
+// max(0, batch_norm(...)) as one op: the CPU normalises and clamps in one pass and applies the
+// ReLU's gradient inside batch norm's backward, and only the output is kept for the backward
+// (an unfused pair keeps the normalised tensor for the ReLU as well). Same arguments.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       float momentum = 0.1f, float eps = 1e-5f);
+
 // Replaces a tensor of per-channel sums by their sums over every process (in place, blocking):
 // a data-parallel Communicator's allreduce_sum.
 using ChannelAllreduce = std::function<void(const Tensor& sums)>;

@@ -10,6 +10,7 @@ struct BatchNormForward {
   Tensor running_mean, running_var;  // undefined in training mode when not tracked
   bool training = true;
   float momentum = 0.1f, eps = 1e-5f;
+  bool relu = false;  // y = max(0, normalised x): batch_norm_relu
   // Outputs: y, and the statistics the backward needs. The meaning of save_invstd belongs to
   // the backend (the backward of the same device reads it).
   Tensor y, save_mean, save_invstd;
@@ -17,6 +18,8 @@ struct BatchNormForward {
 
 struct BatchNormBackward {
   Tensor x, weight, save_mean, save_invstd, g;
+  // batch_norm_relu's output, defined when the ReLU was fused: g passes only where y > 0.
+  Tensor y;
   bool training = true;
   float eps = 1e-5f;
   // Sync BN (training false, statistics given): the channel means of g and g xhat over every

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "framework/hostdev.h"
+#include "ops/elementwise/elementwise_math.h"
 
 namespace repflow::ops {
 
@@ -22,5 +23,10 @@ RF_HD float bn_grad_input(float g, float x, float mean, float invstd, float k, f
                           float mean_g_xhat) {
   return k * (g - mean_g - (x - mean) * invstd * mean_g_xhat);
 }
+
+// The ReLU of batch_norm_relu, and the gradient it lets through, read from its output: y > 0
+// exactly where the normalised value was, so the backward keeps y alone.
+RF_HD float bn_relu(float v) { return unary_value<UnaryOp::kRelu>(v, {}); }
+RF_HD float bn_relu_grad(float g, float y) { return y > 0.0f ? g : 0.0f; }
 
 }  // namespace repflow::ops

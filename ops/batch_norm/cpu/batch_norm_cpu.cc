@@ -108,6 +108,80 @@ void batch_stats(const float* x, const Dims& d, std::vector<double>& mean,
   for (double& v : var) v /= d.count();
 }
 
+// y = scale x + shift per channel, clamped at 0 when kRelu.
+template <bool kRelu>
+void normalize_rows(const Dims& d, const float* x, const std::vector<float>& scale,
+                    const std::vector<float>& shift, float* y) {
+  for_rows(d, [&](int64_t r, int64_t c) {
+    const float* in = x + r * d.s;
+    float* out = y + r * d.s;
+    const float sc = scale[c], sh = shift[c];
+    map_row(out, d.s, [in, sc, sh](int64_t i) {
+      const float v = bn_normalize(in[i], sc, sh);
+      return kRelu ? bn_relu(v) : v;
+    });
+  });
+}
+
+// The backward; kGated when the ReLU was fused, so every read of g is the ReLU's gradient.
+template <bool kGated>
+void backward_rows(const BatchNormBackward& a) {
+  const Dims d = dims_of(a.x);
+  const float* x = a.x.data();
+  const float* g = a.g.data();
+  const float* y = kGated ? a.y.data() : nullptr;
+  const float* mean = a.save_mean.data();
+  const float* invstd = a.save_invstd.data();
+  // g of row r, seen through the fused ReLU.
+  auto row_g = [g, y, &d](int64_t r) {
+    const float* gr = g + r * d.s;
+    const float* yr = kGated ? y + r * d.s : nullptr;
+    return [gr, yr](int64_t i) { return kGated ? bn_relu_grad(gr[i], yr[i]) : gr[i]; };
+  };
+  // Per channel: sum of g and of g (x - mean); eval mode's input gradient needs neither.
+  std::vector<double> sum_g(d.c, 0.0), sum_gx(d.c, 0.0);
+  if (a.gw.defined() || a.gb.defined() || (a.training && a.gx.defined())) {
+    std::vector<double> rows_g(d.rows()), rows_gx(d.rows());
+    for_rows(d, [&](int64_t r, int64_t c) {
+      const auto gr = row_g(r);
+      const float* xr = x + r * d.s;
+      const float m = mean[c];
+      const std::array<double, 2> s = blocked_sums<2>(d.s, [gr, xr, m](int64_t i) {
+        const float gi = gr(i);
+        return std::array<float, 2>{gi, gi * (xr[i] - m)};
+      });
+      rows_g[r] = s[0];
+      rows_gx[r] = s[1];
+    });
+    sum_g = channel_totals(rows_g, d);
+    sum_gx = channel_totals(rows_gx, d);
+  }
+  for (int64_t c = 0; c < d.c; ++c) {
+    if (a.gb.defined()) a.gb.data()[c] = static_cast<float>(sum_g[c]);
+    if (a.gw.defined()) a.gw.data()[c] = static_cast<float>(sum_gx[c] * invstd[c]);
+  }
+  if (!a.gx.defined()) return;
+  std::vector<float> k(d.c), mean_g(d.c, 0.0f), mean_g_xhat(d.c, 0.0f);
+  for (int64_t c = 0; c < d.c; ++c) {
+    k[c] = (a.weight.defined() ? a.weight.data()[c] : 1.0f) * invstd[c];
+    if (a.training) {
+      mean_g[c] = static_cast<float>(sum_g[c] / d.count());
+      mean_g_xhat[c] = static_cast<float>(sum_gx[c] * invstd[c] / d.count());
+    } else if (a.mean_g.defined()) {
+      mean_g[c] = a.mean_g.data()[c];
+      mean_g_xhat[c] = a.mean_g_xhat.data()[c];
+    }
+  }
+  float* gx = a.gx.data();
+  for_rows(d, [&](int64_t r, int64_t c) {
+    const auto gr = row_g(r);
+    const float* xr = x + r * d.s;
+    float* out = gx + r * d.s;
+    const float m = mean[c], is = invstd[c], kc = k[c], mg = mean_g[c], mgx = mean_g_xhat[c];
+    map_row(out, d.s, [=](int64_t i) { return bn_grad_input(gr(i), xr[i], m, is, kc, mg, mgx); });
+  });
+}
+
 }  // namespace
 
 void batch_norm_forward_cpu(const BatchNormForward& a) {
@@ -140,62 +214,19 @@ void batch_norm_forward_cpu(const BatchNormForward& a) {
     scale[c] = (a.weight.defined() ? a.weight.data()[c] : 1.0f) * invstd[c];
     shift[c] = (a.bias.defined() ? a.bias.data()[c] : 0.0f) - mean[c] * scale[c];
   }
-  float* y = a.y.data();
-  for_rows(d, [&](int64_t r, int64_t c) {
-    const float* in = x + r * d.s;
-    float* out = y + r * d.s;
-    const float sc = scale[c], sh = shift[c];
-    map_row(out, d.s, [in, sc, sh](int64_t i) { return bn_normalize(in[i], sc, sh); });
-  });
+  if (a.relu) {
+    normalize_rows<true>(d, x, scale, shift, a.y.data());
+  } else {
+    normalize_rows<false>(d, x, scale, shift, a.y.data());
+  }
 }
 
 void batch_norm_backward_cpu(const BatchNormBackward& a) {
-  const Dims d = dims_of(a.x);
-  const float* x = a.x.data();
-  const float* g = a.g.data();
-  const float* mean = a.save_mean.data();
-  const float* invstd = a.save_invstd.data();
-  // Per channel: sum of g and of g (x - mean); eval mode's input gradient needs neither.
-  std::vector<double> sum_g(d.c, 0.0), sum_gx(d.c, 0.0);
-  if (a.gw.defined() || a.gb.defined() || (a.training && a.gx.defined())) {
-    std::vector<double> rows_g(d.rows()), rows_gx(d.rows());
-    for_rows(d, [&](int64_t r, int64_t c) {
-      const float* gr = g + r * d.s;
-      const float* xr = x + r * d.s;
-      const float m = mean[c];
-      const std::array<double, 2> s = blocked_sums<2>(d.s, [gr, xr, m](int64_t i) {
-        return std::array<float, 2>{gr[i], gr[i] * (xr[i] - m)};
-      });
-      rows_g[r] = s[0];
-      rows_gx[r] = s[1];
-    });
-    sum_g = channel_totals(rows_g, d);
-    sum_gx = channel_totals(rows_gx, d);
+  if (a.y.defined()) {
+    backward_rows<true>(a);
+  } else {
+    backward_rows<false>(a);
   }
-  for (int64_t c = 0; c < d.c; ++c) {
-    if (a.gb.defined()) a.gb.data()[c] = static_cast<float>(sum_g[c]);
-    if (a.gw.defined()) a.gw.data()[c] = static_cast<float>(sum_gx[c] * invstd[c]);
-  }
-  if (!a.gx.defined()) return;
-  std::vector<float> k(d.c), mean_g(d.c, 0.0f), mean_g_xhat(d.c, 0.0f);
-  for (int64_t c = 0; c < d.c; ++c) {
-    k[c] = (a.weight.defined() ? a.weight.data()[c] : 1.0f) * invstd[c];
-    if (a.training) {
-      mean_g[c] = static_cast<float>(sum_g[c] / d.count());
-      mean_g_xhat[c] = static_cast<float>(sum_gx[c] * invstd[c] / d.count());
-    } else if (a.mean_g.defined()) {
-      mean_g[c] = a.mean_g.data()[c];
-      mean_g_xhat[c] = a.mean_g_xhat.data()[c];
-    }
-  }
-  float* gx = a.gx.data();
-  for_rows(d, [&](int64_t r, int64_t c) {
-    const float* gr = g + r * d.s;
-    const float* xr = x + r * d.s;
-    float* out = gx + r * d.s;
-    const float m = mean[c], is = invstd[c], kc = k[c], mg = mean_g[c], mgx = mean_g_xhat[c];
-    map_row(out, d.s, [=](int64_t i) { return bn_grad_input(gr[i], xr[i], m, is, kc, mg, mgx); });
-  });
 }
 
 }  // namespace repflow::ops

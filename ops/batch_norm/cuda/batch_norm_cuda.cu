@@ -110,15 +110,23 @@ __global__ void given_stats_grad_input_kernel(const float* x, const float* g, co
   }
 }
 
+// cuDNN fuses an activation into batch norm only for NHWC tensors
+// (cudnnBatchNormalizationForwardTrainingEx) and these are NCHW, so batch_norm_relu applies its
+// ReLU here as a pass over cuDNN's output, in place: the op still keeps one tensor, not two.
+__global__ void relu_in_place_kernel(float* y, int64_t n) {
+  for (int64_t i : grid_stride(n)) y[i] = bn_relu(y[i]);
+}
+
+__global__ void relu_grad_kernel(const float* g, const float* y, float* out, int64_t n) {
+  for (int64_t i : grid_stride(n)) out[i] = bn_relu_grad(g[i], y[i]);
+}
+
 const float kOne = 1.0f, kZero = 0.0f;
 
-}  // namespace
-
-void batch_norm_forward_cuda(int /*device: the tensors' own*/, const BatchNormForward& a) {
+void forward_cudnn(const BatchNormForward& a) {
   RF_CHECK(a.eps >= CUDNN_BN_MIN_EPSILON, "batch_norm: eps ", a.eps, " is below cuDNN's minimum ",
            CUDNN_BN_MIN_EPSILON);
   const Device device = a.x.device();
-  CudaDeviceGuard guard(device.index);
   cudaStream_t stream = cuda_stream(device.index);
   const Dims d = dims_of(a.x);
   if (!a.training) {
@@ -151,9 +159,8 @@ void batch_norm_forward_cuda(int /*device: the tensors' own*/, const BatchNormFo
   }
 }
 
-void batch_norm_backward_cuda(int /*device: the tensors' own*/, const BatchNormBackward& a) {
+void backward_ungated(const BatchNormBackward& a) {
   const Device device = a.x.device();
-  CudaDeviceGuard guard(device.index);
   const Dims d = dims_of(a.x);
   if (a.training) {
     // cuDNN writes all three gradients; the unwanted ones go to scratch tensors.
@@ -184,6 +191,32 @@ void batch_norm_backward_cuda(int /*device: the tensors' own*/, const BatchNormB
         a.mean_g_xhat.defined() ? a.mean_g_xhat.data() : nullptr, a.gx.data(), d);
     RF_CUDA_LAUNCH_CHECK();
   }
+}
+
+}  // namespace
+
+void batch_norm_forward_cuda(int /*device: the tensors' own*/, const BatchNormForward& a) {
+  CudaDeviceGuard guard(a.x.device().index);
+  forward_cudnn(a);
+  if (!a.relu || a.y.numel() == 0) return;
+  const int64_t n = a.y.numel();
+  relu_in_place_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(a.y.device().index)>>>(
+      a.y.data(), n);
+  RF_CUDA_LAUNCH_CHECK();
+}
+
+void batch_norm_backward_cuda(int /*device: the tensors' own*/, const BatchNormBackward& a) {
+  CudaDeviceGuard guard(a.x.device().index);
+  if (!a.y.defined() || a.g.numel() == 0) return backward_ungated(a);
+  // The fused ReLU's gradient first, then batch norm's backward of it.
+  BatchNormBackward gated = a;
+  gated.g = Tensor::empty(a.g.shape(), a.g.device());
+  gated.y = Tensor();
+  const int64_t n = a.g.numel();
+  relu_grad_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(a.g.device().index)>>>(
+      a.g.data(), a.y.data(), gated.g.data(), n);
+  RF_CUDA_LAUNCH_CHECK();
+  backward_ungated(gated);
 }
 
 }  // namespace repflow::ops
