@@ -23,7 +23,17 @@ namespace repflow {
 namespace {
 
 const char* kind_name(LayerSpec::Kind k) {
-  return k == LayerSpec::kConv ? "conv" : k == LayerSpec::kBatchNorm ? "batch_norm" : "max_pool";
+  switch (k) {
+    case LayerSpec::kConv:
+      return "conv";
+    case LayerSpec::kBatchNorm:
+      return "batch_norm";
+    case LayerSpec::kBatchNormRelu:
+      return "batch_norm_relu";
+    case LayerSpec::kMaxPool:
+      break;
+  }
+  return "max_pool";
 }
 
 struct Timing {
@@ -43,11 +53,12 @@ Timing time_layer(const LayerSpec& spec, int repeats, Generator& gen) {
     o.stride = {spec.stride};
     o.padding = {spec.padding};
     fn = [w = params[0], o](const Tensor& x) { return ops::conv(x, w, Tensor(), o); };
-  } else if (spec.kind == LayerSpec::kBatchNorm) {
+  } else if (spec.kind == LayerSpec::kBatchNorm || spec.kind == LayerSpec::kBatchNormRelu) {
     params.push_back(Tensor::ones({c}).set_requires_grad());
     params.push_back(Tensor::zeros({c}).set_requires_grad());
-    fn = [w = params[0], b = params[1], mean, var](const Tensor& x) {
-      return ops::batch_norm(x, w, b, mean, var, true, 0.1f, 1e-5f);
+    const auto op = spec.kind == LayerSpec::kBatchNorm ? ops::batch_norm : ops::batch_norm_relu;
+    fn = [op, w = params[0], b = params[1], mean, var](const Tensor& x) {
+      return op(x, w, b, mean, var, true, 0.1f, 1e-5f);
     };
   } else {
     ops::PoolOptions o;

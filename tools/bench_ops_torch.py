@@ -1,7 +1,7 @@
 """PyTorch side of //tools:bench_ops: times the same layers with torch on the CPU.
 
 Reads a JSON object from stdin: {"threads": N, "repeats": R, "layers": [{"name", "kind":
-"conv"|"batch_norm"|"max_pool", "input": [N,C,H,W], "out_channels", "kernel", "stride",
+"conv"|"batch_norm"|"batch_norm_relu"|"max_pool", "input": [N,C,H,W], "out_channels", "kernel", "stride",
 "padding"}, ...]} and prints one `BENCH {...}` line per layer with "impl": "pytorch".
 """
 import json
@@ -18,11 +18,15 @@ def layer_fn(spec):
     if spec["kind"] == "conv":
         weight = torch.randn(spec["out_channels"], c, spec["kernel"], spec["kernel"], requires_grad=True)
         return [weight], lambda x: F.conv2d(x, weight, None, spec["stride"], spec["padding"])
-    if spec["kind"] == "batch_norm":
+    if spec["kind"] in ("batch_norm", "batch_norm_relu"):
         weight = torch.ones(c, requires_grad=True)
         bias = torch.zeros(c, requires_grad=True)
         mean, var = torch.zeros(c), torch.ones(c)
-        return [weight, bias], lambda x: F.batch_norm(x, mean, var, weight, bias, True, 0.1, 1e-5)
+        if spec["kind"] == "batch_norm":
+            return [weight, bias], lambda x: F.batch_norm(x, mean, var, weight, bias, True, 0.1, 1e-5)
+        # torchvision's ResNet: BatchNorm2d, then ReLU(inplace=True).
+        return [weight, bias], lambda x: F.relu(
+            F.batch_norm(x, mean, var, weight, bias, True, 0.1, 1e-5), inplace=True)
     return [], lambda x: F.max_pool2d(x, spec["kernel"], spec["stride"], spec["padding"])
 
 

@@ -1,6 +1,7 @@
 #pragma once
-// The convolution, batch-norm and pooling layers of a ResNet-18 (torchvision's layout), as a
-// list of layer specs that the benchmark times one by one and chains into a whole step.
+// The convolution, batch-norm (with the ReLU after it where one follows) and pooling layers of a
+// ResNet-18 (torchvision's layout), as a list of layer specs that the benchmark times one by one
+// and chains into a whole step.
 #include <string>
 #include <vector>
 
@@ -9,7 +10,7 @@
 namespace repflow {
 
 struct LayerSpec {
-  enum Kind { kConv, kBatchNorm, kMaxPool } kind;
+  enum Kind { kConv, kBatchNorm, kBatchNormRelu, kMaxPool } kind;
   std::string name;
   Shape input;  // N, C, H, W
   int64_t out_channels = 0, kernel = 0, stride = 1, padding = 0;
