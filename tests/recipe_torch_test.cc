@@ -1,19 +1,22 @@
-// tools/recipe_torch.py's port of the default recipe's data is repflow's: its SyntheticMotion
-// gives the clips of training/data/synthetic_motion.cc (both presets, training and evaluation
-// requests, fixed and fresh training clips, odd shapes, several distractors) to float rounding,
-// and its epoch_samples the shuffle and clip seeds of training/data/epoch_order.cc; and
-// //tools:bench_recipe runs both sides of a small recipe and refuses bad flags. Needs Debian's
-// /usr/bin/python3 with torch (the script imports it); skips visibly without it.
+// tools/recipe_torch.py's port of the default recipe is repflow's: its SyntheticMotion gives the
+// clips of training/data/synthetic_motion.cc (both presets, training and evaluation requests,
+// fixed and fresh training clips, odd shapes, several distractors) to float rounding, its
+// epoch_samples the shuffle and clip seeds of training/data/epoch_order.cc, its lr_at the
+// learning rates of training/optim/lr_schedule.cc; and //tools:bench_recipe runs both sides of a
+// small recipe and refuses bad flags. Needs Debian's /usr/bin/python3 with torch (the script
+// imports it); skips visibly without it.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "framework/npy.h"
 #include "tests/test_util.h"
 #include "training/data/epoch_order.h"
 #include "training/data/synthetic_motion.h"
+#include "training/optim/lr_schedule.h"
 
 namespace repflow {
 namespace {
@@ -21,7 +24,7 @@ namespace {
 std::string g_script, g_bench, g_train;
 
 // argv: the port, the cases (JSON), the output prefix. Writes PREFIX_clip<i>.npy per clip and
-// PREFIX_out.json with the labels and the epoch orders.
+// PREFIX_out.json with the labels, the epoch orders and the schedules' learning rates.
 const char kPortRun[] = R"(
 import json, os, sys, numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[1])))
@@ -37,7 +40,9 @@ for i, c in enumerate(cases["clips"]):
     labels.append(label)
 orders = [recipe_torch.epoch_samples(o["videos"], o["seed"], o["epoch"], o["train"],
                                      o["clips_per_video"]) for o in cases["orders"]]
-json.dump({"labels": labels, "orders": orders}, open(out + "_out.json", "w"))
+lrs = [[recipe_torch.lr_at(c["flags"], c["epochs"], e, i, c["steps"]) for e in range(c["epochs"])
+        for i in range(c["steps"])] for c in cases["schedules"]]
+json.dump({"labels": labels, "orders": orders, "lrs": lrs}, open(out + "_out.json", "w"))
 )";
 
 struct ClipCase {
@@ -123,6 +128,16 @@ std::vector<OrderCase> order_cases() {
   return {{1024, train, 0}, {1024, train, 4}, {37, seeded, 2}, {5, eval, 0}};
 }
 
+// Learning-rate flags (the trainer's), for runs of 3 epochs of 7 steps.
+const std::vector<std::vector<std::string>> kSchedules = {
+    {"--lr", "0.05", "--lr-schedule", "cosine"},
+    {"--lr", "0.1", "--lr-schedule", "cosine", "--lr-min", "0.001", "--warmup-epochs", "1.5"},
+    {"--lr-schedule", "step", "--lr-steps", "1,2", "--lr-gamma", "0.5", "--warmup-steps", "3"},
+    {"--lr-schedule", "step", "--lr-step-every", "2"},
+    {"--lr", "0.02"},
+};
+constexpr int64_t kScheduleEpochs = 3, kScheduleSteps = 7;
+
 class RecipeTorch : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -135,7 +150,9 @@ class RecipeTorch : public ::testing::Test {
 TEST_F(RecipeTorch, PortGivesRepflowsClipsAndEpochOrders) {
   const std::vector<ClipCase> clips = clip_cases();
   const std::vector<OrderCase> orders = order_cases();
-  nlohmann::json cases = {{"clips", nlohmann::json::array()}, {"orders", nlohmann::json::array()}};
+  nlohmann::json cases = {{"clips", nlohmann::json::array()},
+                          {"orders", nlohmann::json::array()},
+                          {"schedules", nlohmann::json::array()}};
   for (const ClipCase& c : clips)
     cases["clips"].push_back({{"preset", c.preset},
                               {"options", options_json(c.options)},
@@ -149,6 +166,17 @@ TEST_F(RecipeTorch, PortGivesRepflowsClipsAndEpochOrders) {
                                {"epoch", o.epoch},
                                {"train", o.order.train},
                                {"clips_per_video", o.order.clips_per_video}});
+  std::vector<LrSchedule> schedules;
+  for (const std::vector<std::string>& args : kSchedules) {
+    Flags flags("train", "");
+    add_lr_schedule_flags(flags);
+    ASSERT_TRUE(parse_args(flags, args));
+    schedules.emplace_back(lr_schedule_from_flags(flags, kScheduleEpochs));
+    nlohmann::json values = nlohmann::json::object();
+    for (const auto& [name, value] : flags.values()) values[name] = value;
+    cases["schedules"].push_back(
+        {{"flags", values}, {"epochs", kScheduleEpochs}, {"steps", kScheduleSteps}});
+  }
   const std::string prefix = test_tmp("recipe_port");
   std::ofstream(prefix + "_cases.json") << cases.dump();
   const std::string script = test_tmp("port_run.py");
@@ -182,20 +210,34 @@ TEST_F(RecipeTorch, PortGivesRepflowsClipsAndEpochOrders) {
       ASSERT_EQ(got[p], expected) << "order " << i << " position " << p;
     }
   }
+  for (size_t i = 0; i < schedules.size(); ++i) {
+    const nlohmann::json& got = out["lrs"][i];
+    ASSERT_EQ(got.size(), static_cast<size_t>(kScheduleEpochs * kScheduleSteps));
+    for (int64_t e = 0; e < kScheduleEpochs; ++e)
+      for (int64_t step = 0; step < kScheduleSteps; ++step)
+        EXPECT_NEAR(got[e * kScheduleSteps + step].get<double>(),
+                    schedules[i].lr(e, step, kScheduleSteps), 1e-12)
+            << "schedule " << i << " epoch " << e << " step " << step;
+  }
 }
 
 // Two epochs of a few clips, both sides: one BENCH line and one final line each, and the table.
 TEST_F(RecipeTorch, BenchRunsBothSidesOfTheRecipe) {
   const CommandResult r =
       run_command(g_bench + " --train " + g_train + " --epochs 2 --threads 1 -- " +
-                  "--synthetic-train 32 --synthetic-val 16 --batch-size 8 --workers 1");
+                  "--synthetic-train 16 --synthetic-val 8 --batch-size 4 --workers 1");
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* impl : {"repflow", "pytorch"}) {
-    const std::string bench = std::string("BENCH {\"bench\":\"recipe\"");
-    const size_t at = r.output.find("\"impl\":\"" + std::string(impl) + "\"");
-    EXPECT_NE(at, std::string::npos) << impl << "\n" << r.output;
-    EXPECT_NE(r.output.rfind(bench, at), std::string::npos) << impl << "\n" << r.output;
+  std::vector<std::string> impls;
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("BENCH ", 0) != 0) continue;
+    const nlohmann::json j = nlohmann::json::parse(line.substr(6));
+    EXPECT_EQ(j["bench"], "recipe") << line;
+    EXPECT_EQ(j["clips"], 32) << line;  // two epochs of 4 batches of 4
+    EXPECT_EQ(j["epochs"], 2) << line;
+    impls.push_back(j["impl"]);
   }
+  EXPECT_EQ(impls, (std::vector<std::string>{"repflow", "pytorch"})) << r.output;
   size_t finals = 0;
   for (size_t at = r.output.find("final: val_top1="); at != std::string::npos;
        at = r.output.find("final: val_top1=", at + 1))

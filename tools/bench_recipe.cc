@@ -92,9 +92,10 @@ nlohmann::json repflow_record(const std::string& run_dir, const std::string& fin
                               const nlohmann::json& flags) {
   double top1 = 0, top5 = 0, seconds = 0;
   long long epochs = 0;
-  RF_CHECK(std::sscanf(final_line.c_str(), "final: val_top1=%lf val_top5=%lf epochs=%lld seconds=%lf",
-                       &top1, &top5, &epochs, &seconds) == 4,
-           "bench_recipe: the trainer's last line is not `final: ...`: ", final_line);
+  RF_CHECK(
+      std::sscanf(final_line.c_str(), "final: val_top1=%lf val_top5=%lf epochs=%lld seconds=%lf",
+                  &top1, &top5, &epochs, &seconds) == 4,
+      "bench_recipe: the trainer's last line is not `final: ...`: ", final_line);
   double train_seconds = 0;
   int64_t steps = 0;
   std::istringstream lines(read_file(run_dir + "/metrics.jsonl"));
@@ -105,14 +106,10 @@ nlohmann::json repflow_record(const std::string& run_dir, const std::string& fin
     steps = m.at("step").get<int64_t>();
   }
   const int64_t clips = steps * std::stoll(flags.at("batch-size").get<std::string>());
-  return {{"bench", "recipe"},
-          {"impl", "repflow"},
-          {"seconds", seconds},
-          {"train_seconds", train_seconds},
-          {"clips", clips},
-          {"clips_per_s", static_cast<double>(clips) / train_seconds},
-          {"val_top1", top1},
-          {"val_top5", top5},
+  return {{"bench", "recipe"},  {"impl", "repflow"},
+          {"seconds", seconds}, {"train_seconds", train_seconds},
+          {"clips", clips},     {"clips_per_s", static_cast<double>(clips) / train_seconds},
+          {"val_top1", top1},   {"val_top5", top5},
           {"epochs", epochs}};
 }
 
@@ -154,25 +151,18 @@ int bench(int argc, char** argv) {
       RF_CHECK(a != flag && a.rfind(flag + "=", 0) != 0, "bench_recipe: trainer flag ", flag,
                " is set by the benchmark (give --device, --threads and --epochs before `--`)");
     }
-  const std::string train = flags.str("train").empty()
-                          ? benchmark_script(argv[0], "training/train")
-                          : user_path(flags.str("train"));
+  const std::string train = flags.str("train").empty() ? benchmark_script(argv[0], "training/train")
+                                                       : user_path(flags.str("train"));
   std::error_code ec;
   RF_CHECK(std::filesystem::is_regular_file(train, ec), "bench_recipe: the trainer '", train,
            "' does not exist (give --train PATH)");
 
   const ScratchDir run_dir;
-  std::vector<std::string> args = {train,
-                                   "--device",
-                                   device.str(),
-                                   "--threads",
-                                   std::to_string(num_threads()),
-                                   "--run-dir",
-                                   run_dir.path(),
-                                   "--quiet"};
+  std::vector<std::string> args = {
+      train,       "--device",     device.str(), "--threads", std::to_string(num_threads()),
+      "--run-dir", run_dir.path(), "--quiet"};
   if (!flags.str("epochs").empty())
-    args.insert(args.end(),
-                {"--epochs", std::to_string(flags.integer_in("epochs", 1, 1000000))});
+    args.insert(args.end(), {"--epochs", std::to_string(flags.integer_in("epochs", 1, 1000000))});
   args.insert(args.end(), common.begin(), common.end());
   std::printf("bench_recipe: %s, %d threads\nrepflow:", device.str().c_str(), num_threads());
   for (const std::string& a : args) std::printf(" %s", a.c_str());
@@ -191,13 +181,11 @@ int bench(int argc, char** argv) {
   const WeightsMeta meta = weights_meta_from_extra(extra, run_dir.path() + "/weights.json");
   RF_CHECK(meta.model.has_value(), "bench_recipe: the run's weights.json names no model");
   const ModelSpec spec = resolve_model(meta.model->name, meta.model->options);
-  const nlohmann::json config = {{"model", trainer_flags.at("model")},
-                                 {"data", trainer_flags.at("data")},
-                                 {"epochs", trainer_flags.at("epochs")},
-                                 {"batch_size", trainer_flags.at("batch-size")},
-                                 {"train_videos", saved.at("train_videos")},
-                                 {"val_videos", saved.at("val_videos")},
-                                 {"workers", trainer_flags.at("workers")}};
+  const nlohmann::json config = {
+      {"model", trainer_flags.at("model")},       {"data", trainer_flags.at("data")},
+      {"epochs", trainer_flags.at("epochs")},     {"batch_size", trainer_flags.at("batch-size")},
+      {"train_videos", saved.at("train_videos")}, {"val_videos", saved.at("val_videos")},
+      {"workers", trainer_flags.at("workers")}};
   nlohmann::json ours = repflow_record(run_dir.path(), ran.final_line, trainer_flags);
   ours.update({{"device", device.str()}, {"threads", num_threads()}, {"config", config}});
   std::printf("BENCH %s\n", ours.dump().c_str());
@@ -212,12 +200,12 @@ int bench(int argc, char** argv) {
                                          {"threads", num_threads()},
                                          {"config", config}};
     for (const nlohmann::json& j : run_torch_benchmark(
-             flags.str("python"), benchmark_script(argv[0], "tools/recipe_torch.py"),
-             torch_config))
+             flags.str("python"), benchmark_script(argv[0], "tools/recipe_torch.py"), torch_config))
       rows.push_back(j);
   }
-  std::printf("\n| impl | seconds | training s | clips/s trained | val top-1 %% | val top-5 %% "
-              "| seconds / repflow |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf(
+      "\n| impl | seconds | training s | clips/s trained | val top-1 %% | val top-5 %% "
+      "| seconds / repflow |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (const nlohmann::json& j : rows) print_row(j, ours);
   for (const nlohmann::json& j : rows)
     if (j.contains("data_wait_seconds"))
