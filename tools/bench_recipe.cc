@@ -71,6 +71,7 @@ RunResult run_trainer(const std::vector<std::string>& argv) {
   char line[8192];
   while (std::fgets(line, sizeof line, pipe)) {
     std::fputs(line, stdout);
+    std::fflush(stdout);
     if (std::string(line).rfind("final: ", 0) == 0) r.final_line = line;
   }
   const int status = pclose(pipe);
