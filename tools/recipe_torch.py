@@ -262,9 +262,6 @@ class Clips(torch.utils.data.Dataset):
     def __init__(self, data):
         self.data = data
 
-    def __len__(self):
-        return len(self.data)
-
     def __getitem__(self, sample):
         video, train, seed, clip_index = sample
         frames, label = self.data.clip(video, train, seed, clip_index)
