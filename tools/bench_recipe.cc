@@ -27,7 +27,7 @@
 namespace repflow {
 namespace {
 
-// Trainer flags this benchmark sets on both sides.
+// Trainer flags the benchmark sets itself.
 const char* const kOwnFlags[] = {"device", "threads", "epochs", "run-dir", "quiet"};
 
 std::string shell_quote(const std::string& s) {
@@ -169,7 +169,9 @@ int bench(int argc, char** argv) {
   for (const std::string& a : args) std::printf(" %s", a.c_str());
   std::printf("\n");
   const RunResult ran = run_trainer(args);
-  RF_CHECK(ran.status != 2, "bench_recipe: the trainer refused its flags (status 2, above)");
+  RF_CHECK(ran.status != 2,
+           "bench_recipe: the trainer stopped on bad flags or data (status 2; its message is "
+           "above)");
   if (ran.status != 0) {
     std::fprintf(stderr, "bench_recipe: the trainer failed with status %d\n", ran.status);
     return 1;
