@@ -54,6 +54,7 @@ HELP_RUNS = {
     "tools:bench_tvl1": [[]],
     "tools:bench_weights": [[]],
     "tools:bench_loader": [[]],
+    "tools:bench_recipe": [[]],
     "tools:convert_torch.py": [[]],
 }
 
@@ -556,6 +557,14 @@ def finish_plan(p, runner):
         extra = ["--batch", "2", "--frames", "4", "--size", "32", "--steps", "1", "--warmup", "0",
                  "--threads", "1", "--torch=false"]
         p.notes.append("2 clips of 4 frames of 32 x 32, one timed step, PyTorch side off")
+    elif p.binary == "tools:bench_recipe":
+        # Its own flags before `--`, the trainer's (both sides') after it.
+        cut = args.index("--") if "--" in args else len(args)
+        args = (args[:cut] + ["--epochs", "1", "--threads", "1", "--torch=false", "--train",
+                              runner.binary("training:train")[0], "--"] + args[cut + 1:] +
+                ["--synthetic-train", "16", "--synthetic-val", "8", "--batch-size", "4",
+                 "--workers", "1"])
+        p.notes.append("one epoch of 16 training and 8 validation clips, PyTorch side off")
     elif p.binary == "tools:bench_flow":
         extra = ["--repeats", "1", "--warmup-ms", "0", "--threads", "1", "--torch=false",
                  "--device", "cpu"]

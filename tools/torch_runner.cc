@@ -59,6 +59,7 @@ std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
   char line[8192];
   while (std::fgets(line, sizeof line, pipe)) {
     std::fputs(line, stdout);
+    std::fflush(stdout);  // a long run (bench_recipe's) shows its progress as it goes
     if (std::string(line).rfind("BENCH ", 0) == 0)
       records.push_back(nlohmann::json::parse(line + 6));
   }

@@ -1,0 +1,226 @@
+// bench_recipe: the default training recipe end to end. Runs //training:train (by default the
+// default run: synthetic motion, resnet10_2d_tiny, SGD over parameter groups, cosine schedule,
+// EMA, evaluation every epoch), then the same recipe ported to PyTorch (tools/recipe_torch.py)
+// on the same data, device and thread count, in the same invocation, and compares total time,
+// clips trained per second and final validation accuracy. The port reads the flags the repflow
+// run saved in its config.json, so trainer flags after `--` change both sides alike.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "framework/error.h"
+#include "framework/flags.h"
+#include "framework/parallel.h"
+#include "framework/read_file.h"
+#include "framework/weights.h"
+#include "models/registry.h"
+#include "tools/torch_model_config.h"
+#include "tools/torch_runner.h"
+#include "training/weights_meta.h"
+
+namespace repflow {
+namespace {
+
+// Trainer flags the benchmark sets itself.
+const char* const kOwnFlags[] = {"device", "threads", "epochs", "run-dir", "quiet"};
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// A scratch directory for the repflow run, removed with everything in it.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "repflow_recipe_XXXXXX");
+    RF_CHECK(mkdtemp(pattern.data()) != nullptr, "bench_recipe: cannot create a directory in ",
+             std::filesystem::temp_directory_path().string());
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct RunResult {
+  int status = 0;
+  std::string final_line;
+};
+
+// Runs the trainer, echoing its output, and keeps its `final:` line.
+RunResult run_trainer(const std::vector<std::string>& argv) {
+  std::string command;
+  for (const std::string& a : argv) command += shell_quote(a) + " ";
+  std::fflush(stdout);
+  FILE* pipe = popen((command + "2>&1").c_str(), "r");
+  RF_CHECK(pipe, "bench_recipe: cannot run ", argv.front());
+  RunResult r;
+  char line[8192];
+  while (std::fgets(line, sizeof line, pipe)) {
+    std::fputs(line, stdout);
+    std::fflush(stdout);
+    if (std::string(line).rfind("final: ", 0) == 0) r.final_line = line;
+  }
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  try {
+    return nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    RF_FAIL("bench_recipe: ", path, " is not JSON: ", e.what());
+  }
+}
+
+// repflow's side from the run directory: the final line, the per-epoch metrics and the saved
+// flags.
+nlohmann::json repflow_record(const std::string& run_dir, const std::string& final_line,
+                              const nlohmann::json& flags) {
+  double top1 = 0, top5 = 0, seconds = 0;
+  long long epochs = 0;
+  RF_CHECK(
+      std::sscanf(final_line.c_str(), "final: val_top1=%lf val_top5=%lf epochs=%lld seconds=%lf",
+                  &top1, &top5, &epochs, &seconds) == 4,
+      "bench_recipe: the trainer's last line is not `final: ...`: ", final_line);
+  double train_seconds = 0;
+  int64_t steps = 0;
+  std::istringstream lines(read_file(run_dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    const nlohmann::json m = nlohmann::json::parse(line);
+    train_seconds += m.at("train_seconds").get<double>();
+    steps = m.at("step").get<int64_t>();
+  }
+  const int64_t clips = steps * std::stoll(flags.at("batch-size").get<std::string>());
+  return {{"bench", "recipe"},  {"impl", "repflow"},
+          {"seconds", seconds}, {"train_seconds", train_seconds},
+          {"clips", clips},     {"clips_per_s", static_cast<double>(clips) / train_seconds},
+          {"val_top1", top1},   {"val_top5", top5},
+          {"epochs", epochs}};
+}
+
+void print_row(const nlohmann::json& j, const nlohmann::json& ours) {
+  std::printf("| %s | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f |\n",
+              j["impl"].get<std::string>().c_str(), j["seconds"].get<double>(),
+              j["train_seconds"].get<double>(), j["clips_per_s"].get<double>(),
+              j["val_top1"].get<double>(), j["val_top5"].get<double>(),
+              j["seconds"].get<double>() / ours["seconds"].get<double>());
+}
+
+int bench(int argc, char** argv) {
+  // Arguments after "--" are the trainer's, for both sides.
+  int own = argc;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--") {
+      own = i;
+      break;
+    }
+  const std::vector<std::string> common(argv + std::min(own + 1, argc), argv + argc);
+  Flags flags("bench_recipe",
+              "Times the default training run (//training:train) end to end against the same "
+              "recipe in PyTorch (tools/recipe_torch.py: the same synthetic clips, network, "
+              "optimiser, schedule, averaging and evaluation) on the same device and threads:\n"
+              "  bench_recipe [flags] [-- TRAINER FLAGS]\nTrainer flags after `--` apply to both "
+              "sides.");
+  flags.add("device", "cpu", "cpu or cuda[:N], for both sides");
+  add_threads_flag(flags, "CPU compute threads for both sides");
+  flags.add("epochs", "", "epochs of both runs (empty: the trainer's default)");
+  flags.add("torch", "true", "also run the recipe in PyTorch (Debian's python3-torch)");
+  flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  flags.add("train", "", "the trainer binary (default: //training:train from the runfiles)");
+  if (!flags.parse(own, argv)) return 0;
+  apply_threads_flag(flags);
+  const Device device = parse_device(flags.str("device"));
+  for (const std::string& a : common)
+    for (const char* name : kOwnFlags) {
+      const std::string flag = std::string("--") + name;
+      RF_CHECK(a != flag && a.rfind(flag + "=", 0) != 0, "bench_recipe: trainer flag ", flag,
+               " is set by the benchmark (give --device, --threads and --epochs before `--`)");
+    }
+  const std::string train = flags.str("train").empty() ? benchmark_script(argv[0], "training/train")
+                                                       : user_path(flags.str("train"));
+  std::error_code ec;
+  RF_CHECK(std::filesystem::is_regular_file(train, ec), "bench_recipe: the trainer '", train,
+           "' does not exist (give --train PATH)");
+
+  const ScratchDir run_dir;
+  std::vector<std::string> args = {
+      train,       "--device",     device.str(), "--threads", std::to_string(num_threads()),
+      "--run-dir", run_dir.path(), "--quiet"};
+  if (!flags.str("epochs").empty())
+    args.insert(args.end(), {"--epochs", std::to_string(flags.integer_in("epochs", 1, 1000000))});
+  args.insert(args.end(), common.begin(), common.end());
+  std::printf("bench_recipe: %s, %d threads\nrepflow:", device.str().c_str(), num_threads());
+  for (const std::string& a : args) std::printf(" %s", a.c_str());
+  std::printf("\n");
+  const RunResult ran = run_trainer(args);
+  RF_CHECK(ran.status != 2,
+           "bench_recipe: the trainer stopped on bad flags or data (status 2; its message is "
+           "above)");
+  if (ran.status != 0) {
+    std::fprintf(stderr, "bench_recipe: the trainer failed with status %d\n", ran.status);
+    return 1;
+  }
+
+  const nlohmann::json saved = read_json(run_dir.path() + "/config.json");
+  const nlohmann::json& trainer_flags = saved.at("flags");
+  nlohmann::json extra;
+  load_weights(run_dir.path() + "/weights.json", &extra);
+  const WeightsMeta meta = weights_meta_from_extra(extra, run_dir.path() + "/weights.json");
+  RF_CHECK(meta.model.has_value(), "bench_recipe: the run's weights.json names no model");
+  const ModelSpec spec = resolve_model(meta.model->name, meta.model->options);
+  const nlohmann::json config = {
+      {"model", trainer_flags.at("model")},       {"data", trainer_flags.at("data")},
+      {"epochs", trainer_flags.at("epochs")},     {"batch_size", trainer_flags.at("batch-size")},
+      {"train_videos", saved.at("train_videos")}, {"val_videos", saved.at("val_videos")},
+      {"workers", trainer_flags.at("workers")}};
+  nlohmann::json ours = repflow_record(run_dir.path(), ran.final_line, trainer_flags);
+  ours.update({{"device", device.str()}, {"threads", num_threads()}, {"config", config}});
+  std::printf("BENCH %s\n", ours.dump().c_str());
+  std::vector<nlohmann::json> rows{ours};
+
+  if (flags.boolean("torch")) {
+    std::printf("pytorch: tools/recipe_torch.py with the same flags\n");
+    const nlohmann::json torch_config = {{"flags", trainer_flags},
+                                         {"model", torch_model_config(spec)},
+                                         {"parameters", saved.at("model_parameters")},
+                                         {"device", device.str()},
+                                         {"threads", num_threads()},
+                                         {"config", config}};
+    for (const nlohmann::json& j : run_torch_benchmark(
+             flags.str("python"), benchmark_script(argv[0], "tools/recipe_torch.py"), torch_config))
+      rows.push_back(j);
+  }
+  std::printf(
+      "\n| impl | seconds | training s | clips/s trained | val top-1 %% | val top-5 %% "
+      "| seconds / repflow |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  for (const nlohmann::json& j : rows) print_row(j, ours);
+  for (const nlohmann::json& j : rows)
+    if (j.contains("data_wait_seconds"))
+      std::printf("(%s's training: %.1f s waiting for batches, %.1f s in steps)\n",
+                  j["impl"].get<std::string>().c_str(), j["data_wait_seconds"].get<double>(),
+                  j["step_seconds"].get<double>());
+  return 0;
+}
+
+}  // namespace
+}  // namespace repflow
+
+int main(int argc, char** argv) {
+  return repflow::run_main([&] { return repflow::bench(argc, argv); });
+}
