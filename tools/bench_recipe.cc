@@ -64,17 +64,10 @@ struct RunResult {
 RunResult run_trainer(const std::vector<std::string>& argv) {
   std::string command;
   for (const std::string& a : argv) command += shell_quote(a) + " ";
-  std::fflush(stdout);
-  FILE* pipe = popen((command + "2>&1").c_str(), "r");
-  RF_CHECK(pipe, "bench_recipe: cannot run ", argv.front());
   RunResult r;
-  char line[8192];
-  while (std::fgets(line, sizeof line, pipe)) {
-    std::fputs(line, stdout);
-    std::fflush(stdout);
-    if (std::string(line).rfind("final: ", 0) == 0) r.final_line = line;
-  }
-  const int status = pclose(pipe);
+  const int status = run_echoing(command + "2>&1", [&r](const std::string& line) {
+    if (line.rfind("final: ", 0) == 0) r.final_line = line;
+  });
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }

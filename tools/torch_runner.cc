@@ -53,20 +53,37 @@ std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
     std::remove(input);
     RF_FAIL("cannot write the Python benchmark config to ", input);
   }
-  FILE* pipe = popen((python + " " + script + " < " + input).c_str(), "r");
-  if (!pipe) std::remove(input);
-  RF_CHECK(pipe, "cannot run ", python, " ", script);
-  char line[8192];
-  while (std::fgets(line, sizeof line, pipe)) {
-    std::fputs(line, stdout);
-    std::fflush(stdout);  // a long run (bench_recipe's) shows its progress as it goes
-    if (std::string(line).rfind("BENCH ", 0) == 0)
-      records.push_back(nlohmann::json::parse(line + 6));
+  int status = 0;
+  try {
+    status = run_echoing(python + " " + script + " < " + input, [&](const std::string& line) {
+      if (line.rfind("BENCH ", 0) == 0) records.push_back(nlohmann::json::parse(line.substr(6)));
+    });
+  } catch (...) {
+    std::remove(input);
+    throw;
   }
-  const int status = pclose(pipe);
   std::remove(input);
   RF_CHECK(status == 0, script, " failed (status ", status, ")");
   return records;
+}
+
+int run_echoing(const std::string& command,
+                const std::function<void(const std::string& line)>& on_line) {
+  std::fflush(stdout);
+  FILE* pipe = popen(command.c_str(), "r");
+  RF_CHECK(pipe, "cannot run ", command);
+  char line[8192];
+  try {
+    while (std::fgets(line, sizeof line, pipe)) {
+      std::fputs(line, stdout);
+      std::fflush(stdout);
+      on_line(line);
+    }
+  } catch (...) {
+    pclose(pipe);
+    throw;
+  }
+  return pclose(pipe);
 }
 
 }  // namespace repflow

@@ -1,6 +1,7 @@
 #pragma once
 // Runs a benchmark's PyTorch side: installs Debian's python3-torch when missing, feeds the
 // script a JSON config on stdin, echoes its output and returns its `BENCH {...}` records.
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -22,5 +23,11 @@ std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
 std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
                                                  const std::string& script,
                                                  const nlohmann::json& config);
+
+// Runs `command` through the shell, echoing its output as it comes (flushed, so a long run shows
+// its progress) and handing each line to `on_line`; returns pclose's status. A command that
+// cannot be started is an Error.
+int run_echoing(const std::string& command,
+                const std::function<void(const std::string& line)>& on_line);
 
 }  // namespace repflow

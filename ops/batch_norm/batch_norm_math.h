@@ -27,6 +27,6 @@ RF_HD float bn_grad_input(float g, float x, float mean, float invstd, float k, f
 // The ReLU of batch_norm_relu, and the gradient it lets through, read from its output: y > 0
 // exactly where the normalised value was, so the backward keeps y alone.
 RF_HD float bn_relu(float v) { return unary_value<UnaryOp::kRelu>(v, {}); }
-RF_HD float bn_relu_grad(float g, float y) { return y > 0.0f ? g : 0.0f; }
+RF_HD float bn_relu_grad(float g, float y) { return unary_grad<UnaryOp::kRelu>(y, y, g, {}); }
 
 }  // namespace repflow::ops
