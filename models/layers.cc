@@ -54,6 +54,12 @@ Tensor BatchNorm::forward_relu(const Tensor& x) {
                               momentum_, eps_);
 }
 
+Tensor BatchNorm::forward_add_relu(const Tensor& x, const Tensor& residual) {
+  if (sync_ && is_training()) return ops::relu(forward(x) + residual);
+  return ops::batch_norm_add_relu(x, residual, *weight_, *bias_, *running_mean_, *running_var_,
+                                  is_training(), momentum_, eps_);
+}
+
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias) {
   const float bound = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(in_features, 1)));
   weight_ = &register_parameter(
@@ -105,6 +111,17 @@ Tensor forward_chain(const std::vector<std::shared_ptr<Module>>& modules, const 
     }
   }
   return y;
+}
+
+Tensor forward_chain_add_relu(const std::vector<std::shared_ptr<Module>>& modules, const Tensor& x,
+                              const Tensor& residual) {
+  if (modules.empty()) return ops::relu(x + residual);
+  const Tensor y = forward_chain({modules.begin(), modules.end() - 1}, x);
+  Module* last = modules.back().get();
+  if (auto* bn = dynamic_cast<BatchNorm*>(last)) return bn->forward_add_relu(y, residual);
+  if (auto* seq = dynamic_cast<Sequential*>(last))
+    return forward_chain_add_relu(seq->modules(), y, residual);
+  return ops::relu(last->forward(y) + residual);
 }
 
 Tensor Sequential::forward(const Tensor& x) { return forward_chain(modules_, x); }

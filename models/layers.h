@@ -36,6 +36,9 @@ class BatchNorm : public Module {
   Tensor forward(const Tensor& x) override;
   // relu(forward(x)), fused into one op (ops::batch_norm_relu) where it can be: not with sync.
   Tensor forward_relu(const Tensor& x);
+  // relu(forward(x) + residual), fused likewise (ops::batch_norm_add_relu); residual has x's
+  // shape.
+  Tensor forward_add_relu(const Tensor& x, const Tensor& residual);
   // An undefined function turns synchronisation off again.
   void set_sync(ops::ChannelAllreduce allreduce_sum) { sync_ = std::move(allreduce_sum); }
 
@@ -98,11 +101,18 @@ class SamePadding : public Module {
 // x through each module in order; a BatchNorm directly followed by a ReLU runs as forward_relu.
 Tensor forward_chain(const std::vector<std::shared_ptr<Module>>& modules, const Tensor& x);
 
+// relu(forward_chain(modules, x) + residual): a residual block's path, its shortcut added and
+// the ReLU after them. When the path ends in a BatchNorm (directly or as a Sequential's last
+// module) that BatchNorm runs as forward_add_relu.
+Tensor forward_chain_add_relu(const std::vector<std::shared_ptr<Module>>& modules, const Tensor& x,
+                              const Tensor& residual);
+
 // Children named "0", "1", ... in order, as PyTorch's nn.Sequential (forward_chain).
 class Sequential : public Module {
  public:
   Sequential& add(std::shared_ptr<Module> module);
   Tensor forward(const Tensor& x) override;
+  const std::vector<std::shared_ptr<Module>>& modules() const { return modules_; }
 
  private:
   std::vector<std::shared_ptr<Module>> modules_;

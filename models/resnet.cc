@@ -116,8 +116,7 @@ class ResidualBlock : public Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    const Tensor y = forward_chain(path_, x);
-    return ops::relu(y + (downsample_ ? downsample_->forward(x) : x));
+    return forward_chain_add_relu(path_, x, downsample_ ? downsample_->forward(x) : x);
   }
 
  private:

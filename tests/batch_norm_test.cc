@@ -237,36 +237,53 @@ TEST(BatchNormTest, GradientsOfLargeInputsMatchTheFormula) {
   expect_near_all(b.grad(), gb, 1e-4);
 }
 
-// batch_norm_relu gives exactly relu(batch_norm(...)): the same output, running statistics and
-// gradients, bit for bit, since the ReLU's mask read from the output is the one it reads from
-// its input. Large shapes spread rows over threads.
+// batch_norm_relu gives exactly relu(batch_norm(...)) and batch_norm_add_relu exactly
+// relu(batch_norm(...) + residual): the same output, running statistics and gradients, bit for
+// bit, since the ReLU's mask read from the output is the one it reads from its input. Large
+// shapes spread rows over threads.
 TEST(BatchNormTest, FusedReluIsExactlyReluOfBatchNorm) {
   for (const Shape& shape : {Shape{4, 3, 5, 6}, Shape{2, 3, 4, 5, 3}, Shape{5, 7},
                              Shape{3, 4, 40, 50}, Shape{8, 16, 1, 1}}) {
     for (const bool training : {true, false}) {
-      SCOPED_TRACE(shape_str(shape) + (training ? " training" : " eval"));
-      const int64_t c = shape[1];
-      const Tensor x = random_leaf(shape, 50, -2.0f, 3.0f).detach();
-      const Tensor g = random_leaf(shape, 51).detach();
-      const Tensor rm = random_leaf({c}, 52).detach(), rv = positive_leaf({c}, 53);
-      std::vector<std::vector<float>> results[2];
-      for (const bool fused : {false, true}) {
-        const Tensor xi = x.clone().set_requires_grad();
-        const Tensor w = random_leaf({c}, 54), b = random_leaf({c}, 55);
-        const Tensor rmi = rm.clone(), rvi = rv.clone();
-        const Tensor y = fused ? ops::batch_norm_relu(xi, w, b, rmi, rvi, training)
-                               : ops::relu(ops::batch_norm(xi, w, b, rmi, rvi, training));
-        y.backward(g);
-        results[fused] = {y.to_vector(),        xi.grad().to_vector(), w.grad().to_vector(),
-                          b.grad().to_vector(), rmi.to_vector(),       rvi.to_vector()};
+      for (const bool with_residual : {false, true}) {
+        SCOPED_TRACE(shape_str(shape) + (training ? " training" : " eval") +
+                     (with_residual ? " with a residual" : ""));
+        const int64_t c = shape[1];
+        const Tensor x = random_leaf(shape, 50, -2.0f, 3.0f).detach();
+        const Tensor g = random_leaf(shape, 51).detach();
+        const Tensor rm = random_leaf({c}, 52).detach(), rv = positive_leaf({c}, 53);
+        const Tensor residual = random_leaf(shape, 56, -1.0f, 1.0f).detach();
+        std::vector<std::vector<float>> results[2];
+        for (const bool fused : {false, true}) {
+          const Tensor xi = x.clone().set_requires_grad();
+          const Tensor ri = residual.clone().set_requires_grad();
+          const Tensor w = random_leaf({c}, 54), b = random_leaf({c}, 55);
+          const Tensor rmi = rm.clone(), rvi = rv.clone();
+          Tensor y;
+          if (with_residual) {
+            y = fused ? ops::batch_norm_add_relu(xi, ri, w, b, rmi, rvi, training)
+                      : ops::relu(ops::batch_norm(xi, w, b, rmi, rvi, training) + ri);
+          } else {
+            y = fused ? ops::batch_norm_relu(xi, w, b, rmi, rvi, training)
+                      : ops::relu(ops::batch_norm(xi, w, b, rmi, rvi, training));
+          }
+          y.backward(g);
+          results[fused] = {y.to_vector(),        xi.grad().to_vector(), w.grad().to_vector(),
+                            b.grad().to_vector(), rmi.to_vector(),       rvi.to_vector()};
+          if (with_residual) results[fused].push_back(ri.grad().to_vector());
+        }
+        const char* names[] = {
+            "y",           "x.grad",       "weight.grad", "bias.grad", "running_mean",
+            "running_var", "residual.grad"};
+        ASSERT_EQ(results[0].size(), results[1].size());
+        for (size_t k = 0; k < results[0].size(); ++k) {
+          EXPECT_EQ(results[0][k], results[1][k]) << names[k];
+        }
+        // The ReLU did clamp: the comparison covers both sides of it.
+        const std::vector<float>& y = results[1][0];
+        EXPECT_GT(std::count(y.begin(), y.end(), 0.0f), 0);
+        EXPECT_LT(std::count(y.begin(), y.end(), 0.0f), static_cast<long>(y.size()));
       }
-      const char* names[] = {"y",         "x.grad",       "weight.grad",
-                             "bias.grad", "running_mean", "running_var"};
-      for (size_t k = 0; k < 6; ++k) EXPECT_EQ(results[0][k], results[1][k]) << names[k];
-      // The ReLU did clamp: the comparison covers both sides of it.
-      const std::vector<float>& y = results[1][0];
-      EXPECT_GT(std::count(y.begin(), y.end(), 0.0f), 0);
-      EXPECT_LT(std::count(y.begin(), y.end(), 0.0f), static_cast<long>(y.size()));
     }
   }
 }
@@ -285,6 +302,22 @@ TEST(BatchNormTest, GradcheckFusedRelu) {
         return ops::batch_norm_relu(in[0], in[1], in[2], rm, rv, false);
       },
       {random_leaf(shape, 61), random_leaf({3}, 62), random_leaf({3}, 63)});
+}
+
+TEST(BatchNormTest, GradcheckFusedAddRelu) {
+  const Shape shape{4, 3, 3, 2};
+  EXPECT_GRADCHECK(
+      [](const std::vector<Tensor>& in) {
+        return ops::batch_norm_add_relu(in[0], in[3], in[1], in[2], Tensor(), Tensor(), true);
+      },
+      {random_leaf(shape, 64, -2.0f, 2.0f), random_leaf({3}, 65, 0.5f, 1.5f), random_leaf({3}, 66),
+       random_leaf(shape, 67)});
+  const Tensor rm = random_leaf({3}, 68).detach(), rv = positive_leaf({3}, 69);
+  EXPECT_GRADCHECK(
+      [&](const std::vector<Tensor>& in) {
+        return ops::batch_norm_add_relu(in[0], in[3], in[1], in[2], rm, rv, false);
+      },
+      {random_leaf(shape, 70), random_leaf({3}, 71), random_leaf({3}, 72), random_leaf(shape, 73)});
 }
 
 TEST(BatchNormTest, EmptyBatchInEvalMode) {
@@ -315,6 +348,11 @@ TEST(BatchNormTest, Errors) {
       "batch_norm: expected more than 1 value per channel when training, got input [1,4,1,1]");
   // One value per channel is fine in eval mode.
   EXPECT_NO_THROW(ops::batch_norm(Tensor::zeros({1, 4, 1, 1}), c4, c4, c4, c4, false));
+  EXPECT_ERROR_CONTAINS(
+      ops::batch_norm_add_relu(x, Tensor::zeros({2, 4, 3, 1}), c4, c4, c4, c4, true),
+      "batch_norm_add_relu: residual [2,4,3,1] does not match input [2,4,3,3]");
+  EXPECT_ERROR_CONTAINS(ops::batch_norm_add_relu(x, Tensor(), c4, c4, c4, c4, true),
+                        "batch_norm_add_relu: the residual is undefined");
 }
 
 }  // namespace

@@ -79,21 +79,29 @@ TEST(BatchNormGpu, Eval) {
   }
 }
 
+// batch_norm_relu, and batch_norm_add_relu when with_residual (its fourth input).
 TEST(BatchNormGpu, FusedReluTrainingAndEval) {
   if (skip_without_gpu()) GTEST_SKIP();
   for (const Shape& shape : kBatchNormShapes) {
-    SCOPED_TRACE(shape_str(shape));
     const int64_t c = shape[1];
     const Tensor rm = random_leaf({c}, 14).detach(), rv = random_leaf({c}, 15, 0.5f, 2.0f).detach();
     for (const bool training : {true, false}) {
-      SCOPED_TRACE(training ? "training" : "eval");
-      expect_cuda_matches_cpu(
-          [rm, rv, training](const std::vector<Tensor>& in) {
-            const Device d = in[0].device();
-            return ops::batch_norm_relu(in[0], in[1], in[2], rm.to(d), rv.to(d), training);
-          },
-          {random_leaf(shape, 16, -2.0f, 3.0f), random_leaf({c}, 17), random_leaf({c}, 18)}, 1e-4,
-          1e-3);
+      for (const bool with_residual : {false, true}) {
+        SCOPED_TRACE(shape_str(shape) + (training ? " training" : " eval") +
+                     (with_residual ? " with a residual" : ""));
+        std::vector<Tensor> inputs{random_leaf(shape, 16, -2.0f, 3.0f), random_leaf({c}, 17),
+                                   random_leaf({c}, 18)};
+        if (with_residual) inputs.push_back(random_leaf(shape, 19));
+        expect_cuda_matches_cpu(
+            [rm, rv, training](const std::vector<Tensor>& in) {
+              const Device d = in[0].device();
+              return in.size() > 3
+                         ? ops::batch_norm_add_relu(in[0], in[3], in[1], in[2], rm.to(d), rv.to(d),
+                                                    training)
+                         : ops::batch_norm_relu(in[0], in[1], in[2], rm.to(d), rv.to(d), training);
+            },
+            inputs, 1e-4, 1e-3);
+      }
     }
   }
 }

@@ -173,6 +173,20 @@ TEST(ElementwiseGrad, MaximumTiesGoToFirstInput) {
   EXPECT_EQ(b.grad().to_vector(), (std::vector<float>{0, 1, 0}));
 }
 
+// relu_grad is the gradient relu's backward gives, read from relu's output, strided or not.
+TEST(ElementwiseGrad, ReluGradFromTheOutputIsReluBackward) {
+  const Tensor x = random_leaf({4, 6}, 43, -1.0f, 1.0f);
+  const Tensor g = random_leaf({4, 6}, 44).detach();
+  const Tensor y = ops::relu(x);
+  y.backward(g);
+  EXPECT_EQ(ops::relu_grad(g, y.detach()).to_vector(), x.grad().to_vector());
+  const Tensor gt = ops::transpose(g, 0, 1), yt = ops::transpose(y.detach(), 0, 1);
+  EXPECT_EQ(ops::relu_grad(gt, yt).to_vector(),
+            ops::transpose(x.grad(), 0, 1).contiguous().to_vector());
+  EXPECT_ERROR_CONTAINS(ops::relu_grad(g, yt),
+                        "relu_grad: gradient [4,6] does not match output [6,4]");
+}
+
 TEST(ElementwiseGrad, Where) {
   Generator gen(3);
   const Tensor cond = ops::gt(Tensor::uniform({3, 4}, -1, 1, gen), Tensor::scalar(0));

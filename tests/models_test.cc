@@ -606,6 +606,34 @@ TEST(Layers, SequentialFusesBatchNormWithTheReluAfterIt) {
   EXPECT_EQ(y.grad_fn()->name(), "conv");
 }
 
+// A residual path ending in a BatchNorm, directly or as a Sequential's last module, runs that
+// BatchNorm, the shortcut's add and the ReLU as one batch_norm_add_relu op, with the values of
+// the unfused chain; a path ending in something else adds and clamps as two ops.
+TEST(Layers, ResidualPathFusesItsLastBatchNormWithTheAddAndRelu) {
+  auto conv = std::make_shared<Conv>(2, 4, std::vector<int64_t>{3, 3}, ops::ConvOptions{});
+  auto bn = std::make_shared<BatchNorm>(4);
+  auto grouped = std::make_shared<Sequential>();
+  grouped->add(conv).add(bn);
+  const Tensor x = random_leaf({3, 2, 6, 6}, 71);
+  const Tensor residual = random_leaf({3, 4, 4, 4}, 72);
+  for (const std::vector<std::shared_ptr<Module>>& path :
+       {std::vector<std::shared_ptr<Module>>{conv, bn},
+        std::vector<std::shared_ptr<Module>>{grouped}}) {
+    for (const bool training : {true, false}) {
+      bn->train(training);
+      const Tensor y = forward_chain_add_relu(path, x, residual);
+      ASSERT_TRUE(y.grad_fn());
+      EXPECT_EQ(y.grad_fn()->name(), "batch_norm_add_relu");
+      NoGradGuard no_grad;
+      EXPECT_EQ(y.to_vector(), ops::relu(bn->forward(conv->forward(x)) + residual).to_vector());
+    }
+  }
+  const Tensor y = forward_chain_add_relu({conv}, x, residual);
+  EXPECT_EQ(y.grad_fn()->name(), "relu");
+  NoGradGuard no_grad;
+  EXPECT_EQ(y.to_vector(), ops::relu(conv->forward(x) + residual).to_vector());
+}
+
 TEST(Models, WeightFileRoundTripGivesIdenticalEvalOutputs) {
   for (const char* name : {"resnet18_2d", "resnet18_2p1d", "kinetics_repflow_r50"}) {
     SCOPED_TRACE(name);

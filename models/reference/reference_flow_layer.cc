@@ -107,7 +107,7 @@ Tensor ReferenceFlowLayer::forward(const Tensor& x) {
   const Tensor flow_frames =
       ops::permute(ops::reshape(flow, {n, t - 1, 2 * b, h, w}), {0, 2, 1, 3, 4});
   observe(flow_frames);
-  return ops::relu(residual + bn_->forward(unbottleneck_conv_->forward(flow_frames)));
+  return bn_->forward_add_relu(unbottleneck_conv_->forward(flow_frames), residual);
 }
 
 Tensor ReferenceFlowLayer::flow(const Tensor& first, const Tensor& second) {

@@ -44,7 +44,7 @@ class Bottleneck3D : public Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    return ops::relu(layers_->forward(x) + (shortcut_ ? shortcut_->forward(x) : x));
+    return forward_chain_add_relu(layers_->modules(), x, shortcut_ ? shortcut_->forward(x) : x);
   }
 
  private:

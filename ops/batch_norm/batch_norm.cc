@@ -101,15 +101,21 @@ Tensor per_channel_bcast(const Tensor& v) {
 
 namespace {
 
-// batch_norm, with the ReLU fused when `relu`.
-Tensor batch_norm_op(const char* name, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                     const Tensor& running_mean, const Tensor& running_var, bool training,
-                     float momentum, float eps, bool relu) {
+// batch_norm; with the ReLU fused when `relu`, and the residual added before it when defined.
+Tensor batch_norm_op(const char* name, const Tensor& x, const Tensor& residual,
+                     const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                     const Tensor& running_var, bool training, float momentum, float eps,
+                     bool relu) {
   check_inputs(x, weight, bias, running_mean, running_var, training, eps);
   const int64_t per_channel = x.size(1) == 0 ? 0 : x.numel() / x.size(1);
   RF_CHECK(!training || per_channel > 1, name,
            ": expected more than 1 value per channel when training, got input ",
            shape_str(x.shape()));
+  if (residual.defined()) {
+    RF_CHECK(residual.shape() == x.shape(), name, ": residual ", shape_str(residual.shape()),
+             " does not match input ", shape_str(x.shape()));
+    check_same_device(name, {x, residual});
+  }
 
   BatchNormForward a;
   a.x = x.contiguous();
@@ -121,6 +127,7 @@ Tensor batch_norm_op(const char* name, const Tensor& x, const Tensor& weight, co
   a.momentum = momentum;
   a.eps = eps;
   a.relu = relu;
+  a.residual = contiguous_or_undefined(residual);
   a.y = Tensor::empty(x.shape(), x.device());
   a.save_mean = Tensor::empty({x.size(1)}, x.device());
   a.save_invstd = Tensor::empty({x.size(1)}, x.device());
@@ -132,18 +139,29 @@ Tensor batch_norm_op(const char* name, const Tensor& x, const Tensor& weight, co
 
   BatchNormBackward saved = saved_for_backward(a);
   if (relu) saved.y = a.y.detach();
-  return record(name, a.y, {a.x, a.weight, a.bias},
-                [saved](const Tensor& g, const GradMask& needs) {
-                  BatchNormBackward b = saved;
-                  b.g = g.contiguous();
-                  const Device device = g.device();
-                  const int64_t channels = b.x.size(1);
-                  if (needs[0]) b.gx = Tensor::empty(b.x.shape(), device);
-                  if (needs[1]) b.gw = Tensor::empty({channels}, device);
-                  if (needs[2]) b.gb = Tensor::empty({channels}, device);
-                  run_backward_kernel(b);
-                  return std::vector<Tensor>{b.gx, b.gw, b.gb};
-                });
+  std::vector<Tensor> inputs{a.x, a.weight, a.bias};
+  if (residual.defined()) inputs.push_back(a.residual);
+  return record(name, a.y, inputs, [saved](const Tensor& g, const GradMask& needs) {
+    BatchNormBackward b = saved;
+    b.g = g.contiguous();
+    // With a residual, the ReLU's gradient is the residual's gradient as well: made once, it is
+    // batch norm's incoming gradient, ungated.
+    Tensor through_relu;
+    if (needs.size() > 3) {
+      through_relu = relu_grad(b.g, b.y);
+      b.g = through_relu;
+      b.y = Tensor();
+    }
+    const Device device = g.device();
+    const int64_t channels = b.x.size(1);
+    if (needs[0]) b.gx = Tensor::empty(b.x.shape(), device);
+    if (needs[1]) b.gw = Tensor::empty({channels}, device);
+    if (needs[2]) b.gb = Tensor::empty({channels}, device);
+    if (needs[0] || needs[1] || needs[2]) run_backward_kernel(b);
+    std::vector<Tensor> grads{b.gx, b.gw, b.gb};
+    if (needs.size() > 3) grads.push_back(needs[3] ? through_relu : Tensor());
+    return grads;
+  });
 }
 
 }  // namespace
@@ -151,15 +169,23 @@ Tensor batch_norm_op(const char* name, const Tensor& x, const Tensor& weight, co
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   float momentum, float eps) {
-  return batch_norm_op("batch_norm", x, weight, bias, running_mean, running_var, training, momentum,
-                       eps, false);
+  return batch_norm_op("batch_norm", x, Tensor(), weight, bias, running_mean, running_var, training,
+                       momentum, eps, false);
 }
 
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        float momentum, float eps) {
-  return batch_norm_op("batch_norm_relu", x, weight, bias, running_mean, running_var, training,
-                       momentum, eps, true);
+  return batch_norm_op("batch_norm_relu", x, Tensor(), weight, bias, running_mean, running_var,
+                       training, momentum, eps, true);
+}
+
+Tensor batch_norm_add_relu(const Tensor& x, const Tensor& residual, const Tensor& weight,
+                           const Tensor& bias, const Tensor& running_mean,
+                           const Tensor& running_var, bool training, float momentum, float eps) {
+  RF_CHECK(residual.defined(), "batch_norm_add_relu: the residual is undefined");
+  return batch_norm_op("batch_norm_add_relu", x, residual, weight, bias, running_mean, running_var,
+                       training, momentum, eps, true);
 }
 
 Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,

@@ -24,6 +24,15 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        float momentum = 0.1f, float eps = 1e-5f);
 
+// max(0, batch_norm(...) + residual) as one op: a residual block's last batch norm, its shortcut
+// add and the ReLU after it. residual has x's shape; it gets the ReLU's gradient unchanged. The
+// sum and its ReLU are written in the normalising pass, and only the output is kept for the
+// backward (the unfused chain keeps the sum for the ReLU as well).
+Tensor batch_norm_add_relu(const Tensor& x, const Tensor& residual, const Tensor& weight,
+                           const Tensor& bias, const Tensor& running_mean,
+                           const Tensor& running_var, bool training, float momentum = 0.1f,
+                           float eps = 1e-5f);
+
 // Replaces a tensor of per-channel sums by their sums over every process (in place, blocking):
 // a data-parallel Communicator's allreduce_sum.
 using ChannelAllreduce = std::function<void(const Tensor& sums)>;

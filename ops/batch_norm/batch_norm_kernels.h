@@ -11,6 +11,8 @@ struct BatchNormForward {
   bool training = true;
   float momentum = 0.1f, eps = 1e-5f;
   bool relu = false;  // y = max(0, normalised x): batch_norm_relu
+  // Added to the normalised x before the ReLU (batch_norm_add_relu, relu true); x's shape.
+  Tensor residual;
   // Outputs: y, and the statistics the backward needs. The meaning of save_invstd belongs to
   // the backend (the backward of the same device reads it).
   Tensor y, save_mean, save_invstd;

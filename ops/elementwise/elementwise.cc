@@ -136,6 +136,16 @@ Tensor log(const Tensor& x) { return unary(UnaryOp::kLog, "log", x); }
 Tensor sqrt(const Tensor& x) { return unary(UnaryOp::kSqrt, "sqrt", x); }
 Tensor abs(const Tensor& x) { return unary(UnaryOp::kAbs, "abs", x); }
 Tensor relu(const Tensor& x) { return unary(UnaryOp::kRelu, "relu", x); }
+
+Tensor relu_grad(const Tensor& g, const Tensor& y) {
+  RF_CHECK(g.shape() == y.shape(), "relu_grad: gradient ", shape_str(g.shape()),
+           " does not match output ", shape_str(y.shape()));
+  check_same_device("relu_grad", {g, y});
+  // relu's gradient reads its input's sign, which its output has too.
+  Tensor gx = Tensor::empty(g.shape(), g.device());
+  unary_grad_stub(g.device(), UnaryOp::kRelu, {}, y, Tensor(), g, gx);
+  return gx;
+}
 Tensor sigmoid(const Tensor& x) { return unary(UnaryOp::kSigmoid, "sigmoid", x); }
 Tensor tanh(const Tensor& x) { return unary(UnaryOp::kTanh, "tanh", x); }
 

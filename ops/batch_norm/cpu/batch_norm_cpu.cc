@@ -108,16 +108,18 @@ void batch_stats(const float* x, const Dims& d, std::vector<double>& mean,
   for (double& v : var) v /= d.count();
 }
 
-// y = scale x + shift per channel, clamped at 0 when kRelu.
-template <bool kRelu>
-void normalize_rows(const Dims& d, const float* x, const std::vector<float>& scale,
-                    const std::vector<float>& shift, float* y) {
+// y = scale x + shift per channel, plus the residual when kResidual, clamped at 0 when kRelu.
+template <bool kRelu, bool kResidual>
+void normalize_rows(const Dims& d, const float* x, const float* residual,
+                    const std::vector<float>& scale, const std::vector<float>& shift, float* y) {
   for_rows(d, [&](int64_t r, int64_t c) {
     const float* in = x + r * d.s;
+    const float* res = kResidual ? residual + r * d.s : nullptr;
     float* out = y + r * d.s;
     const float sc = scale[c], sh = shift[c];
-    map_row(out, d.s, [in, sc, sh](int64_t i) {
-      const float v = bn_normalize(in[i], sc, sh);
+    map_row(out, d.s, [in, res, sc, sh](int64_t i) {
+      float v = bn_normalize(in[i], sc, sh);
+      if (kResidual) v += res[i];
       return kRelu ? bn_relu(v) : v;
     });
   });
@@ -214,10 +216,13 @@ void batch_norm_forward_cpu(const BatchNormForward& a) {
     scale[c] = (a.weight.defined() ? a.weight.data()[c] : 1.0f) * invstd[c];
     shift[c] = (a.bias.defined() ? a.bias.data()[c] : 0.0f) - mean[c] * scale[c];
   }
-  if (a.relu) {
-    normalize_rows<true>(d, x, scale, shift, a.y.data());
+  float* y = a.y.data();
+  if (a.residual.defined()) {
+    normalize_rows<true, true>(d, x, a.residual.data(), scale, shift, y);
+  } else if (a.relu) {
+    normalize_rows<true, false>(d, x, nullptr, scale, shift, y);
   } else {
-    normalize_rows<false>(d, x, scale, shift, a.y.data());
+    normalize_rows<false, false>(d, x, nullptr, scale, shift, y);
   }
 }
 

@@ -110,11 +110,12 @@ __global__ void given_stats_grad_input_kernel(const float* x, const float* g, co
   }
 }
 
-// cuDNN fuses an activation into batch norm only for NHWC tensors
-// (cudnnBatchNormalizationForwardTrainingEx) and these are NCHW, so batch_norm_relu applies its
-// ReLU here as a pass over cuDNN's output, in place: the op still keeps one tensor, not two.
-__global__ void relu_in_place_kernel(float* y, int64_t n) {
-  for (int64_t i : grid_stride(n)) y[i] = bn_relu(y[i]);
+// cuDNN fuses an activation (and a residual add) into batch norm only for NHWC tensors
+// (cudnnBatchNormalizationForwardTrainingEx) and these are NCHW, so batch_norm_relu and
+// batch_norm_add_relu apply theirs here as a pass over cuDNN's output, in place: the op still
+// keeps one tensor. residual is null without one.
+__global__ void add_relu_in_place_kernel(float* y, const float* residual, int64_t n) {
+  for (int64_t i : grid_stride(n)) y[i] = bn_relu(residual ? y[i] + residual[i] : y[i]);
 }
 
 __global__ void relu_grad_kernel(const float* g, const float* y, float* out, int64_t n) {
@@ -200,8 +201,9 @@ void batch_norm_forward_cuda(int /*device: the tensors' own*/, const BatchNormFo
   forward_cudnn(a);
   if (!a.relu || a.y.numel() == 0) return;
   const int64_t n = a.y.numel();
-  relu_in_place_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(a.y.device().index)>>>(
-      a.y.data(), n);
+  add_relu_in_place_kernel<<<cuda_blocks(n, kThreads), kThreads, 0,
+                             cuda_stream(a.y.device().index)>>>(
+      a.y.data(), a.residual.defined() ? a.residual.data() : nullptr, n);
   RF_CUDA_LAUNCH_CHECK();
 }
 
