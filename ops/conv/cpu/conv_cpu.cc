@@ -1,8 +1,9 @@
 // The CPU convolution: oneDNN primitives, made once per shape and precision. oneDNN chooses the
-// layouts it computes in (format_tag::any, blocked channels on AVX-512); the user's plain tensors
-// are reordered into and out of those only when they differ. In bf16 the primitives read bf16
-// inputs (src, weights, diff_dst: the reorders into oneDNN's layouts round them) and write
-// float32 outputs (dst, diff_src, diff_weights), summing in float32 (AMX or AVX512-BF16).
+// layouts it computes in (format_tag::any, blocked channels on AVX-512) and the algorithm; the
+// user's plain tensors are reordered into and out of those layouts only when they differ. In bf16
+// the primitives read bf16 inputs (src, weights, diff_dst: the reorders into oneDNN's layouts round
+// them) and write float32 outputs (dst, diff_src, diff_weights), summing in float32 (AMX or
+// AVX512-BF16).
 #include <omp.h>
 
 #include <memory>
@@ -35,6 +36,29 @@ memory::desc plain(const Dims& dims) {
                                             memory::format_tag::abcd,  memory::format_tag::abcde,
                                             memory::format_tag::abcdef};
   return memory::desc(dims, memory::data_type::f32, tags[dims.size()]);
+}
+
+// Winograd F(4x4, 3x3) for convolutions with at least kWinogradChannels input and output
+// channels where oneDNN implements it (fp32 3x3 stride-1 2-D convolutions on AVX-512), direct
+// convolution otherwise. Winograd rounds differently from direct convolution but as finely, as
+// cuDNN's Winograd kernels do on GPUs; docs/perf/models.md has its errors and speed, and shows
+// narrower convolutions running slower with it (its transforms then outweigh the products they
+// save). The choice depends on the problem's shape alone: oneDNN's convolution_auto also weighs
+// the batch size, and then a batch split over processes would compute, and round, differently
+// from the whole batch.
+constexpr int64_t kWinogradChannels = 64;
+
+template <class PrimitiveDesc, class Make>
+PrimitiveDesc winograd_or_direct(const ConvGeometry& g, Make make) {
+  if (g.in_channels / g.groups >= kWinogradChannels &&
+      g.out_channels / g.groups >= kWinogradChannels) {
+    try {
+      return make(dnnl::algorithm::convolution_winograd);
+    } catch (const dnnl::error&) {
+      // Not implemented for this problem: direct convolution below.
+    }
+  }
+  return make(dnnl::algorithm::convolution_direct);
 }
 
 memory::desc any(const Dims& dims, memory::data_type type = memory::data_type::f32) {
@@ -118,18 +142,21 @@ void use_our_threads() { omp_set_num_threads(num_threads()); }
 std::shared_ptr<const Forward> forward(const ConvGeometry& g, const Problem& p, bool with_bias) {
   static LruCache<Forward> cache(kCacheCapacity);
   return cache.get(cache_key(g, 0, with_bias), [&] {
+    using Pd = dnnl::convolution_forward::primitive_desc;
     const auto prop = dnnl::prop_kind::forward_training;
-    const auto alg = dnnl::algorithm::convolution_direct;
     // Bias stays plain: it is tiny, and a fixed layout means it never needs a reorder.
     const auto in = operand_type(g);
-    const auto desc = with_bias ? dnnl::convolution_forward::desc(
-                                      prop, alg, any(p.src, in), any(p.weights, in), plain(p.bias),
-                                      any(p.dst), p.strides, p.dilates, p.padding, p.padding)
-                                : dnnl::convolution_forward::desc(
-                                      prop, alg, any(p.src, in), any(p.weights, in), any(p.dst),
-                                      p.strides, p.dilates, p.padding, p.padding);
     auto f = std::make_shared<Forward>();
-    f->pd = dnnl::convolution_forward::primitive_desc(desc, user_scratchpad(), engine());
+    f->pd = winograd_or_direct<Pd>(g, [&](dnnl::algorithm alg) {
+      const auto desc =
+          with_bias ? dnnl::convolution_forward::desc(prop, alg, any(p.src, in), any(p.weights, in),
+                                                      plain(p.bias), any(p.dst), p.strides,
+                                                      p.dilates, p.padding, p.padding)
+                    : dnnl::convolution_forward::desc(prop, alg, any(p.src, in), any(p.weights, in),
+                                                      any(p.dst), p.strides, p.dilates, p.padding,
+                                                      p.padding);
+      return Pd(desc, user_scratchpad(), engine());
+    });
     f->primitive = dnnl::convolution_forward(f->pd);
     f->src_in = make_reorder(plain(p.src), f->pd.src_desc());
     f->weights_in = make_reorder(plain(p.weights), f->pd.weights_desc());
@@ -144,12 +171,14 @@ std::shared_ptr<const BackwardData> backward_data(const ConvGeometry& g, const P
   const auto hint = forward(g, p, false);
   return cache.get(cache_key(g, 1, false), [&] {
     const auto in = operand_type(g);
-    const dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct,
-                                                     any(p.src), any(p.weights, in), any(p.dst, in),
-                                                     p.strides, p.dilates, p.padding, p.padding);
+    using Pd = dnnl::convolution_backward_data::primitive_desc;
     auto b = std::make_shared<BackwardData>();
-    b->pd = dnnl::convolution_backward_data::primitive_desc(desc, user_scratchpad(), engine(),
-                                                            hint->pd);
+    b->pd = winograd_or_direct<Pd>(g, [&](dnnl::algorithm alg) {
+      const dnnl::convolution_backward_data::desc desc(alg, any(p.src), any(p.weights, in),
+                                                       any(p.dst, in), p.strides, p.dilates,
+                                                       p.padding, p.padding);
+      return Pd(desc, user_scratchpad(), engine(), hint->pd);
+    });
     b->primitive = dnnl::convolution_backward_data(b->pd);
     b->diff_dst_in = make_reorder(plain(p.dst), b->pd.diff_dst_desc());
     b->weights_in = make_reorder(plain(p.weights), b->pd.weights_desc());
@@ -163,17 +192,18 @@ std::shared_ptr<const BackwardWeights> backward_weights(const ConvGeometry& g, c
   static LruCache<BackwardWeights> cache(kCacheCapacity);
   const auto hint = forward(g, p, with_bias);
   return cache.get(cache_key(g, 2, with_bias), [&] {
-    const auto alg = dnnl::algorithm::convolution_direct;
+    using Pd = dnnl::convolution_backward_weights::primitive_desc;
     const auto in = operand_type(g);
-    const auto desc = with_bias ? dnnl::convolution_backward_weights::desc(
-                                      alg, any(p.src, in), any(p.weights), plain(p.bias),
-                                      any(p.dst, in), p.strides, p.dilates, p.padding, p.padding)
-                                : dnnl::convolution_backward_weights::desc(
-                                      alg, any(p.src, in), any(p.weights), any(p.dst, in),
-                                      p.strides, p.dilates, p.padding, p.padding);
     auto b = std::make_shared<BackwardWeights>();
-    b->pd = dnnl::convolution_backward_weights::primitive_desc(desc, user_scratchpad(), engine(),
-                                                               hint->pd);
+    b->pd = winograd_or_direct<Pd>(g, [&](dnnl::algorithm alg) {
+      const auto desc = with_bias ? dnnl::convolution_backward_weights::desc(
+                                        alg, any(p.src, in), any(p.weights), plain(p.bias),
+                                        any(p.dst, in), p.strides, p.dilates, p.padding, p.padding)
+                                  : dnnl::convolution_backward_weights::desc(
+                                        alg, any(p.src, in), any(p.weights), any(p.dst, in),
+                                        p.strides, p.dilates, p.padding, p.padding);
+      return Pd(desc, user_scratchpad(), engine(), hint->pd);
+    });
     b->primitive = dnnl::convolution_backward_weights(b->pd);
     b->src_in = make_reorder(plain(p.src), b->pd.src_desc());
     b->diff_dst_in = make_reorder(plain(p.dst), b->pd.diff_dst_desc());
