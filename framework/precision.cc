@@ -46,11 +46,9 @@ bool cpu_has_bf16() {
 
 Precision precision_for(Precision requested, const Device& device, std::string* note) {
   note->clear();
-  if (device.is_cuda()) {
-    RF_CHECK(requested != Precision::kBf16,
-             "precision bf16 is not built for CUDA yet: use tf32 (tensor cores) or fp32");
-    return requested;
-  }
+  // Every precision runs on a GPU: bf16 and tf32 on tensor cores (Ampere and later; cuDNN
+  // names the convolution it has no algorithm for on older GPUs).
+  if (device.is_cuda()) return requested;
   RF_CHECK(requested != Precision::kTf32,
            "precision tf32 is a GPU's (tensor cores, NVIDIA Ampere and later); on the CPU use "
            "fp32 or bf16");

@@ -40,8 +40,7 @@ bool cpu_has_bf16();
 
 // The precision a run asked for as it will run on `device`. bf16 on a CPU without bf16 hardware
 // falls back to fp32 (oneDNN would emulate it, slower than fp32) and `note` says so; tf32 exists
-// only on GPUs and is an Error on the CPU; bf16 on CUDA is an Error (not built yet). `note` is
-// empty when nothing changed.
+// only on GPUs and is an Error on the CPU. `note` is empty when nothing changed.
 Precision precision_for(Precision requested, const Device& device, std::string* note);
 
 }  // namespace repflow

@@ -25,6 +25,7 @@ using testing::ConvCase;
 using testing::kConvCases;
 using testing::kConvGradCases;
 using testing::random_leaf;
+using testing::relative_error;
 
 // A convolution is linear in each of its inputs, so central differences are exact for any step:
 // a large one keeps float32 rounding of the outputs (sums of up to 144 products here) from
@@ -182,16 +183,6 @@ TEST(ConvTest, GradientsOfInputWeightAndBias) {
 }
 
 // ||a - b|| / ||b||.
-double relative_error(const Tensor& a, const Tensor& b) {
-  const std::vector<float> va = a.to_vector(), vb = b.to_vector();
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < va.size(); ++i) {
-    diff += (double{va[i]} - vb[i]) * (double{va[i]} - vb[i]);
-    norm += double{vb[i]} * vb[i];
-  }
-  return std::sqrt(diff / norm);
-}
-
 // bf16 rounds inputs and weights to 8 significant bits (relative error up to 2^-9 each) and sums
 // in float32: outputs and gradients land within about 1% of float32's, but not on them. The
 // backward runs in the precision its forward ran in, even outside the scope.

@@ -17,6 +17,20 @@ double weighted_sum(const Tensor& out, const std::vector<float>& w) {
 
 }  // namespace
 
+double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  RF_CHECK(a.size() == b.size(), "relative_error: ", a.size(), " values against ", b.size());
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff += (double{a[i]} - b[i]) * (double{a[i]} - b[i]);
+    norm += double{b[i]} * b[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+double relative_error(const Tensor& a, const Tensor& b) {
+  return relative_error(a.to_vector(), b.to_vector());
+}
+
 Tensor random_leaf(const Shape& shape, uint64_t seed, float low, float high) {
   Generator gen(seed);
   Tensor t = Tensor::uniform(shape, low, high, gen);

@@ -31,6 +31,10 @@ using TensorFn = std::function<Tensor(const std::vector<Tensor>&)>;
 GradcheckResult gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
 
+// ||a - b|| / ||b|| over all elements, in double: how far a lower precision lands from float32.
+double relative_error(const std::vector<float>& a, const std::vector<float>& b);
+double relative_error(const Tensor& a, const Tensor& b);
+
 // Leaves for tests: uniform in [low, high) from a seed, requiring grad.
 Tensor random_leaf(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f);
 

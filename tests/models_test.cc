@@ -21,6 +21,7 @@
 #include "ops/slice/slice.h"
 #include "ops/view/view.h"
 #include "tests/gradcheck.h"
+#include "tests/precision_step.h"
 #include "tests/test_util.h"
 #include "tests/tvl1_cases.h"
 
@@ -28,6 +29,9 @@ namespace repflow {
 namespace {
 
 using testing::random_leaf;
+using testing::relative_error;
+using testing::step_gradients;
+using testing::StepGradients;
 
 // Small flow blocks and few classes keep every test quick on two cores.
 ModelOptions small_options() {
@@ -131,34 +135,15 @@ TEST(Registry, FlowPositionsStagesAndNone) {
 TEST(Models, ABf16StepMatchesFp32WithinBf16Tolerance) {
   if (!cpu_has_bf16()) GTEST_SKIP() << "this CPU has neither AVX512-BF16 nor AMX";
   auto model = make_model(resolve_model("resnet10_2d_tiny", {{"classes", "8"}, {"flow", "none"}}));
-  model->train();
   const Tensor x = clip({8, 3, 8, 32, 32}, 3);
   const std::vector<int64_t> labels = {0, 1, 2, 3, 4, 5, 6, 7};
-  std::vector<float> loss(2), grads[2];
-  for (const Precision precision : {Precision::kFp32, Precision::kBf16}) {
-    const int k = precision == Precision::kBf16;
-    PrecisionScope scope(precision);
-    const Tensor l = ops::cross_entropy(model->forward(x), labels);
-    l.backward();
-    loss[k] = l.item();
-    for (auto& [name, p] : model->named_parameters()) {
-      if (!p.grad().defined()) continue;
-      const std::vector<float> g = p.grad().to_vector();
-      grads[k].insert(grads[k].end(), g.begin(), g.end());
-      Tensor(p).set_grad(Tensor());
-    }
-  }
-  EXPECT_NEAR(loss[1], loss[0], 1e-2 * std::abs(loss[0]));
-  ASSERT_EQ(grads[0].size(), grads[1].size());
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < grads[0].size(); ++i) {
-    diff += (double{grads[1][i]} - grads[0][i]) * (double{grads[1][i]} - grads[0][i]);
-    norm += double{grads[0][i]} * grads[0][i];
-  }
-  const double relative = std::sqrt(diff / norm);
+  const StepGradients fp32 = step_gradients(*model, x, labels, Precision::kFp32);
+  const StepGradients bf16 = step_gradients(*model, x, labels, Precision::kBf16);
+  EXPECT_NEAR(bf16.loss, fp32.loss, 1e-2 * std::abs(fp32.loss));
+  const double relative = relative_error(bf16.gradients, fp32.gradients);
   EXPECT_LT(relative, 0.25);
   EXPECT_GT(relative, 1e-5);  // bf16 did run
-  std::printf("bf16 step: loss %.6f against %.6f, gradients %.2e relative\n", loss[1], loss[0],
+  std::printf("bf16 step: loss %.6f against %.6f, gradients %.2e relative\n", bf16.loss, fp32.loss,
               relative);
 }
 

@@ -41,9 +41,10 @@ TEST(Precision, EachDeviceRunsWhatItCanOrSaysWhy) {
   EXPECT_EQ(note, "");
   EXPECT_ERROR_CONTAINS(precision_for(Precision::kTf32, Device::cpu(), &note),
                         "precision tf32 is a GPU's");
-  EXPECT_ERROR_CONTAINS(precision_for(Precision::kBf16, Device::cuda(), &note),
-                        "precision bf16 is not built for CUDA yet");
-  EXPECT_EQ(precision_for(Precision::kTf32, Device::cuda(), &note), Precision::kTf32);
+  for (const Precision p : {Precision::kFp32, Precision::kTf32, Precision::kBf16}) {
+    EXPECT_EQ(precision_for(p, Device::cuda(), &note), p);
+    EXPECT_EQ(note, "");
+  }
   const Precision cpu_bf16 = precision_for(Precision::kBf16, Device::cpu(), &note);
   if (cpu_has_bf16()) {
     EXPECT_EQ(cpu_bf16, Precision::kBf16);

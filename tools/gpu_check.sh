@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The device check, on a lent GPU machine, from a bundle made by tools/gpu_pack.sh: every `gpu`
 # test (CUDA against the CPU), compute-sanitizer's memcheck on the fused optimiser and TV-L1
-# tests, then bench_model (repflow against PyTorch in fp32, TF32 and bf16 autocast) and a short
-# bench_flow, printing their tables. About 3-5 minutes on an H100 or H200; the logs stay in
+# tests, then bench_model (repflow against PyTorch in fp32, TF32 and bf16 autocast; repflow's own
+# tf32 and bf16 on r2plus1d_18) and a short bench_flow, printing their tables. About 3-5 minutes on an H100 or H200; the logs stay in
 # LOGDIR.
 #
 #   tools/gpu_check.sh BUNDLE.tgz LOGDIR [python]
@@ -58,7 +58,11 @@ else
   shape=(--batch 2 --frames 4 --size 32 --steps 1 --warmup 0)
   threads=2
 fi
-for model in r2plus1d_18 "resnet18_2p1d --flow after3" "resnet10_2d_tiny --classes 8"; do
+# repflow's own mixed precisions on r2plus1d_18 (tf32 is a GPU's only), then the other models.
+runs=(r2plus1d_18 "r2plus1d_18 --precision bf16 --torch false")
+[ "$device" = cuda ] && runs+=("r2plus1d_18 --precision tf32 --torch false")
+runs+=("resnet18_2p1d --flow after3" "resnet10_2d_tiny --classes 8")
+for model in "${runs[@]}"; do
   echo "== bench_model $model"
   # shellcheck disable=SC2086 # the model's words are flags
   if ! timeout 600 tools/bench_model --model $model --device "$device" --threads "$threads" \

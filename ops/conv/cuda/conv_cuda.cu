@@ -1,12 +1,19 @@
 // The CUDA convolution: cuDNN's legacy convolution API with descriptors and algorithm choices
 // made once per shape, precision and device. In fp32 the math stays plain FMA (no TF32), so
 // results agree with the CPU backend to float rounding; precision tf32 lets cuDNN use tensor
-// cores.
+// cores. In bf16 cuDNN computes on bf16 tensors with float32 sums (its only bf16 configuration:
+// inputs and outputs alike are bf16), so each call rounds its float32 operands into bf16 copies
+// and widens the bf16 result back into the caller's float32 tensor, adding the bias as it does.
+// Unlike oneDNN's bf16 on the CPU, which writes float32 outputs, the results are thus rounded to
+// bf16 too, as under PyTorch's autocast.
+#include <cuda_bf16.h>
+
 #include <climits>
 #include <memory>
 #include <vector>
 
 #include "framework/cuda_context.h"
+#include "framework/grid_stride.cuh"
 #include "framework/tensor.h"
 #include "ops/conv/conv_cache.h"
 #include "ops/conv/conv_kernels.h"
@@ -15,6 +22,7 @@ namespace repflow::ops {
 namespace {
 
 constexpr size_t kCacheCapacity = 512;
+constexpr int kThreads = 256;
 
 int to_int(int64_t v, const char* what) {
   RF_CHECK(v <= INT_MAX, "conv: ", what, " ", v, " exceeds cuDNN's limit of ", INT_MAX);
@@ -22,8 +30,10 @@ int to_int(int64_t v, const char* what) {
 }
 
 // Descriptors for one problem and the algorithm (with its workspace) for each direction.
+// In bf16, x, y and w describe the bf16 copies, and y_float the caller's float32 output, which
+// the bias gradient is summed from; otherwise y_float is y.
 struct CudnnConv {
-  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, y_float = nullptr, bias = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
   cudnnConvolutionFwdAlgo_t forward_algo{};
@@ -39,13 +49,14 @@ struct CudnnConv {
   ~CudnnConv() {
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
+    if (y_float && y_float != y) cudnnDestroyTensorDescriptor(y_float);
     if (bias) cudnnDestroyTensorDescriptor(bias);
     if (w) cudnnDestroyFilterDescriptor(w);
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
   }
 };
 
-void set_tensor(cudnnTensorDescriptor_t desc, const std::vector<int>& dims) {
+void set_tensor(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const std::vector<int>& dims) {
   std::vector<int> strides(dims.size());
   int64_t s = 1;
   for (int d = static_cast<int>(dims.size()) - 1; d >= 0; --d) {
@@ -53,8 +64,8 @@ void set_tensor(cudnnTensorDescriptor_t desc, const std::vector<int>& dims) {
     s *= dims[d];
   }
   to_int(s, "tensor size");
-  RF_CUDNN_CHECK(cudnnSetTensorNdDescriptor(desc, CUDNN_DATA_FLOAT, static_cast<int>(dims.size()),
-                                            dims.data(), strides.data()));
+  RF_CUDNN_CHECK(cudnnSetTensorNdDescriptor(desc, type, static_cast<int>(dims.size()), dims.data(),
+                                            strides.data()));
 }
 
 bool exact_float_math(cudnnMathType_t math) {
@@ -99,7 +110,9 @@ void choose(const char* direction, int max_count, bool tensor_ops, Query query, 
     *algo = perf[i].algo;
     return;
   }
-  RF_FAIL("conv: cuDNN offers no float ", direction, " algorithm for this convolution");
+  RF_FAIL("conv: cuDNN offers no ", tensor_ops ? "tensor-core " : "float ", direction,
+          " algorithm for this convolution",
+          tensor_ops ? " (bf16 and tf32 need Ampere or later)" : "");
 }
 
 std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g) {
@@ -127,24 +140,30 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g)
   }
   bias_dims.resize(x_dims.size(), 1);
 
+  const bool bf16 = g.precision == Precision::kBf16;
+  const cudnnDataType_t type = bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   RF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->x));
   RF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->y));
   RF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->bias));
   RF_CUDNN_CHECK(cudnnCreateFilterDescriptor(&c->w));
   RF_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&c->conv));
-  set_tensor(c->x, x_dims);
-  set_tensor(c->y, y_dims);
-  set_tensor(c->bias, bias_dims);
-  RF_CUDNN_CHECK(cudnnSetFilterNdDescriptor(c->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+  set_tensor(c->x, type, x_dims);
+  set_tensor(c->y, type, y_dims);
+  set_tensor(c->bias, CUDNN_DATA_FLOAT, bias_dims);
+  c->y_float = c->y;
+  if (bf16) {
+    RF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->y_float));
+    set_tensor(c->y_float, CUDNN_DATA_FLOAT, y_dims);
+  }
+  RF_CUDNN_CHECK(cudnnSetFilterNdDescriptor(c->w, type, CUDNN_TENSOR_NCHW,
                                             static_cast<int>(w_dims.size()), w_dims.data()));
   RF_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(c->conv, spatial, padding.data(), stride.data(),
                                                  dilation.data(), CUDNN_CROSS_CORRELATION,
                                                  CUDNN_DATA_FLOAT));
   RF_CUDNN_CHECK(cudnnSetConvolutionGroupCount(c->conv, to_int(g.groups, "groups")));
-  RF_CHECK(g.precision != Precision::kBf16,
-           "conv: bf16 convolutions are not built for CUDA yet (use precision tf32 or fp32)");
-  // TF32: cuDNN may round the float operands to TF32 on tensor cores (Ampere and later).
-  const bool tensor_ops = g.precision == Precision::kTf32;
+  // TF32: cuDNN may round the float operands to TF32 on tensor cores (Ampere and later); bf16
+  // runs on tensor cores too, its sums in float32 (the convolution descriptor's type above).
+  const bool tensor_ops = g.precision != Precision::kFp32;
   RF_CUDNN_CHECK(
       cudnnSetConvolutionMathType(c->conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 
@@ -207,6 +226,79 @@ struct Workspace {
   void* data() const { return buffer.defined() ? buffer.data() : nullptr; }
 };
 
+int64_t product(const int64_t* dims, int count) {
+  int64_t p = 1;
+  for (int d = 0; d < count; ++d) p *= dims[d];
+  return p;
+}
+int64_t x_numel(const ConvGeometry& g) {
+  return g.batch * g.in_channels * product(g.in, g.spatial);
+}
+int64_t w_numel(const ConvGeometry& g) {
+  return g.out_channels * (g.in_channels / g.groups) * product(g.kernel, g.spatial);
+}
+int64_t y_numel(const ConvGeometry& g) {
+  return g.batch * g.out_channels * product(g.out, g.spatial);
+}
+
+__global__ void round_to_bf16_kernel(const float* in, __nv_bfloat16* out, int64_t n) {
+  for (int64_t i : grid_stride(n)) out[i] = __float2bfloat16(in[i]);
+}
+
+// out = in, plus bias[channel] where bias is non-null; elements are (N, channels, inner).
+__global__ void widen_from_bf16_kernel(const __nv_bfloat16* in, const float* bias, int64_t channels,
+                                       int64_t inner, float* out, int64_t n) {
+  for (int64_t i : grid_stride(n)) {
+    const float v = __bfloat162float(in[i]);
+    out[i] = bias ? v + bias[(i / inner) % channels] : v;
+  }
+}
+
+// An operand as cuDNN reads it: the caller's float32 data, or in bf16 a rounded copy.
+class Operand {
+ public:
+  Operand(int device, const ConvGeometry& g, const float* data, int64_t n)
+      : copy_(device, g.precision == Precision::kBf16 ? n * sizeof(__nv_bfloat16) : 0),
+        data_(data) {
+    if (g.precision != Precision::kBf16) return;
+    round_to_bf16_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(
+        data, static_cast<__nv_bfloat16*>(copy_.data()), n);
+    RF_CUDA_LAUNCH_CHECK();
+    data_ = copy_.data();
+  }
+  const void* data() const { return data_; }
+
+ private:
+  Workspace copy_;
+  const void* data_;
+};
+
+// A result as cuDNN writes it: the caller's float32 tensor, or in bf16 a copy that finish()
+// widens into it.
+class Result {
+ public:
+  Result(int device, const ConvGeometry& g, float* out, int64_t n)
+      : device_(device),
+        n_(n),
+        out_(out),
+        copy_(device, g.precision == Precision::kBf16 ? n * sizeof(__nv_bfloat16) : 0) {}
+  void* data() const { return copy_.data() ? copy_.data() : out_; }
+  bool widens() const { return copy_.data() != nullptr; }
+  // Widens a bf16 result, adding bias (per channel of (N, channels, inner)) when non-null.
+  void finish(const float* bias = nullptr, int64_t channels = 1, int64_t inner = 1) const {
+    if (!widens()) return;
+    widen_from_bf16_kernel<<<cuda_blocks(n_, kThreads), kThreads, 0, cuda_stream(device_)>>>(
+        static_cast<const __nv_bfloat16*>(copy_.data()), bias, channels, inner, out_, n_);
+    RF_CUDA_LAUNCH_CHECK();
+  }
+
+ private:
+  int device_;
+  int64_t n_;
+  float* out_;
+  Workspace copy_;
+};
+
 }  // namespace
 
 void conv_forward_cuda(int device, const ConvGeometry& g, const float* x, const float* w,
@@ -215,10 +307,18 @@ void conv_forward_cuda(int device, const ConvGeometry& g, const float* x, const 
   const auto c = problem(device, g);
   cudnnHandle_t h = cudnn_handle(device);
   const float one = 1.0f, zero = 0.0f;
-  const Workspace ws(device, c->forward_workspace);
-  RF_CUDNN_CHECK(cudnnConvolutionForward(h, &one, c->x, x, c->w, w, c->conv, c->forward_algo,
-                                         ws.data(), c->forward_workspace, &zero, c->y, y));
-  if (bias) RF_CUDNN_CHECK(cudnnAddTensor(h, &one, c->bias, bias, &one, c->y, y));
+  const Operand xs(device, g, x, x_numel(g)), ws(device, g, w, w_numel(g));
+  const Result ys(device, g, y, y_numel(g));
+  {
+    const Workspace work(device, c->forward_workspace);
+    RF_CUDNN_CHECK(cudnnConvolutionForward(h, &one, c->x, xs.data(), c->w, ws.data(), c->conv,
+                                           c->forward_algo, work.data(), c->forward_workspace,
+                                           &zero, c->y, ys.data()));
+  }
+  if (ys.widens())
+    ys.finish(bias, g.out_channels, product(g.out, g.spatial));
+  else if (bias)
+    RF_CUDNN_CHECK(cudnnAddTensor(h, &one, c->bias, bias, &one, c->y, y));
 }
 
 void conv_backward_cuda(int device, const ConvGeometry& g, const float* x, const float* w,
@@ -227,18 +327,28 @@ void conv_backward_cuda(int device, const ConvGeometry& g, const float* x, const
   const auto c = problem(device, g);
   cudnnHandle_t h = cudnn_handle(device);
   const float one = 1.0f, zero = 0.0f;
-  if (gx) {
-    const Workspace ws(device, c->data_workspace);
-    RF_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, c->w, w, c->y, gy, c->conv, c->data_algo,
-                                                ws.data(), c->data_workspace, &zero, c->x, gx));
+  if (gx || gw) {
+    const Operand gys(device, g, gy, y_numel(g));
+    if (gx) {
+      const Operand ws(device, g, w, w_numel(g));
+      const Result gxs(device, g, gx, x_numel(g));
+      const Workspace work(device, c->data_workspace);
+      RF_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, c->w, ws.data(), c->y, gys.data(),
+                                                  c->conv, c->data_algo, work.data(),
+                                                  c->data_workspace, &zero, c->x, gxs.data()));
+      gxs.finish();
+    }
+    if (gw) {
+      const Operand xs(device, g, x, x_numel(g));
+      const Result gws(device, g, gw, w_numel(g));
+      const Workspace work(device, c->filter_workspace);
+      RF_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, c->x, xs.data(), c->y, gys.data(),
+                                                    c->conv, c->filter_algo, work.data(),
+                                                    c->filter_workspace, &zero, c->w, gws.data()));
+      gws.finish();
+    }
   }
-  if (gw) {
-    const Workspace ws(device, c->filter_workspace);
-    RF_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, c->x, x, c->y, gy, c->conv,
-                                                  c->filter_algo, ws.data(), c->filter_workspace,
-                                                  &zero, c->w, gw));
-  }
-  if (gb) RF_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, c->y, gy, &zero, c->bias, gb));
+  if (gb) RF_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, c->y_float, gy, &zero, c->bias, gb));
 }
 
 }  // namespace repflow::ops
