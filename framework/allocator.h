@@ -27,6 +27,15 @@ void device_free(void* ptr, int device);
 // Returns cached blocks to the driver.
 void device_empty_cache();
 
+// Graph pools (framework/cuda_graph.h). While a graph records on `device`, its allocations come
+// from a pool of its own, and every block freed joins that pool (the graph may read it on each
+// replay), so nothing outside the graph is handed memory the graph uses. begin_graph_pool starts
+// routing to a new pool and returns its id; end_graph_pool stops routing, the pool keeping its
+// blocks; release_graph_pool, once the graph is gone, returns them to the general cache.
+int begin_graph_pool(int device);
+void end_graph_pool(int device);
+void release_graph_pool(int device, int pool);
+
 AllocatorStats allocator_stats(Device device);
 void reset_peak(Device device);
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -16,11 +17,21 @@ namespace {
 
 // Sizes are rounded so that blocks of similar tensors are interchangeable.
 constexpr size_t kRound = 512;
+// Pool 0 is the general cache; a recording graph's pools get the ids after it.
+constexpr int kGeneralPool = 0;
+
+struct Block {
+  size_t size;
+  int pool;
+};
 
 struct DeviceCache {
   std::mutex mu;
-  std::multimap<size_t, void*> free_blocks;       // size -> block, for best fit
-  std::unordered_map<void*, size_t> block_sizes;  // every block we own, in use or cached
+  // Cached blocks by pool, size -> block for best fit.
+  std::map<int, std::multimap<size_t, void*>> free_blocks;
+  std::unordered_map<void*, Block> blocks;  // every block we own, in use or cached
+  int recording = kGeneralPool;             // the pool of the graph being recorded, if any
+  int last_pool = kGeneralPool;
   AllocatorStats stats;
 };
 
@@ -32,12 +43,13 @@ DeviceCache& cache(int device) {
 
 void release_cached(int device, DeviceCache& c) {
   CudaDeviceGuard guard(device);
-  for (auto& [size, ptr] : c.free_blocks) {
+  auto& general = c.free_blocks[kGeneralPool];
+  for (auto& [size, ptr] : general) {
     RF_CUDA_CHECK(cudaFree(ptr));
-    c.block_sizes.erase(ptr);
+    c.blocks.erase(ptr);
     c.stats.cached -= size;
   }
-  c.free_blocks.clear();
+  general.clear();
 }
 
 }  // namespace
@@ -47,25 +59,28 @@ void* device_alloc(size_t bytes, int device) {
   DeviceCache& c = cache(device);
   std::lock_guard<std::mutex> lock(c.mu);
   // Every kernel of a device runs on its one stream, so a block freed earlier in stream order
-  // can be reused at once. Take the smallest cached block that fits without wasting over half.
-  auto it = c.free_blocks.lower_bound(size);
+  // can be reused at once. Take the smallest cached block of the current pool that fits without
+  // wasting over half.
+  auto& cached = c.free_blocks[c.recording];
+  auto it = cached.lower_bound(size);
   void* ptr = nullptr;
-  if (it != c.free_blocks.end() && it->first <= 2 * size) {
+  if (it != cached.end() && it->first <= 2 * size) {
     ptr = it->second;
     c.stats.cached -= it->first;
     c.stats.in_use += it->first;
-    c.free_blocks.erase(it);
+    cached.erase(it);
   } else {
     CudaDeviceGuard guard(device);
     cudaError_t err = cudaMalloc(&ptr, size);
-    if (err == cudaErrorMemoryAllocation) {
+    // cudaFree would end a recording, so a graph's allocations get no second try.
+    if (err == cudaErrorMemoryAllocation && c.recording == kGeneralPool) {
       cudaGetLastError();
       release_cached(device, c);
       err = cudaMalloc(&ptr, size);
     }
     RF_CHECK(err == cudaSuccess, "device_alloc: cudaMalloc of ", bytes, " bytes on cuda:", device,
              " failed: ", cudaGetErrorString(err), " (in use ", c.stats.in_use, " bytes)");
-    c.block_sizes[ptr] = size;
+    c.blocks[ptr] = {size, c.recording};
     c.stats.in_use += size;
   }
   c.stats.peak = std::max(c.stats.peak, c.stats.in_use);
@@ -76,10 +91,13 @@ void device_free(void* ptr, int device) {
   if (!ptr) return;
   DeviceCache& c = cache(device);
   std::lock_guard<std::mutex> lock(c.mu);
-  const size_t size = c.block_sizes.at(ptr);
-  c.free_blocks.emplace(size, ptr);
-  c.stats.in_use -= size;
-  c.stats.cached += size;
+  Block& block = c.blocks.at(ptr);
+  // A block freed while a graph records may still be read by the graph's earlier work on every
+  // replay: it joins the graph's pool, which nothing outside the graph allocates from.
+  if (c.recording != kGeneralPool) block.pool = c.recording;
+  c.free_blocks[block.pool].emplace(block.size, ptr);
+  c.stats.in_use -= block.size;
+  c.stats.cached += block.size;
 }
 
 void device_empty_cache() {
@@ -88,6 +106,33 @@ void device_empty_cache() {
     std::lock_guard<std::mutex> lock(c.mu);
     release_cached(d, c);
   }
+}
+
+int begin_graph_pool(int device) {
+  DeviceCache& c = cache(device);
+  std::lock_guard<std::mutex> lock(c.mu);
+  RF_CHECK(c.recording == kGeneralPool, "cuda graph: cuda:", device,
+           " is already recording a graph");
+  c.recording = ++c.last_pool;
+  return c.recording;
+}
+
+void end_graph_pool(int device) {
+  DeviceCache& c = cache(device);
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.recording = kGeneralPool;
+}
+
+void release_graph_pool(int device, int pool) {
+  DeviceCache& c = cache(device);
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.free_blocks.find(pool);
+  if (it != c.free_blocks.end()) {
+    c.free_blocks[kGeneralPool].merge(it->second);
+    c.free_blocks.erase(it);
+  }
+  for (auto& [ptr, block] : c.blocks)
+    if (block.pool == pool) block.pool = kGeneralPool;
 }
 
 AllocatorStats device_allocator_stats(int device) {
@@ -110,6 +155,11 @@ void* device_alloc(size_t bytes, int device) {
 }
 void device_free(void*, int) {}
 void device_empty_cache() {}
+int begin_graph_pool(int device) {
+  RF_FAIL("cuda graph: cuda:", device, " requested but this build has no CUDA backend");
+}
+void end_graph_pool(int) {}
+void release_graph_pool(int, int) {}
 AllocatorStats device_allocator_stats(int) { return {}; }
 void reset_device_peak(int) {}
 

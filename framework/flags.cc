@@ -158,9 +158,9 @@ void apply_threads_flag(const Flags& flags) {
 
 void add_precision_flag(Flags& flags) {
   flags.add("precision", "fp32",
-            "the convolutions' arithmetic: fp32, bf16 (CPUs with AVX512-BF16 or AMX; elsewhere "
-            "fp32, with a note) or tf32 (GPUs); batch norm, the flow layer, the loss and the "
-            "weights stay fp32");
+            "the convolutions' arithmetic: fp32, bf16 (GPUs, and CPUs with AVX512-BF16 or AMX; "
+            "other CPUs fp32, with a note) or tf32 (GPUs); batch norm, the flow layer, the loss "
+            "and the weights stay fp32");
 }
 
 Precision precision_from_flag(const Flags& flags, const Device& device, bool say) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "framework/allocator.h"
+#include "framework/cuda_graph.h"
 
 namespace repflow::ops {
 
@@ -18,6 +19,14 @@ class DeviceBuffer {
   template <class T>
   T* as() const {
     return static_cast<T*>(ptr_);
+  }
+
+  // Copies `count` host values into the buffer on the device's stream (copy_host_to_device: the
+  // host array may go as soon as it returns, and a recording graph keeps its own copy).
+  template <class T>
+  const T* upload(const T* host, size_t count) const {
+    copy_host_to_device(ptr_, host, count * sizeof(T), device_);
+    return as<T>();
   }
 
  private:

@@ -18,7 +18,7 @@
 
 namespace {
 
-std::string g_flow, g_check_fixture;
+std::string g_flow, g_check_fixture, g_bench_model;
 
 // A smooth random texture, and the same texture moved by (dx, dy) pixels (wrapping around).
 void write_pair(const std::string& a, const std::string& b, int dx, int dy) {
@@ -303,13 +303,23 @@ TEST(CheckFixture, CorruptAndTruncatedFilesAreExitTwo) {
 
 }  // namespace
 
+// Recording a step as a CUDA graph needs a GPU: asked for on the CPU, the flag is named.
+TEST(BenchModel, CudaGraphOnTheCpuIsExitTwoNamingTheFlag) {
+  const CommandResult r = run_command(g_bench_model + " --cuda-graph --device cpu --torch false");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("error: flag --cuda-graph: records a GPU's work; --device is cpu"),
+            std::string::npos)
+      << r.output;
+}
+
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: tools_test FLOW_BINARY CHECK_FIXTURE_BINARY\n");
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: tools_test FLOW_BINARY CHECK_FIXTURE_BINARY BENCH_MODEL_BINARY\n");
     return 2;
   }
   g_flow = argv[1];
   g_check_fixture = argv[2];
+  g_bench_model = argv[3];
   return RUN_ALL_TESTS();
 }

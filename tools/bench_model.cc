@@ -10,6 +10,7 @@
 
 #include "framework/allocator.h"
 #include "framework/autograd.h"
+#include "framework/cuda_graph.h"
 #include "framework/flags.h"
 #include "framework/generator.h"
 #include "framework/parallel.h"
@@ -35,8 +36,9 @@ double max_rss_mb() {
 
 struct Result {
   double fwd_ms = 0, bwd_ms = 0, opt_ms = 0, train_ms = 0, infer_ms = 0;
-  double peak_mb = 0;        // the allocator's peak bytes in use over training and inference
-  double rss_growth_mb = 0;  // growth of the process's max RSS over the same (both frameworks)
+  double graph_train_ms = 0;  // the step replayed as a CUDA graph (--cuda-graph), else 0
+  double peak_mb = 0;         // the allocator's peak bytes in use over training and inference
+  double rss_growth_mb = 0;   // growth of the process's max RSS over the same (both frameworks)
 };
 
 int64_t parameter_count(const Module& net) {
@@ -45,8 +47,12 @@ int64_t parameter_count(const Module& net) {
   return n;
 }
 
+// With `graph`, the training step is then also recorded as a CUDA graph (framework/cuda_graph.h)
+// and its replays timed: the eager steps before have made the optimiser's state and chosen the
+// algorithms, and every replay repeats the recorded step's constants (the learning rate, the
+// average's rate), which is a benchmark's fixed recipe anyway.
 Result time_model(Module& net, const Device& device, const Shape& input, int64_t classes,
-                  int warmup, int steps) {
+                  int warmup, int steps, bool graph) {
   Generator gen(0);
   const Tensor x = Tensor::normal(input, 0, 1, gen).to(device);
   std::vector<int64_t> labels(input[0]);
@@ -84,6 +90,21 @@ Result time_model(Module& net, const Device& device, const Shape& input, int64_t
       train.push_back(f + b + o);
     }
   }
+  std::vector<double> replays;
+  if (graph) {
+    const CudaGraph step(device, [&] {
+      sgd.zero_grad();
+      ops::cross_entropy(net.forward(x), labels).backward();
+      sgd.step(kLr);
+      average.update();
+    });
+    for (int i = 0; i < warmup + steps; ++i) {
+      const auto t0 = BenchClock::now();
+      step.replay();
+      synchronize(device);
+      if (i >= warmup) replays.push_back(ms_since(t0));
+    }
+  }
   std::vector<double> infer;
   net.eval();
   {
@@ -100,33 +121,37 @@ Result time_model(Module& net, const Device& device, const Shape& input, int64_t
   r.bwd_ms = median(bwd);
   r.opt_ms = median(opt);
   r.train_ms = median(train);
+  if (graph) r.graph_train_ms = median(replays);
   r.infer_ms = median(infer);
   r.peak_mb = static_cast<double>(allocator_stats(device).peak) / (1 << 20);
   r.rss_growth_mb = max_rss_mb() - rss_before;
   return r;
 }
 
+// The eager step's record, or with `graph` the replayed one's (whose phases are not timed apart).
 nlohmann::json bench_record(const std::string& impl, const std::string& mode,
-                            const nlohmann::json& config, const Result& r) {
+                            const nlohmann::json& config, const Result& r, bool graph = false) {
   const double batch = config["input"][0].get<double>();
-  return {{"bench", "model"},
-          {"impl", impl},
-          {"mode", mode},
-          {"config", {{"model", config["model"]}, {"input", config["input"]}}},
-          {"fwd_ms", r.fwd_ms},
-          {"bwd_ms", r.bwd_ms},
-          {"opt_ms", r.opt_ms},
-          {"train_ms", r.train_ms},
-          {"train_clips_s", batch * 1e3 / r.train_ms},
-          {"infer_ms", r.infer_ms},
-          {"infer_clips_s", batch * 1e3 / r.infer_ms},
-          {"peak_mb", r.peak_mb},
-          {"rss_growth_mb", r.rss_growth_mb}};
+  const double train_ms = graph ? r.graph_train_ms : r.train_ms;
+  nlohmann::json phases = {{"fwd_ms", r.fwd_ms}, {"bwd_ms", r.bwd_ms}, {"opt_ms", r.opt_ms}};
+  if (graph) phases = {{"cuda_graph", true}};
+  nlohmann::json record = {{"bench", "model"},
+                           {"impl", impl},
+                           {"mode", graph ? mode + "+graph" : mode},
+                           {"config", {{"model", config["model"]}, {"input", config["input"]}}},
+                           {"train_ms", train_ms},
+                           {"train_clips_s", batch * 1e3 / train_ms},
+                           {"infer_ms", r.infer_ms},
+                           {"infer_clips_s", batch * 1e3 / r.infer_ms},
+                           {"peak_mb", r.peak_mb},
+                           {"rss_growth_mb", r.rss_growth_mb}};
+  record.update(phases);
+  return record;
 }
 
 void print_row(const nlohmann::json& j, double baseline_train_ms) {
   const double train = j["train_ms"].get<double>();
-  std::printf("%-8s %-9s %10.1f %9.1f %10.1f %9.1f %9.0f %9.0f %10.2f\n",
+  std::printf("%-8s %-10s %10.1f %9.1f %10.1f %9.1f %9.0f %9.0f %10.2f\n",
               j["impl"].get<std::string>().c_str(), j["mode"].get<std::string>().c_str(), train,
               j["train_clips_s"].get<double>(), j["infer_ms"].get<double>(),
               j["infer_clips_s"].get<double>(), j["peak_mb"].get<double>(),
@@ -150,12 +175,21 @@ int bench(int argc, char** argv) {
   flags.add("torch", "true", "also time the network in PyTorch (Debian's python3-torch)");
   flags.add("torch-amp", "true", "also time PyTorch with autocast (bf16; and TF32 on a GPU)");
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  flags.add("cuda-graph", "false",
+            "also time the training step recorded once as a CUDA graph and replayed (a GPU, "
+            "at least one warm-up step, and a model without a flow layer)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
   const Precision precision = precision_from_flag(flags, device, /*say=*/true);
   const int warmup = static_cast<int>(flags.integer_in("warmup", 0, 1000));
   const int steps = static_cast<int>(flags.integer_in("steps", 1, 1000));
+  const bool graph = flags.boolean("cuda-graph");
+  RF_CHECK(!graph || device.is_cuda(), "flag --cuda-graph: records a GPU's work; --device is ",
+           device.str());
+  RF_CHECK(!graph || warmup >= 1,
+           "flag --cuda-graph: needs --warmup of at least 1 (the recorded step must find the "
+           "optimiser's state made)");
   const int64_t batch = flags.integer_in("batch", 1, 4096),
                 frames = flags.integer_in("frames", 1, 1024),
                 size = flags.integer_in("size", 1, 4096);
@@ -184,12 +218,15 @@ int bench(int argc, char** argv) {
   Result ours;
   {
     PrecisionScope scope(precision);
-    ours = time_model(*net, device, input, classes, warmup, steps);
+    ours = time_model(*net, device, input, classes, warmup, steps, graph);
   }
-  const nlohmann::json mine = bench_record("repflow", precision_name(precision), config, ours);
-  std::printf("BENCH %s\n", mine.dump().c_str());
+  std::vector<nlohmann::json> rows{
+      bench_record("repflow", precision_name(precision), config, ours)};
+  if (graph)
+    rows.push_back(
+        bench_record("repflow", precision_name(precision), config, ours, /*graph=*/true));
+  for (const nlohmann::json& j : rows) std::printf("BENCH %s\n", j.dump().c_str());
   std::fflush(stdout);
-  std::vector<nlohmann::json> rows{mine};
   net.reset();
   // The PyTorch side needs the memory our cached blocks hold.
   host_empty_cache();
@@ -214,8 +251,8 @@ int bench(int argc, char** argv) {
       rows.push_back(j);
     }
   }
-  std::printf("\n%-8s %-9s %10s %9s %10s %9s %9s %9s %10s\n", "impl", "mode", "train ms", "clips/s",
-              "infer ms", "clips/s", "peak MB", "RSS+ MB", "train/ours");
+  std::printf("\n%-8s %-10s %10s %9s %10s %9s %9s %9s %10s\n", "impl", "mode", "train ms",
+              "clips/s", "infer ms", "clips/s", "peak MB", "RSS+ MB", "train/ours");
   for (const nlohmann::json& j : rows) print_row(j, ours.train_ms);
   std::printf("(repflow's step: forward %.1f ms, backward %.1f ms, SGD + EMA %.1f ms)\n",
               ours.fwd_ms, ours.bwd_ms, ours.opt_ms);

@@ -2,7 +2,7 @@
 # The device check, on a lent GPU machine, from a bundle made by tools/gpu_pack.sh: every `gpu`
 # test (CUDA against the CPU), compute-sanitizer's memcheck on the fused optimiser and TV-L1
 # tests, then bench_model (repflow against PyTorch in fp32, TF32 and bf16 autocast; repflow's own
-# tf32 and bf16 on r2plus1d_18) and a short bench_flow, printing their tables. About 3-5 minutes on an H100 or H200; the logs stay in
+# tf32 and bf16 on r2plus1d_18, eager and as a CUDA graph) and a short bench_flow, printing their tables. About 3-5 minutes on an H100 or H200; the logs stay in
 # LOGDIR.
 #
 #   tools/gpu_check.sh BUNDLE.tgz LOGDIR [python]
@@ -58,9 +58,12 @@ else
   shape=(--batch 2 --frames 4 --size 32 --steps 1 --warmup 0)
   threads=2
 fi
-# repflow's own mixed precisions on r2plus1d_18 (tf32 is a GPU's only), then the other models.
-runs=(r2plus1d_18 "r2plus1d_18 --precision bf16 --torch false")
-[ "$device" = cuda ] && runs+=("r2plus1d_18 --precision tf32 --torch false")
+# repflow's own mixed precisions on r2plus1d_18 (tf32 is a GPU's only), its step also replayed
+# as a CUDA graph on a GPU, then the other models (whose flow layers run only eagerly).
+graph=""
+[ "$device" = cuda ] && graph="--cuda-graph"
+runs=("r2plus1d_18 $graph" "r2plus1d_18 --precision bf16 --torch false $graph")
+[ "$device" = cuda ] && runs+=("r2plus1d_18 --precision tf32 --torch false $graph")
 runs+=("resnet18_2p1d --flow after3" "resnet10_2d_tiny --classes 8")
 for model in "${runs[@]}"; do
   echo "== bench_model $model"
@@ -70,7 +73,7 @@ for model in "${runs[@]}"; do
     echo "bench_model $model: FAILED"
     failed=$((failed + 1))
   fi
-  grep -A5 '^impl ' "$log/bench_model.$(echo $model | tr ' ' '_').txt"
+  grep -A6 '^impl ' "$log/bench_model.$(echo $model | tr ' ' '_').txt"
 done
 
 if [ "$device" = cuda ]; then

@@ -11,15 +11,6 @@ constexpr int kThreads = 256;
 // Blocks stride over the chunks; more than the chunks of a large network would add nothing.
 constexpr int64_t kMaxBlocks = 4096;
 
-// `count` entries of `host` copied into `d` on `device`'s stream (the copy is staged before it
-// returns, so `host` may go right after).
-template <class T>
-const T* to_device(const DeviceBuffer& d, int device, const T* host, int64_t count) {
-  RF_CUDA_CHECK(cudaMemcpyAsync(d.as<T>(), host, count * sizeof(T), cudaMemcpyHostToDevice,
-                                cuda_stream(device)));
-  return d.as<T>();
-}
-
 // Block b takes chunks b, b + gridDim.x, ...; its threads share out each chunk's elements.
 template <class Table, class Apply>
 __device__ void for_each_chunk_element(const Table* tensors, const TensorChunk* chunks,
@@ -50,8 +41,8 @@ void launch_over_chunks(int device, Kernel kernel, const Table* tensors, int64_t
   CudaDeviceGuard guard(device);
   const DeviceBuffer tensor_buffer(tensor_count * sizeof(Table), device);
   const DeviceBuffer chunk_buffer(chunk_count * sizeof(TensorChunk), device);
-  const Table* d_tensors = to_device(tensor_buffer, device, tensors, tensor_count);
-  const TensorChunk* d_chunks = to_device(chunk_buffer, device, chunks, chunk_count);
+  const Table* d_tensors = tensor_buffer.upload(tensors, tensor_count);
+  const TensorChunk* d_chunks = chunk_buffer.upload(chunks, chunk_count);
   const int blocks = static_cast<int>(std::min(chunk_count, kMaxBlocks));
   kernel<<<blocks, kThreads, 0, cuda_stream(device)>>>(d_tensors, d_chunks, chunk_count, arg);
   RF_CUDA_LAUNCH_CHECK();

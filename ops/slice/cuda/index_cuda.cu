@@ -8,13 +8,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// `index` copied into `d`, a buffer of index.size() int64s on `device`.
-const int64_t* to_device(const DeviceBuffer& d, int device, const std::vector<int64_t>& index) {
-  RF_CUDA_CHECK(cudaMemcpyAsync(d.as<int64_t>(), index.data(), index.size() * sizeof(int64_t),
-                                cudaMemcpyHostToDevice, cuda_stream(device)));
-  return d.as<int64_t>();
-}
-
 __global__ void index_select_kernel(float* out, const float* x, StridedLayout src, int dim,
                                     const int64_t* index, int64_t n) {
   for (int64_t i : grid_stride(n)) out[i] = x[indexed_offset(src, dim, index, i)];
@@ -36,7 +29,7 @@ void index_select_cuda(int /*device: the tensors' own*/, const Tensor& x, int di
   const int device = out.device().index;
   CudaDeviceGuard guard(device);
   const DeviceBuffer buffer(index.size() * sizeof(int64_t), device);
-  const int64_t* idx = to_device(buffer, device, index);
+  const int64_t* idx = buffer.upload(index.data(), index.size());
   index_select_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(
       out.data(), x.data(), indexed_layout(x, out.shape()), dim, idx, n);
   RF_CUDA_LAUNCH_CHECK();
@@ -49,7 +42,7 @@ void index_add_cuda(int /*device: the tensors' own*/, const Tensor& g, int dim,
   const int device = g.device().index;
   CudaDeviceGuard guard(device);
   const DeviceBuffer buffer(index.size() * sizeof(int64_t), device);
-  const int64_t* idx = to_device(buffer, device, index);
+  const int64_t* idx = buffer.upload(index.data(), index.size());
   index_add_kernel<<<cuda_blocks(n, kThreads), kThreads, 0, cuda_stream(device)>>>(
       gx.data(), indexed_layout(gx, g.shape()), g.data(), g.layout(), dim, idx, n);
   RF_CUDA_LAUNCH_CHECK();
