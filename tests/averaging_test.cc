@@ -202,5 +202,32 @@ TEST(Averaging, FlagsParseAndErrorsNameTheFlag) {
   EXPECT_ERROR_CONTAINS(from({"--polyak-start=0"}), "flag --polyak-start: 0");
 }
 
+// update() in its two halves, as a step recorded as a CUDA graph runs it: next_rate() counts
+// the update on the host, update(rate) averages at the rate a tensor holds. The same bits.
+TEST(Averaging, TheRateInATensorAveragesLikeUpdate) {
+  AveragingOptions ema;
+  ema.kind = AveragingKind::kEma;
+  ema.decay = 0.5;
+  ema.ema_warmup = true;
+  AveragingOptions polyak;
+  polyak.kind = AveragingKind::kPolyak;
+  polyak.polyak_start = 3;
+  for (const AveragingOptions& o : {ema, polyak}) {
+    Net a, b;
+    ParameterAverage avg_a(a, o), avg_b(b, o);
+    Tensor rate = Tensor::empty({1});
+    for (int k = 1; k <= 12; ++k) {
+      set_live(a, k);
+      set_live(b, k);
+      avg_a.update();
+      rate.fill_(static_cast<float>(avg_b.next_rate()));
+      avg_b.update(rate);
+    }
+    EXPECT_EQ(avg_b.updates(), avg_a.updates());
+    const auto sa = as_map(avg_a.state()), sb = as_map(avg_b.state());
+    for (const auto& [name, t] : sa) EXPECT_EQ(t.to_vector(), sb.at(name).to_vector()) << name;
+  }
+}
+
 }  // namespace
 }  // namespace repflow

@@ -1,8 +1,11 @@
-// framework/cuda_graph.h on a GPU: a recorded training step replays like the eager step, a step
-// that reads values back to the host fails to record with a message and leaves the device
-// usable, and the memory a graph uses is not handed to anything outside it.
+// framework/cuda_graph.h on a GPU: a recorded training step replays like the eager step (also as
+// the trainer records it, training/graphed_step.h), a step that reads values back to the host
+// fails to record with a message and leaves the device usable, and the memory a graph uses is
+// not handed to anything outside it.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
 #include <set>
 
 #include "framework/allocator.h"
@@ -14,6 +17,7 @@
 #include "tests/gradcheck.h"
 #include "tests/parity.h"
 #include "tests/test_util.h"
+#include "training/graphed_step.h"
 #include "training/optim/averaging.h"
 #include "training/optim/sgd.h"
 
@@ -43,23 +47,28 @@ struct Training {
   Tensor x;
   std::vector<int64_t> labels = {0, 1, 2, 3};
 
-  explicit Training(const std::string& flow)
-      : net(gpu_model(flow)),
+  // With `from`, the model starts from its weights (before the average copies them).
+  explicit Training(const std::string& flow, const Module* from = nullptr)
+      : net(gpu_model(flow, from)),
         sgd(make_param_groups(net->named_parameters(), {}, 1e-4, true), {0.9, 0.0, true}),
         average(*net, ema()),
         x(random_leaf({4, 3, 8, 32, 32}, 3).detach().to(kGpu)) {
     net->train();
   }
-  static std::shared_ptr<Module> gpu_model(const std::string& flow) {
+  static std::shared_ptr<Module> gpu_model(const std::string& flow, const Module* from) {
     auto net = make_model(resolve_model("resnet10_2d_tiny", {{"classes", "4"}, {"flow", flow}}));
     net->to(kGpu);
+    if (from) {
+      const NamedTensors state = from->state_dict();
+      net->load_state_dict(std::map<std::string, Tensor>(state.begin(), state.end()));
+    }
     return net;
   }
   static AveragingOptions ema() {
     AveragingOptions o;
     o.kind = AveragingKind::kEma;
     o.decay = 0.99;
-    o.ema_warmup = false;
+    o.ema_warmup = true;
     return o;
   }
   void step() {
@@ -72,10 +81,7 @@ struct Training {
 
 TEST(CudaGraphGpu, ReplaysTrainLikeTheEagerStep) {
   if (skip_without_gpu()) GTEST_SKIP();
-  Training eager("none"), graphed("none");
-  NamedTensors state = eager.net->state_dict();
-  std::map<std::string, Tensor> weights(state.begin(), state.end());
-  graphed.net->load_state_dict(weights);
+  Training eager("none"), graphed("none", eager.net.get());
   eager.step();  // makes the momentum buffers and chooses the algorithms
   graphed.step();
   const std::vector<float> before = parameters(*graphed.net);
@@ -130,6 +136,34 @@ TEST(CudaGraphGpu, MemoryTheGraphUsesIsNotHandedOutside) {
   }
   // The graph is gone: its blocks are the general cache's again, and `kept` stays valid.
   EXPECT_EQ(kept.to_vector(), std::vector<float>(4096, 5.0f));
+}
+
+// The trainer's step (training/graphed_step.h): the clips, the labels and the learning rate
+// change every step, and the average warms up, and the replays train as the eager loop does.
+TEST(CudaGraphGpu, TheTrainersGraphedStepTrainsLikeTheEagerLoop) {
+  if (skip_without_gpu()) GTEST_SKIP();
+  Training eager("none"), graphed("none", eager.net.get());
+  GraphedStep step(*graphed.net, graphed.sgd, graphed.average, kGpu);
+  for (int k = 0; k < 5; ++k) {
+    SCOPED_TRACE(k);
+    const Tensor clips = random_leaf({4, 3, 8, 32, 32}, 10 + k).detach();
+    const std::vector<int64_t> labels = {k % 4, (k + 1) % 4, (k + 3) % 4, k % 4};
+    const double lr = 0.05 / (k + 1);
+    eager.sgd.zero_grad();
+    const Tensor loss = ops::cross_entropy(eager.net->forward(clips.to(kGpu)), labels);
+    loss.backward();
+    eager.sgd.step(lr);
+    eager.average.update();
+    const GraphedStep::Outputs out = step.step(clips, labels, lr);
+    EXPECT_NEAR(out.loss.item(), loss.item(), 1e-4 * std::abs(loss.item()));
+  }
+  EXPECT_EQ(step.eager_steps(), 1);
+  EXPECT_EQ(step.replays(), 4);
+  EXPECT_LT(relative_error(parameters(*graphed.net), parameters(*eager.net)), 1e-4);
+  const NamedTensors want = eager.average.state(), got = graphed.average.state();
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_LT(relative_error(got[i].second.to_vector(), want[i].second.to_vector()), 1e-4)
+        << want[i].first;
 }
 
 }  // namespace

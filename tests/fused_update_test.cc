@@ -148,5 +148,41 @@ TEST(FusedUpdate, ErrorsNameTheEntryAndWhatDoesNotFit) {
   EXPECT_ERROR_CONTAINS(ops::lerp_({p}, {p}, 1.5f), "rate 1.5 is outside [0, 1]");
 }
 
+// The learning rate and the averaging rate can live in one-element tensors on the parameters'
+// device (a step recorded as a CUDA graph reads them there): the same bits as the numbers.
+TEST(FusedUpdate, RatesInTensorsGiveTheSameBitsAsNumbers) {
+  const ops::SgdHyper hyper{0.9f, 0.0f, true};
+  const std::vector<Tensor> grads = random_tensors(2);
+  std::vector<Tensor> params[2] = {random_tensors(1), random_tensors(1)};
+  std::vector<Tensor> bufs[2] = {random_tensors(3), random_tensors(3)};
+  for (int k = 0; k < 2; ++k) {
+    std::vector<ops::SgdSlot> slots;
+    for (size_t i = 0; i < grads.size(); ++i)
+      slots.push_back({params[k][i], grads[i], bufs[k][i], k == 0 ? 0.05f : 1.0f, 1e-3f, false});
+    if (k == 0)
+      ops::sgd_step_(slots, hyper);
+    else
+      ops::sgd_step_(slots, hyper, Tensor::full({1}, 0.05f));
+  }
+  for (size_t i = 0; i < grads.size(); ++i) {
+    EXPECT_EQ(params[0][i].to_vector(), params[1][i].to_vector()) << i;
+    EXPECT_EQ(bufs[0][i].to_vector(), bufs[1][i].to_vector()) << i;
+  }
+  const std::vector<Tensor> sources = random_tensors(5);
+  for (const float rate : {0.25f, 1.0f}) {
+    std::vector<Tensor> targets[2] = {random_tensors(4), random_tensors(4)};
+    ops::lerp_(targets[0], sources, rate);
+    ops::lerp_(targets[1], sources, Tensor::full({1}, rate));
+    for (size_t i = 0; i < sources.size(); ++i)
+      EXPECT_EQ(targets[0][i].to_vector(), targets[1][i].to_vector()) << rate << " " << i;
+  }
+  std::vector<Tensor> targets = random_tensors(4);
+  EXPECT_ERROR_CONTAINS(ops::lerp_(targets, sources, Tensor::full({2}, 0.5f)),
+                        "lerp_: the rate is a tensor of shape [2], not one value");
+  std::vector<ops::SgdSlot> slots = {{params[0][0], grads[0], bufs[0][0], 1.0f, 0.0f, false}};
+  EXPECT_ERROR_CONTAINS(ops::sgd_step_(slots, hyper, Tensor::full({1, 2}, 0.5f)),
+                        "sgd_step_: the learning rate is a tensor of shape [1,2], not one value");
+}
+
 }  // namespace
 }  // namespace repflow

@@ -187,5 +187,41 @@ TEST(TopkAccuracyTest, Errors) {
                         "topk_accuracy: no samples");
 }
 
+// Labels held in a tensor on the logits' device (a step recorded as a CUDA graph writes them in
+// place): the same loss and gradient, bit for bit, as labels given on the host.
+TEST(CrossEntropyTest, LabelsInATensorGiveTheSameLossAndGradientBits) {
+  const std::vector<int64_t> labels = {2, 0, 4, 4, 1, 3};
+  const Tensor label_values = ops::label_tensor(labels, 5);
+  EXPECT_EQ(label_values.to_vector(), (std::vector<float>{2, 0, 4, 4, 1, 3}));
+  for (float s : {0.0f, 0.15f}) {
+    SCOPED_TRACE(s);
+    const Tensor a = random_leaf({6, 5}, 7, -3.0f, 3.0f);
+    Tensor b = a.detach().clone();
+    b.set_requires_grad(true);
+    const Tensor la = ops::cross_entropy(a, labels, s),
+                 lb = ops::device_cross_entropy(b, label_values, s);
+    EXPECT_EQ(la.shape(), lb.shape());
+    EXPECT_EQ(la.item(), lb.item());
+    la.backward();
+    lb.backward();
+    EXPECT_EQ(a.grad().to_vector(), b.grad().to_vector());
+  }
+}
+
+// The device cannot stop a run: a label out of range there makes the loss NaN, which the trainer
+// reports. label_tensor, which fills such labels on the host, checks them first.
+TEST(CrossEntropyTest, ALabelTensorOutOfRangeGivesANanLoss) {
+  const Tensor logits = Tensor::zeros({3, 5});
+  for (float bad : {7.0f, -1.0f, 2.5f}) {
+    SCOPED_TRACE(bad);
+    EXPECT_TRUE(std::isnan(
+        ops::device_cross_entropy(logits, Tensor::from_vector({3}, {0.0f, bad, 1.0f})).item()));
+  }
+  EXPECT_ERROR_CONTAINS(ops::label_tensor({0, 1, 7}, 5),
+                        "cross_entropy: label 7 out of range for 5 classes (sample 2)");
+  EXPECT_ERROR_CONTAINS(ops::device_cross_entropy(logits, Tensor::zeros({2})),
+                        "cross_entropy: labels of shape [2] for logits of shape [3,5]");
+}
+
 }  // namespace
 }  // namespace repflow

@@ -247,5 +247,35 @@ TEST(Sgd, LoadStateNamesWhatIsWrong) {
                         "optimiser without momentum");
 }
 
+// The learning rate in a one-element tensor on the parameters' device (read there by a step
+// recorded as a CUDA graph): each group's multiplier times that value. A multiplier of 1 gives
+// the number's bits exactly; others may round the product one unit differently (float against
+// double), so within 1e-6.
+TEST(Sgd, ALearningRateInATensorStepsLikeTheNumber) {
+  TinyNet a, b;
+  const std::vector<GroupRule> rules = {{"flow", 0.01, std::nullopt}};
+  Sgd sa(make_param_groups(a.named_parameters(), rules, 1e-3, true), {0.9, 0.0, true});
+  Sgd sb(make_param_groups(b.named_parameters(), rules, 1e-3, true), {0.9, 0.0, true});
+  Tensor lr = Tensor::empty({1});
+  for (int k = 1; k <= 3; ++k) {
+    set_grads(a.named_parameters(), k);
+    set_grads(b.named_parameters(), k);
+    sa.step(0.05 * k);
+    lr.fill_(static_cast<float>(0.05 * k));
+    sb.step(lr);
+  }
+  const NamedTensors pa = a.named_parameters(), pb = b.named_parameters();
+  for (size_t i = 0; i < pa.size(); ++i) {
+    SCOPED_TRACE(pa[i].first);
+    const std::vector<float> va = pa[i].second.to_vector(), vb = pb[i].second.to_vector();
+    if (pa[i].first.find("flow") == std::string::npos) {
+      EXPECT_EQ(va, vb);
+    } else {
+      for (size_t j = 0; j < va.size(); ++j) EXPECT_NEAR(va[j], vb[j], 1e-6 * std::abs(va[j]));
+    }
+  }
+  EXPECT_ERROR_CONTAINS(sb.step(Tensor::empty({2})), "the learning rate is a tensor of shape [2]");
+}
+
 }  // namespace
 }  // namespace repflow

@@ -371,6 +371,9 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--synthetic-preset medium", "synthetic preset 'medium' is not easy or hard"},
       {"--precision fp16", "flag --precision: 'fp16' is not fp32, tf32 or bf16"},
       {"--precision tf32 --device cpu", "precision tf32 is a GPU's"},
+      {"--cuda-graph --device cpu", "flag --cuda-graph: records a GPU's work; --device is cpu"},
+      {"--cuda-graph --clip-grad 1", "flag --cuda-graph: --clip-grad reads the gradients' norm"},
+      {"--cuda-graph --dropout 0.5", "flag --cuda-graph: dropout draws its masks"},
       {"--bogus 1", "--bogus"},
   };
   for (const auto& [args, fragment] : cases) {

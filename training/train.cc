@@ -67,6 +67,9 @@ void add_flags(Flags& flags, const std::string& model) {
             "learning-rate groups pattern:lr_mult[:weight_decay],... by parameter-name substring "
             "(the paper trains the flow layer at 0.01x)");
   flags.add("clip-grad", "0", "clip the gradients' global L2 norm to this (0: off)");
+  flags.add("cuda-graph", "false",
+            "record the training step once as a CUDA graph and replay it (a GPU, one process, "
+            "no --clip-grad or dropout, a model without a flow layer)");
   add_lr_schedule_flags(flags);
   add_averaging_flags(flags);
   for (const auto& [name, value] : kRecipeDefaults) flags.set_default(name, value);
@@ -257,6 +260,19 @@ int train(int argc, char** argv) {
   o.sgd.nesterov = flags.boolean("nesterov");
   o.clip_grad_norm = flags.number("clip-grad");
   RF_CHECK(o.clip_grad_norm >= 0, "flag --clip-grad: ", o.clip_grad_norm, " is negative");
+  o.cuda_graph = flags.boolean("cuda-graph");
+  if (o.cuda_graph) {
+    // A replay repeats the host's values of the step it recorded (framework/cuda_graph.h).
+    const auto dropout = spec.options.find("dropout");
+    RF_CHECK(dropout == spec.options.end() || std::stod(dropout->second) == 0,
+             "flag --cuda-graph: dropout draws its masks from seeds on the host, which every "
+             "replay would repeat; use --dropout 0");
+    RF_CHECK(o.clip_grad_norm == 0,
+             "flag --cuda-graph: --clip-grad reads the gradients' norm on the host every step");
+    RF_CHECK(!dist.enabled, "flag --cuda-graph: records one process's step (not --distributed)");
+    RF_CHECK(device.is_cuda(), "flag --cuda-graph: records a GPU's work; --device is ",
+             device.str());
+  }
   o.schedule = lr_schedule_from_flags(flags, o.epochs);
   o.averaging = averaging_from_flags(flags);
   if (flags.str("run-dir").empty())

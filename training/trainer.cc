@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
@@ -17,6 +18,7 @@
 #include "framework/json_tensor.h"
 #include "framework/weights.h"
 #include "ops/loss/loss.h"
+#include "training/graphed_step.h"
 #include "training/interrupt.h"
 #include "training/report/chart.h"
 #include "training/report/metrics_log.h"
@@ -84,6 +86,11 @@ class Trainer {
     RF_CHECK(train_loader_.batches_per_epoch() > 0, "train: the training set (", train_set.size(),
              " videos) gives no batch of ", options.train_loader.batch_size);
     if (options.resume_from) restore(*options.resume_from);
+    if (options.cuda_graph) {
+      RF_CHECK(options.data_parallel.world_size == 1 && options.clip_grad_norm == 0,
+               "train: a CUDA graph records one process's step without clipping");
+      graphed_ = std::make_unique<GraphedStep>(model_, sgd_, average_, options.device);
+    }
   }
 
   TrainSummary run() {
@@ -161,23 +168,27 @@ class Trainer {
   }
 
   double train_step(const Batch& batch, int64_t steps) {
-    const Tensor x = batch.clips.to(options_.device);
-    const Tensor logits = model_(x);
-    const Tensor loss = ops::cross_entropy(logits, batch.labels);
-    const double loss_value = loss.item();
-    if (!std::isfinite(loss_value)) {
-      std::ostringstream msg;
-      msg << "train: the loss became " << loss_value << " at epoch " << position_.epoch + 1
-          << " step " << position_.step + 1 << " (try a lower --lr or --clip-grad)";
-      throw std::runtime_error(msg.str());
-    }
-    sgd_.zero_grad();
-    dp().backward(loss);
-    // Clipping sees the averaged gradient, as a single process with the global batch would.
-    if (options_.clip_grad_norm > 0) sgd_.clip_grad_norm(options_.clip_grad_norm);
     const double lr = schedule_.lr(position_.epoch, position_.step, steps);
-    sgd_.step(lr);
-    if (averaging()) average_.update();
+    Tensor logits;
+    double loss_value = 0;
+    if (graphed_) {
+      // The step is taken before its loss is seen: a loss that is not finite still ends the run.
+      const GraphedStep::Outputs out = graphed_->step(batch.clips, batch.labels, lr);
+      logits = out.logits;
+      loss_value = out.loss.item();
+      check_loss(loss_value);
+    } else {
+      logits = model_(batch.clips.to(options_.device));
+      const Tensor loss = ops::cross_entropy(logits, batch.labels);
+      loss_value = loss.item();
+      check_loss(loss_value);
+      sgd_.zero_grad();
+      dp().backward(loss);
+      // Clipping sees the averaged gradient, as a single process with the global batch would.
+      if (options_.clip_grad_norm > 0) sgd_.clip_grad_norm(options_.clip_grad_norm);
+      sgd_.step(lr);
+      if (averaging()) average_.update();
+    }
     const auto n = static_cast<double>(batch.labels.size());
     std::vector<double> sums = {loss_value * n, ops::topk_accuracy(logits, batch.labels, 1) * n, n};
     dp().reduce_sums(sums);
@@ -190,6 +201,14 @@ class Trainer {
   }
 
   bool averaging() const { return options_.averaging.kind != AveragingKind::kNone; }
+
+  void check_loss(double loss_value) const {
+    if (std::isfinite(loss_value)) return;
+    std::ostringstream msg;
+    msg << "train: the loss became " << loss_value << " at epoch " << position_.epoch + 1
+        << " step " << position_.step + 1 << " (try a lower --lr or --clip-grad)";
+    throw std::runtime_error(msg.str());
+  }
 
   const DataParallel& dp() const { return options_.data_parallel; }
   // Progress and reports: the root's on stdout, the other processes' nowhere.
@@ -381,6 +400,7 @@ class Trainer {
   Sgd sgd_;
   LrSchedule schedule_;
   ParameterAverage average_;
+  std::unique_ptr<GraphedStep> graphed_;  // with --cuda-graph
   MetricsLog metrics_;
   Position position_;
   // The last finished epoch's metrics line, null before the first.

@@ -33,6 +33,9 @@ struct TrainerOptions {
   bool no_decay_1d = false;
   SgdOptions sgd;
   double clip_grad_norm = 0.0;  // 0: off
+  // Record the training step once as a CUDA graph and replay it (training/graphed_step.h):
+  // one process on a GPU, without clipping.
+  bool cuda_graph = false;
   LrScheduleOptions schedule;
   AveragingOptions averaging;
   std::string run_dir;

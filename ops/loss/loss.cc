@@ -82,6 +82,40 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
   return loss;
 }
 
+// The picked log-probabilities as sum over classes of lp * one_hot: adding exact zeros to the
+// one picked value, and its gradient one_hot * g, are exact, so the loss and the gradient are
+// the index_select version's bits. Dividing by the number of matches (1) turns a label that
+// matches no class into 0 / 0, a NaN.
+Tensor device_cross_entropy(const Tensor& logits, const Tensor& labels, float label_smoothing) {
+  RF_CHECK(logits.dim() == 2, "cross_entropy: logits of shape ", shape_str(logits.shape()),
+           " are not (N, C)");
+  const int64_t n = logits.size(0), c = logits.size(1);
+  RF_CHECK(labels.shape() == Shape{n}, "cross_entropy: labels of shape ", shape_str(labels.shape()),
+           " for logits of shape ", shape_str(logits.shape()));
+  RF_CHECK(labels.device() == logits.device(), "cross_entropy: labels on ", labels.device().str(),
+           " for logits on ", logits.device().str());
+  RF_CHECK(label_smoothing >= 0.0f && label_smoothing <= 1.0f, "cross_entropy: label_smoothing ",
+           label_smoothing, " is outside [0, 1]");
+  const Tensor classes =
+      reshape(Tensor::arange(0.0f, static_cast<float>(c), 1.0f, logits.device()), {1, c});
+  const Tensor one_hot = eq(reshape(labels.detach(), {n, 1}), classes);
+  const Tensor lp = log_softmax(logits, 1);
+  const Tensor picked = div(sum(mul(lp, one_hot), {1}), sum(one_hot, {1}));
+  Tensor loss = mul(mean(picked), label_smoothing - 1.0f);
+  if (label_smoothing > 0.0f) loss = sub(loss, mul(mean(lp), label_smoothing));
+  return loss;
+}
+
+Tensor label_tensor(const std::vector<int64_t>& labels, int64_t classes) {
+  std::vector<float> values(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    RF_CHECK(labels[i] >= 0 && labels[i] < classes, "cross_entropy: label ", labels[i],
+             " out of range for ", classes, " classes (sample ", i, ")");
+    values[i] = static_cast<float>(labels[i]);
+  }
+  return Tensor::from_vector({static_cast<int64_t>(values.size())}, values);
+}
+
 std::vector<bool> topk_hits(const Tensor& logits, const std::vector<int64_t>& labels, int k) {
   check_labels("topk_accuracy", logits, labels);
   RF_CHECK(k >= 1, "topk_accuracy: k must be at least 1, got ", k);

@@ -15,6 +15,15 @@ Tensor log_softmax(const Tensor& x, int dim);
 // smoothing s: target = (1 - s) one_hot + s / C. A label out of range is an Error naming it.
 Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
                      float label_smoothing = 0.0f);
+// cross_entropy with the labels in a tensor (N) on the logits' device, as label_tensor makes
+// them (a step recorded as a CUDA graph writes them there before each replay): the same loss
+// and gradient, bit for bit. They are not checked on the device: a label outside [0, C), or not
+// a whole number, makes the loss NaN.
+Tensor device_cross_entropy(const Tensor& logits, const Tensor& labels,
+                            float label_smoothing = 0.0f);
+// `labels` as the (N) float tensor device_cross_entropy takes, after cross_entropy's checks that
+// each is in [0, classes).
+Tensor label_tensor(const std::vector<int64_t>& labels, int64_t classes);
 
 // Fraction (0..1) of rows whose label is among the k largest logits; ties count as hits when
 // the label's logit equals the k-th largest. No gradient. k above C counts every row as a hit

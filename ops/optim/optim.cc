@@ -12,8 +12,8 @@ namespace {
 // The fused schedules by device (ops/dispatch.h).
 const DispatchStub<void(const SgdTensor*, int64_t, const TensorChunk*, int64_t, const SgdHyper&)>
     sgd_step_stub{"sgd_step_", sgd_step_cpu, RF_CUDA_SCHEDULE(sgd_step_cuda)};
-const DispatchStub<void(const LerpTensor*, int64_t, const TensorChunk*, int64_t, float)> lerp_stub{
-    "lerp_", lerp_cpu, RF_CUDA_SCHEDULE(lerp_cuda)};
+const DispatchStub<void(const LerpTensor*, int64_t, const TensorChunk*, int64_t, LerpRate)>
+    lerp_stub{"lerp_", lerp_cpu, RF_CUDA_SCHEDULE(lerp_cuda)};
 
 // Elements per chunk: enough that a chunk's loop dwarfs its scheduling, few enough that a
 // network's largest tensors spread over every thread and every streaming multiprocessor.
@@ -42,12 +42,26 @@ void check_fits(const char* op, size_t index, const char* role, const Tensor& t,
   RF_CHECK(t.is_contiguous(), op, ": entry ", index, "'s ", role, " is not contiguous");
 }
 
+// `value`, the `role` of `op`, is a one-element tensor on `device`: its first element's address.
+const float* device_scalar(const char* op, const char* role, const Tensor& value,
+                           const Device& device) {
+  RF_CHECK(value.numel() == 1, op, ": the ", role, " is a tensor of shape ",
+           shape_str(value.shape()), ", not one value");
+  RF_CHECK(value.device() == device, op, ": the ", role, " is on ", value.device().str(), ", not ",
+           device.str());
+  return value.data();
+}
+
 }  // namespace
 
-void sgd_step_(const std::vector<SgdSlot>& slots, const SgdHyper& hyper) {
+void sgd_step_(const std::vector<SgdSlot>& slots, const SgdHyper& hyper_in,
+               const Tensor& lr_scale) {
   if (slots.empty()) return;
   RF_CHECK(slots.front().param.defined(), "sgd_step_: entry 0 has no parameter");
   const Device device = slots.front().param.device();
+  SgdHyper hyper = hyper_in;
+  hyper.lr_scale =
+      lr_scale.defined() ? device_scalar("sgd_step_", "learning rate", lr_scale, device) : nullptr;
   std::vector<SgdTensor> table;
   std::vector<int64_t> sizes;
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -71,10 +85,13 @@ void sgd_step_(const std::vector<SgdSlot>& slots, const SgdHyper& hyper) {
                 static_cast<int64_t>(chunks.size()), hyper);
 }
 
-void lerp_(const std::vector<Tensor>& targets, const std::vector<Tensor>& sources, float rate) {
+namespace {
+
+// lerp_ at `rate`: its value, or with a defined `rate_tensor` the value that holds.
+void lerp_at(const std::vector<Tensor>& targets, const std::vector<Tensor>& sources, float rate,
+             const Tensor& rate_tensor) {
   RF_CHECK(targets.size() == sources.size(), "lerp_: ", targets.size(), " targets but ",
            sources.size(), " sources");
-  RF_CHECK(rate >= 0.0f && rate <= 1.0f, "lerp_: rate ", rate, " is outside [0, 1]");
   if (targets.empty()) return;
   RF_CHECK(targets.front().defined(), "lerp_: entry 0 has no target");
   const Device device = targets.front().device();
@@ -89,8 +106,23 @@ void lerp_(const std::vector<Tensor>& targets, const std::vector<Tensor>& source
   }
   const std::vector<TensorChunk> chunks = chunks_of(sizes);
   if (chunks.empty()) return;
+  const LerpRate source{
+      rate, rate_tensor.defined() ? device_scalar("lerp_", "rate", rate_tensor, device) : nullptr};
   lerp_stub(device, table.data(), static_cast<int64_t>(table.size()), chunks.data(),
-            static_cast<int64_t>(chunks.size()), rate);
+            static_cast<int64_t>(chunks.size()), source);
+}
+
+}  // namespace
+
+void lerp_(const std::vector<Tensor>& targets, const std::vector<Tensor>& sources, float rate) {
+  RF_CHECK(rate >= 0.0f && rate <= 1.0f, "lerp_: rate ", rate, " is outside [0, 1]");
+  lerp_at(targets, sources, rate, Tensor());
+}
+
+void lerp_(const std::vector<Tensor>& targets, const std::vector<Tensor>& sources,
+           const Tensor& rate) {
+  RF_CHECK(rate.defined(), "lerp_: the rate tensor is undefined");
+  lerp_at(targets, sources, 0.0f, rate);
 }
 
 }  // namespace repflow::ops

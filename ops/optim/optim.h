@@ -21,12 +21,19 @@ struct SgdSlot {
   bool first_step = false;
 };
 
-// One SGD step of every slot (sgd_element, optim_math.h). Errors name the slot whose tensors do
-// not fit: shapes that differ, another device, not contiguous, a missing or unexpected buffer.
-void sgd_step_(const std::vector<SgdSlot>& slots, const SgdHyper& hyper);
+// One SGD step of every slot (sgd_element, optim_math.h). With `lr_scale`, a one-element tensor
+// on the slots' device, every slot's lr is multiplied by its value, read on the device (a step
+// recorded as a CUDA graph writes it there before each replay). Errors name the slot whose
+// tensors do not fit: shapes that differ, another device, not contiguous, a missing or
+// unexpected buffer.
+void sgd_step_(const std::vector<SgdSlot>& slots, const SgdHyper& hyper,
+               const Tensor& lr_scale = Tensor());
 
 // targets[i] += rate * (sources[i] - targets[i]) for every i (rate 1: an exact copy), rate in
-// [0, 1]. Errors as sgd_step_'s.
+// [0, 1], given as a number or as a one-element tensor on the targets' device (read there, not
+// checked). Errors as sgd_step_'s.
 void lerp_(const std::vector<Tensor>& targets, const std::vector<Tensor>& sources, float rate);
+void lerp_(const std::vector<Tensor>& targets, const std::vector<Tensor>& sources,
+           const Tensor& rate);
 
 }  // namespace repflow::ops

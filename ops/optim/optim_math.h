@@ -11,6 +11,17 @@ struct SgdHyper {
   float momentum = 0;
   float dampening = 0;
   bool nesterov = false;
+  // Set by sgd_step_ from its lr_scale tensor: every parameter's lr is multiplied by the value
+  // it points to, read where the kernel runs (a step recorded as a CUDA graph changes it there).
+  const float* lr_scale = nullptr;
+};
+
+// An averaging rate: `value`, or where `cell` is set the value it points to (read where the
+// kernel runs, as SgdHyper::lr_scale).
+struct LerpRate {
+  float value = 0;
+  const float* cell = nullptr;
+  RF_HD float get() const { return cell ? *cell : value; }
 };
 
 // One parameter's part of a fused SGD step: its data, gradient and momentum buffer (null without
@@ -52,7 +63,7 @@ RF_HD void sgd_element(const SgdTensor& t, const SgdHyper& h, int64_t i) {
     t.momentum[i] = buf;
     d = h.nesterov ? d + h.momentum * buf : buf;
   }
-  t.param[i] = p - t.lr * d;
+  t.param[i] = p - (h.lr_scale ? t.lr * *h.lr_scale : t.lr) * d;
 }
 
 // Element i of an average's update. Rate 1 copies exactly (target + (source - target) need not

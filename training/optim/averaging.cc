@@ -33,20 +33,24 @@ ParameterAverage::ParameterAverage(Module& module, AveragingOptions options)
   for (const auto& [name, t] : tracked_) averages_.emplace_back(name, t.detach().clone());
 }
 
-void ParameterAverage::update() {
-  RF_CHECK(!applied(), "parameter averaging: update() while the averages are applied");
-  NoGradGuard no_grad;
+double ParameterAverage::next_rate() {
   ++updates_;
   // Both averages are avg += rate * (live - avg); they differ only in the rate.
-  double rate = 1.0;
   if (options_.kind == AveragingKind::kEma) {
     const double n = static_cast<double>(updates_ - 1);
     const double d =
         options_.ema_warmup ? std::min(options_.decay, (1 + n) / (10 + n)) : options_.decay;
-    rate = 1.0 - d;
-  } else if (options_.kind == AveragingKind::kPolyak && updates_ >= options_.polyak_start) {
-    rate = 1.0 / static_cast<double>(updates_ - options_.polyak_start + 1);
+    return 1.0 - d;
   }
+  if (options_.kind == AveragingKind::kPolyak && updates_ >= options_.polyak_start)
+    return 1.0 / static_cast<double>(updates_ - options_.polyak_start + 1);
+  return 1.0;
+}
+
+template <class Rate>
+void ParameterAverage::average_at(const Rate& rate) {
+  RF_CHECK(!applied(), "parameter averaging: update() while the averages are applied");
+  NoGradGuard no_grad;
   std::vector<Tensor> averages, lives;
   for (size_t i = 0; i < tracked_.size(); ++i) {
     if (is_counter(tracked_[i].first)) {
@@ -56,8 +60,15 @@ void ParameterAverage::update() {
       lives.push_back(tracked_[i].second.detach().contiguous());
     }
   }
-  ops::lerp_(averages, lives, static_cast<float>(rate));
+  ops::lerp_(averages, lives, rate);
 }
+
+void ParameterAverage::update() {
+  RF_CHECK(!applied(), "parameter averaging: update() while the averages are applied");
+  average_at(static_cast<float>(next_rate()));
+}
+
+void ParameterAverage::update(const Tensor& rate) { average_at(rate); }
 
 void ParameterAverage::apply() {
   RF_CHECK(!applied(), "parameter averaging: apply() while already applied");

@@ -36,6 +36,12 @@ class ParameterAverage {
   const AveragingOptions& options() const { return options_; }
   // After each optimiser step. Error while the average is applied.
   void update();
+  // update() in two halves, for a step recorded as a CUDA graph: next_rate() counts an update
+  // and returns its rate (on the host, before each replay); update(rate) averages at the rate
+  // the one-element tensor `rate` holds on the averages' device, and counts nothing (it runs
+  // once, when the step is recorded).
+  double next_rate();
+  void update(const Tensor& rate);
   // How many times update() has run.
   int64_t updates() const { return updates_; }
 
@@ -56,6 +62,10 @@ class ParameterAverage {
   NamedTensors tracked_;   // the module's parameters and buffers
   NamedTensors averages_;  // same order
   NamedTensors live_;      // saved by apply()
+
+  // The counters copied, the other averages moved toward the live values at `rate`.
+  template <class Rate>
+  void average_at(const Rate& rate);
   int64_t updates_ = 0;
 };
 

@@ -132,8 +132,7 @@ double Sgd::clip_grad_norm(double max_norm) {
   return norm;
 }
 
-void Sgd::step(double lr) {
-  NoGradGuard no_grad;
+std::vector<ops::SgdSlot> Sgd::slots(double lr_factor) {
   std::vector<ops::SgdSlot> slots;
   for (const auto& group : groups_) {
     for (const auto& [name, p] : group.params) {
@@ -141,7 +140,7 @@ void Sgd::step(double lr) {
       ops::SgdSlot slot{p,
                         p.grad().contiguous(),
                         Tensor(),
-                        static_cast<float>(lr * group.lr_mult),
+                        static_cast<float>(lr_factor * group.lr_mult),
                         static_cast<float>(group.weight_decay),
                         false};
       if (options_.momentum != 0) {
@@ -155,8 +154,22 @@ void Sgd::step(double lr) {
       slots.push_back(std::move(slot));
     }
   }
-  ops::sgd_step_(slots, {static_cast<float>(options_.momentum),
-                         static_cast<float>(options_.dampening), options_.nesterov});
+  return slots;
+}
+
+ops::SgdHyper Sgd::hyper() const {
+  return {static_cast<float>(options_.momentum), static_cast<float>(options_.dampening),
+          options_.nesterov};
+}
+
+void Sgd::step(double lr) {
+  NoGradGuard no_grad;
+  ops::sgd_step_(slots(lr), hyper());
+}
+
+void Sgd::step(const Tensor& lr) {
+  NoGradGuard no_grad;
+  ops::sgd_step_(slots(1.0), hyper(), lr);
 }
 
 NamedTensors Sgd::state() const {

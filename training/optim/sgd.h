@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/module.h"
+#include "ops/optim/optim.h"
 
 namespace repflow {
 
@@ -69,6 +70,11 @@ class Sgd {
   //   g += wd * p; buf = g on the first step, else momentum * buf + (1 - dampening) * g;
   //   g = nesterov ? g + momentum * buf : buf (when momentum > 0); p -= lr * lr_mult * g.
   void step(double lr);
+  // The same with the base learning rate in a one-element tensor on the parameters' device,
+  // read there (a step recorded as a CUDA graph writes it before each replay): each group's
+  // float lr_mult times that value, which can round a multiplier other than 1 one unit apart
+  // from step(double).
+  void step(const Tensor& lr);
 
   // The momentum buffers as "momentum.<parameter name>", in group order, for checkpoints; only
   // parameters that have been stepped have one. These are the live buffers, not copies: save
@@ -80,6 +86,10 @@ class Sgd {
   void load_state(const std::map<std::string, Tensor>& state);
 
  private:
+  // The fused update's slots: every parameter that has a gradient, at lr_factor * lr_mult.
+  std::vector<ops::SgdSlot> slots(double lr_factor);
+  ops::SgdHyper hyper() const;
+
   std::vector<ParamGroup> groups_;
   SgdOptions options_;
   std::map<std::string, Tensor> momentum_;  // by parameter name

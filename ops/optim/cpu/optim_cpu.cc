@@ -16,7 +16,8 @@ void sgd_step_cpu(const SgdTensor* tensors, int64_t /*tensor_count*/, const Tens
 }
 
 void lerp_cpu(const LerpTensor* tensors, int64_t /*tensor_count*/, const TensorChunk* chunks,
-              int64_t chunk_count, float rate) {
+              int64_t chunk_count, LerpRate rate_source) {
+  const float rate = rate_source.get();
   parallel_for(0, chunk_count, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       const LerpTensor& t = tensors[chunks[c].tensor];

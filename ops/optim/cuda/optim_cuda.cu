@@ -29,7 +29,8 @@ __global__ void sgd_step_kernel(const SgdTensor* tensors, const TensorChunk* chu
 }
 
 __global__ void lerp_kernel(const LerpTensor* tensors, const TensorChunk* chunks,
-                            int64_t chunk_count, float rate) {
+                            int64_t chunk_count, LerpRate rate_source) {
+  const float rate = rate_source.get();
   for_each_chunk_element(tensors, chunks, chunk_count,
                          [&](const LerpTensor& t, int64_t i) { lerp_element(t, rate, i); });
 }
@@ -56,7 +57,7 @@ void sgd_step_cuda(int device, const SgdTensor* tensors, int64_t tensor_count,
 }
 
 void lerp_cuda(int device, const LerpTensor* tensors, int64_t tensor_count,
-               const TensorChunk* chunks, int64_t chunk_count, float rate) {
+               const TensorChunk* chunks, int64_t chunk_count, LerpRate rate) {
   launch_over_chunks(device, lerp_kernel, tensors, tensor_count, chunks, chunk_count, rate);
 }
 

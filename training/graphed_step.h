@@ -1,0 +1,57 @@
+#pragma once
+// The trainer's step as a CUDA graph (--cuda-graph; framework/cuda_graph.h): forward,
+// cross-entropy, backward, the SGD step and the average's update, recorded once and replayed for
+// every batch after. The first step runs eagerly (it makes the momentum buffers and the
+// algorithm choices the recording then finds); the second is recorded, then replayed. What
+// changes from step to step lives on the device and is written before each replay: the clips,
+// the labels, the learning rate and the average's rate. A batch of another shape than the
+// recorded one runs eagerly.
+//
+// One process, on a GPU, without gradient clipping or dropout (their host-side values would be
+// replayed unchanged); a model with a flow layer cannot be recorded (framework/cuda_graph.h).
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "framework/cuda_graph.h"
+#include "framework/tensor.h"
+#include "models/module.h"
+#include "training/optim/averaging.h"
+#include "training/optim/sgd.h"
+
+namespace repflow {
+
+class GraphedStep {
+ public:
+  // Averages with `average` unless its kind is kNone. All three must outlive this.
+  GraphedStep(Module& model, Sgd& sgd, ParameterAverage& average, Device device);
+
+  // A step's outputs: valid until the next step.
+  struct Outputs {
+    Tensor logits;
+    Tensor loss;
+  };
+  // One training step on `clips` (a CPU or device tensor) and `labels` at learning rate `lr`.
+  Outputs step(const Tensor& clips, const std::vector<int64_t>& labels, double lr);
+
+  // Steps run eagerly so far and steps replayed.
+  int64_t eager_steps() const { return eager_steps_; }
+  int64_t replays() const { return replays_; }
+
+ private:
+  Outputs eager(const Tensor& clips, const std::vector<int64_t>& labels, double lr);
+  void record(const Tensor& clips);
+
+  Module& model_;
+  Sgd& sgd_;
+  ParameterAverage& average_;
+  Device device_;
+  bool averaging_;
+  // The recorded step's inputs, written in place before each replay, and its outputs.
+  Tensor clips_, labels_, lr_, rate_;
+  Outputs recorded_;
+  std::unique_ptr<CudaGraph> graph_;
+  int64_t eager_steps_ = 0, replays_ = 0;
+};
+
+}  // namespace repflow
