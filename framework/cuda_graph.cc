@@ -64,6 +64,12 @@ void copy_host_to_device(void* dst, const void* host, size_t bytes, int device) 
   RF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_stream(device)));
 }
 
+bool cuda_graph_recording(int device) {
+  Staging& s = staging(device);
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.recording;
+}
+
 CudaGraph::CudaGraph(Device device, const std::function<void()>& step)
     : recorded_(std::make_unique<Recorded>()) {
   RF_CHECK(device.is_cuda(), "cuda graph: records the work of a CUDA device, not ", device.str());

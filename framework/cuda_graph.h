@@ -46,6 +46,8 @@ class CudaGraph {
 // keeps, so that every replay copies them again (a copy from pageable memory cannot be
 // recorded).
 void copy_host_to_device(void* dst, const void* host, size_t bytes, int device);
+// Whether a graph is recording `device`'s stream now: the stream must not be waited for then.
+bool cuda_graph_recording(int device);
 #endif
 
 }  // namespace repflow

@@ -110,6 +110,22 @@ TEST(CudaGraphGpu, AStepThatReadsTheHostFailsToRecordAndTheDeviceStaysUsable) {
   flow.step();
 }
 
+// Host values copied to the device while recording (index lists, Tensor::from_vector, arange)
+// are the graph's own: every replay copies them again.
+TEST(CudaGraphGpu, HostValuesCopiedWhileRecordingArriveOnEveryReplay) {
+  if (skip_without_gpu()) GTEST_SKIP();
+  Tensor out;
+  const CudaGraph g(kGpu, [&] {
+    out = ops::add(Tensor::from_vector({3}, {1.0f, 2.0f, 3.0f}, kGpu),
+                   Tensor::arange(0.0f, 3.0f, 1.0f, kGpu));
+  });
+  for (int i = 0; i < 2; ++i) {
+    out.fill_(0.0f);
+    g.replay();
+    EXPECT_EQ(out.to_vector(), (std::vector<float>{1.0f, 3.0f, 5.0f}));
+  }
+}
+
 TEST(CudaGraphGpu, MemoryTheGraphUsesIsNotHandedOutside) {
   if (skip_without_gpu()) GTEST_SKIP();
   const Tensor a = Tensor::full({4096}, 1.0f, kGpu);
