@@ -52,6 +52,19 @@ void release_cached(int device, DeviceCache& c) {
   general.clear();
 }
 
+// The smallest cached block of `pool` of at least `size` bytes and at most twice that, taken
+// out of the cache, or null.
+void* take_cached(DeviceCache& c, int pool, size_t size) {
+  auto& cached = c.free_blocks[pool];
+  auto it = cached.lower_bound(size);
+  if (it == cached.end() || it->first > 2 * size) return nullptr;
+  void* ptr = it->second;
+  c.stats.cached -= it->first;
+  c.stats.in_use += it->first;
+  cached.erase(it);
+  return ptr;
+}
+
 }  // namespace
 
 void* device_alloc(size_t bytes, int device) {
@@ -60,16 +73,15 @@ void* device_alloc(size_t bytes, int device) {
   std::lock_guard<std::mutex> lock(c.mu);
   // Every kernel of a device runs on its one stream, so a block freed earlier in stream order
   // can be reused at once. Take the smallest cached block of the current pool that fits without
-  // wasting over half.
-  auto& cached = c.free_blocks[c.recording];
-  auto it = cached.lower_bound(size);
-  void* ptr = nullptr;
-  if (it != cached.end() && it->first <= 2 * size) {
-    ptr = it->second;
-    c.stats.cached -= it->first;
-    c.stats.in_use += it->first;
-    cached.erase(it);
-  } else {
+  // wasting over half; a recording graph also adopts the general cache's blocks into its pool
+  // (the work that used them is queued before its replays), so that recording a step does not
+  // double the memory the step needs.
+  void* ptr = take_cached(c, c.recording, size);
+  if (!ptr && c.recording != kGeneralPool) {
+    ptr = take_cached(c, kGeneralPool, size);
+    if (ptr) c.blocks.at(ptr).pool = c.recording;
+  }
+  if (!ptr) {
     CudaDeviceGuard guard(device);
     cudaError_t err = cudaMalloc(&ptr, size);
     // cudaFree would end a recording, so a graph's allocations get no second try.
