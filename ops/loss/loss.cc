@@ -48,16 +48,39 @@ Tensor softmax_op(bool log, const char* name, const Tensor& x, int dim) {
   });
 }
 
-// Shared checks of the classification losses: logits (N, C) and N labels in [0, C).
-void check_labels(const char* op, const Tensor& logits, const std::vector<int64_t>& labels) {
+// Shared checks of the classification losses: logits (N, C), N labels in [0, C), a smoothing in
+// [0, 1].
+void check_logits(const char* op, const Tensor& logits) {
   RF_CHECK(logits.dim() == 2, op, ": logits of shape ", shape_str(logits.shape()),
            " are not (N, C)");
-  const int64_t n = logits.size(0), c = logits.size(1);
+}
+
+void check_label_range(const char* op, int64_t classes, const std::vector<int64_t>& labels) {
+  for (size_t i = 0; i < labels.size(); ++i)
+    RF_CHECK(labels[i] >= 0 && labels[i] < classes, op, ": label ", labels[i], " out of range for ",
+             classes, " classes (sample ", i, ")");
+}
+
+void check_labels(const char* op, const Tensor& logits, const std::vector<int64_t>& labels) {
+  check_logits(op, logits);
+  const int64_t n = logits.size(0);
   RF_CHECK(static_cast<int64_t>(labels.size()) == n, op, ": ", labels.size(), " labels for ", n,
            " samples (logits of shape ", shape_str(logits.shape()), ")");
-  for (int64_t i = 0; i < n; ++i)
-    RF_CHECK(labels[i] >= 0 && labels[i] < c, op, ": label ", labels[i], " out of range for ", c,
-             " classes (sample ", i, ")");
+  check_label_range(op, logits.size(1), labels);
+}
+
+void check_smoothing(float label_smoothing) {
+  RF_CHECK(label_smoothing >= 0.0f && label_smoothing <= 1.0f, "cross_entropy: label_smoothing ",
+           label_smoothing, " is outside [0, 1]");
+}
+
+// With lp = log_softmax(logits), the smoothed target makes the loss
+//   -(1 - s) mean_n lp[n, label_n] - (s / C) mean_n sum_c lp[n, c]
+// and the second term is -s times the mean of all of lp. `picked` holds lp[n, label_n].
+Tensor smoothed_loss(const Tensor& lp, const Tensor& picked, float label_smoothing) {
+  Tensor loss = mul(mean(picked), label_smoothing - 1.0f);
+  if (label_smoothing > 0.0f) loss = sub(loss, mul(mean(lp), label_smoothing));
+  return loss;
 }
 
 }  // namespace
@@ -65,21 +88,15 @@ void check_labels(const char* op, const Tensor& logits, const std::vector<int64_
 Tensor softmax(const Tensor& x, int dim) { return softmax_op(false, "softmax", x, dim); }
 Tensor log_softmax(const Tensor& x, int dim) { return softmax_op(true, "log_softmax", x, dim); }
 
-// With lp = log_softmax(logits), the smoothed target makes the loss
-//   -(1 - s) mean_n lp[n, label_n] - (s / C) mean_n sum_c lp[n, c]
-// and the second term is -s times the mean of all of lp.
 Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
                      float label_smoothing) {
   check_labels("cross_entropy", logits, labels);
-  RF_CHECK(label_smoothing >= 0.0f && label_smoothing <= 1.0f, "cross_entropy: label_smoothing ",
-           label_smoothing, " is outside [0, 1]");
+  check_smoothing(label_smoothing);
   const int64_t n = logits.size(0), c = logits.size(1);
   std::vector<int64_t> picks(n);
   for (int64_t i = 0; i < n; ++i) picks[i] = i * c + labels[i];
   const Tensor lp = log_softmax(logits, 1);
-  Tensor loss = mul(mean(index_select(reshape(lp, {n * c}), 0, picks)), label_smoothing - 1.0f);
-  if (label_smoothing > 0.0f) loss = sub(loss, mul(mean(lp), label_smoothing));
-  return loss;
+  return smoothed_loss(lp, index_select(reshape(lp, {n * c}), 0, picks), label_smoothing);
 }
 
 // The picked log-probabilities as sum over classes of lp * one_hot: adding exact zeros to the
@@ -87,32 +104,23 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels,
 // the index_select version's bits. Dividing by the number of matches (1) turns a label that
 // matches no class into 0 / 0, a NaN.
 Tensor device_cross_entropy(const Tensor& logits, const Tensor& labels, float label_smoothing) {
-  RF_CHECK(logits.dim() == 2, "cross_entropy: logits of shape ", shape_str(logits.shape()),
-           " are not (N, C)");
+  check_logits("cross_entropy", logits);
   const int64_t n = logits.size(0), c = logits.size(1);
   RF_CHECK(labels.shape() == Shape{n}, "cross_entropy: labels of shape ", shape_str(labels.shape()),
            " for logits of shape ", shape_str(logits.shape()));
   RF_CHECK(labels.device() == logits.device(), "cross_entropy: labels on ", labels.device().str(),
            " for logits on ", logits.device().str());
-  RF_CHECK(label_smoothing >= 0.0f && label_smoothing <= 1.0f, "cross_entropy: label_smoothing ",
-           label_smoothing, " is outside [0, 1]");
+  check_smoothing(label_smoothing);
   const Tensor classes =
       reshape(Tensor::arange(0.0f, static_cast<float>(c), 1.0f, logits.device()), {1, c});
   const Tensor one_hot = eq(reshape(labels.detach(), {n, 1}), classes);
   const Tensor lp = log_softmax(logits, 1);
-  const Tensor picked = div(sum(mul(lp, one_hot), {1}), sum(one_hot, {1}));
-  Tensor loss = mul(mean(picked), label_smoothing - 1.0f);
-  if (label_smoothing > 0.0f) loss = sub(loss, mul(mean(lp), label_smoothing));
-  return loss;
+  return smoothed_loss(lp, div(sum(mul(lp, one_hot), {1}), sum(one_hot, {1})), label_smoothing);
 }
 
 Tensor label_tensor(const std::vector<int64_t>& labels, int64_t classes) {
-  std::vector<float> values(labels.size());
-  for (size_t i = 0; i < labels.size(); ++i) {
-    RF_CHECK(labels[i] >= 0 && labels[i] < classes, "cross_entropy: label ", labels[i],
-             " out of range for ", classes, " classes (sample ", i, ")");
-    values[i] = static_cast<float>(labels[i]);
-  }
+  check_label_range("cross_entropy", classes, labels);
+  const std::vector<float> values(labels.begin(), labels.end());
   return Tensor::from_vector({static_cast<int64_t>(values.size())}, values);
 }
 
