@@ -46,8 +46,10 @@ void GraphedStep::record(const Tensor& clips) {
 
 GraphedStep::Outputs GraphedStep::step(const Tensor& clips, const std::vector<int64_t>& labels,
                                        double lr) {
-  if (eager_steps_ == 0 && !graph_) return eager(clips, labels, lr);
-  if (!graph_) record(clips);
+  if (!graph_) {
+    if (eager_steps_ == 0) return eager(clips, labels, lr);
+    record(clips);
+  }
   if (clips.shape() != clips_.shape()) return eager(clips, labels, lr);
   // Checked here, on the host: on the device a label out of range would only show as a NaN loss.
   const Tensor label_values = ops::label_tensor(labels, recorded_.logits.size(1));

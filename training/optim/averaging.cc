@@ -64,6 +64,7 @@ void ParameterAverage::average_at(const Rate& rate) {
 }
 
 void ParameterAverage::update() {
+  // Checked before next_rate() counts the update (average_at checks again, for update(rate)).
   RF_CHECK(!applied(), "parameter averaging: update() while the averages are applied");
   average_at(static_cast<float>(next_rate()));
 }

@@ -58,14 +58,14 @@ class ParameterAverage {
   void load_state(const std::map<std::string, Tensor>& state, int64_t updates);
 
  private:
+  // The counters copied, the other averages moved toward the live values at `rate`.
+  template <class Rate>
+  void average_at(const Rate& rate);
+
   AveragingOptions options_;
   NamedTensors tracked_;   // the module's parameters and buffers
   NamedTensors averages_;  // same order
   NamedTensors live_;      // saved by apply()
-
-  // The counters copied, the other averages moved toward the live values at `rate`.
-  template <class Rate>
-  void average_at(const Rate& rate);
   int64_t updates_ = 0;
 };
 
