@@ -12,11 +12,11 @@
 //    averaging state, batch-norm buffers, the inputs) alive and in place while the graph lives;
 //  - records steps whose constants do not change (a fixed learning rate, no dropout), because a
 //    replay does not run the host code that would change them.
-// A step that reads values back to the host (Tensor::item, to_vector, synchronize: the flow
-// layer reads its parameters every call) cannot be recorded; the constructor then throws an
-// Error naming what stopped it, and the device stays usable. Tensors the step makes come from a
-// pool of the graph's own (framework/allocator.h) and stay valid between replays, so outputs
-// such as the loss are read after each replay from the tensors recording returned.
+// A step that reads values back to the host (Tensor::item, to_vector, synchronize) cannot be
+// recorded; the constructor then throws an Error naming what stopped it, and the device stays
+// usable. Tensors the step makes come from a pool of the graph's own (framework/allocator.h) and
+// stay valid between replays, so outputs such as the loss are read after each replay from the
+// tensors recording returned.
 #include <functional>
 #include <memory>
 

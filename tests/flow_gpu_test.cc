@@ -1,7 +1,11 @@
 // The CUDA schedules of the representation flow op against the CPU one: the plane-per-block
 // shared-memory kernels, the backward with its image fields in global memory (planes where
-// only the adjoint fields fit in shared memory), and the global-memory fallback.
+// only the adjoint fields fit in shared memory), and the global-memory fallback, with the
+// default parameters and with others.
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "ops/flow/flow.h"
 #include "tests/gradcheck.h"
@@ -27,26 +31,46 @@ const Case kCases[] = {
     {{2, 4, 28, 28}, 10}, {{1, 3, 56, 56}, 4}, {{1, 2, 60, 60}, 5}, {{1, 2, 160, 160}, 3},
 };
 
+// Every nonzero parameter value scaled away from its default by a factor of its own (up to
+// 1.26, as far as the CPU tests' general taps), so that a value the schedules read from the
+// wrong place shows (the CUDA ones assemble them on the device).
+ops::FlowParams distinct_params() {
+  ops::FlowParams p;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
+    std::vector<float> v(spec.defaults, spec.defaults + spec.numel());
+    for (size_t k = 0; k < v.size(); ++k)
+      v[k] *= 1.0f + 0.02f * (k + 1) + 0.01f * ops::flow_param_index(spec.id);
+    const Shape shape = spec.rank == 0 ? Shape{} : Shape(spec.dims, spec.dims + spec.rank);
+    p[spec.id] = Tensor::from_vector(shape, v);
+    p[spec.id].set_requires_grad(true);
+  }
+  return p;
+}
+
 TEST(FlowGpuTest, MatchesCpu) {
   if (skip_without_gpu()) GTEST_SKIP();
   for (const Case& c : kCases) {
-    SCOPED_TRACE(shape_str(c.shape) + " n_iter " + std::to_string(c.n_iter));
-    const ops::FlowParams p = ops::default_flow_params(ops::FlowLearned::all());
-    // Intensities where all thresholding cases occur. The schedules sum in different orders
-    // and nvcc fuses multiply-adds, so values agree to float rounding amplified by the
-    // iterations, not bit for bit; the parameter gradients are sums over every pixel and
-    // iteration.
-    // The inputs: f1, f2, then the parameters in table order.
-    std::vector<Tensor> inputs{random_leaf(c.shape, 1, 0, 40), random_leaf(c.shape, 2, 0, 40)};
-    for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) inputs.push_back(p[spec.id]);
-    expect_cuda_matches_cpu(
-        [&](const std::vector<Tensor>& in) {
-          ops::FlowParams q;
-          for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
-            q[spec.id] = in[2 + ops::flow_param_index(spec.id)];
-          return ops::representation_flow(in[0], in[1], q, c.n_iter);
-        },
-        inputs, 1e-4, 1e-3);
+    for (const bool defaults : {true, false}) {
+      SCOPED_TRACE(shape_str(c.shape) + " n_iter " + std::to_string(c.n_iter) +
+                   (defaults ? " default parameters" : " distinct parameters"));
+      const ops::FlowParams p =
+          defaults ? ops::default_flow_params(ops::FlowLearned::all()) : distinct_params();
+      // Intensities where all thresholding cases occur. The schedules sum in different orders
+      // and nvcc fuses multiply-adds, so values agree to float rounding amplified by the
+      // iterations, not bit for bit; the parameter gradients are sums over every pixel and
+      // iteration.
+      // The inputs: f1, f2, then the parameters in table order.
+      std::vector<Tensor> inputs{random_leaf(c.shape, 1, 0, 40), random_leaf(c.shape, 2, 0, 40)};
+      for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) inputs.push_back(p[spec.id]);
+      expect_cuda_matches_cpu(
+          [&](const std::vector<Tensor>& in) {
+            ops::FlowParams q;
+            for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
+              q[spec.id] = in[2 + ops::flow_param_index(spec.id)];
+            return ops::representation_flow(in[0], in[1], q, c.n_iter);
+          },
+          inputs, 1e-4, 1e-3);
+    }
   }
 }
 

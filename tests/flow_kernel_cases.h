@@ -20,7 +20,7 @@ struct FlowKernelCase {
 inline FlowKernelCase flow_kernel_case(int n, int c, int h, int w, int n_iter, bool general,
                                        unsigned seed) {
   FlowKernelCase p;
-  p.pb = ops::FlowProblem{int64_t{n} * c, c, h, w, n_iter, {}};
+  p.pb = ops::FlowProblem{{int64_t{n} * c, c, h, w, n_iter}, {}};
   ops::FlowScalars& scalars = p.pb.scalars;
   scalars.theta = 0.3f;
   scalars.lambda = 0.15f;
@@ -50,21 +50,36 @@ inline FlowKernelCase flow_kernel_case(int n, int c, int h, int w, int n_iter, b
 
 struct FlowKernelRun {
   std::vector<float> out, grad_f1, grad_f2;
-  std::vector<double> sums;  // kFlowSlots
+  std::vector<float> param_grads;  // every parameter's gradient, in table order
 };
 
 // An empty run sized for `p`'s outputs.
 inline FlowKernelRun flow_kernel_run_for(const FlowKernelCase& p) {
-  return {std::vector<float>(p.grad_out.size()), std::vector<float>(p.f1.size()),
-          std::vector<float>(p.f1.size()), std::vector<double>(ops::kFlowSlots)};
+  return {std::vector<float>(p.grad_out.size()),
+          std::vector<float>(p.f1.size()),
+          std::vector<float>(p.f1.size()),
+          {}};
+}
+
+// Every parameter's values in `v`, in table order.
+inline std::vector<float> flow_param_list(const ops::FlowParamValues& v) {
+  std::vector<float> all;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
+    all.insert(all.end(), v.at(spec.id), v.at(spec.id) + spec.numel());
+  return all;
 }
 
 // The CPU schedule's forward and backward of `p`.
 inline FlowKernelRun run_flow_cpu(const FlowKernelCase& p) {
   FlowKernelRun r = flow_kernel_run_for(p);
-  ops::flow_forward_cpu(p.pb, p.f1.data(), p.f2.data(), r.out.data(), nullptr);
-  ops::flow_backward_cpu(p.pb, p.f1.data(), p.f2.data(), nullptr, p.grad_out.data(),
-                         r.grad_f1.data(), r.grad_f2.data(), r.sums.data());
+  ops::FlowParamValues grads{};
+  ops::FlowParamPointers<float> wanted{};
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
+    wanted.values[ops::flow_param_index(spec.id)] = grads.at(spec.id);
+  ops::flow_forward_cpu(p.pb, &p.pb.scalars, p.f1.data(), p.f2.data(), r.out.data(), nullptr);
+  ops::flow_backward_cpu(p.pb, &p.pb.scalars, p.f1.data(), p.f2.data(), nullptr, p.grad_out.data(),
+                         r.grad_f1.data(), r.grad_f2.data(), wanted);
+  r.param_grads = flow_param_list(grads);
   return r;
 }
 

@@ -31,6 +31,7 @@ FlowKernelRun run_plane_schedule(const FlowKernelCase& p) {
   const int64_t hw = int64_t{pb.h} * pb.w;
   const int padded = ops::flow_padded_size(pb.h, pb.w);
   FlowKernelRun r = testing::flow_kernel_run_for(p);
+  std::vector<double> sums(ops::kFlowSlots, 0.0);
   for (int64_t plane = 0; plane < pb.planes; ++plane) {
     std::vector<float> forward(ops::kFlowForwardPlanes * padded, 0.0f);
     std::vector<float> saved(ops::flow_saved_floats(pb.h, pb.w, pb.n_iter), 0.0f);
@@ -45,19 +46,12 @@ FlowKernelRun run_plane_schedule(const FlowKernelCase& p) {
                              p.grad_out.data() + out, p.grad_out.data() + out + pb.channels * hw,
                              saved.data(), r.grad_f1.data() + plane * hw,
                              r.grad_f2.data() + plane * hw, acc);
-    for (int t = 0; t < ops::kFlowSlots; ++t) r.sums[t] += acc[t];
+    for (int t = 0; t < ops::kFlowSlots; ++t) sums[t] += acc[t];
   }
-  return r;
-}
-
-// Every parameter's gradient values, in table order.
-std::vector<float> param_grads(const ops::FlowScalars& scalars, const std::vector<double>& sums) {
   ops::FlowParamValues grads;
-  ops::flow_param_grads(scalars, sums.data(), grads);
-  std::vector<float> all;
-  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
-    all.insert(all.end(), grads.at(spec.id), grads.at(spec.id) + spec.numel());
-  return all;
+  ops::flow_param_grads(pb.scalars, sums.data(), grads);
+  r.param_grads = testing::flow_param_list(grads);
+  return r;
 }
 
 // Elementwise within atol + rtol |want|.
@@ -73,8 +67,7 @@ void expect_schedules_agree(const FlowKernelCase& p) {
   expect_close(gpu_order.out, cpu.out, 1e-5, 1e-4, "flow");
   expect_close(gpu_order.grad_f1, cpu.grad_f1, 1e-5, 1e-3, "grad f1");
   expect_close(gpu_order.grad_f2, cpu.grad_f2, 1e-5, 1e-3, "grad f2");
-  expect_close(param_grads(p.pb.scalars, gpu_order.sums), param_grads(p.pb.scalars, cpu.sums), 1e-3,
-               1e-3, "parameter gradients");
+  expect_close(gpu_order.param_grads, cpu.param_grads, 1e-3, 1e-3, "parameter gradients");
 }
 
 TEST(FlowPlaneTest, DefaultParametersMatchTheCpuSchedule) {

@@ -493,6 +493,49 @@ TEST(FlowTest, ParameterTableMatchesTheStructs) {
   EXPECT_EQ(p[ops::FlowParam::kSobelX].shape(), (Shape{3, 3}));
 }
 
+// The schedules take the parameters as pointers, in table order: each value lands in its
+// member, and each wanted gradient at its pointer, whichever device runs the formulas.
+TEST(FlowTest, ParametersAndTheirGradientsGoWhereTheirPointersSay) {
+  ops::FlowParamArray<std::vector<float>> values;
+  ops::FlowParamPointers<const float> in{};
+  ops::FlowParams params;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
+    for (int e = 0; e < spec.numel(); ++e)
+      values[spec.id].push_back(1.0f + ops::flow_param_index(spec.id) + 0.1f * e);
+    in.values[ops::flow_param_index(spec.id)] = values[spec.id].data();
+    params[spec.id] = Tensor::from_vector(
+        spec.rank == 0 ? Shape{} : Shape(spec.dims, spec.dims + spec.rank), values[spec.id]);
+  }
+  const ops::FlowScalars s = ops::flow_scalars_from(in);
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
+    EXPECT_EQ(std::vector<float>(s.at(spec.id), s.at(spec.id) + spec.numel()), values[spec.id])
+        << spec.name;
+  EXPECT_EQ(s.step, s.tau / s.theta);
+  EXPECT_EQ(s.lt, s.lambda * s.theta);
+  EXPECT_EQ(s.tau_div_y[1], s.tau * s.div_y[1]);
+  EXPECT_FALSE(s.unit_grad);
+  const ops::FlowScalars from_tensors = ops::flow_scalars(params);
+  EXPECT_EQ(testing::flow_param_list(from_tensors), testing::flow_param_list(s));
+  EXPECT_EQ(from_tensors.step, s.step);
+
+  double sums[ops::kFlowSlots];
+  for (int t = 0; t < ops::kFlowSlots; ++t) sums[t] = 0.5 + t;
+  ops::FlowParamValues want;
+  ops::flow_param_grads(s, sums, want);
+  ops::FlowParamValues got;
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable)
+    std::fill(got.at(spec.id), got.at(spec.id) + spec.numel(), -7.0f);
+  ops::FlowParamPointers<float> out{};
+  for (ops::FlowParam p : {ops::FlowParam::kTheta, ops::FlowParam::kDivY, ops::FlowParam::kSobelX})
+    out.values[ops::flow_param_index(p)] = got.at(p);
+  ops::flow_store_param_grads(s, sums, out);
+  for (const ops::FlowParamSpec& spec : ops::kFlowParamTable) {
+    const bool wanted = out.at(spec.id) != nullptr;
+    for (int e = 0; e < spec.numel(); ++e)
+      EXPECT_EQ(got.at(spec.id)[e], wanted ? want.at(spec.id)[e] : -7.0f) << spec.name << e;
+  }
+}
+
 // Fixed parameters get no gradient, and no state is recorded when nothing wants one.
 TEST(FlowTest, GradientsOnlyWhereWanted) {
   const ops::FlowParams p = ops::default_flow_params();
@@ -608,7 +651,7 @@ TEST(FlowTest, UnitGradTapsGiveTheGeneralFormsBits) {
     EXPECT_EQ(a.out, b.out);
     EXPECT_EQ(a.grad_f1, b.grad_f1);
     EXPECT_EQ(a.grad_f2, b.grad_f2);
-    EXPECT_EQ(a.sums, b.sums);
+    EXPECT_EQ(a.param_grads, b.param_grads);
   }
   ops::set_cpu_isa_limit(ops::CpuIsa::kAvx512);
   ops::FlowScalars scalars = unit.pb.scalars;

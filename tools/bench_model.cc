@@ -177,7 +177,7 @@ int bench(int argc, char** argv) {
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
   flags.add("cuda-graph", "false",
             "also time the training step recorded once as a CUDA graph and replayed (a GPU, "
-            "at least one warm-up step, and a model without a flow layer)");
+            "and at least one warm-up step)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));

@@ -8,7 +8,7 @@
 // recorded one runs eagerly.
 //
 // One process, on a GPU, without gradient clipping or dropout (their host-side values would be
-// replayed unchanged); a model with a flow layer cannot be recorded (framework/cuda_graph.h).
+// replayed unchanged).
 #include <cstdint>
 #include <memory>
 #include <vector>

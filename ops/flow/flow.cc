@@ -33,12 +33,21 @@ constexpr const char* kOp = "representation_flow";
 
 // The flow schedules by device (ops/dispatch.h); the CPU ones pick their sweeps' instruction
 // set themselves (flow_cpu.cc), since the vector width also shapes their planes.
-const DispatchStub<void(const FlowProblem&, const float*, const float*, float*, float*)>
+const DispatchStub<void(const FlowParamPointers<const float>&, FlowScalars*)> scalars_stub{
+    "representation_flow parameters", flow_scalars_cpu, RF_CUDA_SCHEDULE(flow_scalars_cuda)};
+const DispatchStub<void(const FlowShape&, const FlowScalars*, const float*, const float*, float*,
+                        float*)>
     forward_stub{kOp, flow_forward_cpu, RF_CUDA_SCHEDULE(flow_forward_cuda)};
-const DispatchStub<void(const FlowProblem&, const float*, const float*, const float*, const float*,
-                        float*, float*, double*)>
+const DispatchStub<void(const FlowShape&, const FlowScalars*, const float*, const float*,
+                        const float*, const float*, float*, float*,
+                        const FlowParamPointers<float>&)>
     backward_stub{"representation_flow backward", flow_backward_cpu,
                   RF_CUDA_SCHEDULE(flow_backward_cuda)};
+
+// A call's FlowScalars live in a float tensor on the op's device, which the backward keeps.
+constexpr int64_t kScalarsFloats = (sizeof(FlowScalars) + sizeof(float) - 1) / sizeof(float);
+static_assert(alignof(FlowScalars) <= alignof(float), "FlowScalars must fit float storage");
+FlowScalars* scalars_in(const Tensor& t) { return reinterpret_cast<FlowScalars*>(t.data()); }
 
 // The op's inputs: f1, f2, then the parameters in table order.
 constexpr int kFirstParamInput = 2;
@@ -67,13 +76,13 @@ bool group_needed(const GradMask& needs, FlowParamGroup group) {
 
 FlowScalars flow_scalars(const FlowParams& params) {
   for (const FlowParamSpec& spec : kFlowParamTable) check_param(spec, params[spec.id]);
-  FlowScalars scalars;
+  FlowParamArray<std::vector<float>> values;
+  FlowParamPointers<const float> pointers{};
   for (const FlowParamSpec& spec : kFlowParamTable) {
-    const std::vector<float> values = params[spec.id].to_vector();
-    std::copy(values.begin(), values.end(), scalars.at(spec.id));
+    values[spec.id] = params[spec.id].to_vector();
+    pointers.values[flow_param_index(spec.id)] = values[spec.id].data();
   }
-  flow_set_products(scalars);
-  return scalars;
+  return flow_scalars_from(pointers);
 }
 
 FlowLearned::FlowLearned(std::initializer_list<FlowParamGroup> groups) {
@@ -134,7 +143,7 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   RF_CHECK(f1.shape() == f2.shape(), kOp, ": f1 and f2 must have the same shape, got ",
            shape_str(f1.shape()), " and ", shape_str(f2.shape()));
   RF_CHECK(n_iter >= 1, kOp, ": n_iter must be at least 1, got ", n_iter);
-  const FlowScalars scalars = flow_scalars(params);
+  for (const FlowParamSpec& spec : kFlowParamTable) check_param(spec, params[spec.id]);
   std::vector<Tensor> inputs{f1, f2};
   for (const FlowParamSpec& spec : kFlowParamTable) inputs.push_back(params[spec.id]);
   check_same_device(kOp, inputs);
@@ -143,44 +152,61 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   RF_CHECK((h + 2) * (w + 2) * kFlowBackwardPlanes < (int64_t{1} << 31), kOp, ": planes of ", h,
            " x ", w, " are too large, shape ", shape_str(f1.shape()));
 
-  FlowProblem pb{n * c, c, static_cast<int>(h), static_cast<int>(w), n_iter, scalars};
-  RF_CHECK(pb.scalars.theta != 0.0f, kOp, ": theta must be nonzero (the dual step is tau / theta)");
   const Device device = f1.device();
+  FlowParamArray<Tensor> values;  // contiguous, so that the schedules read them in table order
+  FlowParamPointers<const float> pointers{};
+  for (const FlowParamSpec& spec : kFlowParamTable) {
+    values[spec.id] = params[spec.id].detach().contiguous();
+    pointers.values[flow_param_index(spec.id)] = values[spec.id].data();
+  }
+  const Tensor scalars = Tensor::empty({kScalarsFloats}, device);
+  scalars_stub(device, pointers, scalars_in(scalars));
+  // On a GPU theta = 0 goes unchecked, since reading it here would wait for the GPU on every
+  // call and keep a step with the op from being recorded as a CUDA graph: the output is then not
+  // finite, which the trainer's loss check reports.
+  if (!device.is_cuda())
+    RF_CHECK(scalars_in(scalars)->theta != 0.0f, kOp,
+             ": theta must be nonzero (the dual step is tau / theta)");
+  const FlowShape shape{n * c, c, static_cast<int>(h), static_cast<int>(w), n_iter};
   const Tensor a = f1.detach().contiguous(), b = f2.detach().contiguous();
   Tensor out = Tensor::empty({n, 2 * c, h, w}, device);
   const bool want_grad = grad_enabled() && any_requires_grad(inputs);
   Tensor saved;
   if (want_grad && device.is_cuda())
-    saved = Tensor::empty({pb.planes, flow_saved_floats(pb.h, pb.w, n_iter)}, device);
+    saved = Tensor::empty({shape.planes, flow_saved_floats(shape.h, shape.w, n_iter)}, device);
   if (out.numel() > 0) {
-    forward_stub(device, pb, a.data(), b.data(), out.data(),
+    forward_stub(device, shape, scalars_in(scalars), a.data(), b.data(), out.data(),
                  saved.defined() ? saved.data() : nullptr);
   }
   if (!want_grad) return out;
   FlowParamArray<Shape> param_shapes;
   for (const FlowParamSpec& spec : kFlowParamTable) param_shapes[spec.id] = params[spec.id].shape();
   return record(
-      kOp, out, inputs, [pb, a, b, saved, param_shapes](const Tensor& grad, const GradMask& needs) {
+      kOp, out, inputs,
+      [shape, scalars, a, b, saved, param_shapes](const Tensor& grad, const GradMask& needs) {
         const Tensor g = grad.contiguous();
-        FlowProblem q = pb;
+        FlowShape q = shape;
         q.grad_taps = group_needed(needs, FlowParamGroup::kGrad);
         q.sobel_taps = group_needed(needs, FlowParamGroup::kSobel);
         const Device dev = a.device();
+        const bool empty = a.numel() == 0;
         Tensor grad_f1 = Tensor::empty(a.shape(), dev), grad_f2 = Tensor::empty(a.shape(), dev);
-        double sums[kFlowSlots] = {};
-        if (a.numel() > 0) {
-          backward_stub(dev, q, a.data(), b.data(), saved.defined() ? saved.data() : nullptr,
-                        g.data(), grad_f1.data(), grad_f2.data(), sums);
-        }
-        FlowParamValues values;
-        flow_param_grads(pb.scalars, sums, values);
         std::vector<Tensor> grads{needs[0] ? grad_f1 : Tensor(), needs[1] ? grad_f2 : Tensor()};
+        FlowParamPointers<float> param_grads{};
         for (const FlowParamSpec& spec : kFlowParamTable) {
-          const float* v = values.at(spec.id);
-          grads.push_back(needs[input_of(spec.id)]
-                              ? Tensor::from_vector(param_shapes[spec.id],
-                                                    std::vector<float>(v, v + spec.numel()), dev)
-                              : Tensor());
+          Tensor t;
+          if (needs[input_of(spec.id)]) {
+            // With no planes the schedules do not run, and every sum is zero.
+            t = empty ? Tensor::zeros(param_shapes[spec.id], dev)
+                      : Tensor::empty(param_shapes[spec.id], dev);
+            param_grads.values[flow_param_index(spec.id)] = t.data();
+          }
+          grads.push_back(t);
+        }
+        if (!empty) {
+          backward_stub(dev, q, scalars_in(scalars), a.data(), b.data(),
+                        saved.defined() ? saved.data() : nullptr, g.data(), grad_f1.data(),
+                        grad_f2.data(), param_grads);
         }
         return grads;
       });

@@ -92,8 +92,10 @@ FlowParams default_flow_params(const FlowLearned& learned = {}, Device device = 
 // products of them that the kernels use.
 FlowScalars flow_scalars(const FlowParams& params);
 
-// f1, f2: (N, C, H, W) on one device. Returns (N, 2C, H, W): the C x-flow channels, then the C
-// y-flow channels. Gradients for f1, f2 and every parameter that requires grad.
+// f1, f2: (N, C, H, W) on one device, with the parameters. Returns (N, 2C, H, W): the C x-flow
+// channels, then the C y-flow channels. Gradients for f1, f2 and every parameter that requires
+// grad. theta must be nonzero: an Error on the CPU; on a GPU, where the parameters never travel
+// to the host (so that no call waits for the GPU), the output is then not finite.
 Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams& params,
                            int n_iter);
 

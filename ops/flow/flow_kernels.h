@@ -7,15 +7,20 @@
 
 namespace repflow::ops {
 
-struct FlowProblem {
+// The shape of one call.
+struct FlowShape {
   int64_t planes;    // N * C
   int64_t channels;  // C
   int h, w;
   int n_iter;
-  FlowScalars scalars;
   // Whether the gradients of the grad and of the Sobel taps are wanted (the CPU skips their
   // sums otherwise).
   bool grad_taps = true, sobel_taps = true;
+};
+
+// A call with its parameter values: what the per-plane passes and the CPU sweeps read.
+struct FlowProblem : FlowShape {
+  FlowScalars scalars;
 };
 
 // Floats of backward state per plane that the CUDA forward saves: the padded iterate at the
@@ -24,14 +29,19 @@ inline int64_t flow_saved_floats(int h, int w, int n_iter) {
   return int64_t{n_iter} * kFlowStatePlanes * flow_padded_size(h, w);
 }
 
-// The schedules take what the CUDA ones take (ops/dispatch.h): `saved` is the CUDA forward's
-// store of iterates for its backward, which the CPU recomputes instead; the CPU ignores it.
-void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
-                      float* saved);
-// Writes the gradients of f1 and f2 and the kFlowSlots partial sums of every parameter
-// gradient, summed over planes (see flow_param_grads).
-void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2, const float* saved,
-                       const float* grad_out, float* grad_f1, float* grad_f2, double* sums);
+// The schedules (ops/dispatch.h). The parameters and their FlowScalars lie on the op's device:
+// flow_scalars_* writes `scalars` from the parameters there, and the forward and backward read
+// it there. So the host never waits for a parameter value, and a step with the op can be
+// recorded as a CUDA graph. `saved` is the CUDA forward's store of iterates for its backward,
+// which the CPU recomputes instead; the CPU ignores it.
+void flow_scalars_cpu(const FlowParamPointers<const float>& params, FlowScalars* scalars);
+void flow_forward_cpu(const FlowShape& shape, const FlowScalars* scalars, const float* f1,
+                      const float* f2, float* out, float* saved);
+// Writes the gradients of f1 and f2 and those of the parameters that `param_grads` points to
+// (null: not wanted).
+void flow_backward_cpu(const FlowShape& shape, const FlowScalars* scalars, const float* f1,
+                       const float* f2, const float* saved, const float* grad_out, float* grad_f1,
+                       float* grad_f2, const FlowParamPointers<float>& param_grads);
 
 // The CPU sweeps' vector width in floats: 16 (AVX-512F), 8 (AVX2 and FMA) or 4 (SSE, the
 // baseline), for the instruction set cpu_isa() gives (ops/dispatch.h; tests cap it with
@@ -39,11 +49,14 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2, 
 int flow_cpu_lanes();
 
 #if REPFLOW_WITH_CUDA
-void flow_forward_cuda(int device, const FlowProblem& pb, const float* f1, const float* f2,
-                       float* out, float* saved);
-void flow_backward_cuda(int device, const FlowProblem& pb, const float* f1, const float* f2,
-                        const float* saved, const float* grad_out, float* grad_f1, float* grad_f2,
-                        double* sums);
+void flow_scalars_cuda(int device, const FlowParamPointers<const float>& params,
+                       FlowScalars* scalars);
+void flow_forward_cuda(int device, const FlowShape& shape, const FlowScalars* scalars,
+                       const float* f1, const float* f2, float* out, float* saved);
+void flow_backward_cuda(int device, const FlowShape& shape, const FlowScalars* scalars,
+                        const float* f1, const float* f2, const float* saved, const float* grad_out,
+                        float* grad_f1, float* grad_f2,
+                        const FlowParamPointers<float>& param_grads);
 #endif
 
 }  // namespace repflow::ops

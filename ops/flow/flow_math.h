@@ -32,6 +32,7 @@
 // `right` and `down` masks). Cells off the plane are zeroed once and only ever written zeros.
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 #include "framework/hostdev.h"
 
@@ -150,6 +151,27 @@ RF_HD auto flow_param_member(S& holder, FlowParam p, F f) -> decltype(f(holder.t
   return f(holder.theta);  // not reached: the cases cover FlowParam
 }
 
+// Calls f(std::integral_constant<int, k>) for every table entry k in order: the table loop that
+// device code can run too, as it may not index kFlowParamTable at run time but may read the
+// entry `constexpr FlowParamSpec spec = kFlowParamTable[decltype(k)::value]`.
+template <class F, int... K>
+RF_HD void flow_for_each_param(F&& f, std::integer_sequence<int, K...>) {
+  (f(std::integral_constant<int, K>{}), ...);
+}
+template <class F>
+RF_HD void flow_for_each_param(F&& f) {
+  flow_for_each_param(f, std::make_integer_sequence<int, kFlowParamCount>{});
+}
+
+// Where every parameter's values (or their gradients) lie, in table order: the parameter
+// tensors' data on the op's device, passed by value to the schedules and kernels. A null entry
+// of a gradient is one that is not wanted.
+template <class T>
+struct FlowParamPointers {
+  T* values[kFlowParamCount];
+  RF_HD T* at(FlowParam p) const { return values[flow_param_index(p)]; }
+};
+
 // The first of the values a member holds: the value of a scalar, the first of an array.
 struct FlowFirstValue {
   template <class T>
@@ -172,7 +194,7 @@ struct FlowParamValues {
   RF_HD const float* at(FlowParam p) const { return flow_param_member(*this, p, FlowFirstValue{}); }
 };
 
-// The parameter values, passed by value to kernels, and the products of them that the formulas
+// The parameter values as the schedules read them, and the products of them that the formulas
 // use (set by flow_set_products): computed once per call, not per pixel, where GCC recomputed
 // and broadcast them in every chunk of the CPU sweeps once those ran short of vector registers.
 struct FlowScalars : FlowParamValues {
@@ -184,7 +206,7 @@ struct FlowScalars : FlowParamValues {
   bool unit_grad;
 };
 
-inline void flow_set_products(FlowScalars& scalars) {
+RF_HD void flow_set_products(FlowScalars& scalars) {
   scalars.step = scalars.tau / scalars.theta;
   scalars.lt = scalars.lambda * scalars.theta;
   for (int j = 0; j < 2; ++j) {
@@ -193,6 +215,17 @@ inline void flow_set_products(FlowScalars& scalars) {
   }
   scalars.unit_grad = scalars.grad_x[0] == -1.0f && scalars.grad_x[1] == 1.0f &&
                       scalars.grad_y[0] == -1.0f && scalars.grad_y[1] == 1.0f;
+}
+
+// The parameters' values as they lie in `params`, and their products.
+RF_HD FlowScalars flow_scalars_from(const FlowParamPointers<const float>& params) {
+  FlowScalars scalars{};
+  flow_for_each_param([&](auto k) {
+    constexpr FlowParamSpec spec = kFlowParamTable[decltype(k)::value];
+    for (int e = 0; e < spec.numel(); ++e) scalars.at(spec.id)[e] = params.at(spec.id)[e];
+  });
+  flow_set_products(scalars);
+  return scalars;
 }
 
 // Slots of the per-plane partial sums from which the parameter gradients are assembled: first
@@ -914,8 +947,8 @@ RF_HD void flow_back_primal_at(const FlowImage& im, const FlowState& st, const F
 }
 
 // The parameter gradients from the summed partials (kFlowSlots of them) into `grads`.
-inline void flow_param_grads(const FlowScalars& scalars, const double* sums,
-                             FlowParamValues& grads) {
+RF_HD void flow_param_grads(const FlowScalars& scalars, const double* sums,
+                            FlowParamValues& grads) {
   const double step_adj = sums[kSlotStep], lt_adj = sums[kSlotLambdaTheta];
   double tau_div = 0.0;  // the sum of au div(P), au the adjoint of u', from the div taps' slots
   for (int j = 0; j < 2; ++j)
@@ -925,15 +958,28 @@ inline void flow_param_grads(const FlowScalars& scalars, const double* sums,
   grads.lambda = static_cast<float>(lt_adj * scalars.theta);
   grads.tau = static_cast<float>(tau_div + step_adj / scalars.theta);
   // The taps, from their own slots; those of the divergence taps lack the factor tau.
-  for (const FlowParamSpec& spec : kFlowParamTable) {
-    if (!spec.tap_slots) continue;
+  flow_for_each_param([&](auto k) {
+    constexpr FlowParamSpec spec = kFlowParamTable[decltype(k)::value];
+    if (!spec.tap_slots) return;
     const double* tap_sums = sums + flow_param_slot(spec.id);
     float* tap_grads = grads.at(spec.id);
     for (int e = 0; e < spec.numel(); ++e)
       tap_grads[e] = spec.group == FlowParamGroup::kDiv
                          ? static_cast<float>(tap_sums[e] * scalars.tau)
                          : static_cast<float>(tap_sums[e]);
-  }
+  });
+}
+
+// flow_param_grads, written to the wanted gradients of `grads` (those not null).
+RF_HD void flow_store_param_grads(const FlowScalars& scalars, const double* sums,
+                                  const FlowParamPointers<float>& grads) {
+  FlowParamValues values;
+  flow_param_grads(scalars, sums, values);
+  flow_for_each_param([&](auto k) {
+    constexpr FlowParamSpec spec = kFlowParamTable[decltype(k)::value];
+    if (float* out = grads.at(spec.id))
+      for (int e = 0; e < spec.numel(); ++e) out[e] = values.at(spec.id)[e];
+  });
 }
 
 }  // namespace repflow::ops

@@ -12,6 +12,7 @@
 // stream 24 * n_iter * (H + 2) * (W + 2) bytes per plane out to memory and back (110 MB for
 // 16 x 32 planes of 28 x 28 and 10 iterations).
 #include <algorithm>
+#include <new>
 #include <vector>
 
 #include "ops/flow/cpu/flow_cpu_layout.h"
@@ -77,8 +78,13 @@ double pairwise_sum(double* x, int n) {
 
 int flow_cpu_lanes() { return pick_flow_sweeps().lanes; }
 
-void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, float* out,
-                      float* /*saved*/) {
+void flow_scalars_cpu(const FlowParamPointers<const float>& params, FlowScalars* scalars) {
+  new (scalars) FlowScalars(flow_scalars_from(params));
+}
+
+void flow_forward_cpu(const FlowShape& shape, const FlowScalars* values, const float* f1,
+                      const float* f2, float* out, float* /*saved*/) {
+  const FlowProblem pb{shape, *values};
   const int64_t hw = int64_t{pb.h} * pb.w;
   const FlowScalars& scalars = pb.scalars;
   const FlowCpuLayout lay(pb.h, pb.w, pick_flow_sweeps());
@@ -106,9 +112,11 @@ void flow_forward_cpu(const FlowProblem& pb, const float* f1, const float* f2, f
       lay);
 }
 
-void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
-                       const float* /*saved*/, const float* grad_out, float* grad_f1,
-                       float* grad_f2, double* sums) {
+void flow_backward_cpu(const FlowShape& shape, const FlowScalars* values, const float* f1,
+                       const float* f2, const float* /*saved*/, const float* grad_out,
+                       float* grad_f1, float* grad_f2,
+                       const FlowParamPointers<float>& param_grads) {
+  const FlowProblem pb{shape, *values};
   const int h = pb.h, w = pb.w;
   const int64_t hw = int64_t{h} * w;
   const FlowScalars& scalars = pb.scalars;
@@ -168,9 +176,10 @@ void flow_backward_cpu(const FlowProblem& pb, const float* f1, const float* f2,
         sweeps.rows(gf2p, sg, 1.0f, grad_f2 + plane * hw, lay.tensor);
       },
       lay, pb.n_iter);
-  std::fill(sums, sums + kFlowSlots, 0.0);
+  double sums[kFlowSlots] = {};
   for (int64_t plane = 0; plane < pb.planes; ++plane)
     for (int t = 0; t < kFlowSlots; ++t) sums[t] += partials[plane * kFlowSlots + t];
+  flow_store_param_grads(scalars, sums, param_grads);
 }
 
 }  // namespace repflow::ops

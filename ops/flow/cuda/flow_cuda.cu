@@ -24,6 +24,11 @@
 // Parameter gradients: each block adds its threads' partial sums (a fixed tree) into its own
 // slot of a per-(plane, block) array, then one block per parameter value sums the slots in
 // double. No float atomics, so results are deterministic.
+//
+// The parameters never reach the host: a one-thread kernel assembles the call's FlowScalars on
+// the device, each schedule copies them to constant memory before its launches, and a
+// one-thread kernel turns the summed slots into the parameter gradients. Nothing here waits for
+// the GPU, and a step with the op can be recorded as a CUDA graph.
 #include <algorithm>
 #include <climits>
 
@@ -39,6 +44,25 @@ namespace {
 
 constexpr int kMaxThreads = 256;  // a multiple of kWarpThreads: blocks are whole warps
 constexpr unsigned int kMaxGridY = 65535;
+
+// The running call's parameter values (use_scalars): the kernels read them from the constant
+// bank, as they would read kernel arguments.
+__constant__ FlowScalars c_scalars;
+
+// Makes `scalars` (on the device) the values that the kernels launched next on `stream` read.
+// Kernels on one stream run in order, so a later call's copy cannot overtake this call's kernels.
+void use_scalars(const FlowScalars* scalars, cudaStream_t stream) {
+  RF_CUDA_CHECK(cudaMemcpyToSymbolAsync(c_scalars, scalars, sizeof(FlowScalars), 0,
+                                        cudaMemcpyDeviceToDevice, stream));
+}
+
+__global__ void scalars_kernel(FlowParamPointers<const float> params, FlowScalars* scalars) {
+  *scalars = flow_scalars_from(params);
+}
+
+__global__ void param_grads_kernel(const double* sums, FlowParamPointers<float> grads) {
+  flow_store_param_grads(c_scalars, sums, grads);
+}
 
 // Adds the block-wide sum of every thread's acc[t] to slot[t] (every thread of the block calls
 // it).
@@ -64,7 +88,7 @@ __device__ void clear_shared(float* smem, int n) {
 // The saved blocks of `plane`'s n_iter iterations (the saved pads stay as zeroed before the
 // forward: flow_forward_plane writes interior pixels only).
 template <class T>
-__device__ T* saved_plane(T* saved, const FlowProblem& pb, int64_t plane) {
+__device__ T* saved_plane(T* saved, const FlowShape& pb, int64_t plane) {
   return saved + plane * flow_saved_offset(pb.n_iter, flow_padded_size(pb.h, pb.w));
 }
 
@@ -78,9 +102,10 @@ struct BlockTeam {
 };
 
 __global__ void __launch_bounds__(kMaxThreads)
-    forward_shared_kernel(FlowProblem pb, const float* f1, const float* f2, float* out,
+    forward_shared_kernel(FlowShape shape, const float* f1, const float* f2, float* out,
                           float* saved) {
   extern __shared__ float smem[];
+  const FlowProblem pb{shape, c_scalars};
   const int64_t hw = int64_t{pb.h} * pb.w, plane = blockIdx.x;
   clear_shared(smem, kFlowForwardPlanes * flow_padded_size(pb.h, pb.w));
   float* out1 = out + flow_out_offset(plane, pb.channels, hw);
@@ -92,10 +117,11 @@ __global__ void __launch_bounds__(kMaxThreads)
 // Shared memory holds the adjoint fields, then the first `shared_images` image fields; the
 // others are this plane's part of `image_scratch` (zeroed, pads included).
 __global__ void __launch_bounds__(kMaxThreads)
-    backward_shared_kernel(FlowProblem pb, const float* f1, const float* f2, const float* saved,
+    backward_shared_kernel(FlowShape shape, const float* f1, const float* f2, const float* saved,
                            const float* grad_out, float* grad_f1, float* grad_f2, float* partials,
                            int shared_images, float* image_scratch) {
   extern __shared__ float smem[];
+  const FlowProblem pb{shape, c_scalars};
   const int hw = pb.h * pb.w, padded = flow_padded_size(pb.h, pb.w);
   const int64_t plane = blockIdx.x;
   static_assert(kFlowImagePlanes == 4, "the FlowImage below lists every image field");
@@ -143,19 +169,19 @@ struct Fields {
 
 struct ForwardInit {
   static constexpr bool kPartials = false;
-  FlowProblem pb;
+  FlowShape pb;
   Fields work;
   const float *f1, *f2;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
     const int64_t hw = int64_t{pb.h} * pb.w;
     flow_image_init(flow_forward_planes(work.at(plane), work.padded).im, f1 + plane * hw,
-                    f2 + plane * hw, pb.h, pb.w, i, j, pb.scalars);
+                    f2 + plane * hw, pb.h, pb.w, i, j, c_scalars);
   }
 };
 
 struct ForwardPrimal {
   static constexpr bool kPartials = false;
-  FlowProblem pb;
+  FlowShape pb;
   Fields work;
   float* saved;  // null without a backward
   int it;
@@ -165,23 +191,23 @@ struct ForwardPrimal {
     if (saved)
       flow_save_state(fp.st, saved_plane(saved, pb, plane) + flow_saved_offset(it, work.padded),
                       work.padded, k);
-    flow_primal_step<float>(fp.im, fp.st, fp.st, pb.scalars, flow_stride(pb.w), k, true);
+    flow_primal_step<float>(fp.im, fp.st, fp.st, c_scalars, flow_stride(pb.w), k, true);
   }
 };
 
 struct ForwardDual {
   static constexpr bool kPartials = false;
-  FlowProblem pb;
+  FlowShape pb;
   Fields work;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
-    flow_dual_step_at(flow_forward_planes(work.at(plane), work.padded).st, pb.scalars, pb.h, pb.w,
-                      i, j);
+    flow_dual_step_at(flow_forward_planes(work.at(plane), work.padded).st, c_scalars, pb.h, pb.w, i,
+                      j);
   }
 };
 
 struct ForwardOutput {
   static constexpr bool kPartials = false;
-  FlowProblem pb;
+  FlowShape pb;
   Fields work;
   float* out;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
@@ -196,20 +222,20 @@ struct ForwardOutput {
 
 struct BackwardInit {
   static constexpr bool kPartials = false;
-  FlowProblem pb;
+  FlowShape pb;
   Fields work;
   const float *f1, *f2, *grad_out;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
     const int64_t hw = int64_t{pb.h} * pb.w;
     const float* g1 = grad_out + flow_out_offset(plane, pb.channels, hw);
     flow_back_init(flow_backward_planes(work.at(plane), work.padded), f1 + plane * hw,
-                   f2 + plane * hw, g1, g1 + pb.channels * hw, pb.h, pb.w, i, j, pb.scalars);
+                   f2 + plane * hw, g1, g1 + pb.channels * hw, pb.h, pb.w, i, j, c_scalars);
   }
 };
 
 // What the backward sweeps of iteration `it` share.
 struct BackwardStep {
-  FlowProblem pb;
+  FlowShape pb;
   Fields work;
   const float* saved;
   int it;
@@ -226,7 +252,7 @@ struct BackwardRecompute : BackwardStep {
   static constexpr bool kPartials = false;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
     const FlowBackwardPlanes bp = planes(plane);
-    flow_back_recompute<float>(bp.im, state(plane), bp.ad, pb.scalars, flow_stride(pb.w),
+    flow_back_recompute<float>(bp.im, state(plane), bp.ad, c_scalars, flow_stride(pb.w),
                                flow_index(i, j, pb.w));
   }
 };
@@ -234,14 +260,14 @@ struct BackwardRecompute : BackwardStep {
 struct BackwardDual : BackwardStep {
   static constexpr bool kPartials = true;
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
-    flow_back_dual_at(state(plane), planes(plane).ad, pb.scalars, pb.h, pb.w, i, j, acc);
+    flow_back_dual_at(state(plane), planes(plane).ad, c_scalars, pb.h, pb.w, i, j, acc);
   }
 };
 
 struct BackwardGrad : BackwardStep {
   static constexpr bool kPartials = false;
   __device__ void operator()(int64_t plane, int i, int j, float*) const {
-    flow_back_grad<float>(planes(plane).ad, pb.scalars, flow_stride(pb.w), flow_index(i, j, pb.w));
+    flow_back_grad<float>(planes(plane).ad, c_scalars, flow_stride(pb.w), flow_index(i, j, pb.w));
   }
 };
 
@@ -249,20 +275,20 @@ struct BackwardPrimal : BackwardStep {
   static constexpr bool kPartials = true;
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
     const FlowBackwardPlanes bp = planes(plane);
-    flow_back_primal_at(bp.im, state(plane), bp.ad, pb.scalars, pb.h, pb.w, i, j, acc);
+    flow_back_primal_at(bp.im, state(plane), bp.ad, c_scalars, pb.h, pb.w, i, j, acc);
   }
 };
 
 struct BackwardInputs {
   static constexpr bool kPartials = true;
-  FlowProblem pb;
+  FlowShape pb;
   Fields work;
   const float* f2;
   float *grad_f1, *grad_f2;
   __device__ void operator()(int64_t plane, int i, int j, float* acc) const {
     const int64_t hw = int64_t{pb.h} * pb.w;
     flow_back_inputs(flow_backward_planes(work.at(plane), work.padded).ad, f2 + plane * hw, pb.h,
-                     pb.w, i, j, pb.scalars, grad_f1 + plane * hw, grad_f2 + plane * hw, acc);
+                     pb.w, i, j, c_scalars, grad_f1 + plane * hw, grad_f2 + plane * hw, acc);
   }
 };
 
@@ -272,7 +298,7 @@ struct FallbackGrid {
   int threads;
 };
 
-FallbackGrid fallback_grid(const FlowProblem& pb) {
+FallbackGrid fallback_grid(const FlowShape& pb) {
   const int hw = pb.h * pb.w;
   const unsigned int per_plane = static_cast<unsigned int>((hw + kMaxThreads - 1) / kMaxThreads);
   const unsigned int planes = static_cast<unsigned int>(std::min<int64_t>(pb.planes, kMaxGridY));
@@ -280,7 +306,7 @@ FallbackGrid fallback_grid(const FlowProblem& pb) {
 }
 
 template <class Sweep>
-void launch_sweep(const FallbackGrid& g, cudaStream_t stream, const FlowProblem& pb,
+void launch_sweep(const FallbackGrid& g, cudaStream_t stream, const FlowShape& pb,
                   const Sweep& sweep, float* partials = nullptr) {
   fallback_kernel<Sweep><<<g.grid, g.threads, 0, stream>>>(pb.planes, pb.h, pb.w, sweep, partials);
   RF_CUDA_LAUNCH_CHECK();
@@ -312,18 +338,26 @@ void opt_in_shared(Kernel kernel, size_t bytes) {
                                      static_cast<int>(bytes)));
 }
 
-void check_grid(const FlowProblem& pb) {
+void check_grid(const FlowShape& pb) {
   RF_CHECK(pb.planes <= INT_MAX, "representation_flow: ", pb.planes,
            " planes exceed one CUDA grid");
 }
 
 }  // namespace
 
-void flow_forward_cuda(int device, const FlowProblem& pb, const float* f1, const float* f2,
-                       float* out, float* saved) {
+void flow_scalars_cuda(int device, const FlowParamPointers<const float>& params,
+                       FlowScalars* scalars) {
+  CudaDeviceGuard guard(device);
+  scalars_kernel<<<1, 1, 0, cuda_stream(device)>>>(params, scalars);
+  RF_CUDA_LAUNCH_CHECK();
+}
+
+void flow_forward_cuda(int device, const FlowShape& pb, const FlowScalars* scalars, const float* f1,
+                       const float* f2, float* out, float* saved) {
   check_grid(pb);
   CudaDeviceGuard guard(device);
   cudaStream_t stream = cuda_stream(device);
+  use_scalars(scalars, stream);
   const int padded = flow_padded_size(pb.h, pb.w);
   if (saved)
     RF_CUDA_CHECK(cudaMemsetAsync(
@@ -350,12 +384,14 @@ void flow_forward_cuda(int device, const FlowProblem& pb, const float* f1, const
   launch_sweep(g, stream, pb, ForwardOutput{pb, w, out});
 }
 
-void flow_backward_cuda(int device, const FlowProblem& pb, const float* f1, const float* f2,
-                        const float* saved, const float* grad_out, float* grad_f1, float* grad_f2,
-                        double* sums) {
+void flow_backward_cuda(int device, const FlowShape& pb, const FlowScalars* scalars,
+                        const float* f1, const float* f2, const float* saved, const float* grad_out,
+                        float* grad_f1, float* grad_f2,
+                        const FlowParamPointers<float>& param_grads) {
   check_grid(pb);
   CudaDeviceGuard guard(device);
   cudaStream_t stream = cuda_stream(device);
+  use_scalars(scalars, stream);
   const int padded = flow_padded_size(pb.h, pb.w);
   const size_t plane_bytes = static_cast<size_t>(padded) * sizeof(float);
   const int shared_images = static_cast<int>(std::min<int64_t>(
@@ -398,9 +434,8 @@ void flow_backward_cuda(int device, const FlowProblem& pb, const float* f1, cons
   sum_slots_kernel<<<kFlowSlots, kMaxThreads, 0, stream>>>(partials.as<float>(), rows,
                                                            totals.as<double>());
   RF_CUDA_LAUNCH_CHECK();
-  RF_CUDA_CHECK(cudaMemcpyAsync(sums, totals.as<double>(), kFlowSlots * sizeof(double),
-                                cudaMemcpyDeviceToHost, stream));
-  RF_CUDA_CHECK(cudaStreamSynchronize(stream));
+  param_grads_kernel<<<1, 1, 0, stream>>>(totals.as<double>(), param_grads);
+  RF_CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace repflow::ops
