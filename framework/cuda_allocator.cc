@@ -105,8 +105,9 @@ void device_free(void* ptr, int device) {
   std::lock_guard<std::mutex> lock(c.mu);
   Block& block = c.blocks.at(ptr);
   // A block freed while a graph records may still be read by the graph's earlier work on every
-  // replay: it joins the graph's pool, which nothing outside the graph allocates from.
-  if (c.recording != kGeneralPool) block.pool = c.recording;
+  // replay: it joins the graph's pool, which nothing outside the graph allocates from. A block of
+  // another graph's pool stays there: that graph's replays may still write it.
+  if (c.recording != kGeneralPool && block.pool == kGeneralPool) block.pool = c.recording;
   c.free_blocks[block.pool].emplace(block.size, ptr);
   c.stats.in_use -= block.size;
   c.stats.cached += block.size;

@@ -122,19 +122,23 @@ CudaGraph::CudaGraph(Device device, const std::function<void()>& step)
   free_pinned(r.pinned);
   r.pinned.clear();
   RF_FAIL("cuda graph: the step could not be recorded on ", device.str(), ": ", failure,
-          " (a step that reads values back to the host, as the flow layer does with its "
-          "parameters, runs only eagerly)");
+          " (a step that reads values back to the host runs only eagerly)");
 }
 
 CudaGraph::~CudaGraph() {
   if (!recorded_ || !recorded_->exec) return;
   Recorded& r = *recorded_;
-  CudaDeviceGuard guard(r.device);
+  // Nothing here may throw, not even after a device fault (this may run while an error unwinds
+  // the stack), so the device is switched by hand rather than by a CudaDeviceGuard.
+  int previous = 0;
+  const bool switched = cudaGetDevice(&previous) == cudaSuccess && previous != r.device &&
+                        cudaSetDevice(r.device) == cudaSuccess;
   // Replays may still be queued: they read the pinned copies and the pool's blocks.
   cudaStreamSynchronize(cuda_stream(r.device));
   cudaGraphExecDestroy(r.exec);
   free_pinned(r.pinned);
   release_graph_pool(r.device, r.pool);
+  if (switched) cudaSetDevice(previous);
 }
 
 void CudaGraph::replay() const {

@@ -178,5 +178,35 @@ TEST(CudaGraphGpu, RecordingAdoptsCachedBlocks) {
     EXPECT_NE(Tensor::empty({12347}, kGpu).data(), recorded) << "the graph's block was handed out";
 }
 
+// The trainer's step (training/graphed_step.h), with a flow layer: the clips, the labels and the
+// learning rate change every step, and the average warms up, and the replays train as the eager
+// loop does.
+TEST(CudaGraphGpu, TheTrainersGraphedStepTrainsLikeTheEagerLoop) {
+  if (skip_without_gpu()) GTEST_SKIP();
+  Training eager("after2"), graphed("after2", eager.net.get());
+  GraphedStep step(*graphed.net, graphed.sgd, graphed.average, kGpu);
+  for (int k = 0; k < 6; ++k) {
+    SCOPED_TRACE(k);
+    const Tensor clips = random_leaf({4, 3, 8, 32, 32}, 10 + k).detach();
+    const std::vector<int64_t> labels = {k % 4, (k + 1) % 4, (k + 3) % 4, k % 4};
+    const double lr = 0.05 / (k + 1);
+    eager.sgd.zero_grad();
+    const Tensor loss = ops::cross_entropy(eager.net->forward(clips.to(kGpu)), labels);
+    loss.backward();
+    eager.sgd.step(lr);
+    eager.average.update();
+    const GraphedStep::Outputs out = step.step(clips, labels, lr);
+    EXPECT_NEAR(out.loss.item(), loss.item(), 1e-4 * std::abs(loss.item()));
+  }
+  // The host-label step, the recorded step's code run eagerly, then four replays.
+  EXPECT_EQ(step.eager_steps(), 2);
+  EXPECT_EQ(step.replays(), 4);
+  EXPECT_LT(relative_error(parameters(*graphed.net), parameters(*eager.net)), 1e-4);
+  const NamedTensors want = eager.average.state(), got = graphed.average.state();
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_LT(relative_error(got[i].second.to_vector(), want[i].second.to_vector()), 1e-4)
+        << want[i].first;
+}
+
 }  // namespace
 }  // namespace repflow

@@ -19,6 +19,7 @@ GraphedStep::Outputs GraphedStep::eager(const Tensor& clips, const std::vector<i
   Outputs out;
   sgd_.zero_grad();
   out.logits = model_.forward(clips.to(device_));
+  classes_ = out.logits.size(1);
   out.loss = ops::cross_entropy(out.logits, labels);
   out.loss.backward();
   sgd_.step(lr);
@@ -28,38 +29,48 @@ GraphedStep::Outputs GraphedStep::eager(const Tensor& clips, const std::vector<i
   return out;
 }
 
-void GraphedStep::record(const Tensor& clips) {
-  clips_ = Tensor::empty(clips.shape(), device_);
-  labels_ = Tensor::empty({clips.size(0)}, device_);
-  lr_ = Tensor::empty({1}, device_);
-  rate_ = Tensor::empty({1}, device_);
-  graph_ = std::make_unique<CudaGraph>(device_, [&] {
-    sgd_.zero_grad();
-    const Tensor logits = model_.forward(clips_);
-    const Tensor loss = ops::device_cross_entropy(logits, labels_);
-    loss.backward();
-    sgd_.step(lr_);
-    if (averaging_) average_.update(rate_);
-    recorded_ = {logits.detach(), loss.detach()};
-  });
+void GraphedStep::write_inputs(const Tensor& clips, const std::vector<int64_t>& labels, double lr) {
+  if (!clips_.defined()) {
+    clips_ = Tensor::empty(clips.shape(), device_);
+    labels_ = Tensor::empty({clips.size(0)}, device_);
+    lr_ = Tensor::empty({1}, device_);
+    rate_ = Tensor::empty({1}, device_);
+  }
+  // Checked here, on the host: on the device a label out of range would only show as a NaN
+  // loss. The class count is the model's, from the first step's logits.
+  if (classes_ > 0) labels_.copy_(ops::label_tensor(labels, classes_));
+  clips_.copy_(clips);
+  lr_.fill_(static_cast<float>(lr));
+  if (averaging_) rate_.fill_(static_cast<float>(average_.next_rate()));
+}
+
+void GraphedStep::run() {
+  sgd_.zero_grad();
+  const Tensor logits = model_.forward(clips_);
+  const Tensor loss = ops::device_cross_entropy(logits, labels_);
+  loss.backward();
+  sgd_.step(lr_);
+  if (averaging_) average_.update(rate_);
+  outputs_ = {logits.detach(), loss.detach()};
 }
 
 GraphedStep::Outputs GraphedStep::step(const Tensor& clips, const std::vector<int64_t>& labels,
                                        double lr) {
-  if (!graph_) {
-    if (eager_steps_ == 0) return eager(clips, labels, lr);
-    record(clips);
+  if (classes_ == 0 || (clips_.defined() && clips.shape() != clips_.shape()))
+    return eager(clips, labels, lr);
+  write_inputs(clips, labels, lr);
+  if (!graph_ && !warmed_) {
+    // The recorded step's own code, run once eagerly: it makes the momentum buffers, chooses
+    // the algorithms and loads every kernel the recording will launch.
+    run();
+    warmed_ = true;
+    ++eager_steps_;
+    return outputs_;
   }
-  if (clips.shape() != clips_.shape()) return eager(clips, labels, lr);
-  // Checked here, on the host: on the device a label out of range would only show as a NaN loss.
-  const Tensor label_values = ops::label_tensor(labels, recorded_.logits.size(1));
-  clips_.copy_(clips);
-  labels_.copy_(label_values);
-  lr_.fill_(static_cast<float>(lr));
-  if (averaging_) rate_.fill_(static_cast<float>(average_.next_rate()));
+  if (!graph_) graph_ = std::make_unique<CudaGraph>(device_, [&] { run(); });
   graph_->replay();
   ++replays_;
-  return recorded_;
+  return outputs_;
 }
 
 }  // namespace repflow

@@ -50,7 +50,9 @@ constexpr unsigned int kMaxGridY = 65535;
 __constant__ FlowScalars c_scalars;
 
 // Makes `scalars` (on the device) the values that the kernels launched next on `stream` read.
-// Kernels on one stream run in order, so a later call's copy cannot overtake this call's kernels.
+// Kernels on one stream run in order, so a later call's copy cannot overtake this call's kernels,
+// as long as one host thread issues a device's flow calls (as everything in the project does):
+// two threads could interleave one's copy between the other's copy and its launches.
 void use_scalars(const FlowScalars* scalars, cudaStream_t stream) {
   RF_CUDA_CHECK(cudaMemcpyToSymbolAsync(c_scalars, scalars, sizeof(FlowScalars), 0,
                                         cudaMemcpyDeviceToDevice, stream));
@@ -319,23 +321,29 @@ int plane_threads(int hw) {
   return std::min(kMaxThreads, (hw + kWarpThreads - 1) / kWarpThreads * kWarpThreads);
 }
 
-// How many padded planes of `plane_bytes` fit in the dynamic shared memory `kernel` may opt
-// into on `device`.
+// The dynamic shared memory `kernel` may opt into on `device`.
 template <class Kernel>
-int64_t shared_planes(Kernel kernel, size_t plane_bytes, int device) {
+size_t usable_shared(Kernel kernel, int device) {
   int optin = 0;
   RF_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
   cudaFuncAttributes attrs;
   RF_CUDA_CHECK(cudaFuncGetAttributes(&attrs, kernel));
-  const size_t usable = static_cast<size_t>(optin) - std::min<size_t>(attrs.sharedSizeBytes, optin);
-  return static_cast<int64_t>(usable / plane_bytes);
+  return static_cast<size_t>(optin) - std::min<size_t>(attrs.sharedSizeBytes, optin);
 }
 
-// Lets `kernel` launch with `bytes` of dynamic shared memory (at most what shared_planes allows).
+// How many padded planes of `plane_bytes` fit in it.
 template <class Kernel>
-void opt_in_shared(Kernel kernel, size_t bytes) {
+int64_t shared_planes(Kernel kernel, size_t plane_bytes, int device) {
+  return static_cast<int64_t>(usable_shared(kernel, device) / plane_bytes);
+}
+
+// Lets `kernel` launch on `device` with as much dynamic shared memory as it may opt into. The
+// limit belongs to the kernel, not to a launch, so it is never set lower than some launch needs:
+// a CUDA graph may hold launches of several plane sizes, each checked against it on replay.
+template <class Kernel>
+void opt_in_shared(Kernel kernel, int device) {
   RF_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     static_cast<int>(bytes)));
+                                     static_cast<int>(usable_shared(kernel, device))));
 }
 
 void check_grid(const FlowShape& pb) {
@@ -365,7 +373,7 @@ void flow_forward_cuda(int device, const FlowShape& pb, const FlowScalars* scala
   const size_t plane_bytes = static_cast<size_t>(padded) * sizeof(float);
   if (shared_planes(forward_shared_kernel, plane_bytes, device) >= kFlowForwardPlanes) {
     const size_t shared = kFlowForwardPlanes * plane_bytes;
-    opt_in_shared(forward_shared_kernel, shared);
+    opt_in_shared(forward_shared_kernel, device);
     forward_shared_kernel<<<static_cast<unsigned int>(pb.planes), plane_threads(pb.h * pb.w),
                             shared, stream>>>(pb, f1, f2, out, saved);
     RF_CUDA_LAUNCH_CHECK();
@@ -408,7 +416,7 @@ void flow_backward_cuda(int device, const FlowShape& pb, const FlowScalars* scal
     const size_t image_bytes = pb.planes * (kFlowImagePlanes - shared_images) * plane_bytes;
     DeviceBuffer images(image_bytes, device);
     if (image_bytes > 0) RF_CUDA_CHECK(cudaMemsetAsync(images.as<float>(), 0, image_bytes, stream));
-    opt_in_shared(backward_shared_kernel, shared);
+    opt_in_shared(backward_shared_kernel, device);
     backward_shared_kernel<<<static_cast<unsigned int>(pb.planes), plane_threads(pb.h * pb.w),
                              shared, stream>>>(pb, f1, f2, saved, grad_out, grad_f1, grad_f2,
                                                partials.as<float>(), shared_images,
