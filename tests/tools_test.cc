@@ -312,6 +312,16 @@ TEST(BenchModel, CudaGraphOnTheCpuIsExitTwoNamingTheFlag) {
       << r.output;
 }
 
+// So does tracing a step's kernels.
+TEST(BenchModel, KernelTimesOnTheCpuIsExitTwoNamingTheFlag) {
+  const CommandResult r =
+      run_command(g_bench_model + " --kernel-times 10 --device cpu --torch false");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("error: flag --kernel-times: traces a GPU's work; --device is cpu"),
+            std::string::npos)
+      << r.output;
+}
+
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (argc != 4) {

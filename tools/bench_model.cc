@@ -3,8 +3,10 @@
 // or a GPU, in fp32 or --precision's mixed precision, with the same network in PyTorch timed in
 // the same run (tools/bench_model_torch.py), in fp32 and with PyTorch's autocast.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -17,6 +19,7 @@
 #include "models/model_flags.h"
 #include "ops/loss/loss.h"
 #include "tools/bench_timing.h"
+#include "tools/kernel_times.h"
 #include "tools/torch_model_config.h"
 #include "tools/torch_runner.h"
 #include "training/optim/averaging.h"
@@ -41,6 +44,23 @@ struct Result {
   double rss_growth_mb = 0;   // growth of the process's max RSS over the same (both frameworks)
 };
 
+// What the GPU ran during one traced training step (--kernel-times), and the step's wall time.
+struct TracedStep {
+  std::vector<KernelRecord> kernels;
+  double wall_ms = 0;
+};
+
+TracedStep trace_step(const Device& device, const std::function<void()>& step) {
+  TracedStep t;
+  t.kernels = trace_gpu_activity(device, [&] {
+    const auto t0 = BenchClock::now();
+    step();
+    synchronize(device);
+    t.wall_ms = ms_since(t0);
+  });
+  return t;
+}
+
 int64_t parameter_count(const Module& net) {
   int64_t n = 0;
   for (const auto& [name, p] : net.named_parameters()) n += p.numel();
@@ -50,9 +70,10 @@ int64_t parameter_count(const Module& net) {
 // With `graph`, the training step is then also recorded as a CUDA graph (framework/cuda_graph.h)
 // and its replays timed: the eager steps before have made the optimiser's state and chosen the
 // algorithms, and every replay repeats the recorded step's constants (the learning rate, the
-// average's rate), which is a benchmark's fixed recipe anyway.
+// average's rate), which is a benchmark's fixed recipe anyway. With `traced`, one more eager
+// step (and replay) is traced into it (--kernel-times).
 Result time_model(Module& net, const Device& device, const Shape& input, int64_t classes,
-                  int warmup, int steps, bool graph) {
+                  int warmup, int steps, bool graph, std::vector<TracedStep>* traced) {
   Generator gen(0);
   const Tensor x = Tensor::normal(input, 0, 1, gen).to(device);
   std::vector<int64_t> labels(input[0]);
@@ -90,20 +111,24 @@ Result time_model(Module& net, const Device& device, const Shape& input, int64_t
       train.push_back(f + b + o);
     }
   }
+  // The step as the phases above run it, without the waits between them.
+  const auto whole_step = [&] {
+    sgd.zero_grad();
+    ops::cross_entropy(net.forward(x), labels).backward();
+    sgd.step(kLr);
+    average.update();
+  };
+  if (traced) traced->push_back(trace_step(device, whole_step));
   std::vector<double> replays;
   if (graph) {
-    const CudaGraph step(device, [&] {
-      sgd.zero_grad();
-      ops::cross_entropy(net.forward(x), labels).backward();
-      sgd.step(kLr);
-      average.update();
-    });
+    const CudaGraph step(device, whole_step);
     for (int i = 0; i < warmup + steps; ++i) {
       const auto t0 = BenchClock::now();
       step.replay();
       synchronize(device);
       if (i >= warmup) replays.push_back(ms_since(t0));
     }
+    if (traced) traced->push_back(trace_step(device, [&] { step.replay(); }));
   }
   std::vector<double> infer;
   net.eval();
@@ -149,6 +174,43 @@ nlohmann::json bench_record(const std::string& impl, const std::string& mode,
   return record;
 }
 
+// The file in which tools/bench_model_torch.py leaves its traced step (config's
+// "kernel_times_out"), for one PyTorch mode; removed with this.
+class TorchTrace {
+ public:
+  TorchTrace(bool wanted, nlohmann::json& config) {
+    config.erase("kernel_times_out");
+    if (!wanted) return;
+    char path[] = "/tmp/repflow_kernels_XXXXXX";
+    const int fd = mkstemp(path);
+    RF_CHECK(fd >= 0, "bench_model: cannot create a temporary file for PyTorch's kernel times");
+    close(fd);
+    path_ = path;
+    config["kernel_times_out"] = path_;
+  }
+  ~TorchTrace() {
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+  TorchTrace(const TorchTrace&) = delete;
+  TorchTrace& operator=(const TorchTrace&) = delete;
+
+  // {"wall_ms": ms, "kernels": [[name, ms, calls], ...]}, as the script wrote it.
+  TracedStep read() const {
+    std::ifstream in(path_);
+    const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    RF_CHECK(j.is_object() && j.contains("wall_ms") && j.contains("kernels"),
+             "bench_model: tools/bench_model_torch.py left no kernel times in ", path_);
+    TracedStep t;
+    t.wall_ms = j["wall_ms"].get<double>();
+    for (const nlohmann::json& k : j["kernels"])
+      t.kernels.push_back({k[0].get<std::string>(), k[1].get<double>(), k[2].get<int64_t>()});
+    return t;
+  }
+
+ private:
+  std::string path_;
+};
+
 void print_row(const nlohmann::json& j, double baseline_train_ms) {
   const double train = j["train_ms"].get<double>();
   std::printf("%-8s %-10s %10.1f %9.1f %10.1f %9.1f %9.0f %9.0f %10.2f\n",
@@ -178,6 +240,9 @@ int bench(int argc, char** argv) {
   flags.add("cuda-graph", "false",
             "also time the training step recorded once as a CUDA graph and replayed (a GPU, "
             "and at least one warm-up step)");
+  flags.add("kernel-times", "0",
+            "after timing, trace one more training step of each implementation and print its N "
+            "longest kernels, copies and memsets, and how busy the GPU was (a GPU; 0: off)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
@@ -185,6 +250,9 @@ int bench(int argc, char** argv) {
   const int warmup = static_cast<int>(flags.integer_in("warmup", 0, 1000));
   const int steps = static_cast<int>(flags.integer_in("steps", 1, 1000));
   const bool graph = flags.boolean("cuda-graph");
+  const int kernel_rows = static_cast<int>(flags.integer_in("kernel-times", 0, 1000));
+  RF_CHECK(kernel_rows == 0 || device.is_cuda(),
+           "flag --kernel-times: traces a GPU's work; --device is ", device.str());
   RF_CHECK(!graph || device.is_cuda(), "flag --cuda-graph: records a GPU's work; --device is ",
            device.str());
   RF_CHECK(!graph || warmup >= 1,
@@ -216,9 +284,11 @@ int bench(int argc, char** argv) {
               device.str().c_str(), num_threads());
   std::fflush(stdout);
   Result ours;
+  std::vector<TracedStep> traced;  // ours, then our replay's
   {
     PrecisionScope scope(precision);
-    ours = time_model(*net, device, input, classes, warmup, steps, graph);
+    ours = time_model(*net, device, input, classes, warmup, steps, graph,
+                      kernel_rows > 0 ? &traced : nullptr);
   }
   std::vector<nlohmann::json> rows{
       bench_record("repflow", precision_name(precision), config, ours)};
@@ -237,8 +307,12 @@ int bench(int argc, char** argv) {
     if (device.is_cuda()) modes.push_back("tf32");
     modes.push_back("amp-bf16");
   }
+  std::vector<std::string> traced_titles;
+  for (const nlohmann::json& j : rows)
+    traced_titles.push_back(j["impl"].get<std::string>() + " " + j["mode"].get<std::string>());
   for (const std::string& mode : modes) {
     config["mode"] = mode;
+    const TorchTrace torch_trace(kernel_rows > 0, config);
     for (const nlohmann::json& j :
          run_torch_benchmark(flags.str("python"), "tools/bench_model_torch.py", config)) {
       if (j.contains("skipped")) {
@@ -249,6 +323,10 @@ int bench(int argc, char** argv) {
                j["parameters"].dump(), " parameters, repflow's ", config["parameters"].dump(),
                ": they are not the same network");
       rows.push_back(j);
+      if (kernel_rows > 0) {
+        traced.push_back(torch_trace.read());
+        traced_titles.push_back("pytorch " + mode);
+      }
     }
   }
   std::printf("\n%-8s %-10s %10s %9s %10s %9s %9s %9s %10s\n", "impl", "mode", "train ms",
@@ -256,6 +334,11 @@ int bench(int argc, char** argv) {
   for (const nlohmann::json& j : rows) print_row(j, ours.train_ms);
   std::printf("(repflow's step: forward %.1f ms, backward %.1f ms, SGD + EMA %.1f ms)\n",
               ours.fwd_ms, ours.bwd_ms, ours.opt_ms);
+  for (size_t k = 0; k < traced.size(); ++k)
+    std::printf("\n%s",
+                kernel_table(traced_titles[k] + ", one training step",
+                             summarize_kernels(traced[k].kernels), traced[k].wall_ms, kernel_rows)
+                    .c_str());
   return 0;
 }
 

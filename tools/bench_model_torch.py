@@ -388,6 +388,32 @@ def max_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def trace_step(step, device, out):
+    """Runs one more training step under torch.profiler (CUPTI's activity records, as repflow's
+    side reads them) and writes what the GPU ran to `out`: {"wall_ms": the step's wall time,
+    "kernels": [[name, ms, calls], ...]}, summed by name, for bench_model's table."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+    sync(device)
+    activities = [ProfilerActivity.CPU]  # the CUDA records hang off the CPU ops' launches
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        step()
+        sync(device)
+        wall_ms = (time.perf_counter() - t0) * 1e3
+    totals = {}
+    for e in prof.events():
+        if e.device_type != DeviceType.CUDA:
+            continue
+        ms, calls = totals.get(e.name, (0.0, 0))
+        totals[e.name] = (ms + e.time_range.elapsed_us() / 1e3, calls + 1)
+    with open(out, "w") as f:
+        json.dump({"wall_ms": wall_ms,
+                   "kernels": [[name, ms, calls] for name, (ms, calls) in totals.items()]}, f)
+
+
 def time_mode(net, config, device, mode):
     recipe = config["recipe"]
     torch.manual_seed(0)
@@ -411,20 +437,27 @@ def time_mode(net, config, device, mode):
         torch.cuda.reset_peak_memory_stats(device)
     rss_before = max_rss_mb()
     fwd, bwd, opt, train, infer = [], [], [], [], []
+
+    def forward_loss():
+        sgd.zero_grad(set_to_none=True)
+        with autocast:
+            return F.cross_entropy(net(x).float(), labels)
+
+    def update():
+        sgd.step()
+        with torch.no_grad():
+            torch._foreach_add_(averages, torch._foreach_sub(tracked, averages), alpha=rate)
+
     net.train()
     for i in range(config["warmup"] + config["steps"]):
         t0 = time.perf_counter()
-        sgd.zero_grad(set_to_none=True)
-        with autocast:
-            loss = F.cross_entropy(net(x).float(), labels)
+        loss = forward_loss()
         sync(device)
         t1 = time.perf_counter()
         loss.backward()
         sync(device)
         t2 = time.perf_counter()
-        sgd.step()
-        with torch.no_grad():
-            torch._foreach_add_(averages, torch._foreach_sub(tracked, averages), alpha=rate)
+        update()
         sync(device)
         t3 = time.perf_counter()
         if i >= config["warmup"]:
@@ -432,6 +465,9 @@ def time_mode(net, config, device, mode):
             bwd.append((t2 - t1) * 1e3)
             opt.append((t3 - t2) * 1e3)
             train.append((t3 - t0) * 1e3)
+    if config.get("kernel_times_out"):
+        trace_step(lambda: (forward_loss().backward(), update()), device,
+                   config["kernel_times_out"])
     net.eval()
     with torch.no_grad():
         for i in range(config["warmup"] + config["steps"]):

@@ -62,8 +62,10 @@ fi
 # repflow's own mixed precisions on r2plus1d_18 (tf32 is a GPU's only), then the paper's
 # Kinetics model against the published code and the other models; on a GPU every step is also
 # replayed as a CUDA graph.
+# On a GPU every step is also traced: the GPU's busy share and its longest kernels, for both
+# frameworks (the tables are in the logs; the busy lines are printed).
 graph=""
-[ "$device" = cuda ] && graph="--cuda-graph"
+[ "$device" = cuda ] && graph="--cuda-graph --kernel-times 25"
 runs=("r2plus1d_18 $graph" "r2plus1d_18 --precision bf16 --torch false $graph")
 [ "$device" = cuda ] && runs+=("r2plus1d_18 --precision tf32 --torch false $graph")
 # The published model needs 11 frames or more; the CPU self-test gives it 16.
@@ -81,6 +83,7 @@ for model in "${runs[@]}"; do
     failed=$((failed + 1))
   fi
   grep -A6 '^impl ' "$log/bench_model.$(echo $model | tr ' ' '_').txt"
+  grep 'one training step:' "$log/bench_model.$(echo $model | tr ' ' '_').txt"
 done
 
 if [ "$device" = cuda ]; then

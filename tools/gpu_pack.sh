@@ -26,6 +26,11 @@ for f in $(ldd "$b"/tests/* "$b"/tools/bench_model "$b"/tools/bench_flow |
     *) cp -L "$f" "$b/syslib/" ;;
   esac
 done
+# CUPTI (bench_model --kernel-times) comes from the build's toolkit, whose layout the GPU
+# machine's need not share; it is carried, so the records match the headers it was built with.
+for f in $(ldd "$b"/tools/bench_model | awk '/libcupti/ {print $3}'); do
+  cp -L "$f" "$b/syslib/"
+done
 strip --strip-unneeded "$b"/tests/* "$b"/tools/bench_model "$b"/tools/bench_flow \
   "$b"/_solib_k8/*.so
 mkdir -p "$(dirname "$out")"

@@ -4,13 +4,16 @@ When the toolkit is absent (CUDA_FOUND is False) a cuda_library is an empty cc_l
 targets that depend on it build for the CPU alone.
 """
 
-load("@local_cuda//:defs.bzl", "CUDA_ARCHS", "CUDA_FOUND", "NCCL_FOUND", "NVCC")
+load("@local_cuda//:defs.bzl", "CUDA_ARCHS", "CUDA_FOUND", "CUPTI_FOUND", "NCCL_FOUND", "NVCC")
 
 def if_cuda(with_cuda, without_cuda = []):
     return with_cuda if CUDA_FOUND else without_cuda
 
 def if_nccl(with_nccl, without_nccl = []):
     return with_nccl if NCCL_FOUND else without_nccl
+
+def if_cupti(with_cupti, without_cupti = []):
+    return with_cupti if CUPTI_FOUND else without_cupti
 
 def _nvcc_objects_impl(ctx):
     cc = [d[CcInfo].compilation_context for d in ctx.attr.deps]

@@ -1,7 +1,7 @@
 """Finds the CUDA toolkit (CUDA_PATH, then /usr/local/cuda) and describes it to the build.
 
-The generated repository holds a cc_library `cuda` (headers, cudart, cuBLAS, cuDNN) and a
-defs.bzl with CUDA_FOUND, NVCC and CUDA_ARCHS. Without a toolkit it holds an empty library and
+The generated repository holds a cc_library `cuda` (headers, cudart, cuBLAS, cuDNN), `nccl` and
+`cupti`, and a defs.bzl with CUDA_FOUND, NVCC, CUDA_ARCHS, NCCL_FOUND and CUPTI_FOUND. Without a toolkit it holds an empty library and
 CUDA_FOUND = False, so the same BUILD files build a CPU-only project.
 """
 
@@ -30,14 +30,21 @@ cc_library(
     linkopts = ["-L{lib}", "-Wl,-rpath,{lib}", "-lcudnn", "-lcublas", "-lcudart"],
     visibility = ["//visibility:public"],
 )
-""".format(lib = lib) + _nccl_build(repository_ctx, root, lib))
+""".format(lib = lib) + _nccl_build(repository_ctx, root, lib) + _cupti_build(repository_ctx, root, lib))
     repository_ctx.file("defs.bzl", """
 CUDA_FOUND = True
 NVCC = "{nvcc}"
 CUDA_ARCHS = {archs}
 CUDA_SKIPPED_ARCHS = {skipped}
 NCCL_FOUND = {nccl}
-""".format(nvcc = nvcc, archs = archs, skipped = skipped, nccl = _nccl_found(repository_ctx, root)))
+CUPTI_FOUND = {cupti}
+""".format(
+        nvcc = nvcc,
+        archs = archs,
+        skipped = skipped,
+        nccl = _nccl_found(repository_ctx, root),
+        cupti = _cupti_found(repository_ctx, root),
+    ))
 
 # NCCL ships with some toolkits (nccl.h in include/, libnccl in lib64/); `nccl` is empty and
 # NCCL_FOUND False where it does not, so the NCCL communicator is left out of the build.
@@ -58,10 +65,31 @@ cc_library(
 )
 """.format(lib = lib)
 
+# CUPTI (cupti.h, libcupti) traces what a GPU runs, for bench_model --kernel-times; `cupti` is
+# empty and CUPTI_FOUND False where the toolkit lacks it.
+def _cupti_found(repository_ctx, root):
+    return (repository_ctx.path(root + "/include/cupti.h").exists and
+            repository_ctx.path(root + "/lib64/libcupti.so").exists)
+
+def _cupti_build(repository_ctx, root, lib):
+    if not _cupti_found(repository_ctx, root):
+        return """
+cc_library(name = "cupti", visibility = ["//visibility:public"])
+"""
+    return """
+cc_library(
+    name = "cupti",
+    linkopts = ["-L{lib}", "-Wl,-rpath,{lib}", "-lcupti"],
+    deps = [":cuda"],
+    visibility = ["//visibility:public"],
+)
+""".format(lib = lib)
+
 def _not_found(repository_ctx):
     repository_ctx.file("BUILD", """
 cc_library(name = "cuda", visibility = ["//visibility:public"])
 cc_library(name = "nccl", visibility = ["//visibility:public"])
+cc_library(name = "cupti", visibility = ["//visibility:public"])
 """)
     repository_ctx.file("defs.bzl", """
 CUDA_FOUND = False
@@ -69,6 +97,7 @@ NVCC = ""
 CUDA_ARCHS = []
 CUDA_SKIPPED_ARCHS = []
 NCCL_FOUND = False
+CUPTI_FOUND = False
 """)
 
 def _cuda_configure_impl(repository_ctx):
