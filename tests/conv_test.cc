@@ -9,6 +9,7 @@
 
 #include "framework/parallel.h"
 #include "framework/precision.h"
+#include "ops/conv/conv_algorithms.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/reduce/reduce.h"
 #include "ops/view/view.h"
@@ -104,6 +105,22 @@ void expect_matches_reference(const Tensor& y, const Reference& r, const std::st
   const std::vector<float> yv = y.to_vector();
   for (size_t i = 0; i < yv.size(); ++i)
     ASSERT_NEAR(yv[i], r.values[i], 1e-6 + 2e-6 * r.magnitude[i]) << name << " element " << i;
+}
+
+// The cuDNN algorithm policy (a GPU's; the CPU ignores it): its flag's values, and the CPU's
+// results do not depend on it.
+TEST(ConvTest, AlgorithmPolicyParsesAndLeavesTheCpuAlone) {
+  EXPECT_EQ(ops::parse_conv_algorithms("exact"), ops::ConvAlgorithms::kExact);
+  EXPECT_EQ(ops::parse_conv_algorithms("fastest"), ops::ConvAlgorithms::kFastest);
+  EXPECT_STREQ(ops::conv_algorithms_name(ops::ConvAlgorithms::kFastest), "fastest");
+  EXPECT_ERROR_CONTAINS(ops::parse_conv_algorithms("quickest"),
+                        "flag --conv-algo: 'quickest' is not exact or fastest");
+  EXPECT_EQ(ops::conv_algorithms(), ops::ConvAlgorithms::kExact);
+  const Tensor x = random_leaf({2, 3, 6, 6}, 1), w = random_leaf({4, 3, 3, 3}, 2);
+  const std::vector<float> exact = ops::conv(x, w).to_vector();
+  ops::set_conv_algorithms(ops::ConvAlgorithms::kFastest);
+  EXPECT_EQ(ops::conv(x, w).to_vector(), exact);
+  ops::set_conv_algorithms(ops::ConvAlgorithms::kExact);
 }
 
 TEST(ConvTest, ForwardMatchesDirectLoops) {

@@ -303,23 +303,25 @@ TEST(CheckFixture, CorruptAndTruncatedFilesAreExitTwo) {
 
 }  // namespace
 
-// Recording a step as a CUDA graph needs a GPU: asked for on the CPU, the flag is named.
-TEST(BenchModel, CudaGraphOnTheCpuIsExitTwoNamingTheFlag) {
-  const CommandResult r = run_command(g_bench_model + " --cuda-graph --device cpu --torch false");
+// bench_model with `flags` (and no PyTorch side) stops with exit status 2 and `message`.
+static void expect_bench_model_refuses(const std::string& flags, const std::string& message) {
+  const CommandResult r = run_command(g_bench_model + " " + flags + " --torch false");
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find("error: flag --cuda-graph: records a GPU's work; --device is cpu"),
-            std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("error: " + message), std::string::npos) << r.output;
 }
 
-// So does tracing a step's kernels.
-TEST(BenchModel, KernelTimesOnTheCpuIsExitTwoNamingTheFlag) {
-  const CommandResult r =
-      run_command(g_bench_model + " --kernel-times 10 --device cpu --torch false");
-  EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find("error: flag --kernel-times: traces a GPU's work; --device is cpu"),
-            std::string::npos)
-      << r.output;
+// Recording a step as a CUDA graph, or tracing its kernels, needs a GPU: asked for on the CPU,
+// the flag is named.
+TEST(BenchModel, GpuOnlyFlagsOnTheCpuAreExitTwoNamingTheFlag) {
+  expect_bench_model_refuses("--cuda-graph --device cpu",
+                             "flag --cuda-graph: records a GPU's work; --device is cpu");
+  expect_bench_model_refuses("--kernel-times 10 --device cpu",
+                             "flag --kernel-times: traces a GPU's work; --device is cpu");
+}
+
+TEST(BenchModel, AnUnknownConvolutionPolicyIsExitTwoNamingTheFlag) {
+  expect_bench_model_refuses("--conv-algo quickest",
+                             "flag --conv-algo: 'quickest' is not exact or fastest");
 }
 
 int main(int argc, char** argv) {

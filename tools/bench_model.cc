@@ -17,6 +17,7 @@
 #include "framework/generator.h"
 #include "framework/parallel.h"
 #include "models/model_flags.h"
+#include "ops/conv/conv_algorithms.h"
 #include "ops/loss/loss.h"
 #include "tools/bench_timing.h"
 #include "tools/kernel_times.h"
@@ -231,6 +232,7 @@ int bench(int argc, char** argv) {
   flags.add("size", "32", "frame height and width");
   flags.add("device", "cpu", "cpu or cuda[:N]");
   add_precision_flag(flags);
+  ops::add_conv_algo_flag(flags);
   add_threads_flag(flags, "CPU threads for both frameworks");
   flags.add("warmup", "2", "untimed steps first (caches, algorithm choice)");
   flags.add("steps", "5", "timed steps (the median is reported)");
@@ -245,6 +247,7 @@ int bench(int argc, char** argv) {
             "longest kernels, copies and memsets, and how busy the GPU was (a GPU; 0: off)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
+  ops::apply_conv_algo_flag(flags);
   const Device device = parse_device(flags.str("device"));
   const Precision precision = precision_from_flag(flags, device, /*say=*/true);
   const int warmup = static_cast<int>(flags.integer_in("warmup", 0, 1000));
@@ -273,15 +276,17 @@ int bench(int argc, char** argv) {
                  {"threads", num_threads()},
                  {"warmup", warmup},
                  {"steps", steps},
+                 {"cudnn_benchmark", ops::conv_algorithms() == ops::ConvAlgorithms::kFastest},
                  {"parameters", parameter_count(*net)},
                  {"recipe",
                   {{"lr", kLr},
                    {"momentum", kMomentum},
                    {"weight_decay", kWeightDecay},
                    {"ema_decay", kEmaDecay}}}});
-  std::printf("bench_model: %s, %lld parameters, input %s, %s, %d threads\n", spec.name.c_str(),
-              static_cast<long long>(parameter_count(*net)), shape_str(input).c_str(),
-              device.str().c_str(), num_threads());
+  std::printf("bench_model: %s, %lld parameters, input %s, %s, %d threads, %s cuDNN algorithms\n",
+              spec.name.c_str(), static_cast<long long>(parameter_count(*net)),
+              shape_str(input).c_str(), device.str().c_str(), num_threads(),
+              ops::conv_algorithms_name(ops::conv_algorithms()));
   std::fflush(stdout);
   Result ours;
   std::vector<TracedStep> traced;  // ours, then our replay's

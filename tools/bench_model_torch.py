@@ -431,6 +431,8 @@ def time_mode(net, config, device, mode):
     rate = 1.0 - recipe["ema_decay"]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode == "amp-bf16")
     if device.type == "cuda":
+        # bench_model --conv-algo fastest: cuDNN's timed search on both sides.
+        torch.backends.cudnn.benchmark = config.get("cudnn_benchmark", False)
         tf32 = mode == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32

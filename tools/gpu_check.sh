@@ -59,15 +59,16 @@ else
   shape=(--batch 2 --frames 4 --size 32 --steps 1 --warmup 0)
   threads=2
 fi
-# repflow's own mixed precisions on r2plus1d_18 (tf32 is a GPU's only), then the paper's
-# Kinetics model against the published code and the other models; on a GPU every step is also
-# replayed as a CUDA graph.
-# On a GPU every step is also traced: the GPU's busy share and its longest kernels, for both
-# frameworks (the tables are in the logs; the busy lines are printed).
+# repflow's own mixed precisions on r2plus1d_18 (tf32 is a GPU's only) and cuDNN's timed
+# algorithm search on both sides (--conv-algo fastest, torch.backends.cudnn.benchmark), then the
+# paper's Kinetics model against the published code and the other models. On a GPU every step is
+# also replayed as a CUDA graph and traced: the GPU's busy share and its longest kernels, for
+# both frameworks (the tables are in the logs; the busy lines are printed).
 graph=""
 [ "$device" = cuda ] && graph="--cuda-graph --kernel-times 25"
 runs=("r2plus1d_18 $graph" "r2plus1d_18 --precision bf16 --torch false $graph")
-[ "$device" = cuda ] && runs+=("r2plus1d_18 --precision tf32 --torch false $graph")
+[ "$device" = cuda ] && runs+=("r2plus1d_18 --precision tf32 --torch false $graph"
+  "r2plus1d_18 --conv-algo fastest $graph")
 # The published model needs 11 frames or more; the CPU self-test gives it 16.
 kinetics="kinetics_repflow_r50"
 [ "$device" = cuda ] || kinetics+=" --batch 1 --frames 16"

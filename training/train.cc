@@ -18,6 +18,7 @@
 #include "framework/generator.h"
 #include "models/model_flags.h"
 #include "models/weights_io.h"
+#include "ops/conv/conv_algorithms.h"
 #include "training/data/data_flags.h"
 #include "training/distributed/dist_flags.h"
 #include "training/distributed/grad_reducer.h"
@@ -90,6 +91,7 @@ void add_flags(Flags& flags, const std::string& model) {
   flags.add("seed", "0", "seed of the weights, the sampling and dropout");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
   add_precision_flag(flags);
+  ops::add_conv_algo_flag(flags);
   add_threads_flag(flags, "CPU compute threads");
   add_dist_flags(flags);
 }
@@ -196,6 +198,7 @@ int train(int argc, char** argv) {
       flags.set(name, std::filesystem::absolute(user_path(flags.str(name))).lexically_normal());
   Device device = parse_device(flags.str("device"));
   apply_threads_flag(flags);
+  ops::apply_conv_algo_flag(flags);
   const DistOptions dist = read_dist_flags(flags);
   DistContext context;  // one process alone without --distributed
   std::unique_ptr<Communicator> comm;

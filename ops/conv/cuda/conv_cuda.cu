@@ -1,13 +1,15 @@
 // The CUDA convolution: cuDNN's legacy convolution API with descriptors and algorithm choices
-// made once per shape, precision and device. In fp32 the math stays plain FMA (no TF32), so
-// results agree with the CPU backend to float rounding; precision tf32 lets cuDNN use tensor
-// cores. In bf16 cuDNN computes on bf16 tensors with float32 sums (its only bf16 configuration:
-// inputs and outputs alike are bf16), so each call rounds its float32 operands into bf16 copies
-// and widens the bf16 result back into the caller's float32 tensor, adding the bias as it does.
-// Unlike oneDNN's bf16 on the CPU, which writes float32 outputs, the results are thus rounded to
-// bf16 too, as under PyTorch's autocast.
+// made once per shape, precision, device and algorithm policy (conv_algorithms.h). In fp32 the
+// math stays plain FMA (no TF32), so results agree with the CPU backend to float rounding (under
+// the policy "fastest", FFT and Winograd algorithms may widen that); precision tf32 lets cuDNN use
+// tensor cores. In bf16 cuDNN computes on bf16 tensors with float32 sums (its only bf16
+// configuration: inputs and outputs alike are bf16), so each call rounds its float32 operands into
+// bf16 copies and widens the bf16 result back into the caller's float32 tensor, adding the bias as
+// it does. Unlike oneDNN's bf16 on the CPU, which writes float32 outputs, the results are thus
+// rounded to bf16 too, as under PyTorch's autocast.
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <climits>
 #include <memory>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "framework/cuda_context.h"
 #include "framework/grid_stride.cuh"
 #include "framework/tensor.h"
+#include "ops/conv/conv_algorithms.h"
 #include "ops/conv/conv_cache.h"
 #include "ops/conv/conv_kernels.h"
 
@@ -68,6 +71,33 @@ void set_tensor(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const std::v
                                             strides.data()));
 }
 
+// Workspace from the caching allocator. Freeing it when the call returns is safe although the
+// work is still queued: the allocator hands blocks out again only to later work on the same
+// stream.
+struct Workspace {
+  Tensor buffer;
+  Workspace(int device, size_t bytes) {
+    if (bytes > 0)
+      buffer = Tensor::empty({static_cast<int64_t>((bytes + 3) / 4)}, Device::cuda(device));
+  }
+  void* data() const { return buffer.defined() ? buffer.data() : nullptr; }
+};
+
+int64_t product(const int64_t* dims, int count) {
+  int64_t p = 1;
+  for (int d = 0; d < count; ++d) p *= dims[d];
+  return p;
+}
+int64_t x_numel(const ConvGeometry& g) {
+  return g.batch * g.in_channels * product(g.in, g.spatial);
+}
+int64_t w_numel(const ConvGeometry& g) {
+  return g.out_channels * (g.in_channels / g.groups) * product(g.kernel, g.spatial);
+}
+int64_t y_numel(const ConvGeometry& g) {
+  return g.batch * g.out_channels * product(g.out, g.spatial);
+}
+
 bool exact_float_math(cudnnMathType_t math) {
   return math == CUDNN_DEFAULT_MATH || math == CUDNN_FMA_MATH;
 }
@@ -92,30 +122,64 @@ bool transform_based(cudnnConvolutionBwdFilterAlgo_t a) {
          a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
 }
 
-// The first of cuDNN's heuristic ranking that works in plain float math, is not FFT or
-// Winograd based, and whose workspace size cuDNN can state. query(count, &returned, results) and
-// workspace(algo, &bytes) wrap the direction's cuDNN calls.
-// With `tensor_ops` (TF32 precision) tensor-core math is allowed too.
-template <class Perf, class Algo, class Query, class Workspace>
-void choose(const char* direction, int max_count, bool tensor_ops, Query query, Workspace workspace,
-            Algo* algo, size_t* bytes) {
-  std::vector<Perf> perf(max_count);
-  int returned = 0;
-  RF_CUDNN_CHECK(query(max_count, &returned, perf.data()));
-  for (int i = 0; i < returned; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS ||
-        !(tensor_ops || exact_float_math(perf[i].mathType)) || transform_based(perf[i].algo))
-      continue;
-    if (workspace(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS) continue;
-    *algo = perf[i].algo;
-    return;
-  }
+// Whether a ranked or timed algorithm may serve: it ran (or would), in math the precision
+// allows (tensor cores only with `tensor_ops`, TF32 or bf16), and with `exact` not FFT or
+// Winograd based.
+template <class Perf>
+bool allowed(const Perf& perf, bool tensor_ops, bool exact) {
+  return perf.status == CUDNN_STATUS_SUCCESS && (tensor_ops || exact_float_math(perf.mathType)) &&
+         !(exact && transform_based(perf.algo));
+}
+
+[[noreturn]] void no_algorithm(const char* direction, bool tensor_ops) {
   RF_FAIL("conv: cuDNN offers no ", tensor_ops ? "tensor-core " : "float ", direction,
           " algorithm for this convolution",
           tensor_ops ? " (bf16 and tf32 need Ampere or later)" : "");
 }
 
-std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g) {
+// The largest workspace cuDNN's timed search offers an algorithm: more is rarely faster.
+constexpr size_t kSearchWorkspaceCap = size_t{1} << 30;
+
+// A direction's algorithm and its workspace. With `fastest`, cuDNN times every algorithm on
+// scratch operands (find(count, &returned, results, workspace, bytes)) and the fastest allowed
+// one is taken, the ranking's workspace sizes bounding the search's workspace; otherwise the
+// first allowed one of cuDNN's heuristic ranking (query(count, &returned, results)) whose
+// workspace size (size(algo, &bytes)) cuDNN can state.
+template <class Perf, class Algo, class Query, class Size, class Find>
+void choose(int device, const char* direction, int max_count, bool tensor_ops, bool fastest,
+            Query query, Size size, Find find, Algo* algo, size_t* bytes) {
+  std::vector<Perf> perf(max_count);
+  int returned = 0;
+  RF_CUDNN_CHECK(query(max_count, &returned, perf.data()));
+  if (!fastest) {
+    for (int i = 0; i < returned; ++i) {
+      if (!allowed(perf[i], tensor_ops, /*exact=*/true)) continue;
+      if (size(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS) continue;
+      *algo = perf[i].algo;
+      return;
+    }
+    no_algorithm(direction, tensor_ops);
+  }
+  size_t largest = 0;
+  for (int i = 0; i < returned; ++i) {
+    size_t need = 0;
+    if (allowed(perf[i], tensor_ops, /*exact=*/false) &&
+        size(perf[i].algo, &need) == CUDNN_STATUS_SUCCESS && need <= kSearchWorkspaceCap)
+      largest = std::max(largest, need);
+  }
+  const Workspace work(device, largest);
+  RF_CUDNN_CHECK(find(max_count, &returned, perf.data(), work.data(), largest));
+  for (int i = 0; i < returned; ++i) {  // fastest first
+    if (!allowed(perf[i], tensor_ops, /*exact=*/false)) continue;
+    *algo = perf[i].algo;
+    *bytes = perf[i].memory;
+    return;
+  }
+  no_algorithm(direction, tensor_ops);
+}
+
+std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g,
+                                              ConvAlgorithms algorithms) {
   auto c = std::make_shared<CudnnConv>();
   // cuDNN convolves 2 or 3 spatial dims: a 1-D problem gets a leading unit dim.
   const int lead = g.spatial == 1 ? 1 : 0;
@@ -168,10 +232,21 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g)
       cudnnSetConvolutionMathType(c->conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 
   cudnnHandle_t h = cudnn_handle(device);
+  // Zeroed scratch operands for the timed search, in the precision's type: each direction
+  // writes its result into one of them.
+  const bool fastest = algorithms == ConvAlgorithms::kFastest;
+  const size_t element = bf16 ? sizeof(__nv_bfloat16) : sizeof(float);
+  const Workspace sx(device, fastest ? x_numel(g) * element : 0),
+      sw(device, fastest ? w_numel(g) * element : 0),
+      sy(device, fastest ? y_numel(g) * element : 0);
+  for (const Workspace* s : {&sx, &sw, &sy})
+    if (s->data())
+      RF_CUDA_CHECK(
+          cudaMemsetAsync(s->data(), 0, s->buffer.numel() * sizeof(float), cuda_stream(device)));
   int count = 0;
   RF_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionFwdAlgoPerf_t>(
-      "forward", count, tensor_ops,
+      device, "forward", count, tensor_ops, fastest,
       [&](int n, int* returned, cudnnConvolutionFwdAlgoPerf_t* perf) {
         return cudnnGetConvolutionForwardAlgorithm_v7(h, c->x, c->w, c->conv, c->y, n, returned,
                                                       perf);
@@ -179,10 +254,15 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g)
       [&](cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
         return cudnnGetConvolutionForwardWorkspaceSize(h, c->x, c->w, c->conv, c->y, algo, bytes);
       },
+      [&](int n, int* returned, cudnnConvolutionFwdAlgoPerf_t* perf, void* work, size_t bytes) {
+        return cudnnFindConvolutionForwardAlgorithmEx(h, c->x, sx.data(), c->w, sw.data(), c->conv,
+                                                      c->y, sy.data(), n, returned, perf, work,
+                                                      bytes);
+      },
       &c->forward_algo, &c->forward_workspace);
   RF_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionBwdDataAlgoPerf_t>(
-      "backward-data", count, tensor_ops,
+      device, "backward-data", count, tensor_ops, fastest,
       [&](int n, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* perf) {
         return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, c->w, c->y, c->conv, c->x, n,
                                                            returned, perf);
@@ -191,10 +271,15 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g)
         return cudnnGetConvolutionBackwardDataWorkspaceSize(h, c->w, c->y, c->conv, c->x, algo,
                                                             bytes);
       },
+      [&](int n, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* perf, void* work, size_t bytes) {
+        return cudnnFindConvolutionBackwardDataAlgorithmEx(h, c->w, sw.data(), c->y, sy.data(),
+                                                           c->conv, c->x, sx.data(), n, returned,
+                                                           perf, work, bytes);
+      },
       &c->data_algo, &c->data_workspace);
   RF_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionBwdFilterAlgoPerf_t>(
-      "backward-filter", count, tensor_ops,
+      device, "backward-filter", count, tensor_ops, fastest,
       [&](int n, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* perf) {
         return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, c->x, c->y, c->conv, c->w, n,
                                                              returned, perf);
@@ -203,42 +288,23 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g)
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, c->x, c->y, c->conv, c->w, algo,
                                                               bytes);
       },
+      [&](int n, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* perf, void* work,
+          size_t bytes) {
+        return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, c->x, sx.data(), c->y, sy.data(),
+                                                             c->conv, c->w, sw.data(), n, returned,
+                                                             perf, work, bytes);
+      },
       &c->filter_algo, &c->filter_workspace);
   return c;
 }
 
 std::shared_ptr<const CudnnConv> problem(int device, const ConvGeometry& g) {
   static LruCache<CudnnConv> cache(kCacheCapacity);
+  const ConvAlgorithms algorithms = conv_algorithms();
   std::vector<int64_t> key = g.key();
   key.push_back(device);
-  return cache.get(key, [&] { return make_problem(device, g); });
-}
-
-// Workspace from the caching allocator. Freeing it when the call returns is safe although the
-// work is still queued: the allocator hands blocks out again only to later work on the same
-// stream.
-struct Workspace {
-  Tensor buffer;
-  Workspace(int device, size_t bytes) {
-    if (bytes > 0)
-      buffer = Tensor::empty({static_cast<int64_t>((bytes + 3) / 4)}, Device::cuda(device));
-  }
-  void* data() const { return buffer.defined() ? buffer.data() : nullptr; }
-};
-
-int64_t product(const int64_t* dims, int count) {
-  int64_t p = 1;
-  for (int d = 0; d < count; ++d) p *= dims[d];
-  return p;
-}
-int64_t x_numel(const ConvGeometry& g) {
-  return g.batch * g.in_channels * product(g.in, g.spatial);
-}
-int64_t w_numel(const ConvGeometry& g) {
-  return g.out_channels * (g.in_channels / g.groups) * product(g.kernel, g.spatial);
-}
-int64_t y_numel(const ConvGeometry& g) {
-  return g.batch * g.out_channels * product(g.out, g.spatial);
+  key.push_back(static_cast<int64_t>(algorithms));
+  return cache.get(key, [&] { return make_problem(device, g, algorithms); });
 }
 
 __global__ void round_to_bf16_kernel(const float* in, __nv_bfloat16* out, int64_t n) {
