@@ -50,9 +50,11 @@ TEST(ConvGpuTest, ForwardAndGradientsMatchCpu) {
 // algorithms, which round further from the CPU's results than implicit GEMM does.
 TEST(ConvGpuTest, FastestAlgorithmsMatchCpuLoosely) {
   if (skip_without_gpu()) GTEST_SKIP();
-  ops::set_conv_algorithms(ops::ConvAlgorithms::kFastest);
+  struct Fastest {  // the process-wide policy, put back however the test ends
+    Fastest() { ops::set_conv_algorithms(ops::ConvAlgorithms::kFastest); }
+    ~Fastest() { ops::set_conv_algorithms(ops::ConvAlgorithms::kExact); }
+  } fastest;
   expect_parity(testing::kConvCases, 200, 2e-3, 2e-3);
-  ops::set_conv_algorithms(ops::ConvAlgorithms::kExact);
 }
 
 TEST(ConvGpuTest, SmallCasesMatchCpu) {

@@ -315,13 +315,15 @@ int bench(int argc, char** argv) {
   std::vector<std::string> traced_titles;
   for (const nlohmann::json& j : rows)
     traced_titles.push_back(j["impl"].get<std::string>() + " " + j["mode"].get<std::string>());
+  bool skipped = false;  // no PyTorch counterpart, in any mode
   for (const std::string& mode : modes) {
+    if (skipped) break;
     config["mode"] = mode;
     const TorchTrace torch_trace(kernel_rows > 0, config);
     for (const nlohmann::json& j :
          run_torch_benchmark(flags.str("python"), "tools/bench_model_torch.py", config)) {
       if (j.contains("skipped")) {
-        modes.clear();  // no counterpart in any mode
+        skipped = true;
         break;
       }
       RF_CHECK(j["parameters"] == config["parameters"], "bench_model: the PyTorch network has ",

@@ -395,17 +395,19 @@ def trace_step(step, device, out):
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
     sync(device)
-    activities = [ProfilerActivity.CPU]  # the CUDA records hang off the CPU ops' launches
-    if device.type == "cuda":
-        activities.append(ProfilerActivity.CUDA)
-    with profile(activities=activities) as prof:
+    # GPU activity alone, as repflow's side traces: recording the CPU ops too would slow the
+    # step's host side and understate how busy the GPU is. (A CPU-only torch has no CUDA
+    # activity and needs one.)
+    cuda = device.type == "cuda"
+    with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
         step()
         sync(device)
         wall_ms = (time.perf_counter() - t0) * 1e3
     totals = {}
     for e in prof.events():
-        if e.device_type != DeviceType.CUDA:
+        # record_function ranges (Optimizer.step's, say) come as GPU spans of their own kernels.
+        if e.device_type != DeviceType.CUDA or getattr(e, "is_user_annotation", False):
             continue
         ms, calls = totals.get(e.name, (0.0, 0))
         totals[e.name] = (ms + e.time_range.elapsed_us() / 1e3, calls + 1)

@@ -12,6 +12,8 @@
 
 #include <cstdlib>
 #include <mutex>
+
+#include "framework/cuda_context.h"
 #endif
 
 namespace repflow {
@@ -29,6 +31,7 @@ std::mutex g_mu;
 std::vector<KernelRecord>* g_records = nullptr;  // where completed buffers go, while tracing
 
 std::string demangled(const char* name) {
+  if (!name) return "?";
   int status = 0;
   char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
   std::string out = status == 0 && d ? d : name;
@@ -97,6 +100,7 @@ class Tracing {
     });
     {
       std::lock_guard<std::mutex> lock(g_mu);
+      RF_CHECK(!g_records, "kernel times: another trace is running (one at a time per process)");
       g_records = records;
     }
     for (CUpti_ActivityKind kind : kKinds) {
@@ -114,7 +118,9 @@ class Tracing {
 
  private:
   void stop() {
-    cuptiActivityFlushAll(0);  // calls buffer_completed for what was recorded
+    // Forced: buffers with records still open are handed over too, rather than held back into
+    // the next trace. Calls buffer_completed for each.
+    cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
     for (int k = 0; k < enabled_; ++k) cuptiActivityDisable(kKinds[k]);
     enabled_ = 0;
     std::lock_guard<std::mutex> lock(g_mu);
@@ -128,12 +134,18 @@ class Tracing {
 std::vector<KernelRecord> trace_gpu_activity(const Device& device,
                                              const std::function<void()>& work) {
   RF_CHECK(device.is_cuda(), "kernel times: traces a GPU's work, not ", device.str());
-  synchronize(device);  // what ran before is not this work's
+  // Every stream of the device: what ran before is not this work's, and all of this work's
+  // records must be complete before the flush.
+  const auto wait_for_device = [&] {
+    CudaDeviceGuard guard(device.index);
+    RF_CUDA_CHECK(cudaDeviceSynchronize());
+  };
+  wait_for_device();
   std::vector<KernelRecord> records;
   {
     Tracing tracing(&records);
     work();
-    synchronize(device);
+    wait_for_device();
   }
   return records;
 }

@@ -19,7 +19,8 @@ struct KernelRecord {
 };
 
 // Runs `work` with `device`'s activity traced, waits for the device, and returns the records of
-// what it ran meanwhile. An Error in a build without CUPTI, on the CPU, or where CUPTI refuses.
+// what it ran meanwhile. One trace at a time per process. An Error in a build without CUPTI, on
+// the CPU, while another trace runs, or where CUPTI refuses.
 std::vector<KernelRecord> trace_gpu_activity(const Device& device,
                                              const std::function<void()>& work);
 

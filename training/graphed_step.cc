@@ -56,8 +56,14 @@ void GraphedStep::run() {
 
 GraphedStep::Outputs GraphedStep::step(const Tensor& clips, const std::vector<int64_t>& labels,
                                        double lr) {
-  if (classes_ == 0 || (clips_.defined() && clips.shape() != clips_.shape()))
-    return eager(clips, labels, lr);
+  if (classes_ == 0) return eager(clips, labels, lr);
+  if (clips_.defined() && clips.shape() != clips_.shape()) {
+    if (graph_) return eager(clips, labels, lr);
+    // Not recorded yet: the shape to record is this batch's (a short batch before it, at an
+    // epoch's end say, should not fix the shape of every replay).
+    clips_ = Tensor();
+    warmed_ = false;
+  }
   write_inputs(clips, labels, lr);
   if (!graph_ && !warmed_) {
     // The recorded step's own code, run once eagerly: it makes the momentum buffers, chooses

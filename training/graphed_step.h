@@ -7,7 +7,7 @@
 // second runs the recorded step's code eagerly (it chooses the algorithms and loads every kernel
 // the recording launches, since loading one while recording could fail); the third is recorded,
 // then replayed, as is every later batch. A batch of another shape than the recorded one runs
-// eagerly.
+// eagerly; before the recording, a batch of a new shape starts the warm-up again at that shape.
 //
 // One process, on a GPU, without gradient clipping or dropout (their host-side values would be
 // replayed unchanged).

@@ -34,11 +34,13 @@ int to_int(int64_t v, const char* what) {
 
 // Descriptors for one problem and the algorithm (with its workspace) for each direction.
 // In bf16, x, y and w describe the bf16 copies, and y_float the caller's float32 output, which
-// the bias gradient is summed from; otherwise y_float is y.
+// the bias gradient is summed from; otherwise y_float is y. Each direction has a convolution
+// descriptor of its own, which carries the math type its algorithm was chosen with (cuDNN ranks
+// algorithm and math type pairs, and a call under another math type may run another kernel).
 struct CudnnConv {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr, y_float = nullptr, bias = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
-  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionDescriptor_t forward_conv = nullptr, data_conv = nullptr, filter_conv = nullptr;
   cudnnConvolutionFwdAlgo_t forward_algo{};
   cudnnConvolutionBwdDataAlgo_t data_algo{};
   cudnnConvolutionBwdFilterAlgo_t filter_algo{};
@@ -55,7 +57,8 @@ struct CudnnConv {
     if (y_float && y_float != y) cudnnDestroyTensorDescriptor(y_float);
     if (bias) cudnnDestroyTensorDescriptor(bias);
     if (w) cudnnDestroyFilterDescriptor(w);
-    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    for (cudnnConvolutionDescriptor_t conv : {forward_conv, data_conv, filter_conv})
+      if (conv) cudnnDestroyConvolutionDescriptor(conv);
   }
 };
 
@@ -140,20 +143,24 @@ bool allowed(const Perf& perf, bool tensor_ops, bool exact) {
 // The largest workspace cuDNN's timed search offers an algorithm: more is rarely faster.
 constexpr size_t kSearchWorkspaceCap = size_t{1} << 30;
 
-// A direction's algorithm and its workspace. With `fastest`, cuDNN times every algorithm on
-// scratch operands (find(count, &returned, results, workspace, bytes)) and the fastest allowed
-// one is taken, the ranking's workspace sizes bounding the search's workspace; otherwise the
-// first allowed one of cuDNN's heuristic ranking (query(count, &returned, results)) whose
-// workspace size (size(algo, &bytes)) cuDNN can state.
+// A direction's algorithm, the math type it runs in and its workspace. With `tensor_ops` the
+// math type cuDNN ranked the algorithm with is set on the direction's descriptor `conv`; float32
+// keeps FMA math, since cuDNN's default math allows TF32 on Ampere and later. With `fastest`, cuDNN
+// times every algorithm on scratch operands (find(count, &returned, results, workspace, bytes)) and
+// the fastest allowed one is taken, the ranking's workspace sizes bounding the search's workspace;
+// otherwise the first allowed one of cuDNN's heuristic ranking (query(count, &returned, results))
+// whose workspace size (size(algo, &bytes), under the descriptor's math type) cuDNN can state.
 template <class Perf, class Algo, class Query, class Size, class Find>
 void choose(int device, const char* direction, int max_count, bool tensor_ops, bool fastest,
-            Query query, Size size, Find find, Algo* algo, size_t* bytes) {
+            cudnnConvolutionDescriptor_t conv, Query query, Size size, Find find, Algo* algo,
+            size_t* bytes) {
   std::vector<Perf> perf(max_count);
   int returned = 0;
   RF_CUDNN_CHECK(query(max_count, &returned, perf.data()));
   if (!fastest) {
     for (int i = 0; i < returned; ++i) {
       if (!allowed(perf[i], tensor_ops, /*exact=*/true)) continue;
+      if (tensor_ops) RF_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, perf[i].mathType));
       if (size(perf[i].algo, bytes) != CUDNN_STATUS_SUCCESS) continue;
       *algo = perf[i].algo;
       return;
@@ -167,12 +174,17 @@ void choose(int device, const char* direction, int max_count, bool tensor_ops, b
         size(perf[i].algo, &need) == CUDNN_STATUS_SUCCESS && need <= kSearchWorkspaceCap)
       largest = std::max(largest, need);
   }
-  const Workspace work(device, largest);
-  RF_CUDNN_CHECK(find(max_count, &returned, perf.data(), work.data(), largest));
+  {
+    const Workspace work(device, largest);
+    RF_CUDNN_CHECK(find(max_count, &returned, perf.data(), work.data(), largest));
+  }
   for (int i = 0; i < returned; ++i) {  // fastest first
     if (!allowed(perf[i], tensor_ops, /*exact=*/false)) continue;
+    if (tensor_ops) RF_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, perf[i].mathType));
+    size_t need = 0;
+    if (size(perf[i].algo, &need) != CUDNN_STATUS_SUCCESS) need = 0;
     *algo = perf[i].algo;
-    *bytes = perf[i].memory;
+    *bytes = std::max(perf[i].memory, need);
     return;
   }
   no_algorithm(direction, tensor_ops);
@@ -210,7 +222,6 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g,
   RF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->y));
   RF_CUDNN_CHECK(cudnnCreateTensorDescriptor(&c->bias));
   RF_CUDNN_CHECK(cudnnCreateFilterDescriptor(&c->w));
-  RF_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&c->conv));
   set_tensor(c->x, type, x_dims);
   set_tensor(c->y, type, y_dims);
   set_tensor(c->bias, CUDNN_DATA_FLOAT, bias_dims);
@@ -221,15 +232,18 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g,
   }
   RF_CUDNN_CHECK(cudnnSetFilterNdDescriptor(c->w, type, CUDNN_TENSOR_NCHW,
                                             static_cast<int>(w_dims.size()), w_dims.data()));
-  RF_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(c->conv, spatial, padding.data(), stride.data(),
-                                                 dilation.data(), CUDNN_CROSS_CORRELATION,
-                                                 CUDNN_DATA_FLOAT));
-  RF_CUDNN_CHECK(cudnnSetConvolutionGroupCount(c->conv, to_int(g.groups, "groups")));
   // TF32: cuDNN may round the float operands to TF32 on tensor cores (Ampere and later); bf16
-  // runs on tensor cores too, its sums in float32 (the convolution descriptor's type above).
+  // runs on tensor cores too, its sums in float32 (the convolution descriptor's type below).
   const bool tensor_ops = g.precision != Precision::kFp32;
-  RF_CUDNN_CHECK(
-      cudnnSetConvolutionMathType(c->conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  for (cudnnConvolutionDescriptor_t* conv : {&c->forward_conv, &c->data_conv, &c->filter_conv}) {
+    RF_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(conv));
+    RF_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(*conv, spatial, padding.data(), stride.data(),
+                                                   dilation.data(), CUDNN_CROSS_CORRELATION,
+                                                   CUDNN_DATA_FLOAT));
+    RF_CUDNN_CHECK(cudnnSetConvolutionGroupCount(*conv, to_int(g.groups, "groups")));
+    RF_CUDNN_CHECK(
+        cudnnSetConvolutionMathType(*conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  }
 
   cudnnHandle_t h = cudnn_handle(device);
   // Zeroed scratch operands for the timed search, in the precision's type: each direction
@@ -246,53 +260,54 @@ std::shared_ptr<const CudnnConv> make_problem(int device, const ConvGeometry& g,
   int count = 0;
   RF_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionFwdAlgoPerf_t>(
-      device, "forward", count, tensor_ops, fastest,
+      device, "forward", count, tensor_ops, fastest, c->forward_conv,
       [&](int n, int* returned, cudnnConvolutionFwdAlgoPerf_t* perf) {
-        return cudnnGetConvolutionForwardAlgorithm_v7(h, c->x, c->w, c->conv, c->y, n, returned,
-                                                      perf);
+        return cudnnGetConvolutionForwardAlgorithm_v7(h, c->x, c->w, c->forward_conv, c->y, n,
+                                                      returned, perf);
       },
       [&](cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
-        return cudnnGetConvolutionForwardWorkspaceSize(h, c->x, c->w, c->conv, c->y, algo, bytes);
+        return cudnnGetConvolutionForwardWorkspaceSize(h, c->x, c->w, c->forward_conv, c->y, algo,
+                                                       bytes);
       },
       [&](int n, int* returned, cudnnConvolutionFwdAlgoPerf_t* perf, void* work, size_t bytes) {
-        return cudnnFindConvolutionForwardAlgorithmEx(h, c->x, sx.data(), c->w, sw.data(), c->conv,
-                                                      c->y, sy.data(), n, returned, perf, work,
-                                                      bytes);
+        return cudnnFindConvolutionForwardAlgorithmEx(h, c->x, sx.data(), c->w, sw.data(),
+                                                      c->forward_conv, c->y, sy.data(), n, returned,
+                                                      perf, work, bytes);
       },
       &c->forward_algo, &c->forward_workspace);
   RF_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionBwdDataAlgoPerf_t>(
-      device, "backward-data", count, tensor_ops, fastest,
+      device, "backward-data", count, tensor_ops, fastest, c->data_conv,
       [&](int n, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* perf) {
-        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, c->w, c->y, c->conv, c->x, n,
+        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, c->w, c->y, c->data_conv, c->x, n,
                                                            returned, perf);
       },
       [&](cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
-        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, c->w, c->y, c->conv, c->x, algo,
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, c->w, c->y, c->data_conv, c->x, algo,
                                                             bytes);
       },
       [&](int n, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* perf, void* work, size_t bytes) {
         return cudnnFindConvolutionBackwardDataAlgorithmEx(h, c->w, sw.data(), c->y, sy.data(),
-                                                           c->conv, c->x, sx.data(), n, returned,
-                                                           perf, work, bytes);
+                                                           c->data_conv, c->x, sx.data(), n,
+                                                           returned, perf, work, bytes);
       },
       &c->data_algo, &c->data_workspace);
   RF_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &count));
   choose<cudnnConvolutionBwdFilterAlgoPerf_t>(
-      device, "backward-filter", count, tensor_ops, fastest,
+      device, "backward-filter", count, tensor_ops, fastest, c->filter_conv,
       [&](int n, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* perf) {
-        return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, c->x, c->y, c->conv, c->w, n,
+        return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, c->x, c->y, c->filter_conv, c->w, n,
                                                              returned, perf);
       },
       [&](cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
-        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, c->x, c->y, c->conv, c->w, algo,
-                                                              bytes);
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, c->x, c->y, c->filter_conv, c->w,
+                                                              algo, bytes);
       },
       [&](int n, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* perf, void* work,
           size_t bytes) {
         return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, c->x, sx.data(), c->y, sy.data(),
-                                                             c->conv, c->w, sw.data(), n, returned,
-                                                             perf, work, bytes);
+                                                             c->filter_conv, c->w, sw.data(), n,
+                                                             returned, perf, work, bytes);
       },
       &c->filter_algo, &c->filter_workspace);
   return c;
@@ -377,9 +392,9 @@ void conv_forward_cuda(int device, const ConvGeometry& g, const float* x, const 
   const Result ys(device, g, y, y_numel(g));
   {
     const Workspace work(device, c->forward_workspace);
-    RF_CUDNN_CHECK(cudnnConvolutionForward(h, &one, c->x, xs.data(), c->w, ws.data(), c->conv,
-                                           c->forward_algo, work.data(), c->forward_workspace,
-                                           &zero, c->y, ys.data()));
+    RF_CUDNN_CHECK(cudnnConvolutionForward(h, &one, c->x, xs.data(), c->w, ws.data(),
+                                           c->forward_conv, c->forward_algo, work.data(),
+                                           c->forward_workspace, &zero, c->y, ys.data()));
   }
   if (ys.widens())
     ys.finish(bias, g.out_channels, product(g.out, g.spatial));
@@ -400,7 +415,7 @@ void conv_backward_cuda(int device, const ConvGeometry& g, const float* x, const
       const Result gxs(device, g, gx, x_numel(g));
       const Workspace work(device, c->data_workspace);
       RF_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, c->w, ws.data(), c->y, gys.data(),
-                                                  c->conv, c->data_algo, work.data(),
+                                                  c->data_conv, c->data_algo, work.data(),
                                                   c->data_workspace, &zero, c->x, gxs.data()));
       gxs.finish();
     }
@@ -409,7 +424,7 @@ void conv_backward_cuda(int device, const ConvGeometry& g, const float* x, const
       const Result gws(device, g, gw, w_numel(g));
       const Workspace work(device, c->filter_workspace);
       RF_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, c->x, xs.data(), c->y, gys.data(),
-                                                    c->conv, c->filter_algo, work.data(),
+                                                    c->filter_conv, c->filter_algo, work.data(),
                                                     c->filter_workspace, &zero, c->w, gws.data()));
       gws.finish();
     }
