@@ -246,6 +246,31 @@ TEST(Infer, BadInputIsExitTwoNamingTheThing) {
   EXPECT_NE(r.output.find("fc.weight"), std::string::npos) << r.output;
 }
 
+// Weights that overflow on an input give logits that are not finite: refused, naming the file,
+// and no logits file is written.
+TEST(Infer, OutputThatIsNotFiniteIsExitTwoNamingTheWeights) {
+  const std::string huge = test_tmp("huge_fc.json"), out = test_tmp("huge_logits.json");
+  {
+    default_generator().set_state(123, 0);
+    auto model = make_model("resnet18_2d", model_options());
+    NamedTensors state = model->state_dict();
+    for (auto& [name, t] : state)
+      if (name == "fc.weight") t = Tensor::full(t.shape(), 3e38f);
+    save_weights(huge, state);
+  }
+  Generator gen(2);
+  const std::string npy = npy_file("huge_in.npy", Tensor::uniform({1, 3, 4, 16, 16}, 0, 1, gen));
+  fs::remove(out);
+  const CommandResult r = run_command(g_infer + kModelFlags + " --weights " + huge +
+                                      " --input-npy " + npy + " --logits-out " + out);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("error: infer: the model's output is not finite (sample 0, class "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(huge + " overflow on this input"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(Infer, HelpListsEveryFlagWithItsDefault) {
   const CommandResult r = run_command(g_infer + " --help");
   ASSERT_EQ(r.status, 0) << r.output;

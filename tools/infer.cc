@@ -4,6 +4,7 @@
 // defaults.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -130,6 +131,15 @@ int run(int argc, char** argv) {
   PrecisionScope precision(precision_from_flag(flags, device, /*say=*/true));
   const Tensor logits = net->forward(clips.to(device)).to(Device::cpu());
   const double forward_s = seconds_since(start);
+  // Weight files hold finite values only, but they can still overflow on an input, and a GPU
+  // does not check a flow layer's theta (ops/flow/flow.h): garbage is refused, not printed.
+  const std::vector<float> values = logits.to_vector();
+  const auto bad =
+      std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+  RF_CHECK(bad == values.end(), "infer: the model's output is not finite (sample ",
+           (bad - values.begin()) / classes, ", class ", (bad - values.begin()) % classes,
+           "): the weights in ", weights->path,
+           " overflow on this input, or a flow layer's theta is 0");
 
   std::printf("model %s, %lld classes, input %s (%s) on %s\n", spec.name.c_str(),
               static_cast<long long>(classes), shape_str(clips.shape()).c_str(), what.c_str(),
