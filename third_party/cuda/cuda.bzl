@@ -35,9 +35,13 @@ def _nvcc_objects_impl(ctx):
     objects = []
     for src in ctx.files.srcs:
         out = ctx.actions.declare_file("_nvcc/%s/%s.pic.o" % (ctx.label.name, src.basename[:-3]))
-        ctx.actions.run(
-            executable = ctx.attr.nvcc,
+        # nvcc names its temporary files after its process id, which is the same (2) in every
+        # Bazel sandbox: two nvcc actions at once would share /tmp's files. Each gets a
+        # directory of its own.
+        ctx.actions.run_shell(
+            command = 'tmp=$(mktemp -d) && TMPDIR="$tmp" "$@"; status=$?; rm -rf "$tmp"; exit $status',
             arguments = [
+                ctx.attr.nvcc,
                 "-c",
                 src.path,
                 "-o",
