@@ -49,10 +49,10 @@ struct CudaGraph::Recorded {
   std::vector<void*> pinned;
 };
 
-void copy_host_to_device(void* dst, const void* host, size_t bytes, int device) {
-  if (bytes == 0) return;
+bool copy_host_to_device(void* dst, const void* host, size_t bytes, int device) {
   Staging& s = staging(device);
   std::lock_guard<std::mutex> lock(s.mu);
+  if (bytes == 0) return s.recording;
   const void* src = host;
   if (s.recording) {
     void* pinned = nullptr;
@@ -62,11 +62,6 @@ void copy_host_to_device(void* dst, const void* host, size_t bytes, int device) 
     src = pinned;
   }
   RF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_stream(device)));
-}
-
-bool cuda_graph_recording(int device) {
-  Staging& s = staging(device);
-  std::lock_guard<std::mutex> lock(s.mu);
   return s.recording;
 }
 

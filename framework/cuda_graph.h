@@ -44,10 +44,8 @@ class CudaGraph {
 // Copies `bytes` of host memory to device memory on `device`'s stream; `host` may be reused as
 // soon as it returns. While a graph records, the bytes are staged in pinned memory the graph
 // keeps, so that every replay copies them again (a copy from pageable memory cannot be
-// recorded).
-void copy_host_to_device(void* dst, const void* host, size_t bytes, int device);
-// Whether a graph is recording `device`'s stream now: the stream must not be waited for then.
-bool cuda_graph_recording(int device);
+// recorded). Returns whether a graph was recording the stream: it must not be waited for then.
+bool copy_host_to_device(void* dst, const void* host, size_t bytes, int device);
 #endif
 
 }  // namespace repflow

@@ -60,9 +60,9 @@ void axpy_cuda(int device, float* dst, const float* src, float alpha, int64_t n)
 
 void memcpy_to_device(int device, float* dst, const float* src, int64_t n) {
   CudaDeviceGuard guard(device);
-  copy_host_to_device(dst, src, n * sizeof(float), device);
   // A recorded copy reads the graph's own pinned copy of `src` (and a recording cannot wait).
-  if (!cuda_graph_recording(device)) RF_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(device)));
+  if (!copy_host_to_device(dst, src, n * sizeof(float), device))
+    RF_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(device)));
 }
 
 void memcpy_to_host(int device, float* dst, const float* src, int64_t n) {
