@@ -38,7 +38,7 @@ void GraphedStep::write_inputs(const Tensor& clips, const std::vector<int64_t>& 
   }
   // Checked here, on the host: on the device a label out of range would only show as a NaN
   // loss. The class count is the model's, from the first step's logits.
-  if (classes_ > 0) labels_.copy_(ops::label_tensor(labels, classes_));
+  labels_.copy_(ops::label_tensor(labels, classes_));
   clips_.copy_(clips);
   lr_.fill_(static_cast<float>(lr));
   if (averaging_) rate_.fill_(static_cast<float>(average_.next_rate()));

@@ -72,17 +72,27 @@ bool group_needed(const GradMask& needs, FlowParamGroup group) {
   return false;
 }
 
+// The parameters, each checked (an Error names the one that is wrong), contiguous and on
+// `device`, and where their values lie: what the schedules read, in table order.
+struct ParamValues {
+  FlowParamArray<Tensor> tensors;
+  FlowParamPointers<const float> pointers{};
+};
+
+ParamValues param_values(const FlowParams& params, Device device) {
+  ParamValues v;
+  for (const FlowParamSpec& spec : kFlowParamTable) {
+    check_param(spec, params[spec.id]);
+    v.tensors[spec.id] = params[spec.id].detach().contiguous().to(device);
+    v.pointers.values[flow_param_index(spec.id)] = v.tensors[spec.id].data();
+  }
+  return v;
+}
+
 }  // namespace
 
 FlowScalars flow_scalars(const FlowParams& params) {
-  for (const FlowParamSpec& spec : kFlowParamTable) check_param(spec, params[spec.id]);
-  FlowParamArray<std::vector<float>> values;
-  FlowParamPointers<const float> pointers{};
-  for (const FlowParamSpec& spec : kFlowParamTable) {
-    values[spec.id] = params[spec.id].to_vector();
-    pointers.values[flow_param_index(spec.id)] = values[spec.id].data();
-  }
-  return flow_scalars_from(pointers);
+  return flow_scalars_from(param_values(params, Device::cpu()).pointers);
 }
 
 FlowLearned::FlowLearned(std::initializer_list<FlowParamGroup> groups) {
@@ -143,7 +153,9 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   RF_CHECK(f1.shape() == f2.shape(), kOp, ": f1 and f2 must have the same shape, got ",
            shape_str(f1.shape()), " and ", shape_str(f2.shape()));
   RF_CHECK(n_iter >= 1, kOp, ": n_iter must be at least 1, got ", n_iter);
-  for (const FlowParamSpec& spec : kFlowParamTable) check_param(spec, params[spec.id]);
+  const Device device = f1.device();
+  // On another device than f1's, a parameter is copied here and refused just below.
+  const ParamValues values = param_values(params, device);
   std::vector<Tensor> inputs{f1, f2};
   for (const FlowParamSpec& spec : kFlowParamTable) inputs.push_back(params[spec.id]);
   check_same_device(kOp, inputs);
@@ -152,15 +164,8 @@ Tensor representation_flow(const Tensor& f1, const Tensor& f2, const FlowParams&
   RF_CHECK((h + 2) * (w + 2) * kFlowBackwardPlanes < (int64_t{1} << 31), kOp, ": planes of ", h,
            " x ", w, " are too large, shape ", shape_str(f1.shape()));
 
-  const Device device = f1.device();
-  FlowParamArray<Tensor> values;  // contiguous, so that the schedules read them in table order
-  FlowParamPointers<const float> pointers{};
-  for (const FlowParamSpec& spec : kFlowParamTable) {
-    values[spec.id] = params[spec.id].detach().contiguous();
-    pointers.values[flow_param_index(spec.id)] = values[spec.id].data();
-  }
   const Tensor scalars = Tensor::empty({kScalarsFloats}, device);
-  scalars_stub(device, pointers, scalars_in(scalars));
+  scalars_stub(device, values.pointers, scalars_in(scalars));
   // On a GPU theta = 0 goes unchecked, since reading it here would wait for the GPU on every
   // call and keep a step with the op from being recorded as a CUDA graph: the output is then not
   // finite, which the trainer's loss check reports.
