@@ -77,11 +77,22 @@ void for_rows(const Dims& d, F fn) {
   });
 }
 
+// Room for one value per row, kept per thread from call to call (`slot` tells a call's arrays
+// apart). Small planes have tens of thousands of rows: a fresh zeroed array per pass cost more,
+// in page faults and memset, than the sums written into it.
+double* row_values(int slot, const Dims& d) {
+  thread_local std::vector<double> arrays[2];
+  std::vector<double>& a = arrays[slot];
+  if (a.size() < static_cast<size_t>(d.rows())) a.resize(d.rows());
+  return a.data();
+}
+
 // Per-channel totals of per-row values, added over the samples in a fixed order so that the
 // result does not depend on the thread count.
-std::vector<double> channel_totals(const std::vector<double>& rows, const Dims& d) {
+std::vector<double> channel_totals(const double* rows, const Dims& d) {
   std::vector<double> totals(d.c, 0.0);
-  for (int64_t r = 0; r < d.rows(); ++r) totals[r % d.c] += rows[r];
+  for (int64_t n = 0; n < d.n; ++n)
+    for (int64_t c = 0; c < d.c; ++c) totals[c] += rows[n * d.c + c];
   return totals;
 }
 
@@ -89,7 +100,7 @@ std::vector<double> channel_totals(const std::vector<double>& rows, const Dims& 
 // from the mean) because the one-pass E[x^2] - E[x]^2 cancels badly when |mean| >> std.
 void batch_stats(const float* x, const Dims& d, std::vector<double>& mean,
                  std::vector<double>& var) {
-  std::vector<double> rows(d.rows());
+  double* rows = row_values(0, d);
   for_rows(d, [&](int64_t r, int64_t) {
     const float* row = x + r * d.s;
     rows[r] = blocked_sums<1>(d.s, [row](int64_t i) { return std::array<float, 1>{row[i]}; })[0];
@@ -143,7 +154,8 @@ void backward_rows(const BatchNormBackward& a) {
   // Per channel: sum of g and of g (x - mean); eval mode's input gradient needs neither.
   std::vector<double> sum_g(d.c, 0.0), sum_gx(d.c, 0.0);
   if (a.gw.defined() || a.gb.defined() || (a.training && a.gx.defined())) {
-    std::vector<double> rows_g(d.rows()), rows_gx(d.rows());
+    double* rows_g = row_values(0, d);
+    double* rows_gx = row_values(1, d);
     for_rows(d, [&](int64_t r, int64_t c) {
       const auto gr = row_g(r);
       const float* xr = x + r * d.s;
