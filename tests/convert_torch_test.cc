@@ -2,10 +2,12 @@
 // read back by load_weights, value for value, and the metadata its flags write, read back by
 // weights_meta_from_extra. Needs Debian's /usr/bin/python3 with torch; skips visibly without it.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -26,6 +28,13 @@ std::string read_bytes(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Whether a line of `output` starts with `message`: every converter error, a usage error too, is
+// one line starting "error:".
+bool has_line(const std::string& output, const std::string& message) {
+  return output.compare(0, message.size(), message) == 0 ||
+         output.find("\n" + message) != std::string::npos;
 }
 
 std::string bytes_of(const Tensor& t) {
@@ -77,6 +86,13 @@ class ConvertTorch : public ::testing::Test {
 
   CommandResult convert(const std::string& args) {
     return run_command(kDebianPython + " " + g_script + " " + args);
+  }
+
+  // For inputs that a converter without bounds reads forever or waits on: a failure, not a
+  // runaway test.
+  CommandResult convert_bounded(const std::string& args) {
+    return run_command("ulimit -v 4194304; timeout 60 " + kDebianPython + " " + g_script + " " +
+                       args);
   }
 
   std::string expected(const std::string& name) {
@@ -243,6 +259,9 @@ TEST_F(ConvertTorch, MetadataTakesThePapersKineticsClassMap) {
 TEST_F(ConvertTorch, BadMetadataFlagsAreExit2NamingTheFlag) {
   const std::string names = test_tmp("two_names.txt"), out = test_tmp("kept_meta.json");
   std::ofstream(names) << "a\nb\n";
+  const std::string twice = test_tmp("twice.json"), deep = test_tmp("deep.json");
+  std::ofstream(twice) << R"({"a": 0, "b": 1, "a": 0})";
+  std::ofstream(deep) << std::string(100000, '[');
   const std::string model = " --model resnet10_2d";
   const std::pair<std::string, std::string> cases[] = {
       {model + " --classes 3 --class-names " + names,
@@ -259,15 +278,160 @@ TEST_F(ConvertTorch, BadMetadataFlagsAreExit2NamingTheFlag) {
       {model + " --norm kinetics", "error: argument --norm: invalid choice: 'kinetics'"},
       {model + " --class-names " + test_tmp("absent.txt"),
        "error: --class-names " + test_tmp("absent.txt") + ": cannot read"},
+      {model + " --class-names " + twice,
+       "error: --class-names " + twice + ": class 'a' given twice"},
+      {model + " --class-names " + deep,
+       "error: --class-names " + deep + ": invalid JSON: nested too deeply"},
   };
   std::ofstream(out) << "old";
   for (const auto& [args, message] : cases) {
     SCOPED_TRACE(args);
     const CommandResult r = convert(test_tmp("state_dict.pt") + " " + out + args);
     EXPECT_EQ(r.status, 2);
-    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+    EXPECT_TRUE(has_line(r.output, message)) << r.output;
   }
   EXPECT_EQ(read_bytes(out), "old");
+}
+
+TEST_F(ConvertTorch, UsageErrorsPrintTheUsageThenALineStartingWithError) {
+  const std::string checkpoint = test_tmp("state_dict.pt"), out = test_tmp("kept_usage.json");
+  const std::pair<std::string, std::string> cases[] = {
+      {checkpoint + " " + out + " --bogus", "error: unrecognized arguments: --bogus"},
+      {checkpoint, "error: the following arguments are required: out"},
+      {checkpoint + " " + out + " --time-kernel 3",
+       "error: --time, --time-kernel and --divide-by-time need --inflate-3d"},
+  };
+  std::ofstream(out) << "old";
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(args);
+    const CommandResult r = convert(args);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, "usage: ")) << r.output;
+    EXPECT_TRUE(has_line(r.output, message)) << r.output;
+    // Not argparse's "convert_torch.py: error: ...", which no "error:" search finds at a line's
+    // start.
+    EXPECT_EQ(r.output.find("convert_torch.py: error"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(read_bytes(out), "old");
+}
+
+TEST_F(ConvertTorch, TimeSizesAreBoundedNamingTheFlag) {
+  const std::string checkpoint = test_tmp("state_dict.pt"), out = test_tmp("kept_time.json");
+  const std::pair<std::string, std::string> cases[] = {
+      // Without a bound these asked torch for terabytes and died in a traceback.
+      {" --time-kernel 1000000000000",
+       "error: argument --time-kernel: 1000000000000 is outside 1..256"},
+      {" --time-kernel 257", "error: argument --time-kernel: 257 is outside 1..256"},
+      {" --time-kernel 0", "error: argument --time-kernel: 0 is outside 1..256"},
+      {" --time '0.w*=99999999999'",
+       "error: --time '0.w*=99999999999': expected PATTERN=T with T an integer in 1..256"},
+      {" --time '0.w*=257'", "error: --time '0.w*=257': expected PATTERN=T with T an integer"},
+      {" --time '0.w*=0'", "error: --time '0.w*=0': expected PATTERN=T with T an integer"},
+  };
+  std::ofstream(out) << "old";
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(args);
+    const CommandResult r = convert(checkpoint + " " + out + " --inflate-3d" + args);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, message)) << r.output;
+  }
+  EXPECT_EQ(read_bytes(out), "old");
+  // The bound itself is taken.
+  const CommandResult r = convert(checkpoint + " " + out + " --inflate-3d --time-kernel 256");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(load_weights(out).at("0.weight").shape(), (Shape{3, 2, 256, 3, 3}));
+}
+
+// Checkpoints torch saves and loads whose entries no weight file can hold.
+const char kMakeUnconvertible[] = R"(
+import os, sys, torch
+out = sys.argv[1]
+torch.save({"ok": torch.zeros([1] * 8), "deep": torch.zeros([1] * 9)},
+           os.path.join(out, "nine_dims.pt"))
+torch.save({0: torch.zeros(2)}, os.path.join(out, "int_key.pt"))
+torch.save({"s": torch.zeros(2, 2).to_sparse()}, os.path.join(out, "sparse.pt"))
+torch.save({"m": torch.zeros(2, device="meta")}, os.path.join(out, "meta.pt"))
+# One stored value viewed as 10^18 (4 EB as float32): materialising it fails in the allocator.
+torch.save({"v": torch.ones(1).expand(10**9, 10**9)}, os.path.join(out, "huge_view.pt"))
+)";
+
+TEST_F(ConvertTorch, UnconvertibleTensorsAreExit2NamingTheTensor) {
+  const std::string script = test_tmp("make_unconvertible.py");
+  std::ofstream(script) << kMakeUnconvertible;
+  const CommandResult made = run_command(kDebianPython + " " + script + " " + test_tmp(""));
+  ASSERT_EQ(made.status, 0) << made.output;
+  const std::string out = test_tmp("kept_tensors.json");
+  const std::pair<std::string, std::string> cases[] = {
+      {"nine_dims.pt",
+       "tensor 'deep' has shape [1, 1, 1, 1, 1, 1, 1, 1, 1], more than 8 dimensions"},
+      {"int_key.pt", "key 0 (int) is not a string"},
+      {"sparse.pt", "tensor 's' has layout torch.sparse_coo; only dense (strided) tensors"},
+      {"meta.pt", "tensor 'm' is on the meta device, which holds no values"},
+      // What no check foresees is still an error naming the tensor, not a traceback.
+      {"huge_view.pt", "tensor 'v': "},
+  };
+  std::ofstream(out) << "old";
+  for (const auto& [checkpoint, message] : cases) {
+    SCOPED_TRACE(checkpoint);
+    const CommandResult r = convert(test_tmp(checkpoint) + " " + out);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, "error: " + test_tmp(checkpoint) + ": " + message)) << r.output;
+    EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(read_bytes(out), "old");
+  // Eight dimensions are the most a reader takes, and convert.
+  const CommandResult r = convert(test_tmp("nine_dims.pt") + " " + out + " --exclude deep");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(load_weights(out).at("ok").shape(), (Shape{1, 1, 1, 1, 1, 1, 1, 1}));
+}
+
+TEST_F(ConvertTorch, InputsMustBeRegularFilesAndClassNamesBounded) {
+  const std::string dir = test_tmp("a_directory"), fifo = test_tmp("a_fifo");
+  std::filesystem::create_directories(dir);
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << fifo;
+  const std::string out = test_tmp("kept_inputs.json"), checkpoint = test_tmp("state_dict.pt");
+  std::ofstream(out) << "old";
+  // /dev/zero read forever, and a FIFO without a writer blocked the open.
+  for (const std::string& path : {std::string("/dev/zero"), dir, fifo}) {
+    SCOPED_TRACE(path);
+    CommandResult r = convert_bounded(path + " " + out);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, "error: " + path + ": not a regular file")) << r.output;
+    r = convert_bounded(checkpoint + " " + out + " --model resnet10_2d --class-names " + path);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, "error: --class-names " + path + ": not a regular file"))
+        << r.output;
+  }
+  // At most 16 MiB and, as the trainer's lists (kMaxClasses), 100000 names.
+  const std::string big = test_tmp("big_names.txt"), many = test_tmp("many_names.txt"),
+                    most = test_tmp("most_names.txt");
+  std::ofstream(big) << std::string((16 << 20) + 1, 'x');
+  {
+    std::ofstream m(many), n(most);
+    for (int i = 0; i < 100001; ++i) {
+      m << "class" << i << "\n";
+      if (i < 100000) n << "class" << i << "\n";
+    }
+  }
+  const std::pair<std::string, std::string> cases[] = {
+      {big, "error: --class-names " + big + ": more than 16777216 bytes"},
+      {many, "error: --class-names " + many + ": more than 100000 classes"},
+  };
+  for (const auto& [names, message] : cases) {
+    SCOPED_TRACE(names);
+    const CommandResult r =
+        convert(checkpoint + " " + out + " --model resnet10_2d --class-names " + names);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, message)) << r.output;
+  }
+  EXPECT_EQ(read_bytes(out), "old");
+  const CommandResult r =
+      convert(checkpoint + " " + out + " --model resnet10_2d --class-names " + most);
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json extra;
+  load_weights(out, &extra);
+  EXPECT_EQ(extra["meta"]["class_names"].size(), 100000u);
 }
 
 }  // namespace

@@ -10,13 +10,14 @@ file's "meta" field records the model and, as given, its options, class names an
 
 Run with Debian's /usr/bin/python3 (python3-torch). Exit codes: 0 done, 2 bad usage (the message
 names the flag), an unreadable --class-names file, or an unreadable or unconvertible checkpoint
-(the message names the file and the tensor).
+(the message names the file and the tensor). Every error is one line starting with "error:".
 """
 import argparse
 import base64
 import fnmatch
 import json
 import os
+import stat
 import sys
 import tempfile
 import zlib
@@ -33,17 +34,52 @@ NORMS = {
 }
 CLIP_FLAGS = ("frames", "stride", "decode_size", "resize", "size", "clips")  # meta.input's counts
 INT_MAX = 2**31 - 1  # the largest count a reader takes
+MAX_DIMS = 8  # framework/layout.h's kMaxDims: a reader refuses a shape with more dimensions
+# The largest --time-kernel / --time T: far beyond any clip length, while the paper's longest
+# temporal kernel is 7; a larger T is a typo that would only exhaust memory.
+MAX_TIME = 256
+# training/data/list_parsing.h's kMaxClasses, the most class names a reader takes, and a bound on
+# a --class-names file's size that leaves 160 bytes for each of them.
+MAX_CLASSES = 100000
+MAX_CLASS_NAMES_BYTES = 16 << 20
 
 
 class ConvertError(Exception):
     pass
 
 
-def load_state_dict(path, torch):
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage errors as every other error: the usage, then a line starting with "error:"."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
+
+
+def open_regular(path, where, unreadable="cannot read: {}"):
+    """The file at path opened for binary reading. Like framework/read_file.cc, refuses anything
+    but a regular file (a directory, /dev/zero, a FIFO), checked on the opened file itself; the
+    open does not block on a FIFO."""
     try:
-        obj = torch.load(path, map_location="cpu")
-    except Exception as e:  # pickle, zip and torch errors alike mean an unreadable file
-        raise ConvertError(f"{path}: cannot read as a PyTorch checkpoint: {e}") from e
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise ConvertError(f"{where}: {unreadable.format(e.strerror)}") from e
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConvertError(f"{where}: not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def load_state_dict(path, torch):
+    with open_regular(path, path, unreadable="no such readable file ({})") as f:
+        try:
+            obj = torch.load(f, map_location="cpu")
+        except Exception as e:  # pickle, zip and torch errors alike mean an unreadable file
+            raise ConvertError(f"{path}: cannot read as a PyTorch checkpoint: "
+                               f"{first_line(e)}") from e
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and key in obj:
             obj = obj[key]
@@ -53,6 +89,9 @@ def load_state_dict(path, torch):
     if not isinstance(obj, dict):
         raise ConvertError(f"{path}: holds a {type(obj).__name__}, not a state dict or module")
     for name, value in obj.items():
+        if not isinstance(name, str):
+            raise ConvertError(f"{path}: key {name!r} ({type(name).__name__}) is not a string "
+                               "(a state dict names its tensors)")
         if not isinstance(value, torch.Tensor):
             raise ConvertError(
                 f"{path}: entry '{name}' is a {type(value).__name__}, not a tensor "
@@ -65,20 +104,42 @@ def load_state_dict(path, torch):
             if not name.endswith("num_batches_tracked")}
 
 
+def first_line(e):
+    """An exception's message for a one-line error: torch's can run to dozens of lines."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def check_tensor(name, t, torch, path):
+    """Refuses what cannot become a weight file's float32 tensor, before anything is computed."""
+    if t.layout != torch.strided:
+        raise ConvertError(f"{path}: tensor '{name}' has layout {t.layout}; only dense "
+                           "(strided) tensors can be converted")
+    if t.is_meta:
+        raise ConvertError(f"{path}: tensor '{name}' is on the meta device, which holds no values")
+    if not t.is_floating_point():
+        raise ConvertError(f"{path}: tensor '{name}' has dtype {t.dtype}; only floating-point "
+                           "tensors can be converted to float32")
+    if t.dim() > MAX_DIMS:
+        raise ConvertError(f"{path}: tensor '{name}' has shape {list(t.shape)}, more than "
+                           f"{MAX_DIMS} dimensions (readers refuse it)")
+
+
 def parse_time_patterns(specs):
     patterns = []
     for spec in specs:
         pattern, sep, t = spec.rpartition("=")
-        if not sep or not pattern or not t.isdigit() or int(t) < 1:
-            raise ConvertError(f"--time {spec!r}: expected PATTERN=T with T a positive integer")
+        if (not sep or not pattern or not t.isascii() or not t.isdigit()
+                or not 1 <= int(t) <= MAX_TIME):
+            raise ConvertError(f"--time {spec!r}: expected PATTERN=T with T an integer in "
+                               f"1..{MAX_TIME}")
         patterns.append((pattern, int(t)))
     return patterns
 
 
-def inflate(state, args, path):
+def inflate(state, args, patterns, path):
     """Repeats every 4-D tensor over a new time axis 2; T from the first --time pattern matching
     its name, else --time-kernel. Other tensors (biases, batch norm, linear) stay as they are."""
-    patterns = parse_time_patterns(args.time)
     used = set()
     out = {}
     for name, t in state.items():
@@ -99,9 +160,6 @@ def inflate(state, args, path):
 
 
 def encode(name, t, torch, plain, path):
-    if not t.is_floating_point():
-        raise ConvertError(f"{path}: tensor '{name}' has dtype {t.dtype}; only floating-point "
-                           "tensors can be converted to float32")
     t = t.detach().to(torch.float32).contiguous()
     if not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).flatten().nonzero()[0])
@@ -120,15 +178,15 @@ def encode(name, t, torch, plain, path):
             "data": base64.b64encode(raw).decode()}
 
 
-def count(lo):
-    """An argparse type: an integer in lo..INT_MAX."""
+def count(lo, hi=INT_MAX):
+    """An argparse type: an integer in lo..hi."""
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if not lo <= value <= INT_MAX:
-            raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{INT_MAX}")
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi}")
         return value
     return parse
 
@@ -155,24 +213,44 @@ def read_class_names(path):
     {"\"NAME\"": INDEX} (the paper's Kinetics class map; the quotes are optional), as
     training/data/video_list.cc's read_class_names reads them."""
     where = f"--class-names {path}"
+    with open_regular(path, where) as f:
+        try:
+            # One byte more than the limit tells a file that grew past it since it was opened.
+            data = f.read(MAX_CLASS_NAMES_BYTES + 1)
+        except OSError as e:
+            raise ConvertError(f"{where}: cannot read: {e.strerror}") from e
+    if len(data) > MAX_CLASS_NAMES_BYTES:
+        raise ConvertError(f"{where}: more than {MAX_CLASS_NAMES_BYTES} bytes, the most a class "
+                           "name file may hold")
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConvertError(f"{where}: cannot read: {e.strerror}") from e
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConvertError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
     if not path.endswith(".json"):
         names = [line.strip() for line in text.splitlines() if line.strip()]
         if not names:
             raise ConvertError(f"{where}: no class names")
+        if len(names) > MAX_CLASSES:
+            raise ConvertError(f"{where}: more than {MAX_CLASSES} classes")
         return names
+
+    def unique(pairs):
+        keys = set()
+        for key, _ in pairs:
+            if key in keys:
+                raise ConvertError(f"{where}: class {key!r} given twice")
+            keys.add(key)
+        return dict(pairs)
     try:
-        index = json.loads(text)
+        index = json.loads(text, object_pairs_hook=unique)
     except ValueError as e:
         raise ConvertError(f"{where}: invalid JSON: {e}") from e
+    except RecursionError as e:
+        raise ConvertError(f"{where}: invalid JSON: nested too deeply") from e
     if not isinstance(index, dict) or not index:
         raise ConvertError(f"{where}: expected a JSON object {{NAME: INDEX, ...}}")
+    if len(index) > MAX_CLASSES:
+        raise ConvertError(f"{where}: more than {MAX_CLASSES} classes")
     names = [None] * len(index)
     for key, i in index.items():
         if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(names):
@@ -236,14 +314,46 @@ def write_atomic(path, text):
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except OSError as e:
-        os.unlink(tmp)
-        raise ConvertError(f"{path}: cannot write: {e.strerror} (the previous file, if any, "
-                           "is kept)") from e
+    except BaseException as e:  # an interrupt too: no temporary file is left behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise ConvertError(f"{path}: cannot write: {e.strerror} (the previous file, if any, "
+                               "is kept)") from e
+        raise
+
+
+def convert(args, patterns, meta, torch):
+    """The checkpoint's tensors, the names --exclude dropped, the number inflated, and the
+    weight file's text."""
+    state = load_state_dict(args.checkpoint, torch)
+    dropped = [n for n in state if any(fnmatch.fnmatchcase(n, p) for p in args.exclude)]
+    state = {n: t for n, t in state.items() if n not in dropped}
+    for name, t in state.items():
+        check_tensor(name, t, torch, args.checkpoint)
+    before = {n: tuple(t.shape) for n, t in state.items()}
+    if args.inflate_3d:
+        state = inflate(state, args, patterns, args.checkpoint)
+    tensors = {}
+    for name, t in state.items():
+        try:
+            tensors[name] = encode(name, t, torch, args.plain, args.checkpoint)
+        except ConvertError:
+            raise
+        except Exception as e:  # e.g. a view of a huge size over one stored value
+            raise ConvertError(f"{args.checkpoint}: tensor '{name}': {first_line(e)}") from e
+    document = {"format": FORMAT, "version": VERSION}
+    if meta is not None:
+        document["meta"] = meta
+    document["tensors"] = tensors
+    inflated = sum(1 for n, t in state.items() if tuple(t.shape) != before[n])
+    return state, dropped, inflated, json.dumps(document, allow_nan=False)
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("checkpoint", help="the PyTorch file (torch.save output)")
@@ -255,11 +365,12 @@ def main(argv):
                         "'fc.*' for a new classifier")
     parser.add_argument("--inflate-3d", action="store_true",
                         help="repeat every 4-D tensor (2D conv weights) over a new time axis")
-    parser.add_argument("--time-kernel", type=int, default=1, metavar="T",
-                        help="with --inflate-3d: the time size for tensors no --time matches")
+    parser.add_argument("--time-kernel", type=count(1, MAX_TIME), default=1, metavar="T",
+                        help="with --inflate-3d: the time size for tensors no --time matches "
+                        f"(1..{MAX_TIME})")
     parser.add_argument("--time", action="append", default=[], metavar="PATTERN=T",
                         help="with --inflate-3d: the time size for names matching the glob "
-                        "(repeatable; the first match wins)")
+                        f"(repeatable; the first match wins; T in 1..{MAX_TIME})")
     parser.add_argument("--divide-by-time", action="store_true",
                         help="with --inflate-3d: divide inflated weights by T (I3D's rescaling; "
                         "the paper's code does not)")
@@ -292,34 +403,25 @@ def main(argv):
     metadata.add_argument("--clips", type=count(1), metavar="N",
                           help="evaluation clips per video")
     args = parser.parse_args(argv)
-    if args.time_kernel < 1:
-        parser.error("--time-kernel must be at least 1")
     if not args.inflate_3d and (args.time or args.divide_by_time or args.time_kernel != 1):
         parser.error("--time, --time-kernel and --divide-by-time need --inflate-3d")
+    patterns = parse_time_patterns(args.time)
     meta = make_meta(args, parser)
     try:
         import torch
     except ImportError:
         raise ConvertError(f"cannot import torch with {sys.executable}: run with Debian's "
                            "/usr/bin/python3 and python3-torch installed")
-    if not os.path.isfile(args.checkpoint) or not os.access(args.checkpoint, os.R_OK):
-        raise ConvertError(f"{args.checkpoint}: no such readable file")
-    state = load_state_dict(args.checkpoint, torch)
-    dropped = [n for n in state if any(fnmatch.fnmatchcase(n, p) for p in args.exclude)]
-    state = {n: t for n, t in state.items() if n not in dropped}
-    before = {n: tuple(t.shape) for n, t in state.items()}
-    if args.inflate_3d:
-        state = inflate(state, args, args.checkpoint)
-    tensors = {name: encode(name, t, torch, args.plain, args.checkpoint)
-               for name, t in state.items()}
-    document = {"format": FORMAT, "version": VERSION}
-    if meta is not None:
-        document["meta"] = meta
-    document["tensors"] = tensors
-    text = json.dumps(document, allow_nan=False)
+    try:
+        state, dropped, inflated, text = convert(args, patterns, meta, torch)
+    except ConvertError:
+        raise
+    except Exception as e:
+        # The last line of defence: whatever torch (or a hostile pickle) raises that the checks
+        # above did not foresee is still an error about the input, not a traceback.
+        raise ConvertError(f"{args.checkpoint}: {first_line(e)}") from e
     write_atomic(args.out, text)
-    inflated = sum(1 for n, t in state.items() if tuple(t.shape) != before[n])
-    print(f"{args.out}: {len(tensors)} tensors, {sum(t.numel() for t in state.values())} values "
+    print(f"{args.out}: {len(state)} tensors, {sum(t.numel() for t in state.values())} values "
           f"({inflated} inflated to 3D, {len(dropped)} excluded)"
           + (f", metadata for {args.model}" if meta is not None else ""))
     return 0
