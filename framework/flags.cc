@@ -1,5 +1,7 @@
 #include "framework/flags.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <new>
@@ -86,9 +88,13 @@ std::string Flags::str(const std::string& name) const { return flag(name).value;
 int64_t Flags::integer(const std::string& name) const {
   const std::string& v = flag(name).value;
   char* end = nullptr;
+  errno = 0;
   const long long n = std::strtoll(v.c_str(), &end, 10);
   RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", excerpt(v),
            "' is not an integer");
+  // strtoll saturates on overflow: the value would silently become another.
+  RF_CHECK(errno != ERANGE, program_, ": flag --", name, ": '", excerpt(v),
+           "' is outside the 64-bit integers");
   return n;
 }
 
@@ -104,7 +110,17 @@ double Flags::number(const std::string& name) const {
   const double x = std::strtod(v.c_str(), &end);
   RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", excerpt(v),
            "' is not a number");
+  // No flag means anything by an infinite or undefined value; left through, they turn into
+  // overflowing conversions and non-finite losses far from the flag.
+  RF_CHECK(std::isfinite(x), program_, ": flag --", name, ": '", excerpt(v),
+           "' is not a finite number");
   return x;
+}
+
+double Flags::number_in(const std::string& name, double lo, double hi) const {
+  const double v = number(name);
+  RF_CHECK(v >= lo && v <= hi, program_, ": flag --", name, ": ", v, " is outside ", lo, "..", hi);
+  return v;
 }
 
 bool Flags::boolean(const std::string& name) const {

@@ -24,10 +24,14 @@ class Flags {
   bool parse(int argc, char** argv, bool allow_positional = false);
 
   std::string str(const std::string& name) const;
+  // An integer within 64 bits.
   int64_t integer(const std::string& name) const;
   // integer() that must lie in [lo, hi]; otherwise an Error naming the flag and the range.
   int64_t integer_in(const std::string& name, int64_t lo, int64_t hi) const;
+  // A finite number.
   double number(const std::string& name) const;
+  // number() that must lie in [lo, hi]; otherwise an Error naming the flag and the range.
+  double number_in(const std::string& name, double lo, double hi) const;
   bool boolean(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   std::string usage() const;

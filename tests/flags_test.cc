@@ -24,6 +24,20 @@ TEST(Flags, ValuesDefaultsAndErrorsNameTheFlag) {
   bad.add("epochs", "3", "passes");
   ASSERT_TRUE(parse_args(bad, {"--epochs=x"}));
   EXPECT_ERROR_CONTAINS(bad.integer("epochs"), "flag --epochs: 'x' is not an integer");
+  // strtoll and strtod accept these; the flags do not: one saturates, the others are no value
+  // any flag means.
+  bad.add("lr", "0.1", "rate");
+  ASSERT_TRUE(parse_args(bad, {"--epochs=99999999999999999999", "--lr=inf"}));
+  EXPECT_ERROR_CONTAINS(bad.integer("epochs"),
+                        "flag --epochs: '99999999999999999999' is outside the 64-bit integers");
+  EXPECT_ERROR_CONTAINS(bad.number("lr"), "flag --lr: 'inf' is not a finite number");
+  for (const char* v : {"nan", "-inf", "1e999"}) {
+    ASSERT_TRUE(parse_args(bad, {std::string("--lr=") + v}));
+    EXPECT_ERROR_CONTAINS(bad.number("lr"), "is not a finite number");
+  }
+  ASSERT_TRUE(parse_args(bad, {"--lr=2"}));
+  EXPECT_ERROR_CONTAINS(bad.number_in("lr", 0, 1), "prog: flag --lr: 2 is outside 0..1");
+  EXPECT_EQ(bad.number_in("lr", 0, 2), 2);
   EXPECT_ERROR_CONTAINS(parse_args(bad, {"--nope"}), "prog: unknown flag --nope");
   EXPECT_ERROR_CONTAINS(parse_args(bad, {"stray"}), "prog: unexpected argument 'stray'");
   EXPECT_NE(flags.usage().find("--lr (default: 0.1)"), std::string::npos);

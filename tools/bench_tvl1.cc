@@ -5,6 +5,7 @@
 // time per pair when all pairs go in one call (its CPU threads take a pair each).
 #include <stdlib.h>
 
+#include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -85,17 +86,16 @@ int bench(int argc, char** argv) {
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
-  const int repeats = static_cast<int>(flags.integer("repeats"));
-  RF_CHECK(repeats >= 1 && repeats <= 1000, "bench_tvl1: flag --repeats: ", repeats,
-           " is not 1 to 1000");
+  const int repeats = static_cast<int>(flags.integer_in("repeats", 1, 1000));
   const int64_t size = flags.integer("size");
   RF_CHECK(size == 0 || (size >= 16 && size <= 4096), "bench_tvl1: flag --size: ", size,
            " is not 0 or 16 to 4096");
   ops::Tvl1Options o;
-  o.scales = static_cast<int>(flags.integer("scales"));
+  // Within int here; tvl1_flow's own bounds follow.
+  o.scales = static_cast<int>(flags.integer_in("scales", 0, INT_MAX));
   o.scale_step = static_cast<float>(flags.number("scale-step"));
-  o.warps = static_cast<int>(flags.integer("warps"));
-  o.iterations = static_cast<int>(flags.integer("iters"));
+  o.warps = static_cast<int>(flags.integer_in("warps", 0, INT_MAX));
+  o.iterations = static_cast<int>(flags.integer_in("iters", 0, INT_MAX));
   const Tensor probe = Tensor::zeros({1, 1, 16, 16});
   ops::tvl1_flow(probe, probe, o);  // an Error here names a bad option before OpenCV runs
 

@@ -59,8 +59,7 @@ int bench(int argc, char** argv) {
   flags.add("dir", "/tmp", "directory for the temporary weight file (removed afterwards)");
   flags.add("repeats", "3", "timed save + load pairs per encoding (median)");
   if (!flags.parse(argc, argv)) return 0;
-  const int repeats = static_cast<int>(flags.integer("repeats"));
-  RF_CHECK(repeats >= 1, "bench_weights: flag --repeats must be at least 1");
+  const int repeats = static_cast<int>(flags.integer_in("repeats", 1, 1000));
   const std::string path = user_path(flags.str("dir")) + "/bench_weights.json";
 
   Generator gen(0);
