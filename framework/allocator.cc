@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "framework/error.h"
@@ -33,10 +36,40 @@ size_t cache_limit() {
   return size_t{4} << 30;
 }
 
+// The most tensor memory the process may hold at once: most of the memory the system had
+// available when the first tensor was made (Linux's MemAvailable), or REPFLOW_HOST_MEMORY_MB. Past
+// it an allocation is an Error naming the sizes, where the kernel would otherwise hand out pages it
+// does not have (overcommit) and the process would swap or be killed: a model, batch or clip too
+// large for the machine is the user's input, and gets a message.
+constexpr size_t kAvailablePercent = 85;
+
+size_t memory_limit() {
+  if (const char* env = std::getenv("REPFLOW_HOST_MEMORY_MB")) {
+    char* end = nullptr;
+    const long long mb = std::strtoll(env, &end, 10);
+    RF_CHECK(*env && *end == '\0' && mb > 0, "REPFLOW_HOST_MEMORY_MB: '", env,
+             "' is not a size in MB");
+    return static_cast<size_t>(mb) << 20;
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  size_t kb = 0;
+  while (meminfo >> key >> kb) {
+    // Not all of it: the process's other memory (code, libraries' own buffers, the decoder's
+    // frames) needs room beside the tensors.
+    if (key == "MemAvailable:") return (kb << 10) / 100 * kAvailablePercent;
+    meminfo.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return std::numeric_limits<size_t>::max();  // not Linux: the system's own limits apply
+}
+
+size_t megabytes(size_t bytes) { return (bytes + (size_t{1} << 20) - 1) >> 20; }
+
 struct HostState {
   std::mutex mu;
   size_t in_use = 0, peak = 0, cached = 0;
   const size_t limit = cache_limit();
+  const size_t memory = memory_limit();
   std::multimap<size_t, void*> free_blocks;       // block size -> block, for best fit
   std::unordered_map<void*, size_t> block_sizes;  // cached-size blocks handed out
 };
@@ -46,10 +79,25 @@ HostState& host_state() {
   return s;
 }
 
+// Frees every cached block (s.mu held).
+void release_cached(HostState& s) {
+  for (auto& [size, block] : s.free_blocks) std::free(block);
+  s.free_blocks.clear();
+  s.cached = 0;
+}
+
 }  // namespace
 
 void* host_alloc(size_t bytes) {
   HostState& s = host_state();
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    RF_CHECK(bytes <= s.memory && s.in_use <= s.memory - bytes, "out of memory: a tensor of ",
+             megabytes(bytes), " MB with ", megabytes(s.in_use), " MB in use would pass ",
+             megabytes(s.memory),
+             " MB, the memory available at start (a model, batch or clip too large for this "
+             "machine? REPFLOW_HOST_MEMORY_MB sets the limit)");
+  }
   void* p = nullptr;
   if (bytes >= kCachedFrom) {
     const size_t size = (bytes + kPage - 1) / kPage * kPage;
@@ -62,11 +110,12 @@ void* host_alloc(size_t bytes) {
       s.cached -= it->first;
       s.free_blocks.erase(it);
     } else {
+      // Cached blocks are memory too: they go before the tensors in use and a new block would
+      // pass the limit together.
+      if (s.cached > s.memory - std::min(s.memory, s.in_use + size)) release_cached(s);
       p = std::aligned_alloc(kPage, size);
       if (!p && !s.free_blocks.empty()) {
-        for (auto& [block_size, block] : s.free_blocks) std::free(block);
-        s.free_blocks.clear();
-        s.cached = 0;
+        release_cached(s);
         p = std::aligned_alloc(kPage, size);
       }
       RF_CHECK(p != nullptr, "host_alloc: out of memory allocating ", bytes, " bytes");
@@ -107,9 +156,7 @@ void host_free(void* ptr, size_t bytes) {
 void host_empty_cache() {
   HostState& s = host_state();
   std::lock_guard<std::mutex> lock(s.mu);
-  for (auto& [size, block] : s.free_blocks) std::free(block);
-  s.free_blocks.clear();
-  s.cached = 0;
+  release_cached(s);
 }
 
 AllocatorStats device_allocator_stats(int device);

@@ -14,7 +14,8 @@ struct AllocatorStats {
 // 64-byte aligned host memory, so vector loads never straddle cache lines. Blocks of 64 KB and
 // more are kept when freed and reused for later requests of similar size (up to
 // REPFLOW_HOST_CACHE_MB, default 4096, of cached blocks), so steady-state steps touch no fresh
-// pages.
+// pages. The memory in use is bounded by what the system had available when the first block was
+// made (REPFLOW_HOST_MEMORY_MB overrides): past it host_alloc throws an Error naming the sizes.
 void* host_alloc(size_t bytes);
 void host_free(void* ptr, size_t bytes);
 // Returns cached host blocks to the system.
