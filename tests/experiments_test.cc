@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "framework/image_io.h"
@@ -68,6 +69,8 @@ TEST(Experiments, EveryTableRunsThenSkipsFinishedCellsAndResumesForMoreEpochs) {
 
 TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
   const std::string out = fresh_dir("bad");
+  const std::string a_file = out + "/a_file";
+  std::ofstream(a_file) << "x";
   const struct {
     std::string args, message;
   } cases[] = {
@@ -79,6 +82,9 @@ TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
       {" --table 3 --out " + out + " -- --epochs 3", "give --epochs before `--`"},
       {" --table 3 --out " + out + kTiny + " --batch-size 0",
        "error: experiments: table 3 cell iters1: the trainer exited with status 2"},
+      // Once the library's filesystem_error, exit status 1.
+      {" --table 3 --out " + a_file,
+       "error: experiments: flag --out " + a_file + ": cannot create the directory: "},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args);

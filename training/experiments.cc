@@ -41,9 +41,10 @@ const char* const kRunnerFlags[] = {"run-dir", "resume", "epochs", "quiet"};
 volatile sig_atomic_t g_child = 0;
 
 // Ctrl-C and kill reach this process; the trainer, in a process group of its own, gets the
-// signal once from here, saves its checkpoint and stops.
+// signal once from here, saves its checkpoint and stops. A hang-up (the terminal closed) reaches
+// it as SIGTERM, which it saves on, where a SIGHUP of its own would end it unsaved.
 void forward_signal(int sig) {
-  if (g_child > 0) ::kill(g_child, sig);
+  if (g_child > 0) ::kill(g_child, sig == SIGHUP ? SIGTERM : sig);
 }
 
 // Runs the trainer and returns its exit status (128 + N when it ended on signal N).
@@ -130,13 +131,18 @@ int run(int argc, char** argv) {
       if (!given) common.insert(common.begin(), {kMiniature[i], kMiniature[i + 1]});
     }
   }
-  if (!dry_run) std::filesystem::create_directories(out);
+  if (!dry_run) {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    RF_CHECK(!ec, "experiments: flag --out ", out, ": cannot create the directory: ", ec.message());
+  }
 
   struct sigaction forward {};
   forward.sa_handler = forward_signal;
   sigemptyset(&forward.sa_mask);
   ::sigaction(SIGINT, &forward, nullptr);
   ::sigaction(SIGTERM, &forward, nullptr);
+  ::sigaction(SIGHUP, &forward, nullptr);
 
   for (int number : tables) {
     const ExperimentTable& table = experiment_tables()[number - 1];
