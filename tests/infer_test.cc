@@ -229,6 +229,13 @@ TEST(Infer, BadInputIsExitTwoNamingTheThing) {
       {" --video " + video + " --frames 0", "--frames"},
       {" --video " + video + " --norm zscore", "--norm"},
       {" --video " + video + " --flow sideways", "sideways"},
+      // A std this small made the clip infinite, and the logits came out finite regardless.
+      {" --video " + video + " --norm 0,0,0/1e-45,1e-45,1e-45",
+       "flag --norm '0,0,0/1e-45,1e-45,1e-45': channel 0 (mean 0, std 1.4013e-45) would "
+       "normalise pixels in [0, 1] beyond +-1e+06"},
+      // Each flag within its bounds, together far more than the machine holds.
+      {" --video " + video + " --clips 1000 --frames 5000 --size 64",
+       "infer: --clips 1000 clips of [3,5000,64,64] floats are 234375 MB, above 4096 MB"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.args);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -342,6 +343,39 @@ TEST(Train, ABadFrameStopsTheRunNamingItOrIsSkippedAndReported) {
   EXPECT_NE(skip.output.find("v3"), std::string::npos) << skip.output;
 }
 
+// Every training video bad, skipped: the run once trained nothing, exited 0 and saved the
+// untrained weights. Empty lists once surfaced as a model of no classes or an empty loader.
+TEST(Train, ListsThatGiveNothingToTrainOnAreErrorsNamingThem) {
+  const std::string root = write_frame_dataset("frames_none", "plain");
+  const std::string bad = root + "/all_bad.txt", empty = root + "/empty.txt";
+  write_text(bad, "nope 8 0\nnope2 8 1\n");
+  write_text(empty, "");
+  const std::string list = root + "/list.txt";
+  const std::string common = " --data plain --root " + root +
+                             " --resize 0 --batch-size 2 --epochs 1 --skip-bad-samples --run-dir ";
+  const CommandResult none =
+      train(common + root + "/none --train-list " + bad + " --val-list " + list);
+  EXPECT_EQ(none.status, 2) << none.output;
+  EXPECT_NE(none.output.find("error: train: epoch 1 gave no training batch: every clip was "
+                             "skipped as bad"),
+            std::string::npos)
+      << none.output;
+  EXPECT_NE(none.output.find("nope2"), std::string::npos) << none.output;
+  EXPECT_FALSE(std::filesystem::exists(root + "/none/weights.json"));
+  const CommandResult no_train =
+      train(common + root + "/empty1 --train-list " + empty + " --val-list " + list);
+  EXPECT_EQ(no_train.status, 2) << no_train.output;
+  EXPECT_NE(no_train.output.find("error: flag --train-list: " + empty + " lists no videos"),
+            std::string::npos)
+      << no_train.output;
+  const CommandResult no_val =
+      train(common + root + "/empty2 --train-list " + list + " --val-list " + empty);
+  EXPECT_EQ(no_val.status, 2) << no_val.output;
+  EXPECT_NE(no_val.output.find("error: flag --val-list: " + empty + " lists no videos"),
+            std::string::npos)
+      << no_val.output;
+}
+
 // The default run (README: its network learns motion to >= 95%) with bf16 convolutions.
 TEST(Train, TheDefaultRunReaches95PercentWithBf16Convolutions) {
   if (!cpu_has_bf16()) GTEST_SKIP() << "this CPU has neither AVX512-BF16 nor AMX";
@@ -375,6 +409,19 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--cuda-graph --clip-grad 1", "flag --cuda-graph: --clip-grad reads the gradients' norm"},
       {"--cuda-graph --dropout 0.5", "flag --cuda-graph: dropout draws its masks"},
       {"--bogus 1", "--bogus"},
+      // Each of these once ran on: into a huge allocation, a saturated or overflowed value, or a
+      // non-finite loss far from the flag that caused it.
+      {"--synthetic-classes 1000000000",
+       "flag --synthetic-classes: 1000000000 is outside 1..100000"},
+      {"--clips-per-video 1000000000", "flag --clips-per-video: 1000000000 is outside 1..1000"},
+      {"--frames 100000", "flag --frames: 100000 is outside 1..10000"},
+      {"--seed 99999999999999999999", "flag --seed: '99999999999999999999' is outside the 64-bit"},
+      {"--warmup-epochs 1e19", "flag --warmup-epochs: 1e+19 is above 1e+06 epochs"},
+      {"--momentum inf", "flag --momentum: 'inf' is not a finite number"},
+      {"--momentum 2", "flag --momentum: 2 is outside 0..1"},
+      {"--weight-decay nan", "flag --weight-decay: 'nan' is not a finite number"},
+      {"--weight-decay -1", "flag --weight-decay: -1 is negative"},
+      {"--dist-timeout 1e10", "flag --dist-timeout: 1e+10 is above 604800 s"},
   };
   for (const auto& [args, fragment] : cases) {
     const CommandResult r = train(args + " --run-dir " + test_tmp("bad_flags"));
@@ -394,6 +441,41 @@ TEST(Train, ARunDirectoryThatCannotBeMadeIsAnErrorNamingIt) {
   EXPECT_NE(r.output.find("error: run directory " + file + "/run: cannot create it"),
             std::string::npos)
       << r.output;
+}
+
+// A new run into another run's directory would have overwritten its files one by one; a resumed
+// run refused against its checkpoint used to rewrite config.json with the refused flags.
+TEST(Train, ARefusedRunLeavesAnExistingRunDirectoryAsItWas) {
+  const std::string dir = fresh_dir("kept_run");
+  ASSERT_EQ(train("--epochs 1 --run-dir " + dir).status, 0);
+  const auto files = [&] {
+    std::map<std::string, std::string> texts;
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+      texts[entry.path().filename().string()] = read_text(entry.path().string());
+    return texts;
+  };
+  const auto before = files();
+  const CommandResult fresh = train("--epochs 1 --run-dir " + dir);
+  EXPECT_EQ(fresh.status, 2) << fresh.output;
+  EXPECT_NE(fresh.output.find("error: run directory " + dir + " already holds a run"),
+            std::string::npos)
+      << fresh.output;
+  const CommandResult resumed = run_command(g_train + " --resume " + dir + " --batch-size 64");
+  EXPECT_EQ(resumed.status, 2) << resumed.output;
+  EXPECT_TRUE(files() == before);
+}
+
+// Past the memory the tensors may hold, an allocation is an error naming the sizes, not a
+// process the kernel kills or swaps out.
+TEST(Train, TensorsPastTheMemoryLimitAreAnErrorNotAKill) {
+  const CommandResult r =
+      run_command("REPFLOW_HOST_MEMORY_MB=64 " + g_train +
+                  " --quiet --threads 1 --workers 1 --epochs 1 --size 512 --synthetic-train 16 "
+                  "--synthetic-val 8 --batch-size 8 --run-dir " +
+                  fresh_dir("memory"));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("error: out of memory: a tensor of "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("would pass 64 MB"), std::string::npos) << r.output;
 }
 
 }  // namespace

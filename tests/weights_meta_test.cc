@@ -58,12 +58,17 @@ TEST(WeightsMeta, BadFieldsNameTheFileAndTheField) {
       {{{"model", {{"name", "resnet18_2d"}, {"options", {{"width", 8}}}}}},
        "meta.model.options.width is not a string"},
       {{{"class_names", {"a", 3}}}, "meta.class_names holds a value that is not a string"},
-      {{{"input", {{"frames", 0}}}}, "meta.input.frames is not an integer in 1..2147483647, got 0"},
-      {{{"input", {{"size", 1.5}}}}, "meta.input.size is not an integer in 0..2147483647, got 1.5"},
+      {{{"input", {{"frames", 0}}}}, "meta.input.frames is not an integer in 1..10000, got 0"},
+      {{{"input", {{"frames", 2147483647}}}},
+       "w.json: meta.input.frames is not an integer in 1..10000, got 2147483647"},
+      {{{"input", {{"size", 1.5}}}}, "meta.input.size is not an integer in 0..7680, got 1.5"},
+      {{{"input", {{"clips", 1001}}}}, "meta.input.clips is not an integer in 1..1000, got 1001"},
       {{{"input", {{"norm", {{"mean", {0, 0}}, {"std", {1, 1, 1}}}}}}},
        "meta.input.norm.mean is not an array of three numbers"},
       {{{"input", {{"norm", {{"mean", {0, 0, 0}}, {"std", {1, 0, 1}}}}}}},
        "meta.input.norm.std holds a zero"},
+      {{{"input", {{"norm", {{"mean", {0, 0, 0}}, {"std", {1, 1e-30, 1}}}}}}},
+       "w.json: meta.input.norm: channel 1 (mean 0, std 1e-30) would normalise pixels"},
   };
   for (const auto& [json, fragment] : cases) {
     SCOPED_TRACE(json.dump());
@@ -80,8 +85,8 @@ TEST(WeightsMeta, NormalisationTextReadsBack) {
   const Normalisation back = parse_normalisation(text, "--norm");
   EXPECT_EQ(back.mean, n.mean);
   EXPECT_EQ(back.std, n.std);
-  for (const char* bad :
-       {"0,0,0/1,1", "0,0,0/1,0,1", "0,0/1,1,1,1", "a,b,c/d,e,f", "0,0,0/1,1,1x"}) {
+  for (const char* bad : {"0,0,0/1,1", "0,0,0/1,0,1", "0,0/1,1,1,1", "a,b,c/d,e,f", "0,0,0/1,1,1x",
+                          "0,0,0/1e-45,1e-45,1e-45", "1e30,0,0/1,1,1"}) {
     SCOPED_TRACE(bad);
     EXPECT_ERROR_CONTAINS(parse_normalisation(bad, "--norm"), "--norm");
   }

@@ -14,27 +14,38 @@
 namespace repflow {
 namespace {
 
+// The most input a video may give: 4 GB of clips.
+constexpr double kMaxInputBytes = 4.0 * (1 << 30);
+
 // (clips, 3, T, H, W) from the video file or frame folder `video`, cut exactly as the trainer's
 // evaluation cuts clip i of --clips (training/data/frame_dataset.h), and a line saying what was
 // read.
 Tensor video_clips(const Flags& flags, const std::string& tool, const std::string& video,
                    std::string* what) {
   FrameDatasetOptions o;
-  o.frames = flags.integer_in("frames", 1, 10000);
-  o.stride = flags.integer_in("stride", 1, 10000);
-  o.resize = static_cast<int>(flags.integer_in("resize", 0, 100000));
-  o.crop = static_cast<int>(flags.integer_in("size", 0, 100000));
+  o.frames = flags.integer_in("frames", 1, kMaxClipFrames);
+  o.stride = flags.integer_in("stride", 1, kMaxClipFrames);
+  o.resize = static_cast<int>(flags.integer_in("resize", 0, kMaxFrameSide));
+  o.crop = static_cast<int>(flags.integer_in("size", 0, kMaxFrameSide));
   o.norm = parse_normalisation(flags.str("norm"), tool + ": flag --norm");
-  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, 100000));
+  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, kMaxFrameSide));
   o.decoder_threads = decoder_threads_per_worker(1);
-  const int clips = static_cast<int>(flags.integer_in("clips", 1, 1000));
+  const int clips = static_cast<int>(flags.integer_in("clips", 1, kMaxClipsPerVideo));
   VideoList list;
   list.videos.push_back({video, 0, -1, {}});
   list.classes = {"?"};
   const FrameDataset data(std::move(list), o);
   std::vector<Tensor> out;
-  for (int i = 0; i < clips; ++i)
+  for (int i = 0; i < clips; ++i) {
     out.push_back(data.clip(0, ClipRequest::evaluation(i, clips)).frames);
+    // Known once the first clip is cut: the flags' bounds each allow far more than a machine
+    // holds together, and the clips are all read before the model runs.
+    const double bytes = 4.0 * clips * static_cast<double>(out[0].numel());
+    RF_CHECK(bytes <= kMaxInputBytes, tool, ": --clips ", clips, " clips of ",
+             shape_str(out[0].shape()), " floats are ", bytes / (1 << 20), " MB, above ",
+             kMaxInputBytes / (1 << 20),
+             " MB: give fewer --clips or --frames, or a smaller --size");
+  }
   const VideoSource source = find_video("", data.list().videos[0]);
   const int64_t count = source.kind == VideoSource::Kind::kFile
                             ? VideoFile(source.path).info().frames

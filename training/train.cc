@@ -20,6 +20,7 @@
 #include "models/weights_io.h"
 #include "ops/conv/conv_algorithms.h"
 #include "training/data/data_flags.h"
+#include "training/data/frame_dataset.h"
 #include "training/distributed/dist_flags.h"
 #include "training/distributed/grad_reducer.h"
 #include "training/distributed/module_broadcast.h"
@@ -243,7 +244,7 @@ int train(int argc, char** argv) {
   }
   o.train_loader.drop_last = true;
   o.val_loader.order.clips_per_video =
-      static_cast<int>(flags.integer_in("clips-per-video", 1, kMaxCount));
+      static_cast<int>(flags.integer_in("clips-per-video", 1, kMaxClipsPerVideo));
   o.group_rules = parse_group_rules(flags.str("param-groups"), "param-groups");
   if (!flags.given("param-groups")) {
     // The default rule is for the flow layer: a model without one (--flow none) just has no
@@ -258,8 +259,9 @@ int train(int argc, char** argv) {
                         o.group_rules.end());
   }
   o.weight_decay = flags.number("weight-decay");
+  RF_CHECK(o.weight_decay >= 0, "flag --weight-decay: ", o.weight_decay, " is negative");
   o.no_decay_1d = flags.boolean("no-decay-1d");
-  o.sgd.momentum = flags.number("momentum");
+  o.sgd.momentum = flags.number_in("momentum", 0, 1);
   o.sgd.nesterov = flags.boolean("nesterov");
   o.clip_grad_norm = flags.number("clip-grad");
   RF_CHECK(o.clip_grad_norm >= 0, "flag --clip-grad: ", o.clip_grad_norm, " is negative");
@@ -310,8 +312,6 @@ int train(int argc, char** argv) {
   PrecisionScope precision_scope(precision);
   const TrainSummary s = train_model(*model, *data.train, *data.val, o);
   if (s.interrupted) return 128 + s.interrupt_signal;
-  RF_CHECK(s.last_eval.has_value(), "train: nothing to do: the checkpoint already completed ",
-           s.epochs_done, " epochs (raise --epochs to continue)");
   if (o.data_parallel.root())
     std::printf("final: val_top1=%.2f val_top5=%.2f epochs=%lld seconds=%.2f\n",
                 100 * s.last_eval->top1, 100 * s.last_eval->top5,

@@ -85,7 +85,14 @@ class Trainer {
              train_set.num_classes(), " classes but the validation set ", val_set.num_classes());
     RF_CHECK(train_loader_.batches_per_epoch() > 0, "train: the training set (", train_set.size(),
              " videos) gives no batch of ", options.train_loader.batch_size);
-    if (options.resume_from) restore(*options.resume_from);
+    if (options.resume_from) {
+      restore(*options.resume_from);
+      // Refused here, before the configuration is written, rather than after a run of no epochs.
+      RF_CHECK(position_.epoch < options.epochs,
+               "train: nothing to do: the checkpoint already "
+               "completed ",
+               position_.epoch, " epochs (raise --epochs to continue)");
+    }
     if (options.cuda_graph) {
       RF_CHECK(options.data_parallel.world_size == 1 && options.clip_grad_norm == 0,
                "train: a CUDA graph records one process's step without clipping");
@@ -136,6 +143,13 @@ class Trainer {
         }
       }
       if (summary.interrupted) break;
+      if (position_.sums.clips == 0) {
+        // Only a loader that skipped every clip as bad (--skip-bad-samples) gives no batch at
+        // all: the run would go on to evaluate and save an untrained model.
+        report_bad_samples();
+        RF_FAIL("train: epoch ", position_.epoch + 1,
+                " gave no training batch: every clip was skipped as bad (listed above)");
+      }
       const double train_seconds = seconds_since(epoch_start);
       share_buffers();
       const EvalResult eval = evaluate();
@@ -415,15 +429,23 @@ std::string weights_path(const std::string& run_dir) { return run_dir + "/weight
 
 TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
                          const TrainerOptions& options) {
-  if (options.data_parallel.root()) {
+  const bool root = options.data_parallel.root();
+  if (root) {
+    // A new run would overwrite another run's files one by one, leaving a directory of two runs.
+    RF_CHECK(options.resume_from || !std::filesystem::exists(checkpoint_path(options.run_dir)),
+             "run directory ", options.run_dir, " already holds a run (checkpoint.json): --resume ",
+             options.run_dir, " continues it, another --run-dir starts a new one");
     std::error_code ec;
     std::filesystem::create_directories(options.run_dir, ec);
     RF_CHECK(!ec, "run directory ", options.run_dir, ": cannot create it: ", ec.message());
     // A run killed in mid-save (kill -9, a lost machine) leaves its temporary file behind.
     remove_stale_temporaries(options.run_dir);
-    write_file_atomic(options.run_dir + "/config.json", options.config.dump(2) + "\n");
   }
-  return Trainer(model, train_set, val_set, options).run();
+  // The configuration is written once the trainer has accepted it (a resumed run's flags
+  // against its checkpoint included): a refused run leaves the directory's config.json as it was.
+  Trainer trainer(model, train_set, val_set, options);
+  if (root) write_file_atomic(options.run_dir + "/config.json", options.config.dump(2) + "\n");
+  return trainer.run();
 }
 
 }  // namespace repflow

@@ -1,10 +1,10 @@
 #include "training/weights_meta.h"
 
 #include <cmath>
-#include <limits>
 
 #include "framework/error.h"
 #include "framework/json_tensor.h"
+#include "training/data/frame_dataset.h"
 
 namespace repflow {
 namespace {
@@ -80,25 +80,28 @@ WeightsMeta weights_meta_from_json(const nlohmann::json& j, const std::string& f
   if (j.contains("input")) {
     const nlohmann::json& in = j["input"];
     RF_CHECK(in.is_object(), file, ": meta.input is not an object");
-    constexpr int64_t kMax = std::numeric_limits<int>::max();
+    // The flags' own bounds, so that a value out of them is refused naming this file.
     ClipMeta& c = meta.input;
-    if (in.contains("frames")) c.frames = count_field(in["frames"], "frames", 1, kMax, file);
-    if (in.contains("stride")) c.stride = count_field(in["stride"], "stride", 1, kMax, file);
+    if (in.contains("frames"))
+      c.frames = count_field(in["frames"], "frames", 1, kMaxClipFrames, file);
+    if (in.contains("stride"))
+      c.stride = count_field(in["stride"], "stride", 1, kMaxClipFrames, file);
     if (in.contains("resize"))
-      c.resize = static_cast<int>(count_field(in["resize"], "resize", 0, kMax, file));
+      c.resize = static_cast<int>(count_field(in["resize"], "resize", 0, kMaxFrameSide, file));
     if (in.contains("size"))
-      c.size = static_cast<int>(count_field(in["size"], "size", 0, kMax, file));
+      c.size = static_cast<int>(count_field(in["size"], "size", 0, kMaxFrameSide, file));
     if (in.contains("clips"))
-      c.clips = static_cast<int>(count_field(in["clips"], "clips", 1, kMax, file));
+      c.clips = static_cast<int>(count_field(in["clips"], "clips", 1, kMaxClipsPerVideo, file));
     if (in.contains("decode_size"))
       c.decode_size =
-          static_cast<int>(count_field(in["decode_size"], "decode_size", 0, kMax, file));
+          static_cast<int>(count_field(in["decode_size"], "decode_size", 0, kMaxFrameSide, file));
     if (in.contains("norm")) {
       const nlohmann::json& n = in["norm"];
       RF_CHECK(n.is_object() && n.contains("mean") && n.contains("std"), file,
                ": meta.input.norm needs mean and std");
       Normalisation norm{triple(n["mean"], "mean", file), triple(n["std"], "std", file)};
       for (float s : norm.std) RF_CHECK(s != 0, file, ": meta.input.norm.std holds a zero");
+      check_normalisation(norm, file + ": meta.input.norm");
       c.norm = norm;
     }
   }

@@ -4,6 +4,7 @@
 
 #include "framework/error.h"
 #include "training/data/frame_dataset.h"
+#include "training/data/list_parsing.h"
 #include "training/data/synthetic_motion.h"
 #include "training/data/video_file.h"
 #include "training/data/video_list.h"
@@ -19,9 +20,9 @@ DataSplits synthetic(const Flags& flags) {
   SyntheticMotionOptions o = synthetic_preset(flags.str("synthetic-preset"), {});
   o.seed = static_cast<uint64_t>(flags.integer("data-seed"));
   if (!flags.str("synthetic-classes").empty())
-    o.classes = flags.integer_in("synthetic-classes", 1, kMaxCount);
-  o.frames = flags.str("frames").empty() ? 8 : flags.integer_in("frames", 1, kMaxCount);
-  o.height = o.width = flags.str("size").empty() ? 32 : flags.integer_in("size", 1, kMaxCount);
+    o.classes = flags.integer_in("synthetic-classes", 1, kMaxClasses);
+  o.frames = flags.str("frames").empty() ? 8 : flags.integer_in("frames", 1, kMaxClipFrames);
+  o.height = o.width = flags.str("size").empty() ? 32 : flags.integer_in("size", 1, kMaxFrameSide);
   DataSplits s;
   o.size = flags.integer_in("synthetic-train", 1, kMaxCount);
   s.train = std::make_unique<SyntheticMotion>(o);
@@ -47,13 +48,14 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   const ListFormat format = parse_list_format(kind);
   FrameDatasetOptions o;
   o.root = required(flags, "root", kind);
-  if (!flags.str("frames").empty()) o.frames = flags.integer_in("frames", 1, kMaxCount);
-  if (!flags.str("size").empty()) o.crop = static_cast<int>(flags.integer_in("size", 1, kMaxCount));
-  o.stride = flags.integer_in("stride", 1, kMaxCount);
+  if (!flags.str("frames").empty()) o.frames = flags.integer_in("frames", 1, kMaxClipFrames);
+  if (!flags.str("size").empty())
+    o.crop = static_cast<int>(flags.integer_in("size", 1, kMaxFrameSide));
+  o.stride = flags.integer_in("stride", 1, kMaxClipFrames);
   o.norm = parse_normalisation(flags.str("norm"), "flag --norm");
-  o.resize = static_cast<int>(flags.integer_in("resize", 0, kMaxCount));
+  o.resize = static_cast<int>(flags.integer_in("resize", 0, kMaxFrameSide));
   o.flip = flags.boolean("flip");
-  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, kMaxCount));
+  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, kMaxFrameSide));
   o.decoder_threads =
       decoder_threads_per_worker(static_cast<int>(flags.integer_in("workers", 1, kMaxCount)));
   std::vector<std::string> classes;
@@ -78,6 +80,12 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   VideoList train = read_video_list(train_path, format, classes, ListRole::kTrain, split);
   // The validation list takes the training list's classes, so one index means one class.
   VideoList val = read_video_list(val_path, format, train.classes, ListRole::kVal, split);
+  // Said here, naming the list: further on an empty list shows as a model of no classes or a
+  // loader with nothing to load.
+  RF_CHECK(!train.videos.empty(), "flag --train-list: ", train_path, " lists no videos",
+           split ? " for training in split " + std::to_string(split) : std::string());
+  RF_CHECK(!val.videos.empty(), "flag --val-list: ", val_path, " lists no videos",
+           split ? " for testing in split " + std::to_string(split) : std::string());
   DataSplits s;
   s.class_names = train.classes;
   s.input.frames = o.frames;

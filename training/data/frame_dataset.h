@@ -23,6 +23,12 @@
 
 namespace repflow {
 
+// Bounds of a clip's geometry wherever it is given (flags, weight files): far above any real use,
+// and small enough that a clip's size in floats stays well inside 64 bits.
+constexpr int64_t kMaxClipFrames = 10000;    // frames per clip, and the stride between them
+constexpr int64_t kMaxFrameSide = 7680;      // resize, crop and decode sizes: an 8K frame's width
+constexpr int64_t kMaxClipsPerVideo = 1000;  // clips cut from one video for evaluation
+
 struct FrameDatasetOptions {
   std::string root;  // the list's directories are relative to it
   int64_t frames = 16;

@@ -131,7 +131,18 @@ Normalisation parse_normalisation(const std::string& name, const std::string& fl
   for (int c = 0; c < 3 && ok; ++c) ok = n.std[c] != 0;
   RF_CHECK(ok, flag, ": '", name,
            "' is not imagenet, paper or M,M,M/S,S,S (three means, three non-zero stds)");
+  check_normalisation(n, flag + " '" + name + "'");
   return n;
+}
+
+void check_normalisation(const Normalisation& norm, const std::string& what) {
+  for (int c = 0; c < 3; ++c) {
+    const double mean = norm.mean[c];
+    const double reach = std::max(std::fabs(mean), std::fabs(1.0 - mean));
+    RF_CHECK(norm.std[c] != 0 && reach / std::fabs(norm.std[c]) <= kMaxNormalisedPixel, what,
+             ": channel ", c, " (mean ", norm.mean[c], ", std ", norm.std[c],
+             ") would normalise pixels in [0, 1] beyond +-", kMaxNormalisedPixel);
+  }
 }
 
 std::string normalisation_text(const Normalisation& norm) {

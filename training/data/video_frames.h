@@ -32,6 +32,12 @@ struct Normalisation {
 Normalisation imagenet_normalisation();
 // The published code's `1 - 2 * pixel / 255` (mean 0.5, std -0.5): what its released weights saw.
 Normalisation paper_normalisation();
+// The largest magnitude a normalised pixel may reach: far beyond any real statistics, while a
+// tiny std (1e-45, say) would make the clips infinite, which nothing downstream tells from data.
+constexpr float kMaxNormalisedPixel = 1e6f;
+// Whether pixels in [0, 1] normalised by `norm` stay within kMaxNormalisedPixel (and no std is 0);
+// otherwise an Error naming `what`.
+void check_normalisation(const Normalisation& norm, const std::string& what);
 // "imagenet", "paper" or explicit statistics "M,M,M/S,S,S" (three means, then three stds) (the
 // --norm flag of the trainer and of //tools:infer); anything else is an Error naming `flag`.
 Normalisation parse_normalisation(const std::string& name, const std::string& flag);

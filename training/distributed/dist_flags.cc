@@ -8,6 +8,11 @@
 
 namespace repflow {
 
+namespace {
+// A week: longer than any collective should wait, short enough for the clock's deadline.
+constexpr double kMaxDistTimeoutSeconds = 7 * 24 * 3600;
+}  // namespace
+
 void add_dist_flags(Flags& flags) {
   flags.add("distributed", "false",
             "data-parallel training over the processes mpirun started (MPI on CPU, NCCL on "
@@ -26,6 +31,9 @@ DistOptions read_dist_flags(const Flags& flags) {
   o.bucket_mb = flags.number("bucket-mb");
   o.sync_bn = flags.boolean("sync-bn");
   RF_CHECK(o.timeout_s > 0, "flag --dist-timeout: ", o.timeout_s, " is not a positive time");
+  // A deadline further off overflows the clock's ticks and reads as already passed.
+  RF_CHECK(o.timeout_s <= kMaxDistTimeoutSeconds, "flag --dist-timeout: ", o.timeout_s,
+           " is above ", kMaxDistTimeoutSeconds, " s");
   RF_CHECK(o.bucket_mb > 0, "flag --bucket-mb: ", o.bucket_mb, " is not a positive size");
   RF_CHECK(!o.sync_bn || o.enabled, "flag --sync-bn needs --distributed");
   return o;

@@ -38,6 +38,8 @@ std::vector<int64_t> parse_milestones(const std::string& text) {
   return out;
 }
 
+constexpr double kMaxWarmupEpochs = 1e6;
+
 int64_t warmup_length(const LrScheduleOptions& o, int64_t steps_per_epoch) {
   if (o.warmup_steps > 0) return o.warmup_steps;
   return static_cast<int64_t>(std::ceil(o.warmup_epochs * static_cast<double>(steps_per_epoch)));
@@ -86,6 +88,9 @@ LrSchedule::LrSchedule(LrScheduleOptions options) : options_(std::move(options))
            " must lie in [0, --lr ", o.base_lr, "]");
   RF_CHECK(o.warmup_steps >= 0, "flag --warmup-steps: ", o.warmup_steps, " is negative");
   RF_CHECK(o.warmup_epochs >= 0, "flag --warmup-epochs: ", o.warmup_epochs, " is negative");
+  // Bounded so that the warm-up's length in steps stays well inside 64 bits.
+  RF_CHECK(o.warmup_epochs <= kMaxWarmupEpochs, "flag --warmup-epochs: ", o.warmup_epochs,
+           " is above ", kMaxWarmupEpochs, " epochs");
   RF_CHECK(o.warmup_steps == 0 || o.warmup_epochs == 0,
            "flags --warmup-steps and --warmup-epochs: give at most one of them");
   switch (o.kind) {
