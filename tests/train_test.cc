@@ -462,6 +462,14 @@ TEST(Train, ARefusedRunLeavesAnExistingRunDirectoryAsItWas) {
       << fresh.output;
   const CommandResult resumed = run_command(g_train + " --resume " + dir + " --batch-size 64");
   EXPECT_EQ(resumed.status, 2) << resumed.output;
+  EXPECT_NE(resumed.output.find("error: train: nothing to do"), std::string::npos)
+      << resumed.output;
+  // The state's own messages now name the checkpoint they came from.
+  const CommandResult wider = run_command(g_train + " --resume " + dir + " --width 16 --epochs 2");
+  EXPECT_EQ(wider.status, 2) << wider.output;
+  EXPECT_NE(wider.output.find("error: " + dir + "/checkpoint.json: load_state_dict: "),
+            std::string::npos)
+      << wider.output;
   EXPECT_TRUE(files() == before);
 }
 

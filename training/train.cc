@@ -139,8 +139,8 @@ std::optional<Resumed> read_resumed(int argc, char** argv) {
 // is an Error that says where it came from.
 void apply_resumed(Flags& flags, const Resumed& r) {
   for (const auto& [name, value] : r.flags.items()) {
-    if (name == "resume" || flags.given(name)) continue;
     try {
+      if (name == "resume" || flags.given(name)) continue;
       flags.set(name, value.get<std::string>());
     } catch (const Error& e) {
       RF_FAIL(r.path, ": the saved configuration has flag --", name,
@@ -284,7 +284,10 @@ int train(int argc, char** argv) {
     flags.set("run-dir", std::filesystem::absolute(user_path(default_run_dir(flags.str("model"))))
                              .lexically_normal());
   o.run_dir = flags.str("run-dir");
-  if (resumed) o.resume_from = std::move(resumed->checkpoint);
+  if (resumed) {
+    o.resume_from = std::move(resumed->checkpoint);
+    o.resume_path = resumed->path;
+  }
   WeightsMeta meta;
   meta.model = spec;
   meta.class_names = data.class_names;

@@ -359,7 +359,11 @@ class Trainer {
                                          "checkpoint: trainer.average_updates", 0, kMaxCount));
       }
     } catch (const nlohmann::json::exception& e) {
-      RF_FAIL("checkpoint: the trainer state is incomplete or mistyped: ", e.what());
+      RF_FAIL(options_.resume_path, ": the trainer state is incomplete or mistyped: ", e.what());
+    } catch (const Error& e) {
+      // The state's own messages (a tensor that does not fit the model, a schedule's state) do
+      // not know which file they came from.
+      RF_FAIL(options_.resume_path, ": ", e.what());
     }
     RF_CHECK(position_.step < train_loader_.batches_per_epoch() || position_.step == 0,
              "checkpoint: step ", position_.step, " is beyond the epoch's ",

@@ -48,6 +48,7 @@ struct TrainerOptions {
   // the class names and the clip geometry, so that //tools:infer needs nothing else.
   nlohmann::json weights_meta = nlohmann::json::object();
   std::optional<Checkpoint> resume_from;
+  std::string resume_path;  // the file resume_from was read from, which its errors name
   // Several processes: each trains on its shard of every epoch (same number of steps on each)
   // with gradients averaged before every step, and evaluates its shard of the validation clips
   // with the totals summed, so every process gets the same EvalResult. Only the root prints and
