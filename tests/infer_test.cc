@@ -205,7 +205,7 @@ TEST(Infer, BadInputIsExitTwoNamingTheThing) {
   }
   std::ifstream in(good_npy, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string missing_dir = test_tmp("no_such_dir");
+  const std::string missing_dir = test_tmp("no_such_dir"), labels_dir = fresh_dir("labels_dir");
   const std::string labels = write_text("four_labels.txt", "a\nb\nc\nd\n");
   const std::string cut = write_text("cut.npy", bytes.substr(0, bytes.size() - 100));
   const std::string magic = write_text("magic.npy", "GIF89a" + bytes.substr(6));
@@ -219,6 +219,9 @@ TEST(Infer, BadInputIsExitTwoNamingTheThing) {
   const Case cases[] = {
       {" --video " + missing_dir, missing_dir},
       {" --video " + video + " --labels " + labels, labels + ": has 4 labels"},
+      // A directory read as no labels, a device as endless ones.
+      {" --video " + video + " --labels " + labels_dir, labels_dir + ": not a regular file"},
+      {" --video " + video + " --labels /dev/zero", "/dev/zero: not a regular file"},
       {" --input-npy " + cut, cut},
       {" --input-npy " + magic, magic + ": not a .npy file"},
       {" --input-npy " + f8, f8 + ": .npy dtype '<f8'"},

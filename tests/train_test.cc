@@ -412,9 +412,13 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       // Each of these once ran on: into a huge allocation, a saturated or overflowed value, or a
       // non-finite loss far from the flag that caused it.
       {"--synthetic-classes 1000000000",
-       "flag --synthetic-classes: 1000000000 is outside 1..100000"},
+       "flag --synthetic-classes: 1000000000 is outside 2..100000"},
       {"--clips-per-video 1000000000", "flag --clips-per-video: 1000000000 is outside 1..1000"},
-      {"--frames 100000", "flag --frames: 100000 is outside 1..10000"},
+      {"--frames 100000", "flag --frames: 100000 is outside 2..10000"},
+      // The synthetic generator's minima, once reported as its own sizes, not the flags.
+      {"--frames 1", "flag --frames: 1 is outside 2..10000"},
+      {"--size 2", "flag --size: 2 is outside 4..7680"},
+      {"--synthetic-classes 1", "flag --synthetic-classes: 1 is outside 2..100000"},
       {"--seed 99999999999999999999", "flag --seed: '99999999999999999999' is outside the 64-bit"},
       {"--warmup-epochs 1e19", "flag --warmup-epochs: 1e+19 is above 1e+06 epochs"},
       {"--momentum inf", "flag --momentum: 'inf' is not a finite number"},

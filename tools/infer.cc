@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -20,6 +19,7 @@
 #include "ops/loss/loss.h"
 #include "ops/reduce/reduce.h"
 #include "tools/clip_input.h"
+#include "training/data/list_parsing.h"
 
 namespace repflow {
 namespace {
@@ -30,13 +30,11 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// One name per line; a final newline does not start another name.
+// One name per line; a final newline does not start another name. read_lines refuses what is
+// not a regular file: a directory read as no labels, a device as endless ones.
 std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
-  std::ifstream in(path);
-  RF_CHECK(in, path, ": cannot open the labels file");
   std::vector<std::string> names;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  for (const std::string& line : read_lines(path)) {
     RF_CHECK(!line.empty(), path, ": line ", names.size() + 1, " is empty (one name per line)");
     names.push_back(line);
   }

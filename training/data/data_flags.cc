@@ -20,9 +20,11 @@ DataSplits synthetic(const Flags& flags) {
   SyntheticMotionOptions o = synthetic_preset(flags.str("synthetic-preset"), {});
   o.seed = static_cast<uint64_t>(flags.integer("data-seed"));
   if (!flags.str("synthetic-classes").empty())
-    o.classes = flags.integer_in("synthetic-classes", 1, kMaxClasses);
-  o.frames = flags.str("frames").empty() ? 8 : flags.integer_in("frames", 1, kMaxClipFrames);
-  o.height = o.width = flags.str("size").empty() ? 32 : flags.integer_in("size", 1, kMaxFrameSide);
+    o.classes = flags.integer_in("synthetic-classes", 2, kMaxClasses);
+  // The generator's own minima (two frames make a motion, 4 x 4 pixels an object on a
+  // background), checked here so that the message names the flag.
+  o.frames = flags.str("frames").empty() ? 8 : flags.integer_in("frames", 2, kMaxClipFrames);
+  o.height = o.width = flags.str("size").empty() ? 32 : flags.integer_in("size", 4, kMaxFrameSide);
   DataSplits s;
   o.size = flags.integer_in("synthetic-train", 1, kMaxCount);
   s.train = std::make_unique<SyntheticMotion>(o);
