@@ -362,18 +362,15 @@ TEST(Train, ListsThatGiveNothingToTrainOnAreErrorsNamingThem) {
       << none.output;
   EXPECT_NE(none.output.find("nope2"), std::string::npos) << none.output;
   EXPECT_FALSE(std::filesystem::exists(root + "/none/weights.json"));
-  const CommandResult no_train =
-      train(common + root + "/empty1 --train-list " + empty + " --val-list " + list);
-  EXPECT_EQ(no_train.status, 2) << no_train.output;
-  EXPECT_NE(no_train.output.find("error: flag --train-list: " + empty + " lists no videos"),
-            std::string::npos)
-      << no_train.output;
-  const CommandResult no_val =
-      train(common + root + "/empty2 --train-list " + list + " --val-list " + empty);
-  EXPECT_EQ(no_val.status, 2) << no_val.output;
-  EXPECT_NE(no_val.output.find("error: flag --val-list: " + empty + " lists no videos"),
-            std::string::npos)
-      << no_val.output;
+  const std::pair<std::string, std::string> empty_lists[] = {
+      {"--train-list " + empty + " --val-list " + list, "flag --train-list: "},
+      {"--train-list " + list + " --val-list " + empty, "flag --val-list: "}};
+  for (const auto& [lists, flag] : empty_lists) {
+    const CommandResult r = train(common + root + "/empty " + lists);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("error: " + flag + empty + " lists no videos"), std::string::npos)
+        << r.output;
+  }
 }
 
 // The default run (README: its network learns motion to >= 95%) with bf16 convolutions.
