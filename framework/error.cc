@@ -15,7 +15,18 @@ std::string shape_str(const Shape& shape) {
 }
 
 std::string excerpt(const std::string& text, size_t max_bytes) {
-  return text.size() <= max_bytes ? text : text.substr(0, max_bytes) + "...";
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max_bytes; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      // A control byte from a binary file would garble the terminal or split the message.
+      static const char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return text.size() <= max_bytes ? out : out + "...";
 }
 
 }  // namespace repflow

@@ -20,7 +20,8 @@ using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& shape);
 
 // `text` as an error message quotes it: at most `max_bytes`, then "...", so that a hostile file's
-// line, key or a library's message about it never lands in a message whole.
+// line, key or a library's message about it never lands in a message whole; control bytes
+// (newlines, escapes) are written \xNN, so that the quote stays on the message's one line.
 std::string excerpt(const std::string& text, size_t max_bytes = 100);
 
 namespace detail {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/error.h"
+
 namespace repflow {
 namespace {
 
@@ -34,6 +36,14 @@ TEST(Text, JoinUndoesSplit) {
   for (const std::string x : {"", "a", "a,b", "a,,b", "a,", ",a", ",", ",,", "ab,cd,ef"}) {
     EXPECT_EQ(join(split(x, ','), ","), x) << "text '" << x << "'";
   }
+}
+
+TEST(Text, ExcerptCutsLongTextAndSpellsControlBytes) {
+  EXPECT_EQ(excerpt("short"), "short");
+  EXPECT_EQ(excerpt(std::string(150, 'a')), std::string(100, 'a') + "...");
+  EXPECT_EQ(excerpt("a\nb\x1b[31m\x7f", 100), "a\\x0ab\\x1b[31m\\x7f");
+  EXPECT_EQ(excerpt("caf\xc3\xa9"), "caf\xc3\xa9");  // UTF-8 stays as it is
+  EXPECT_EQ(excerpt("\t\t\t", 2), "\\x09\\x09...");
 }
 
 }  // namespace
