@@ -170,42 +170,48 @@ TEST(Train, TwoEpochsEqualOneEpochThenResumeForOneMore) {
   EXPECT_NE(contents(other + "/checkpoint.json").at("model/fc.weight"), a.at("model/fc.weight"));
 }
 
+// SIGHUP (the terminal closed) is taken as SIGINT is: the run is saved, not lost.
 TEST(Train, CtrlCSavesACheckpointMidRunAndResumingFinishesExactly) {
-  const std::string straight = fresh_dir("sigint_straight"), cut = fresh_dir("sigint_cut");
+  const std::string straight = fresh_dir("sigint_straight");
   const std::string args = "--epochs 4 --synthetic-train 256 ";
   ASSERT_EQ(train(args + "--run-dir " + straight).status, 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string command =
-        g_train + kSmall + args + "--run-dir " + cut + " > " + cut + "/log.txt 2>&1";
-    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  // Interrupt once the first epoch's checkpoint exists: somewhere in epochs 2 to 4.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!std::filesystem::exists(cut + "/checkpoint.json") &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  kill(pid, SIGINT);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  const std::string log = read_text(cut + "/log.txt");
-  ASSERT_TRUE(WIFEXITED(status)) << log;
-  if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the run finished before the signal arrived";
-  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT) << log;
-  EXPECT_NE(log.find("interrupted: checkpoint saved"), std::string::npos) << log;
-  const CommandResult r = run_command(g_train + " --resume " + cut);
-  ASSERT_EQ(r.status, 0) << r.output;
-  const auto a = contents(straight + "/checkpoint.json"), b = contents(cut + "/checkpoint.json");
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, values] : a) EXPECT_EQ(values, b.at(name)) << name;
+  const auto a = contents(straight + "/checkpoint.json");
   const auto ma = MetricsLog::read(straight + "/metrics.jsonl").records();
-  const auto mb = MetricsLog::read(cut + "/metrics.jsonl").records();
-  ASSERT_EQ(ma.size(), mb.size());
-  for (size_t i = 0; i < ma.size(); ++i) {
-    EXPECT_EQ(ma[i]["train_loss"], mb[i]["train_loss"]) << i;
-    EXPECT_EQ(ma[i]["val_top1"], mb[i]["val_top1"]) << i;
+  for (const int sig : {SIGINT, SIGHUP}) {
+    SCOPED_TRACE(strsignal(sig));
+    const std::string cut = fresh_dir("signal_cut_" + std::to_string(sig));
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const std::string command =
+          g_train + kSmall + args + "--run-dir " + cut + " > " + cut + "/log.txt 2>&1";
+      execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Interrupt once the first epoch's checkpoint exists: somewhere in epochs 2 to 4.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!std::filesystem::exists(cut + "/checkpoint.json") &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    kill(pid, sig);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    const std::string log = read_text(cut + "/log.txt");
+    ASSERT_TRUE(WIFEXITED(status)) << log;
+    if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the run finished before the signal arrived";
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << log;
+    EXPECT_NE(log.find("interrupted: checkpoint saved"), std::string::npos) << log;
+    const CommandResult r = run_command(g_train + " --resume " + cut);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto b = contents(cut + "/checkpoint.json");
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& [name, values] : a) EXPECT_EQ(values, b.at(name)) << name;
+    const auto mb = MetricsLog::read(cut + "/metrics.jsonl").records();
+    ASSERT_EQ(ma.size(), mb.size());
+    for (size_t i = 0; i < ma.size(); ++i) {
+      EXPECT_EQ(ma[i]["train_loss"], mb[i]["train_loss"]) << i;
+      EXPECT_EQ(ma[i]["val_top1"], mb[i]["val_top1"]) << i;
+    }
   }
 }
 

@@ -16,7 +16,7 @@ std::atomic<int> g_saving{0};    // live SaveGuards
 std::atomic<int> g_deferred{0};  // a later signal, to die of when the saves are done
 static_assert(std::atomic<int>::is_always_lock_free);
 
-struct sigaction g_previous_int, g_previous_term;
+struct sigaction g_previous_int, g_previous_term, g_previous_hup;
 
 // Ends the process by `sig` with its default action; only async-signal-safe calls. Inside the
 // handler the signal stays blocked until the handler returns, and is delivered then.
@@ -48,11 +48,13 @@ InterruptGuard::InterruptGuard() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &g_previous_int);
   sigaction(SIGTERM, &action, &g_previous_term);
+  sigaction(SIGHUP, &action, &g_previous_hup);
 }
 
 InterruptGuard::~InterruptGuard() {
   sigaction(SIGINT, &g_previous_int, nullptr);
   sigaction(SIGTERM, &g_previous_term, nullptr);
+  sigaction(SIGHUP, &g_previous_hup, nullptr);
 }
 
 bool InterruptGuard::requested() { return g_signal.load() != 0; }

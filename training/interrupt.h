@@ -1,9 +1,9 @@
 #pragma once
-// Ctrl-C during training: the first SIGINT (or SIGTERM) only raises a flag that the training
-// loop polls after each step, so it can save a checkpoint and exit cleanly; a second one stops
-// the process at once (it dies of that signal), except while a SaveGuard is alive: then it is
-// deferred until the saves are done, so that a run directory is never left with an epoch's
-// metrics but not its checkpoint.
+// Ctrl-C during training: the first SIGINT (or SIGTERM, or SIGHUP when the terminal closes) only
+// raises a flag that the training loop polls after each step, so it can save a checkpoint and
+// exit cleanly; a second one stops the process at once (it dies of that signal), except while a
+// SaveGuard is alive: then it is deferred until the saves are done, so that a run directory is
+// never left with an epoch's metrics but not its checkpoint.
 namespace repflow {
 
 // Installs the handlers for the life of the object and restores the previous ones after.
