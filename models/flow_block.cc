@@ -66,6 +66,11 @@ FlowBlock::FlowBlock(int64_t channels, FlowBlockOptions options) : options_(opti
   }
 }
 
+void FlowBlock::check_loaded(const std::string& name, const Tensor& value) const {
+  if (name == ops::flow_param_spec(ops::FlowParam::kTheta).name)
+    RF_CHECK(value.item() != 0.0f, "theta must be nonzero (the dual step is tau / theta)");
+}
+
 Tensor FlowBlock::flow(const Tensor& x) {
   RF_CHECK(x.dim() == 5 && x.size(2) >= 2, "FlowBlock: input ", shape_str(x.shape()),
            " is not (N, C, T, H, W) with T >= 2");

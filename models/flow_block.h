@@ -45,6 +45,10 @@ class FlowBlock : public Module, public FlowObservable {
   // The flow itself, (N, 2C', T - 1, H, W) (forward hands it to the flow observer).
   Tensor flow(const Tensor& x);
 
+ protected:
+  // theta must be nonzero (the op divides by it): a weight file's zero is refused at load.
+  void check_loaded(const std::string& name, const Tensor& value) const override;
+
  private:
   FlowBlockOptions options_;
   std::shared_ptr<Conv> reduce_, expand_;

@@ -80,6 +80,7 @@ LoadReport Module::load_state_dict(const std::map<std::string, Tensor>& state, b
     const std::string problems = report.lines();
     RF_CHECK(problems.empty(), "load_state_dict: the state does not fit the module:", problems);
   }
+  check_state("", state);
   NoGradGuard no_grad;
   for (const auto& [name, t] : mine) {
     auto it = state.find(name);
@@ -88,6 +89,22 @@ LoadReport Module::load_state_dict(const std::map<std::string, Tensor>& state, b
     ++report.loaded;
   }
   return report;
+}
+
+void Module::check_state(const std::string& prefix,
+                         const std::map<std::string, Tensor>& state) const {
+  for (const auto* own : {&parameters_, &buffers_}) {
+    for (const auto& [name, t] : *own) {
+      const auto it = state.find(prefix + name);
+      if (it == state.end() || it->second.shape() != t->shape()) continue;
+      try {
+        check_loaded(name, it->second);
+      } catch (const Error& e) {
+        RF_FAIL("load_state_dict: ", prefix, name, ": ", e.what());
+      }
+    }
+  }
+  for (const auto& [name, child] : children_) child->check_state(prefix + name + ".", state);
 }
 
 void Module::train(bool on) {

@@ -40,7 +40,8 @@ class Module {
   // Copies values into the existing tensors (their identity is kept, so optimisers holding
   // them stay valid). With strict, missing, unexpected and mis-shaped names are all reported in
   // one Error and nothing is copied; without it, every tensor whose name and shape fit is
-  // copied and the rest are reported.
+  // copied and the rest are reported. A value its module refuses (check_loaded) is an Error
+  // naming the tensor, and nothing is copied.
   LoadReport load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
   void train(bool on = true);
@@ -53,6 +54,12 @@ class Module {
   void apply(const std::function<void(Module&)>& fn);
 
  protected:
+  // Called by load_state_dict, before anything is copied, for each of this module's own
+  // tensors (`name` without the module's prefix) that the state would set, the shape already
+  // checked: an Error refuses the state. For values that fit the shape but not the module,
+  // such as a step size of zero that every forward would divide by.
+  virtual void check_loaded(const std::string& /*name*/, const Tensor& /*value*/) const {}
+
   // The returned reference stays valid for the module's lifetime.
   Tensor& register_parameter(const std::string& name, Tensor value);
   Tensor& register_buffer(const std::string& name, Tensor value);
@@ -64,6 +71,7 @@ class Module {
 
  private:
   void collect(const std::string& prefix, bool parameters, NamedTensors* out) const;
+  void check_state(const std::string& prefix, const std::map<std::string, Tensor>& state) const;
   void visit_tensors(const std::string& prefix, bool parameters,
                      const std::function<void(const std::string&, Tensor&)>& fn);
 

@@ -566,8 +566,6 @@ TEST(Kinetics, PublishedNamesShapesAndParameterCount) {
   EXPECT_EQ(model->named_buffers().size(), 116u);
 }
 
-// Saved to a weight file and loaded into a fresh model (the parity check, through the
-// file format and load_state_dict).
 // A BatchNorm followed by a ReLU runs as one batch_norm_relu op, with the same values as the two
 // run one after the other; a BatchNorm followed by something else stays batch_norm.
 TEST(Layers, SequentialFusesBatchNormWithTheReluAfterIt) {
@@ -619,6 +617,8 @@ TEST(Layers, ResidualPathFusesItsLastBatchNormWithTheAddAndRelu) {
   EXPECT_EQ(y.to_vector(), ops::relu(conv->forward(x) + residual).to_vector());
 }
 
+// Saved to a weight file and loaded into a fresh model (the parity check, through the
+// file format and load_state_dict).
 TEST(Models, WeightFileRoundTripGivesIdenticalEvalOutputs) {
   for (const char* name : {"resnet18_2d", "resnet18_2p1d", "kinetics_repflow_r50"}) {
     SCOPED_TRACE(name);
@@ -639,6 +639,38 @@ TEST(Models, WeightFileRoundTripGivesIdenticalEvalOutputs) {
     save_weights(path, source->state_dict());
     load_weights_into(*copy, path);
     EXPECT_EQ(run_eval(*copy, x).to_vector(), expected.to_vector());
+  }
+}
+
+// A flow step size of zero fits its shape but not the layer, which divides by it: the load is
+// refused naming the file and the tensor, and leaves every value of the model as it was.
+TEST(Models, AZeroThetaInAWeightFileIsRefusedAtLoad) {
+  for (const auto& [name, theta] :
+       {std::pair<const char*, const char*>{"resnet18_2d", "flow.theta"},
+        {"kinetics_repflow_r50", "rep_flow.t"}}) {
+    SCOPED_TRACE(name);
+    ModelOptions o = small_options();
+    if (std::string(name) == "resnet18_2d") set_model_option(&o, "flow", "after3");
+    auto source = make_model(name, o), target = make_model(name, o);
+    std::map<std::string, Tensor> state = as_map(source->state_dict());
+    ASSERT_TRUE(state.count(theta));
+    for (auto& [n, t] : state) state[n] = t.detach().clone() + 1.0f;
+    state[theta] = Tensor::zeros(state[theta].shape());
+    const std::string path = test_tmp(std::string(name) + "_theta0.json");
+    save_weights(path, state);
+    const NamedTensors before = target->state_dict();
+    std::vector<std::vector<float>> values;
+    for (const auto& [n, t] : before) values.push_back(t.to_vector());
+    EXPECT_ERROR_CONTAINS(load_weights_into(*target, path),
+                          path + ": load_state_dict: " + theta + ": ");
+    EXPECT_ERROR_CONTAINS(load_weights_into(*target, path, /*strict=*/false), "must be nonzero");
+    for (size_t k = 0; k < before.size(); ++k)
+      EXPECT_EQ(before[k].second.to_vector(), values[k]) << before[k].first;
+    // Any other value loads.
+    state[theta] = Tensor::full(state[theta].shape(), -0.5f);
+    save_weights(path, state);
+    load_weights_into(*target, path);
+    EXPECT_EQ(as_map(target->state_dict()).at(theta).to_vector(), state[theta].to_vector());
   }
 }
 

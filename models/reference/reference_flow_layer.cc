@@ -110,6 +110,11 @@ Tensor ReferenceFlowLayer::forward(const Tensor& x) {
   return bn_->forward_add_relu(unbottleneck_conv_->forward(flow_frames), residual);
 }
 
+void ReferenceFlowLayer::check_loaded(const std::string& name, const Tensor& value) const {
+  if (name == "t")
+    RF_CHECK(value.item() != 0.0f, "t (theta) must be nonzero (a = tau is divided by it)");
+}
+
 Tensor ReferenceFlowLayer::flow(const Tensor& first, const Tensor& second) {
   RF_CHECK(first.dim() == 4 && first.shape() == second.shape() && first.size(1) == bottleneck_ &&
                first.size(2) >= 2 && first.size(3) >= 2,

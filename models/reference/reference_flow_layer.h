@@ -26,6 +26,10 @@ class ReferenceFlowLayer : public Module, public FlowObservable {
   // layer's intensity scale; returns (m, 2B, H, W), u1's channels first.
   Tensor flow(const Tensor& first, const Tensor& second);
 
+ protected:
+  // t (theta) must be nonzero, as the published layer divides by it: refused at load.
+  void check_loaded(const std::string& name, const Tensor& value) const override;
+
  private:
   int64_t bottleneck_;
   int n_iter_;
