@@ -125,6 +125,29 @@ TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
   EXPECT_EQ(run_command(g_flow + " --help").status, 0);
 }
 
+// One-pixel-wide images: the fused op and TV-L1 take them; the published layer, whose border
+// differences need two pixels, refuses them naming the image.
+TEST(FlowTool, ThinImagesWorkOrAreRefusedNamingTheImage) {
+  for (const auto& [w, h] : {std::pair<int, int>{1, 1}, {1, 5}, {5, 1}}) {
+    const std::string a = test_tmp("thin_a.png"), b = test_tmp("thin_b.png");
+    repflow::Image image{w, h, 1, std::vector<uint8_t>(static_cast<size_t>(w) * h, 7)};
+    repflow::write_png(a, image);
+    image.pixels[0] = 200;
+    repflow::write_png(b, image);
+    const std::string run = g_flow + " " + a + " " + b + " --out " + test_tmp("thin.png");
+    for (const char* ok : {" --mode paper", " --method tvl1"}) {
+      const CommandResult r = run_command(run + ok);
+      EXPECT_EQ(r.status, 0) << w << "x" << h << ok << ": " << r.output;
+    }
+    const CommandResult reference = run_command(run + " --mode reference");
+    EXPECT_EQ(reference.status, 2) << reference.output;
+    EXPECT_NE(reference.output.find("error: flow: --mode reference needs images of at least 2x2, " +
+                                    a + " is " + std::to_string(w) + "x" + std::to_string(h)),
+              std::string::npos)
+        << reference.output;
+  }
+}
+
 // Middlebury colours keep one channel at 255 and lower the others towards white as the
 // magnitude falls, so the lowest channel gives the saturation: 0 white, 1 full.
 double saturation(const std::array<uint8_t, 3>& rgb) {

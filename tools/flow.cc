@@ -77,6 +77,10 @@ int run(int argc, char** argv) {
   const Tensor a = grey_plane(flags.positional()[0]), b = grey_plane(flags.positional()[1]);
   RF_CHECK(a.shape() == b.shape(), "flow: ", flags.positional()[0], " is ", a.size(3), "x",
            a.size(2), " but ", flags.positional()[1], " is ", b.size(3), "x", b.size(2));
+  // The published layer takes one-sided differences at the borders: two pixels each way.
+  RF_CHECK(tvl1 || mode == "paper" || (a.size(2) >= 2 && a.size(3) >= 2),
+           "flow: --mode reference needs images of at least 2x2, ", flags.positional()[0], " is ",
+           a.size(3), "x", a.size(2));
   NoGradGuard no_grad;
   Tensor flow;
   if (tvl1) {
