@@ -11,6 +11,7 @@
 #include <map>
 #include <regex>
 #include <thread>
+#include <tuple>
 
 #include "framework/image_io.h"
 #include "framework/precision.h"
@@ -231,19 +232,32 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
   EXPECT_EQ(resumed[1], records[1]);
   EXPECT_EQ(resumed[2]["epoch"], 3);
 
-  // A position that is not a whole count is refused by name, not converted silently.
+  // A position that is not a whole count is refused by name, not converted silently, and a
+  // metrics line that is not the checkpoint's epoch's is refused naming the checkpoint, before
+  // it reaches metrics.jsonl.
   const std::string path = dir + "/checkpoint.json";
-  nlohmann::json doc = read_json_file(path);
-  for (const auto& [field, value] :
-       {std::pair<std::string, nlohmann::json>{"epoch", 1.5}, {"step", -1}, {"epoch", "3"}}) {
+  const nlohmann::json doc = read_json_file(path);
+  const std::string log_before = read_text(dir + "/metrics.jsonl");
+  const std::string not_a_count = " is not an integer in 0..";
+  const std::string not_the_line =
+      " is not the metrics line of epoch 3 (an object with \"epoch\": 3)";
+  for (const auto& [field, value, message] :
+       std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+           {"epoch", 1.5, not_a_count},
+           {"step", -1, not_a_count},
+           {"epoch", "3", not_a_count},
+           {"epoch_record", 5, not_the_line},
+           {"epoch_record", nlohmann::json::object(), not_the_line},
+           {"epoch_record", {{"epoch", 2}, {"train_loss", 1.0}}, not_the_line}}) {
     nlohmann::json bad = doc;
     bad["trainer"][field] = value;
     write_text(path, bad.dump());
     const CommandResult refused = run_command(g_train + " --resume " + dir + " --epochs 4");
     EXPECT_EQ(refused.status, 2) << refused.output;
-    EXPECT_NE(refused.output.find("checkpoint: trainer." + field + " is not an integer in 0.."),
+    EXPECT_NE(refused.output.find("error: " + path + ": checkpoint: trainer." + field + message),
               std::string::npos)
         << refused.output;
+    EXPECT_EQ(read_text(dir + "/metrics.jsonl"), log_before) << field;
   }
 }
 

@@ -348,6 +348,13 @@ class Trainer {
       schedule_.set_plateau_state(plateau_state_from_json(t.at("plateau")));
       // Checkpoints written before the field existed have none; their log is complete.
       if (t.contains("epoch_record")) epoch_record_ = t.at("epoch_record");
+      // The last finished epoch's metrics line, which restore may write to metrics.jsonl.
+      RF_CHECK(epoch_record_.is_null() ||
+                   (epoch_record_.is_object() && epoch_record_.contains("epoch") &&
+                    epoch_record_["epoch"] == position_.epoch),
+               "checkpoint: trainer.epoch_record is not the metrics line of epoch ",
+               position_.epoch, " (an object with \"epoch\": ", position_.epoch, "), got ",
+               excerpt(epoch_record_.dump()));
       model_.load_state_dict(as_map(c.model));
       sgd_.load_state(as_map(c.optimizer));
       if (averaging()) {
