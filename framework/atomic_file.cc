@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +19,12 @@ namespace repflow {
 void write_file_atomic(const std::string& path, const std::string& contents) {
   // Unique per process and call, so concurrent saves to one path never share a temporary file.
   static std::atomic<int> counter{0};
+  // The rename replaces whatever the name holds: run as root, an output of /dev/null would turn
+  // the device into a regular file. Only a regular file (or a name not yet taken) is replaced.
+  struct stat existing {};
+  RF_CHECK(::stat(path.c_str(), &existing) != 0 || S_ISREG(existing.st_mode), path,
+           ": exists and is not a regular file (a directory, device or pipe); the output must be "
+           "a file's path");
   const std::string tmp =
       path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter++);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -7,7 +7,8 @@ namespace repflow {
 
 // Writes into a new temporary file in the same directory (PATH.tmp.<pid>.<n>), checks every
 // write, flushes it to disk and renames it over `path`: readers see the old file or the whole
-// new one, never a partial one, and the temporary file is removed when any step fails.
+// new one, never a partial one, and the temporary file is removed when any step fails. A `path`
+// that exists and is not a regular file (a directory, /dev/null, a FIFO) is an Error.
 void write_file_atomic(const std::string& path, const std::string& contents);
 
 // Removes the temporary files write_file_atomic left in `dir` when its process was killed

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,6 +67,29 @@ TEST(AtomicFile, APngFailingHalfWayKeepsTheOldFile) {
   EXPECT_EQ(list_dir(dir), std::vector<std::string>{"chart.png"});
   write_png(path, noise);  // without the limit it is written whole
   EXPECT_EQ(read_image(path).pixels, noise.pixels);
+}
+
+// The rename would replace a directory's name, a FIFO or, run as root, /dev/null with the new
+// file: only a regular file (or a new name) is replaced, and nothing is left behind.
+TEST(AtomicFile, ATargetThatIsNotARegularFileIsRefusedAndKept) {
+  const std::string dir = fresh_dir("not_regular");
+  const std::string fifo = dir + "/a_fifo", sub = dir + "/a_directory";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::create_directories(sub);
+  for (const std::string& path : {fifo, sub}) {
+    EXPECT_ERROR_CONTAINS(write_file_atomic(path, "new"),
+                          path + ": exists and is not a regular file");
+  }
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  EXPECT_TRUE(std::filesystem::is_directory(sub));
+  EXPECT_EQ(list_dir(dir), (std::vector<std::string>{"a_directory", "a_fifo"}));
+  // A regular file, and a link to one, are replaced as before.
+  write_file_atomic(dir + "/file", "old");
+  std::filesystem::create_symlink("file", dir + "/link");
+  write_file_atomic(dir + "/link", "new");
+  write_file_atomic(dir + "/file", "newer");
+  EXPECT_EQ(read_text(dir + "/file"), "newer");
+  EXPECT_EQ(read_text(dir + "/link"), "new");
 }
 
 TEST(AtomicFile, StaleTemporariesOfDeadProcessesAreRemoved) {

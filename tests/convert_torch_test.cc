@@ -403,6 +403,15 @@ TEST_F(ConvertTorch, InputsMustBeRegularFilesAndClassNamesBounded) {
     EXPECT_TRUE(has_line(r.output, "error: --class-names " + path + ": not a regular file"))
         << r.output;
   }
+  // An output that is not a regular file is kept (as root, /dev/null became a regular file).
+  for (const std::string& path : {dir, fifo}) {
+    SCOPED_TRACE(path);
+    const CommandResult r = convert_bounded(checkpoint + " " + path);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, "error: " + path + ": exists and is not a regular file"))
+        << r.output;
+  }
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
   // At most 16 MiB and, as the trainer's lists (kMaxClasses), 100000 names.
   const std::string big = test_tmp("big_names.txt"), many = test_tmp("many_names.txt"),
                     most = test_tmp("most_names.txt");

@@ -302,6 +302,15 @@ def make_meta(args, parser):
 def write_atomic(path, text):
     """A temporary file in the same directory, flushed and renamed: never a half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
+    # The rename replaces whatever the name holds: run as root, an output of /dev/null would turn
+    # the device into a regular file. Only a regular file (or a name not yet taken) is replaced.
+    try:
+        existing = os.stat(path).st_mode
+    except OSError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing):
+        raise ConvertError(f"{path}: exists and is not a regular file (a directory, device or "
+                           "pipe); the output must be a file's path")
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".tmp.")
     except OSError as e:
