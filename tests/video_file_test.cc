@@ -159,6 +159,26 @@ TEST(VideoFile, DecodeSizeScalesTheShorterSide) {
   EXPECT_FALSE(same(got[0], got[1]));
 }
 
+// Decoding a thin video at a shorter side makes its longer side grow with it: past the pixel
+// limit it is refused when the file is opened, naming it, not when the frames fill memory.
+TEST(VideoFile, ADecodeSizeLargerThanAFrameMayBeIsRefusedOnOpen) {
+  VideoSpec spec = spec_of(VideoCodec::kMjpeg, 3, 1, 0);
+  spec.width = 512;
+  spec.height = 8;
+  const std::string path = test_tmp("thin.avi");
+  write_video(path, spec);
+  VideoReadOptions options;
+  options.decode_size = 1024;
+  EXPECT_ERROR_CONTAINS(VideoFile(path, options),
+                        path +
+                            " (--decode-size): frames of 512x8 resized to a shorter side of "
+                            "1024 would be 65536x1024, larger than the");
+  options.decode_size = 16;
+  VideoFile video(path, options);
+  EXPECT_EQ(video.info().out_width, 1024);
+  EXPECT_EQ(video.read({2})[0].width, 1024);
+}
+
 TEST(VideoFile, DecoderThreadsGiveTheSameFrames) {
   for (const Case& c : {cases()[0], cases()[3], cases()[7]}) {
     SCOPED_TRACE(c.name);

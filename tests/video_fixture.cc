@@ -37,7 +37,7 @@ std::vector<Image> decode_all(const std::string& path, int decode_size) {
     dec->thread_count = 1;
     check_ffmpeg(avcodec_open2(dec, codec, nullptr), path, "open the decoder");
     std::array<int, 2> size = {par->width, par->height};
-    if (decode_size > 0) size = resized_size(par->width, par->height, decode_size);
+    if (decode_size > 0) size = resized_size(par->width, par->height, decode_size, path);
     RgbConverter rgb(size[0], size[1]);
     const auto receive = [&] {
       while (avcodec_receive_frame(dec, frame) >= 0) {

@@ -207,6 +207,25 @@ TEST(ReadFrames, ResizeKeepsAspectOfTheLongerSide) {
   EXPECT_EQ(read_frames({dir + "/tall.png"}, t).shape(), (Shape{3, 1, 13, 8}));  // 12.57 -> 13
 }
 
+// A thin frame's longer side grows with the shorter one: a resized size over the pixel limit is
+// refused naming the file (1000 x 2 at a shorter side of 7680 would be 3840000 x 7680, an int
+// overflow before), and one within it is resized as asked.
+TEST(ReadFrames, AResizeLargerThanAFrameMayBeIsAnErrorNamingTheFile) {
+  const std::string dir = fresh_dir("thin");
+  write_png(dir + "/thin.png", make_image(1000, 2, ramp));
+  FrameTransform t = raw();
+  t.resize = 7680;
+  EXPECT_ERROR_CONTAINS(read_frames({dir + "/thin.png"}, t),
+                        dir +
+                            "/thin.png: frames of 1000x2 resized to a shorter side of 7680 would "
+                            "be 3840000x7680, larger than the 33177600 pixels");
+  t.resize = 8;
+  EXPECT_EQ(read_frames({dir + "/thin.png"}, t).shape(), (Shape{3, 1, 8, 4000}));
+  EXPECT_EQ(resized_size(1000, 2, 8, "x"), (std::array<int, 2>{4000, 8}));
+  EXPECT_EQ(resized_size(2, 1000, 8, "x"), (std::array<int, 2>{8, 4000}));
+  EXPECT_ERROR_CONTAINS(resized_size(33177600, 1, 7680, "x"), "x: frames of 33177600x1 resized");
+}
+
 TEST(ReadFrames, GreyFramesBecomeThreeEqualChannels) {
   const std::string dir = fresh_dir("grey");
   Image grey{4, 3, 1, std::vector<uint8_t>(12)};

@@ -242,7 +242,8 @@ struct VideoFile::State {
     info.out_width = info.width;
     info.out_height = info.height;
     if (options.decode_size > 0) {
-      const std::array<int, 2> size = resized_size(info.width, info.height, options.decode_size);
+      const std::array<int, 2> size =
+          resized_size(info.width, info.height, options.decode_size, path + " (--decode-size)");
       info.out_width = size[0];
       info.out_height = size[1];
     }

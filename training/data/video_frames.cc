@@ -160,12 +160,16 @@ std::string normalisation_text(const Normalisation& norm) {
   return text;
 }
 
-std::array<int, 2> resized_size(int width, int height, int shorter) {
+std::array<int, 2> resized_size(int width, int height, int shorter, const std::string& what) {
   const int64_t r = shorter, small = std::min(width, height);
-  const auto scale = [&](int64_t side) {
-    return static_cast<int>(std::max<int64_t>(1, (2 * side * r + small) / (2 * small)));
-  };
-  return {width <= height ? shorter : scale(width), width <= height ? scale(height) : shorter};
+  const int64_t longer =
+      std::max<int64_t>(1, (2 * int64_t{std::max(width, height)} * r + small) / (2 * small));
+  RF_CHECK(longer <= kMaxImagePixels / std::max<int64_t>(r, 1), what, ": frames of ", width, "x",
+           height, " resized to a shorter side of ", shorter, " would be ",
+           width <= height ? r : longer, "x", width <= height ? longer : r, ", larger than the ",
+           kMaxImagePixels, " pixels a frame may take");
+  const int l = static_cast<int>(longer);
+  return {width <= height ? shorter : l, width <= height ? l : shorter};
 }
 
 Tensor transform_frames(int64_t count, const std::function<const Image&(int64_t)>& frame,
@@ -184,7 +188,7 @@ Tensor transform_frames(int64_t count, const std::function<const Image&(int64_t)
   const int width = image->width, height = image->height;
   int scaled_w = width, scaled_h = height;
   if (transform.resize > 0) {
-    const std::array<int, 2> size = resized_size(width, height, transform.resize);
+    const std::array<int, 2> size = resized_size(width, height, transform.resize, name(0));
     scaled_w = size[0];
     scaled_h = size[1];
   }

@@ -74,7 +74,9 @@ struct FrameTransform {
 
 // The size of a width x height frame whose shorter side is resized to `shorter`, the longer
 // side keeping the aspect ratio (rounded to the nearest pixel, at least 1): {width, height}.
-std::array<int, 2> resized_size(int width, int height, int shorter);
+// A size over kMaxImagePixels (a thin frame's long side grows with the short one) is an Error
+// naming `what` (the file), before anything of that size is allocated.
+std::array<int, 2> resized_size(int width, int height, int shorter, const std::string& what);
 
 // One clip, (3, T, H, W), from T RGB frames (Image with 3 channels) of one size: frame(t) gives
 // frame t, valid until the next call; name(t) is what errors call it. Resizing, cropping,
