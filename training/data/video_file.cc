@@ -107,8 +107,11 @@ struct VideoFile::State {
   std::unordered_map<int64_t, int64_t> packet_at;  // byte position -> packet index
   std::unordered_map<int64_t, int64_t> frame_of;   // pts -> frame index
   // Packet sizes from the container's index (MP4, AVI), by byte position: a packet read shorter
-  // than its index says was cut off by the end of the file, and holds no frame.
+  // than its index says, whose indexed bytes reach past the end of the file, was cut off by it
+  // and holds no frame. (Only past the end: FLV's index counts its tag headers in the size, so
+  // every keyframe reads shorter than indexed.)
   std::unordered_map<int64_t, int> indexed_size;
+  int64_t file_bytes = -1;   // -1: unknown
   bool by_timestamp = true;  // frames named by pts; false: by position in the decoder's output
   std::unique_ptr<RgbConverter> rgb;
 
@@ -265,6 +268,7 @@ struct VideoFile::State {
         continue;
       const auto indexed = indexed_size.find(pkt->pos);
       if (indexed == indexed_size.end() || pkt->size >= indexed->second) return true;
+      if (file_bytes >= 0 && pkt->pos + indexed->second <= file_bytes) return true;
     }
   }
 
@@ -275,6 +279,7 @@ struct VideoFile::State {
       const AVIndexEntry* e = avformat_index_get_entry(st, i);
       if (e && e->size > 0) indexed_size[e->pos] = e->size;
     }
+    file_bytes = avio_size(fmt->pb);
     while (read_packet()) {
       RF_CHECK(static_cast<int64_t>(packets.size()) < kMaxVideoPackets, path, ": more than ",
                kMaxVideoPackets, " video packets");
