@@ -9,12 +9,15 @@
 #include <random>
 
 extern "C" {
+#include <libavutil/error.h>
+#include <libavutil/log.h>
 #include <libavutil/mem.h>
 }
 
 #include "framework/error.h"
 #include "tests/test_util.h"
 #include "tests/video_fixture.h"
+#include "training/data/ffmpeg_log.h"
 
 namespace repflow {
 namespace {
@@ -299,6 +302,44 @@ TEST(VideoFile, ACorruptStreamIsAnErrorWhereItIsRead) {
   // The first GOP lies before the damage and still reads.
   const std::vector<Image> first = video.read({0, 5});
   EXPECT_EQ(coded_index(first[1]), 5);
+}
+
+// An H.264 stream whose frames change size part way (two streams of different sizes one after
+// the other, as a cut-together recording gives): the frames before the change read, and a frame
+// after it is an Error naming it and both sizes, not a picture squeezed into the first size.
+TEST(VideoFile, AFrameSizeThatChangesMidStreamIsAnErrorWhereItIsRead) {
+  const std::string dir = fresh_dir("size_change");
+  VideoSpec wide = spec_of(VideoCodec::kH264, 30, 10, 0), tall = wide;
+  tall.width = 48;
+  tall.height = 64;
+  write_video(dir + "/wide.h264", wide);
+  write_video(dir + "/tall.h264", tall);
+  write_text(dir + "/both.h264", read_text(dir + "/wide.h264") + read_text(dir + "/tall.h264"));
+  VideoFile video(dir + "/both.h264");
+  EXPECT_EQ(video.info().width, 64);
+  EXPECT_EQ(video.info().frames, 60);
+  EXPECT_EQ(coded_index(video.read({12})[0]), 12);
+  EXPECT_ERROR_CONTAINS(video.read({45}), dir +
+                                              "/both.h264: frame 30 is 48x64 but the stream's "
+                                              "frames are 64x48");
+}
+
+// FFmpeg's first error since the operation began leads the quote: a decoder logs the cause,
+// then its consequence.
+TEST(FFmpegLog, TheFirstErrorLeadsAndTheLastFollows) {
+  quiet_ffmpeg_log();
+  clear_ffmpeg_log();
+  const std::string invalid = "Invalid data found when processing input";
+  EXPECT_EQ(ffmpeg_reason(AVERROR_INVALIDDATA), invalid);
+  av_log(nullptr, AV_LOG_WARNING, "a warning\n");
+  EXPECT_EQ(ffmpeg_reason(AVERROR_INVALIDDATA), invalid + " (a warning)");
+  av_log(nullptr, AV_LOG_ERROR, "the cause\n");
+  EXPECT_EQ(ffmpeg_reason(AVERROR_INVALIDDATA), invalid + " (the cause)");
+  av_log(nullptr, AV_LOG_ERROR, "its consequence\n");
+  EXPECT_EQ(ffmpeg_reason(AVERROR_INVALIDDATA), invalid + " (the cause; last: its consequence)");
+  av_log(nullptr, AV_LOG_DEBUG, "not kept\n");
+  clear_ffmpeg_log();
+  EXPECT_EQ(ffmpeg_reason(AVERROR_INVALIDDATA), invalid);
 }
 
 }  // namespace

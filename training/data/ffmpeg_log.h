@@ -16,7 +16,9 @@ void clear_ffmpeg_log();
 
 // av_strerror's text for the error `code` (a negative AVERROR), followed by the last error or
 // warning FFmpeg logged on this thread since clear_ffmpeg_log, when there is one:
-// "Invalid data found when processing input (moov atom not found)".
+// "Invalid data found when processing input (moov atom not found)"; when an earlier error was
+// logged, that first one leads, often the cause of the last: "(h264: Picture size 7744x4320
+// exceeds specified max pixel count; last: h264: no frame!)".
 std::string ffmpeg_reason(int code);
 
 // When `code` is an error (negative): an Error "PATH: WHAT: REASON" (ffmpeg_reason).

@@ -436,6 +436,13 @@ struct VideoFile::State {
                 " is damaged (the decoder reported errors in it): ",
                 ffmpeg_reason(AVERROR_INVALIDDATA));
       }
+      // Scaling such a frame to the stream's size would distort it; a clip's frames share one.
+      if (!leading && (frame->width != info.width || frame->height != info.height)) {
+        RF_FAIL(path, ": frame ", f >= 0 ? std::to_string(f) : "?", " is ", frame->width, "x",
+                frame->height, " but the stream's frames are ", info.width, "x", info.height,
+                " (a size that changes mid-stream is not supported; re-encode the video at one "
+                "size)");
+      }
       const auto it = wanted.find(f);
       if (it != wanted.end() && !broken) {
         rgb->convert(*frame, &(*out)[it->second]);

@@ -75,8 +75,9 @@ class VideoFile {
   // The frames at `indices` (each in [0, info().frames); any order, repeats allowed), in that
   // order, as out_width x out_height RGB images. Errors name the file, the frame and FFmpeg's
   // reason: a corrupt stream (decoding errors are not concealed), a frame the decoder never
-  // gives. Every loop is bounded by the packet count, and FFmpeg's blocking calls are
-  // interrupted after a time limit, so a damaged file cannot hang the caller.
+  // gives, a frame of another size than the stream's (a size that changes mid-stream). Every loop
+  // is bounded by the packet count, and FFmpeg's blocking calls are interrupted after a time limit,
+  // so a damaged file cannot hang the caller.
   std::vector<Image> read(const std::vector<int64_t>& indices);
   // The same into `frames` (resized to indices.size()), whose images' memory is reused: a
   // thread that reads clip after clip keeps one vector and allocates nothing per clip.
