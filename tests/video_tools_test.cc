@@ -3,6 +3,7 @@
 // extracted frames (through the run's weights and their recorded decode size), and bad videos
 // stopping a run, skipped and reported, or refused by infer.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -122,7 +123,11 @@ TEST(VideoTools, InferRefusesABadVideoNamingIt) {
   write_audio_only(root + "/audio.mp4");
   std::filesystem::create_directories(root + "/x.mp4");
   std::ofstream(root + "/empty.avi").close();
+  ASSERT_EQ(::mkfifo((root + "/fifo.mp4").c_str(), 0600), 0);
+  std::filesystem::create_symlink("/dev/zero", root + "/zero.mp4");
   const std::pair<std::string, std::string> cases[] = {
+      {"fifo.mp4", "fifo.mp4: not a regular file"},
+      {"zero.mp4", "zero.mp4: not a regular file"},
       {"audio.mp4", "audio.mp4: no video stream (1 stream(s): audio)"},
       {"x.mp4", "x.mp4: no frames"},
       {"empty.avi", "empty.avi: an empty file (0 bytes)"},

@@ -11,9 +11,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Anything there but a folder: a FIFO or a device named like a video is then refused by the
+// video reader as "not a regular file", not reported missing.
 bool is_file(const fs::path& path) {
   std::error_code ec;
-  return fs::is_regular_file(path, ec);
+  const fs::file_status status = fs::status(path, ec);
+  return !ec && fs::exists(status) && !fs::is_directory(status);
 }
 
 bool is_folder(const fs::path& path) {
