@@ -18,7 +18,7 @@
 
 namespace {
 
-std::string g_flow, g_check_fixture, g_bench_model;
+std::string g_flow, g_check_fixture, g_bench_model, g_bench_loader;
 
 // A smooth random texture, and the same texture moved by (dx, dy) pixels (wrapping around).
 void write_pair(const std::string& a, const std::string& b, int dx, int dy) {
@@ -347,14 +347,36 @@ TEST(BenchModel, AnUnknownConvolutionPolicyIsExitTwoNamingTheFlag) {
                              "flag --conv-algo: 'quickest' is not exact or fastest");
 }
 
+// The data bench_loader writes goes into a folder of its own under an existing --dir, and is
+// removed however the run ends: a run that fails while writing it leaves nothing behind.
+TEST(BenchLoader, AMissingDirIsRefusedAndAFailedRunLeavesNothingBehind) {
+  const std::string missing = test_tmp("no_such_dir") + "/below";
+  const CommandResult refused = run_command(g_bench_loader + " --dir " + missing);
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("error: bench_loader: flag --dir: " + missing +
+                                " is not an existing directory"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(test_tmp("no_such_dir")));
+  const std::string dir = fresh_dir("bench_loader");
+  const CommandResult failed = run_command(g_bench_loader + " --dir " + dir +
+                                           " --source video --video-sizes 16384x16384 "
+                                           "--videos 1 --compare false");
+  EXPECT_EQ(failed.status, 2) << failed.output;
+  EXPECT_TRUE(list_dir(dir).empty()) << failed.output;
+}
+
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: tools_test FLOW_BINARY CHECK_FIXTURE_BINARY BENCH_MODEL_BINARY\n");
+  if (argc != 5) {
+    std::fprintf(stderr,
+                 "usage: tools_test FLOW_BINARY CHECK_FIXTURE_BINARY BENCH_MODEL_BINARY "
+                 "BENCH_LOADER_BINARY\n");
     return 2;
   }
   g_flow = argv[1];
   g_check_fixture = argv[2];
   g_bench_model = argv[3];
+  g_bench_loader = argv[4];
   return RUN_ALL_TESTS();
 }

@@ -285,8 +285,19 @@ int bench(int argc, char** argv) {
   c.batch = flags.integer_in("batch", 1, 100000);
   c.batches = flags.integer_in("batches", 1, 100000);
   c.workers = parse_counts(flags.str("workers"));
-  const std::string root =
-      user_path(flags.str("dir")) + "/repflow_bench_loader." + std::to_string(::getpid());
+  const std::string dir = user_path(flags.str("dir"));
+  std::error_code ec;
+  RF_CHECK(std::filesystem::is_directory(dir, ec), "bench_loader: flag --dir: ", dir,
+           " is not an existing directory");
+  const std::string root = dir + "/repflow_bench_loader." + std::to_string(::getpid());
+  // Removed however the benchmark ends, an error included.
+  struct RemoveOnExit {
+    std::string path;
+    ~RemoveOnExit() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove_data{root};
   const std::vector<std::string> sources = split(flags.str("source"), ',');
   RF_CHECK(!sources.empty(), "bench_loader: flag --source is empty");
   for (const std::string& source : sources) {
@@ -300,7 +311,6 @@ int bench(int argc, char** argv) {
       RF_FAIL("bench_loader: flag --source: '", source, "' is not frames or video");
     }
   }
-  std::filesystem::remove_all(root);
   return 0;
 }
 
