@@ -142,12 +142,17 @@ TEST(VideoFile, AnyIndexListGivesTheFramesOfASequentialDecode) {
   }
 }
 
-TEST(VideoFile, DecodeSizeScalesTheShorterSide) {
-  VideoSpec spec = spec_of(VideoCodec::kH264, 40, 12, 2);
-  spec.width = 96;
-  spec.height = 64;
-  const std::string path = test_tmp("scaled.mp4");
+// `spec` at width x height, written to the test's folder as `name`; returns its path.
+std::string write_sized(const std::string& name, VideoSpec spec, int width, int height) {
+  spec.width = width;
+  spec.height = height;
+  const std::string path = test_tmp(name);
   write_video(path, spec);
+  return path;
+}
+
+TEST(VideoFile, DecodeSizeScalesTheShorterSide) {
+  const std::string path = write_sized("scaled.mp4", spec_of(VideoCodec::kH264, 40, 12, 2), 96, 64);
   VideoReadOptions options;
   options.decode_size = 32;
   VideoFile video(path, options);
@@ -168,11 +173,7 @@ TEST(VideoFile, DecodeSizeScalesTheShorterSide) {
 // Decoding a thin video at a shorter side makes its longer side grow with it: past the pixel
 // limit it is refused when the file is opened, naming it, not when the frames fill memory.
 TEST(VideoFile, ADecodeSizeLargerThanAFrameMayBeIsRefusedOnOpen) {
-  VideoSpec spec = spec_of(VideoCodec::kMjpeg, 3, 1, 0);
-  spec.width = 512;
-  spec.height = 8;
-  const std::string path = test_tmp("thin.avi");
-  write_video(path, spec);
+  const std::string path = write_sized("thin.avi", spec_of(VideoCodec::kMjpeg, 3, 1, 0), 512, 8);
   VideoReadOptions options;
   options.decode_size = 1024;
   EXPECT_ERROR_CONTAINS(VideoFile(path, options),
