@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <new>
@@ -192,19 +193,30 @@ std::string user_path(const std::string& path) {
   return std::string(dir) + "/" + path;
 }
 
+namespace {
+// The line in one write: the processes of a distributed job share a terminal, and their lines
+// written piecewise interleave ("error: error: ...").
+void print_error(const std::string& message) {
+  std::cout.flush();
+  const std::string line = "error: " + message + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+}  // namespace
+
 int run_main(const std::function<int()>& body) {
   try {
     return body();
   } catch (const Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    print_error(e.what());
     return 2;
   } catch (const std::bad_alloc&) {
     // Sizes are bounded where they are read, but the bounds are generous: a large model or
     // batch the machine cannot hold is still the user's input, not a bug.
-    std::cerr << "error: out of memory (a model, batch or clip size too large for this machine?)\n";
+    print_error("out of memory (a model, batch or clip size too large for this machine?)");
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    print_error(e.what());
     return 1;
   }
 }

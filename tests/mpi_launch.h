@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "tests/test_util.h"
 
@@ -40,15 +41,29 @@ struct TimedResult {
 // and shared memory files: each test keeps them in its own TEST_TMPDIR so that they cannot
 // collide. Under AddressSanitizer (--config=asan) the workers do not look for leaks: Open MPI
 // leaks at exit, from components it has unloaded by then, whose frames no suppression can name.
-inline std::string workers_command(int np, const std::string& args, int limit_s = 120) {
+inline std::string launch_prefix(int limit_s, bool mpirun) {
   const std::string tmp = test_tmp("");
   std::string command =
       "env TMPDIR=" + tmp + " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1" +
       " ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 timeout " + std::to_string(limit_s) + " ";
-  if (np > 0)
-    command += "mpirun -np " + std::to_string(np) + " --oversubscribe --mca orte_tmpdir_base " +
-               tmp + " --mca btl_vader_backing_directory " + tmp + " ";
-  return command + worker_path() + " " + args;
+  if (mpirun)
+    command += "mpirun --oversubscribe --mca orte_tmpdir_base " + tmp +
+               " --mca btl_vader_backing_directory " + tmp + " ";
+  return command;
+}
+
+inline std::string workers_command(int np, const std::string& args, int limit_s = 120) {
+  const std::string count = np > 0 ? "-np " + std::to_string(np) + " " : "";
+  return launch_prefix(limit_s, np > 0) + count + worker_path() + " " + args;
+}
+
+// One process for each entry of `args`, each with its own arguments (mpirun's "-np 1 A : -np 1
+// B"): ranks started unlike each other.
+inline std::string mpmd_command(const std::vector<std::string>& args, int limit_s = 120) {
+  std::string command = launch_prefix(limit_s, true);
+  for (size_t r = 0; r < args.size(); ++r)
+    command += (r ? " : " : "") + std::string("-np 1 ") + worker_path() + " " + args[r];
+  return command;
 }
 
 // Runs workers_command(np, args, limit_s).

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <string>
@@ -21,6 +22,7 @@
 namespace repflow {
 namespace {
 
+using testing::mpmd_command;
 using testing::run_workers;
 using testing::workers_command;
 
@@ -136,12 +138,47 @@ TEST(MpiTrain, ASigtermToOneRankStopsEveryRankAtTheSameStepAndResumingFinishesEx
   ASSERT_EQ(occurrences(log, "interrupted: checkpoint saved"), 1u) << log;
   const Checkpoint c = load_checkpoint(cut + "/checkpoint.json");
   const int64_t epochs = c.trainer["epoch"].get<int64_t>() + 1;
+  if (c.trainer["step"].get<int64_t>() != 0) {
+    // Inside an epoch, another process count would cut the epoch's clips into other shards.
+    const auto alone = run_workers(0, "--resume " + cut + " --epochs " + std::to_string(epochs));
+    EXPECT_EQ(alone.result.status, 2) << alone.result.output;
+    EXPECT_NE(alone.result.output.find(" by 2 process(es); resuming with 1 would skip or repeat "
+                                       "clips of that epoch"),
+              std::string::npos)
+        << alone.result.output;
+  }
   const auto resumed = run_workers(2, "--resume " + cut + " --epochs " + std::to_string(epochs));
   ASSERT_EQ(resumed.result.status, 0) << resumed.result.output;
   const std::string straight = fresh_dir("cut_straight");
   ASSERT_EQ(train(2, "--epochs " + std::to_string(epochs) + kTwo + "--run-dir " + straight).status,
             0);
   expect_same_checkpoint(straight + "/checkpoint.json", cut + "/checkpoint.json");
+}
+
+// Ranks started with other flags would post collectives of other sizes (a crash inside MPI) or
+// train different things under one run directory: the job is refused before anything is
+// written, each differing rank naming its differences. And mpirun's processes started without
+// --distributed would each train alone into the same directory.
+TEST(MpiTrain, RanksStartedUnlikeEachOtherAreRefusedBeforeAnythingIsWritten) {
+  SKIP_WITHOUT_MPIRUN();
+  const std::string dir = fresh_dir("unlike");
+  const std::string common = kTiny + "--epochs 1 " + kTwo + "--run-dir " + dir + "/run ";
+  const CommandResult r =
+      run_command(mpmd_command({common + "--lr 0.2", common + "--lr 0.5 --seed 3"}));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("error: distributed: 1 of 2 ranks were started with other flags than "
+                          "rank 0; rank 1: --lr '0.5' (rank 0: '0.2'), --seed '3' (rank 0: '0'). "
+                          "Every rank must be started alike"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/run")) << r.output;
+
+  const CommandResult alone = run_workers(2, kTiny + "--epochs 1 --run-dir " + dir + "/run").result;
+  EXPECT_EQ(alone.status, 2) << alone.output;
+  EXPECT_NE(alone.output.find("error: mpirun started 2 processes but --distributed was not given"),
+            std::string::npos)
+      << alone.output;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/run")) << alone.output;
 }
 
 // The command run on a terminal, by script(1); its output comes with the terminal's "\r\n".

@@ -10,8 +10,12 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "framework/error.h"
 #include "framework/flags.h"
@@ -24,6 +28,7 @@
 #include "training/distributed/dist_flags.h"
 #include "training/distributed/grad_reducer.h"
 #include "training/distributed/module_broadcast.h"
+#include "training/distributed/same_settings.h"
 #include "training/distributed/sync_batch_norm.h"
 #include "training/optim/averaging.h"
 #include "training/optim/lr_schedule.h"
@@ -207,6 +212,8 @@ int train(int argc, char** argv) {
     context = init_mpi();
     device = local_device(context, device);
     comm = make_communicator(context, device, dist.timeout_s);
+    const std::vector<std::pair<std::string, std::string>> given = flags.values();
+    check_same_settings(*comm, {given.begin(), given.end()}, "flags", "--");
   }
 
   TrainerOptions o;
@@ -215,6 +222,16 @@ int train(int argc, char** argv) {
   o.device = device;
   o.quiet = flags.boolean("quiet");
   const DataSplits data = make_datasets(flags);
+  if (comm) {
+    // The same flags can still find other data: each machine reads its own copy of the lists.
+    std::string names;
+    for (const std::string& name : data.class_names) names += name + "\n";
+    check_same_settings(*comm,
+                        {{"training videos", std::to_string(data.train->size())},
+                         {"validation videos", std::to_string(data.val->size())},
+                         {"class names", names}},
+                        "data");
+  }
 
   const ModelSpec spec = model_spec_from_flags(
       flags, /*with_classes=*/false, {{"classes", std::to_string(data.train->num_classes())}});

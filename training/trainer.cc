@@ -83,8 +83,12 @@ class Trainer {
     RF_CHECK(options.epochs >= 1, "train: --epochs ", options.epochs, " is not a positive count");
     RF_CHECK(train_set.num_classes() == val_set.num_classes(), "train: the training set has ",
              train_set.num_classes(), " classes but the validation set ", val_set.num_classes());
+    const int processes = options.data_parallel.world_size;
     RF_CHECK(train_loader_.batches_per_epoch() > 0, "train: the training set (", train_set.size(),
-             " videos) gives no batch of ", options.train_loader.batch_size);
+             " videos) gives no batch of ", options.train_loader.batch_size * processes,
+             processes > 1 ? " (" + std::to_string(options.train_loader.batch_size) +
+                                 " per process x " + std::to_string(processes) + " processes)"
+                           : std::string());
     if (options.resume_from) {
       restore(*options.resume_from);
       // Refused here, before the configuration is written, rather than after a run of no epochs.
@@ -343,6 +347,16 @@ class Trainer {
           json_integer(t.at("global_step"), "checkpoint: trainer.global_step", 0, kMaxCount);
       position_.seconds = t.at("seconds").get<double>();
       position_.sums = EpochSums::from_json(t.at("epoch_sums"));
+      // Each process trains its shard of every batch: another process count cuts the epoch's
+      // clips into other shards, so a position inside an epoch would skip or repeat clips.
+      if (position_.step != 0 && t.contains("config") && t["config"].contains("processes")) {
+        const int64_t saved = json_integer(t["config"]["processes"],
+                                           "checkpoint: trainer.config.processes", 1, kMaxCount);
+        RF_CHECK(saved == dp().world_size, "checkpoint: saved at step ", position_.step,
+                 " of epoch ", position_.epoch + 1, " by ", saved, " process(es); resuming with ",
+                 dp().world_size, " would skip or repeat clips of that epoch (resume with ", saved,
+                 " or from an epoch's end)");
+      }
       default_generator().set_state(t.at("rng").at("seed").get<uint64_t>(),
                                     t.at("rng").at("offset").get<uint64_t>());
       schedule_.set_plateau_state(plateau_state_from_json(t.at("plateau")));

@@ -1,5 +1,8 @@
 #include "training/distributed/dist_flags.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "framework/device.h"
 #include "training/distributed/mpi_communicator.h"
 #if REPFLOW_WITH_NCCL
@@ -11,6 +14,19 @@ namespace repflow {
 namespace {
 // A week: longer than any collective should wait, short enough for the clock's deadline.
 constexpr double kMaxDistTimeoutSeconds = 7 * 24 * 3600;
+
+// How many processes the launcher says it started, from the variables Open MPI's and MPICH's
+// launchers set (no MPI call: a process without --distributed makes none); 1 when neither.
+long launched_processes() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) continue;
+    char* end = nullptr;
+    const long n = std::strtol(value, &end, 10);
+    if (end != value && *end == '\0' && n > 0) return n;
+  }
+  return 1;
+}
 }  // namespace
 
 void add_dist_flags(Flags& flags) {
@@ -36,6 +52,11 @@ DistOptions read_dist_flags(const Flags& flags) {
            " is above ", kMaxDistTimeoutSeconds, " s");
   RF_CHECK(o.bucket_mb > 0, "flag --bucket-mb: ", o.bucket_mb, " is not a positive size");
   RF_CHECK(!o.sync_bn || o.enabled, "flag --sync-bn needs --distributed");
+  // Without it, each of mpirun's processes would train alone, into the same run directory.
+  const long launched = launched_processes();
+  RF_CHECK(o.enabled || launched == 1, "mpirun started ", launched,
+           " processes but --distributed was not given: each would train alone (into the same "
+           "run directory); pass --distributed to every process");
   return o;
 }
 

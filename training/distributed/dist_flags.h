@@ -17,8 +17,9 @@ struct DistOptions {
 
 // Declares --distributed, --dist-timeout, --bucket-mb and --sync-bn.
 void add_dist_flags(Flags& flags);
-// Reads them; a non-positive timeout or bucket size, or --sync-bn without --distributed, is an
-// Error naming the flag.
+// Reads them; a non-positive timeout or bucket size, --sync-bn without --distributed, or a
+// process that mpirun started as one of several (its environment says so) without
+// --distributed, is an Error naming the flag.
 DistOptions read_dist_flags(const Flags& flags);
 
 // The device of this process: its machine's GPU number local_rank for a CUDA request (one GPU

@@ -197,7 +197,7 @@ void MpiCommunicator::timed_out(const std::string& what) {
     message << "; rank(s) waiting in another collective: " << elsewhere.str();
   message << ". Aborting the job (raise --dist-timeout if a rank is just slow).\n";
   std::fputs(message.str().c_str(), stderr);
-  abort_job(1);
+  abort_job(2);
 }
 
 }  // namespace repflow
