@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "framework/device.h"
 #include "tests/test_util.h"
 
@@ -32,6 +34,20 @@ TEST(DistFlags, BadValuesNameTheFlag) {
   EXPECT_ERROR_CONTAINS(read({"--sync-bn"}), "--sync-bn needs --distributed");
   EXPECT_ERROR_CONTAINS(read({"--distributed", "--dist-timeout", "0"}), "--dist-timeout");
   EXPECT_ERROR_CONTAINS(read({"--distributed", "--bucket-mb", "-1"}), "--bucket-mb");
+}
+
+// mpirun's processes without --distributed would each train alone into one run directory: the
+// launcher's variables give them away, Open MPI's and MPICH's.
+TEST(DistFlags, ProcessesMpirunStartedNeedDistributed) {
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    SCOPED_TRACE(variable);
+    ::setenv(variable, "2", 1);
+    EXPECT_ERROR_CONTAINS(read({}), "mpirun started 2 processes but --distributed was not given");
+    EXPECT_TRUE(read({"--distributed"}).enabled);
+    ::setenv(variable, "1", 1);
+    EXPECT_FALSE(read({}).enabled);
+    ::unsetenv(variable);
+  }
 }
 
 TEST(LocalDevice, OneGpuPerProcess) {
