@@ -380,14 +380,15 @@ TEST(Weights, SaveIntoAMissingDirectoryIsAnError) {
   EXPECT_TRUE(list_dir(dir).empty());
 }
 
-TEST(Weights, AFailedRenameKeepsWhatWasThere) {
+TEST(Weights, ASaveOverSomethingElseThanAFileKeepsWhatWasThere) {
   const std::string dir = fresh_dir("rename");
-  // A directory cannot be replaced by a file.
+  // A directory is not replaced by a file (nor is a device or a FIFO: framework/atomic_file.h).
   const std::string path = dir + "/w.json";
   ASSERT_EQ(mkdir(path.c_str(), 0755), 0);
   EXPECT_ERROR_CONTAINS(save_weights(path, std::map<std::string, Tensor>{{"a", Tensor::ones({1})}}),
-                        path + ": cannot move into place");
+                        path + ": exists and is not a regular file");
   EXPECT_EQ(list_dir(dir), std::vector<std::string>{"w.json"});
+  EXPECT_TRUE(std::filesystem::is_directory(path));
 }
 
 }  // namespace
