@@ -202,8 +202,17 @@ TEST(Train, CtrlCSavesACheckpointMidRunAndResumingFinishesExactly) {
     if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the run finished before the signal arrived";
     EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << log;
     EXPECT_NE(log.find("interrupted: checkpoint saved"), std::string::npos) << log;
+    const nlohmann::json saved = read_json_file(cut + "/checkpoint.json")["trainer"];
     const CommandResult r = run_command(g_train + " --resume " + cut);
     ASSERT_EQ(r.status, 0) << r.output;
+    if (saved["step"] != 0) {
+      // The interrupted epoch's time counts the steps before the interrupt too.
+      const double before = saved["epoch_sums"]["train_seconds"].get<double>();
+      EXPECT_GT(before, 0.0);
+      const auto resumed = MetricsLog::read(cut + "/metrics.jsonl").records();
+      const nlohmann::json& record = resumed.at(saved["epoch"].get<size_t>());
+      EXPECT_GT(record["train_seconds"].get<double>(), before);
+    }
     const auto b = contents(cut + "/checkpoint.json");
     ASSERT_EQ(a.size(), b.size());
     for (const auto& [name, values] : a) EXPECT_EQ(values, b.at(name)) << name;

@@ -45,12 +45,23 @@ std::map<std::string, Tensor> as_map(const NamedTensors& tensors) {
 struct EpochSums {
   double loss = 0.0, correct = 0.0;
   int64_t clips = 0;
+  // Training seconds of the epoch's steps before this process took over (an interrupted
+  // epoch's), so that its clips per second count the time of all of its clips.
+  double train_seconds = 0.0;
   nlohmann::json to_json() const {
-    return {{"loss", loss}, {"correct", correct}, {"clips", clips}};
+    return {
+        {"loss", loss}, {"correct", correct}, {"clips", clips}, {"train_seconds", train_seconds}};
   }
   static EpochSums from_json(const nlohmann::json& j) {
-    return {j.at("loss").get<double>(), j.at("correct").get<double>(),
-            json_integer(j.at("clips"), "checkpoint: trainer.epoch_sums.clips", 0, kMaxCount)};
+    EpochSums sums{
+        j.at("loss").get<double>(), j.at("correct").get<double>(),
+        json_integer(j.at("clips"), "checkpoint: trainer.epoch_sums.clips", 0, kMaxCount)};
+    // Checkpoints written before the field existed count from the resume.
+    if (j.contains("train_seconds")) sums.train_seconds = j.at("train_seconds").get<double>();
+    RF_CHECK(std::isfinite(sums.train_seconds) && sums.train_seconds >= 0,
+             "checkpoint: trainer.epoch_sums.train_seconds is ", sums.train_seconds,
+             ", not a time");
+    return sums;
   }
   double mean_loss() const { return clips ? loss / clips : 0.0; }
   double accuracy() const { return clips ? correct / clips : 0.0; }
@@ -135,6 +146,7 @@ class Trainer {
                         position_.sums.clips);
         if (interrupt_requested() && position_.step < steps) {
           position_.seconds = seconds_before + seconds_since(epoch_start);
+          position_.sums.train_seconds += seconds_since(epoch_start);
           if (dp().root()) {
             SaveGuard saving;
             save_checkpoint(checkpoint_path(options_.run_dir), checkpoint());
@@ -154,7 +166,7 @@ class Trainer {
         RF_FAIL("train: epoch ", position_.epoch + 1,
                 " gave no training batch: every clip was skipped as bad (listed above)");
       }
-      const double train_seconds = seconds_since(epoch_start);
+      const double train_seconds = position_.sums.train_seconds + seconds_since(epoch_start);
       share_buffers();
       const EvalResult eval = evaluate();
       schedule_.observe(eval.top1);
