@@ -300,11 +300,31 @@ TEST(Train, FrameFoldersInHmdbAndPlainLists) {
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("2 classes; 8 training and 8 validation videos"), std::string::npos)
         << r.output;
+    // One list for both: said, not refused.
+    EXPECT_NE(r.output.find("note: 8 of --val-list's videos are in --train-list too (v0"),
+              std::string::npos)
+        << r.output;
     const auto records = MetricsLog::read(root + "/run/metrics.jsonl").records();
     ASSERT_EQ(records.size(), 1u);
     EXPECT_EQ(records[0]["val_clips"], 16);
     EXPECT_EQ(records[0]["val_videos"], 8);
   }
+  // A video listed twice is trained twice, and said; separate lists give no note.
+  const std::string root = write_frame_dataset("frames_twice", "plain");
+  const std::string list = read_text(root + "/list.txt");
+  size_t half = 0;  // after the fourth line: v0-v3 to train on (v0 twice), v4-v7 to validate
+  for (int line = 0; line < 4; ++line) half = list.find('\n', half) + 1;
+  write_text(root + "/train.txt", list.substr(0, half) + list.substr(0, list.find('\n') + 1));
+  write_text(root + "/val.txt", list.substr(half));
+  const CommandResult r = train(frame_args(root, "plain") + " --train-list " + root +
+                                "/train.txt --val-list " + root + "/val.txt");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("note: --train-list names 1 video(s) again (v0): each is trained as "
+                          "often"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("in --train-list too"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("5 training and 4 validation videos"), std::string::npos) << r.output;
 }
 
 // HMDB51 as published: the official split directory, the videos in a folder per class (frame

@@ -323,10 +323,12 @@ int train(int argc, char** argv) {
               {"val_videos", data.val->size()},
               {"device", device.str()},
               {"processes", context.world_size}};
-  if (o.data_parallel.root())
+  if (o.data_parallel.root()) {
+    for (const std::string& note : data.notes) std::cout << "note: " << note << std::endl;
     std::cout << "model " << flags.str("model") << ": " << parameters << " parameters, "
               << data.train->num_classes() << " classes; " << data.train->size() << " training and "
               << data.val->size() << " validation videos; run directory " << o.run_dir << std::endl;
+  }
 
   const Precision precision = precision_from_flag(flags, device, o.data_parallel.root());
   PrecisionScope precision_scope(precision);

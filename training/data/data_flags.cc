@@ -1,6 +1,9 @@
 #include "training/data/data_flags.h"
 
 #include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "framework/error.h"
 #include "training/data/frame_dataset.h"
@@ -46,6 +49,37 @@ std::string required(const Flags& flags, const std::string& name, const std::str
   return user_path(v);
 }
 
+// "a.avi, b.avi, ... (N)": the first few of `names`.
+std::string some(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 5;
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", " : "") + names[i];
+  return out + (names.size() > kShown ? ", ..." : "");
+}
+
+// Videos listed more than once (oversampling, or a list concatenated twice) and videos in both
+// lists (a look at training accuracy, or validation measuring training videos): legal, so said,
+// not refused. By the lists' names, before any video is looked for.
+std::vector<std::string> list_notes(const VideoList& train, const VideoList& val) {
+  std::vector<std::string> notes;
+  std::set<std::string> seen;
+  std::vector<std::string> repeated;
+  for (const VideoEntry& e : train.videos)
+    if (!seen.insert(e.name).second) repeated.push_back(e.name);
+  if (!repeated.empty())
+    notes.push_back("--train-list names " + std::to_string(repeated.size()) + " video(s) again (" +
+                    some(repeated) + "): each is trained as often");
+  std::vector<std::string> both;
+  std::set<std::string> in_val;
+  for (const VideoEntry& e : val.videos)
+    if (seen.count(e.name) && in_val.insert(e.name).second) both.push_back(e.name);
+  if (!both.empty())
+    notes.push_back(std::to_string(both.size()) +
+                    " of --val-list's videos are in --train-list too (" + some(both) +
+                    "): validation measures them as training videos");
+  return notes;
+}
+
 DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   const ListFormat format = parse_list_format(kind);
   FrameDatasetOptions o;
@@ -89,6 +123,7 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   RF_CHECK(!val.videos.empty(), "flag --val-list: ", val_path, " lists no videos",
            split ? " for testing in split " + std::to_string(split) : std::string());
   DataSplits s;
+  s.notes = list_notes(train, val);
   s.class_names = train.classes;
   s.input.frames = o.frames;
   s.input.stride = o.stride;
