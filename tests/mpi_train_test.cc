@@ -173,6 +173,18 @@ TEST(MpiTrain, RanksStartedUnlikeEachOtherAreRefusedBeforeAnythingIsWritten) {
       << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir + "/run")) << r.output;
 
+  // Values are compared whole, not as the message's excerpts: run directories that differ only
+  // in their last character, past the first 100.
+  const std::string deep = dir + "/" + std::string(120, 'a');
+  const std::string tiny = kTiny + "--epochs 1 " + kTwo;
+  const CommandResult paths = run_command(
+      mpmd_command({tiny + "--run-dir " + deep + "x", tiny + "--run-dir " + deep + "y"}));
+  EXPECT_EQ(paths.status, 2) << paths.output;
+  EXPECT_NE(
+      paths.output.find("ranks were started with other flags than rank 0; rank 1: --run-dir '"),
+      std::string::npos)
+      << paths.output;
+
   const CommandResult alone = run_workers(2, kTiny + "--epochs 1 --run-dir " + dir + "/run").result;
   EXPECT_EQ(alone.status, 2) << alone.output;
   EXPECT_NE(alone.output.find("error: mpirun started 2 processes but --distributed was not given"),
