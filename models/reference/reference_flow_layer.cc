@@ -12,6 +12,9 @@
 namespace repflow {
 namespace {
 
+// The published layer's theta, named `t` in its state dict; a = tau is divided by it.
+constexpr const char* kThetaName = "t";
+
 // A (B, B, kh, kw) kernel whose every (out, in) pair holds `taps`: the published code repeats
 // one small kernel over all channel pairs, so each output channel sums over every input one.
 Tensor dense_kernel(int64_t b, int64_t kh, int64_t kw, const std::vector<float>& taps) {
@@ -73,7 +76,7 @@ ReferenceFlowLayer::ReferenceFlowLayer(int64_t channels, int64_t bottleneck, int
   f_grad2_ = param("f_grad2", dense_kernel(b, 2, 1, {-1.0f, 1.0f}), learnable[1]);
   div_ = param("div", dense_kernel(b, 2, 1, {-1.0f, 1.0f}), learnable[1]);
   div2_ = param("div2", dense_kernel(b, 2, 1, {-1.0f, 1.0f}), learnable[1]);
-  t_ = param("t", Tensor::full({1}, 0.3f), learnable[2]);
+  t_ = param(kThetaName, Tensor::full({1}, 0.3f), learnable[2]);
   l_ = param("l", Tensor::full({1}, 0.15f), learnable[3]);
   a_ = param("a", Tensor::full({1}, 0.25f), learnable[4]);
   bottleneck_conv_ = register_module(
@@ -111,8 +114,9 @@ Tensor ReferenceFlowLayer::forward(const Tensor& x) {
 }
 
 void ReferenceFlowLayer::check_loaded(const std::string& name, const Tensor& value) const {
-  if (name == "t")
-    RF_CHECK(value.item() != 0.0f, "t (theta) must be nonzero (a = tau is divided by it)");
+  if (name == kThetaName)
+    RF_CHECK(value.item() != 0.0f, kThetaName,
+             " (theta) must be nonzero (a = tau is divided by it)");
 }
 
 Tensor ReferenceFlowLayer::flow(const Tensor& first, const Tensor& second) {
