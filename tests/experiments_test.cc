@@ -65,6 +65,13 @@ TEST(Experiments, EveryTableRunsThenSkipsFinishedCellsAndResumesForMoreEpochs) {
   const std::string metrics = read_text(out + "/table3/iters1/metrics.jsonl");
   EXPECT_EQ(count(metrics, "\"epoch\":"), 2u) << metrics;
   EXPECT_NE(read_text(out + "/table3.md").find("after 2 epoch(s)"), std::string::npos);
+
+  // A cell killed between its last checkpoint and its last metrics line is completed in one go.
+  write_text(out + "/table3/iters1/metrics.jsonl", metrics.substr(0, metrics.find('\n') + 1));
+  const CommandResult mended = experiments(" --table 3 --epochs 2 --out " + out);
+  ASSERT_EQ(mended.status, 0) << mended.output;
+  EXPECT_EQ(count(mended.output, ": resuming after epoch 1"), 1u) << mended.output;
+  EXPECT_EQ(read_text(out + "/table3/iters1/metrics.jsonl"), metrics);
 }
 
 TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -232,6 +233,25 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
   ASSERT_EQ(train("--epochs 2 --run-dir " + dir).status, 0);
   const std::vector<nlohmann::json> records = MetricsLog::read(dir + "/metrics.jsonl").records();
   ASSERT_EQ(records.size(), 2u);
+  // Lost after the last epoch's checkpoint, the line is all the run had left to do: resuming
+  // for the same epochs writes it and completes the run, where a complete run is refused.
+  write_text(dir + "/metrics.jsonl", records[0].dump() + "\n");
+  const CommandResult completed = run_command(g_train + " --resume " + dir + " --epochs 2");
+  ASSERT_EQ(completed.status, 0) << completed.output;
+  EXPECT_NE(completed.output.find("the checkpoint had completed all 2 epochs: its lost metrics "
+                                  "line is written again"),
+            std::string::npos)
+      << completed.output;
+  char final_line[96];
+  std::snprintf(final_line, sizeof final_line, "final: val_top1=%.2f val_top5=%.2f epochs=2",
+                100 * records[1]["val_top1"].get<double>(),
+                100 * records[1]["val_top5"].get<double>());
+  EXPECT_NE(completed.output.find(final_line), std::string::npos) << completed.output;
+  EXPECT_EQ(MetricsLog::read(dir + "/metrics.jsonl").records(), records);
+  const CommandResult again = run_command(g_train + " --resume " + dir + " --epochs 2");
+  EXPECT_EQ(again.status, 2) << again.output;
+  EXPECT_NE(again.output.find("error: train: nothing to do"), std::string::npos) << again.output;
+
   write_text(dir + "/metrics.jsonl", records[0].dump() + "\n");
   const CommandResult r = run_command(g_train + " --resume " + dir + " --epochs 3");
   ASSERT_EQ(r.status, 0) << r.output;

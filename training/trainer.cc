@@ -40,6 +40,20 @@ std::map<std::string, Tensor> as_map(const NamedTensors& tensors) {
   return std::map<std::string, Tensor>(tensors.begin(), tensors.end());
 }
 
+// The validation accuracies of a checkpoint's metrics line (`record`), all a run's summary
+// reports of an epoch it did not train itself.
+EvalResult eval_of_record(const nlohmann::json& record, const std::string& checkpoint) {
+  EvalResult eval;
+  for (const auto& [key, value] : {std::pair{"val_top1", &eval.top1}, {"val_top5", &eval.top5}}) {
+    const auto it = record.find(key);
+    RF_CHECK(
+        it != record.end() && it->is_number() && it->get<double>() >= 0 && it->get<double>() <= 1,
+        checkpoint, ": trainer.epoch_record.", key, " is not an accuracy in [0, 1]");
+    *value = it->get<double>();
+  }
+  return eval;
+}
+
 // Running sums of the epoch's training loss and accuracy; kept in checkpoints so that an epoch
 // resumed in the middle reports the same figures as an uninterrupted one.
 struct EpochSums {
@@ -102,11 +116,19 @@ class Trainer {
                            : std::string());
     if (options.resume_from) {
       restore(*options.resume_from);
+      // A checkpoint that completed the run but whose last metrics line was lost (a kill between
+      // the two writes) had one thing left to do, which restore has just done: the run is then
+      // complete, not refused. (With several processes it is refused as below, on every rank
+      // alike, since only the root knows what restore wrote.)
+      completed_by_restore_ = position_.epoch >= options.epochs && wrote_lost_line_ &&
+                              options.data_parallel.world_size == 1;
       // Refused here, before the configuration is written, rather than after a run of no epochs.
-      RF_CHECK(position_.epoch < options.epochs,
+      RF_CHECK(position_.epoch < options.epochs || completed_by_restore_,
                "train: nothing to do: the checkpoint already "
                "completed ",
                position_.epoch, " epochs (raise --epochs to continue)");
+      if (completed_by_restore_)
+        restored_eval_ = eval_of_record(epoch_record_, options.resume_path);
     }
     if (options.cuda_graph) {
       RF_CHECK(options.data_parallel.world_size == 1 && options.clip_grad_norm == 0,
@@ -125,6 +147,11 @@ class Trainer {
       summary.interrupt_signal =
           InterruptGuard::requested() ? InterruptGuard::signal_number() : SIGTERM;
     };
+    if (completed_by_restore_) {
+      summary.last_eval = restored_eval_;
+      out() << "the checkpoint had completed all " << position_.epoch
+            << " epochs: its lost metrics line is written again" << std::endl;
+    }
     while (position_.epoch < options_.epochs) {
       const auto epoch_start = std::chrono::steady_clock::now();
       const double seconds_before = position_.seconds;
@@ -420,12 +447,15 @@ class Trainer {
         });
     if (dp().root() && line_missing) {
       append_metrics(epoch_record_);
+      wrote_lost_line_ = true;
     } else if (dp().root() && at_epoch_end) {
       // The line is there but the chart may not be: a process killed while drawing or writing
       // it left the previous epoch's.
       write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
     }
-    out() << "resumed at epoch " << position_.epoch + 1 << " step " << position_.step << std::endl;
+    if (position_.epoch < options_.epochs)
+      out() << "resumed at epoch " << position_.epoch + 1 << " step " << position_.step
+            << std::endl;
   }
 
   // Once per video: the loaders meet a bad video again every epoch.
@@ -456,6 +486,9 @@ class Trainer {
   Position position_;
   // The last finished epoch's metrics line, null before the first.
   nlohmann::json epoch_record_;
+  bool wrote_lost_line_ = false;             // restore appended epoch_record_ to metrics.jsonl
+  bool completed_by_restore_ = false;        // ... and that was all the run had left to do
+  std::optional<EvalResult> restored_eval_;  // the summary of a run completed_by_restore_
   std::ostream silent_{nullptr};
 };
 
