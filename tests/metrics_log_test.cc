@@ -10,6 +10,8 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "framework/error.h"
 #include "tests/test_util.h"
@@ -76,6 +78,44 @@ TEST(MetricsLog, CorruptLinesNameTheFileAndLine) {
                         dir + "/e.jsonl:1: key \"epoch\" appears twice in one object");
   EXPECT_ERROR_CONTAINS(MetricsLog(dir + "/c.jsonl").append(nlohmann::json(1.5)),
                         "must be a JSON object, got number");
+}
+
+// Each line is one epoch's, in order: a line without its epoch, or out of order, would be
+// taken for another epoch's (resuming appends the checkpoint's line when no line has its epoch).
+TEST(MetricsLog, EveryRecordHasAnEpochAboveTheOneBefore) {
+  const std::string dir = fresh_dir("epochs");
+  const std::string expected = "a metrics record's \"epoch\" must be an integer above ";
+  for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"lr\": 0.1}\n", ":1: " + expected + "0 (the epoch before it, or 0), got none"},
+           {"{\"epoch\": 1}\n{\"epoch\": \"2\"}\n",
+            ":2: " + expected + "1 (the epoch before it, or 0), got \"2\""},
+           {"{\"epoch\": 1}\n{\"epoch\": 1}\n", ":2: " + expected + "1"},
+           {"{\"epoch\": 2}\n\n{\"epoch\": 1.5}\n", ":3: " + expected + "2"},
+           {"{\"epoch\": 0}\n", ":1: " + expected + "0"},
+       }) {
+    SCOPED_TRACE(text);
+    write_text(dir + "/m.jsonl", text);
+    EXPECT_ERROR_CONTAINS(MetricsLog::read(dir + "/m.jsonl"), dir + "/m.jsonl" + message);
+  }
+  MetricsLog log(dir + "/a.jsonl");
+  log.append(epoch_record(2));
+  EXPECT_ERROR_CONTAINS(log.append(epoch_record(2)), dir + "/a.jsonl: " + expected + "2");
+  EXPECT_ERROR_CONTAINS(log.append({{"lr", 1}}), expected + "2");
+  EXPECT_EQ(MetricsLog::read(dir + "/a.jsonl").records().size(), 1u);
+}
+
+// A file no run writes is refused before it is parsed: parsed JSON takes tens of times the
+// file's size.
+TEST(MetricsLog, AFileOverTheLimitIsRefusedUnread) {
+  const std::string path = fresh_dir("big") + "/metrics.jsonl";
+  std::string text = "{\"epoch\": 1, \"pad\": \"" + std::string(kMaxMetricsLogBytes, 'x') + "\"}\n";
+  write_text(path, text);
+  EXPECT_ERROR_CONTAINS(MetricsLog::read(path), path);
+  EXPECT_ERROR_CONTAINS(MetricsLog::read(path), std::to_string(kMaxMetricsLogBytes));
+  text.resize(kMaxMetricsLogBytes - 100);
+  text += "\"}\n";
+  write_text(path, text);
+  EXPECT_EQ(MetricsLog::read(path).records().size(), 1u);
 }
 
 TEST(MetricsLog, UnreadableFileIsAnError) {

@@ -1,15 +1,13 @@
 #include "training/report/metrics_log.h"
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <utility>
 
 #include "framework/atomic_file.h"
 #include "framework/error.h"
 #include "framework/json_tensor.h"
+#include "framework/read_file.h"
 #include "framework/weights.h"
 
 namespace repflow {
@@ -23,23 +21,33 @@ MetricsLog MetricsLog::read(const std::string& path) {
   if (type == std::filesystem::file_type::not_found) return log;
   RF_CHECK(type == std::filesystem::file_type::regular, path,
            ": cannot read the metrics log: not a regular file");
-  std::ifstream in(path);
-  RF_CHECK(in, path, ": cannot read the metrics log: ", std::strerror(errno));
+  const std::string text = read_file(path, kMaxMetricsLogBytes);
+  std::istringstream in(text);
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     nlohmann::json record = parse_json(line, path + ":" + std::to_string(number));
     RF_CHECK(record.is_object(), path, ":", number,
              ": a metrics record must be a JSON object, got ", record.type_name());
+    log.check_epoch(record, path + ":" + std::to_string(number));
     log.records_.push_back(std::move(record));
   }
-  RF_CHECK(!in.bad(), path, ": read failed: ", std::strerror(errno));
   return log;
+}
+
+void MetricsLog::check_epoch(const nlohmann::json& record, const std::string& where) const {
+  const int64_t last = records_.empty() ? 0 : records_.back()["epoch"].get<int64_t>();
+  const auto epoch = record.find("epoch");
+  RF_CHECK(epoch != record.end() && epoch->is_number_integer() && epoch->get<int64_t>() > last,
+           where, ": a metrics record's \"epoch\" must be an integer above ", last,
+           " (the epoch before it, or 0), got ",
+           epoch == record.end() ? std::string("none") : excerpt(epoch->dump()));
 }
 
 void MetricsLog::append(const nlohmann::json& record) {
   RF_CHECK(record.is_object(), path_, ": a metrics record must be a JSON object, got ",
            record.type_name());
+  check_epoch(record, path_);
   std::ostringstream text;
   for (const nlohmann::json& r : records_) text << r.dump() << '\n';
   text << record.dump() << '\n';
@@ -50,9 +58,7 @@ void MetricsLog::append(const nlohmann::json& record) {
 void MetricsLog::drop_after_epoch(int64_t epoch) {
   std::vector<nlohmann::json> kept;
   for (nlohmann::json& r : records_) {
-    const auto it = r.find("epoch");
-    if (it == r.end() || !it->is_number() || it->get<double>() <= static_cast<double>(epoch))
-      kept.push_back(std::move(r));
+    if (r["epoch"].get<int64_t>() <= epoch) kept.push_back(std::move(r));
   }
   records_ = std::move(kept);
 }

@@ -11,6 +11,11 @@
 
 namespace repflow {
 
+// The largest metrics.jsonl read: a line takes a few KB (its per-class counts over 400
+// classes about 5 KB), so this is thousands of epochs, while parsed JSON takes some 50 times a
+// file's size in memory.
+constexpr int64_t kMaxMetricsLogBytes = int64_t{16} << 20;
+
 class MetricsLog {
  public:
   // An empty log for `path`; nothing is written until the first append, so a fresh run
@@ -18,10 +23,13 @@ class MetricsLog {
   explicit MetricsLog(std::string path);
 
   // The records already in `path`, for --resume; a missing file gives an empty log. Blank lines
-  // are skipped; a line that is not a JSON object is an Error naming the file and line number.
+  // are skipped; a line that is not a JSON object whose "epoch" is an integer above the line
+  // before's is an Error naming the file and line number, as is a file over
+  // kMaxMetricsLogBytes.
   static MetricsLog read(const std::string& path);
 
-  // `record` must be a JSON object (an Error otherwise, before anything is written). Rewrites
+  // `record` must be a JSON object whose "epoch" is above the last record's (an Error
+  // otherwise, before anything is written). Rewrites
   // the file with every record; a failed write is an Error and leaves both the old file and
   // this log's records as they were.
   void append(const nlohmann::json& record);
@@ -34,6 +42,9 @@ class MetricsLog {
   const std::string& path() const { return path_; }
 
  private:
+  // An Error naming `where` unless `record`'s "epoch" is an integer above the last record's.
+  void check_epoch(const nlohmann::json& record, const std::string& where) const;
+
   std::string path_;
   std::vector<nlohmann::json> records_;
 };
