@@ -72,14 +72,15 @@ std::vector<unsigned char> base64_decode(const std::string& s, const std::string
 
 Shape shape_from_json(const nlohmann::json& j, const std::string& what) {
   Shape shape;
-  int64_t numel = 1;
+  // The product of the sizes other than 0: an empty tensor's strides and sizes still multiply.
+  int64_t extent = 1;
   for (const auto& s : j) {
     RF_CHECK(s.is_number_integer() && s.get<int64_t>() >= 0, what, ": shape entry ",
              json_excerpt(s), " is not a non-negative integer");
     const int64_t n = s.get<int64_t>();
-    RF_CHECK(n == 0 || numel <= std::numeric_limits<int64_t>::max() / 4 / n, what,
+    RF_CHECK(n == 0 || extent <= std::numeric_limits<int64_t>::max() / 4 / n, what,
              ": shape is too large");
-    numel *= n;
+    if (n != 0) extent *= n;
     shape.push_back(n);
   }
   RF_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), what, ": shape ", shape_str(shape),

@@ -316,6 +316,8 @@ TEST(Weights, BadContentIsAnErrorNamingFileAndTensor) {
       {file(R"({"a": {"shape": [1.5], "data": [1]}})"), "tensor 'a': shape entry 1.5"},
       {file(R"({"a": {"shape": [4294967296, 4294967296], "data": []}})"),
        "tensor 'a': shape is too large"},
+      {file(R"({"a": {"shape": [0, 4611686018427387904, 4611686018427387904], "data": []}})"),
+       "tensor 'a': shape is too large"},
       {file(R"({"a": {"shape": [1,1,1,1,1,1,1,1,1], "data": [1]}})"), "more than 8 dimensions"},
       {file(R"({"a": {"shape": [2], "data": [1, "x"]}})"), "tensor 'a': data[1] is not a number"},
       {file(R"({"a": {"shape": [2], "data": "AAAA"}})"), "\"data\" must be an array of numbers"},
