@@ -43,8 +43,9 @@ std::string bytes_of(const Tensor& t) {
 }
 
 // A conv + batch norm behind DataParallel (names "module.0.weight", ...,
-// "module.1.num_batches_tracked") with awkward values, saved four ways; the expected float32
-// bytes of each tensor go to expected/<name>.bin.
+// "module.1.num_batches_tracked") with awkward values, saved five ways (the state dict in the
+// legacy, pre-zip format too); the expected float32 bytes of each tensor go to
+// expected/<name>.bin.
 const char kMakeCheckpoints[] = R"(
 import os, sys, torch, torch.nn as nn
 out = sys.argv[1]
@@ -60,6 +61,7 @@ torch.save(sd, os.path.join(out, "state_dict.pt"))
 torch.save({"epoch": 3, "state_dict": sd}, os.path.join(out, "wrapped.pt"))
 torch.save({"model": sd, "optimizer": {}}, os.path.join(out, "model.pt"))
 torch.save(net, os.path.join(out, "whole.pt"))
+torch.save(sd, os.path.join(out, "legacy.pt"), _use_new_zipfile_serialization=False)
 os.makedirs(os.path.join(out, "expected"), exist_ok=True)
 for name, t in net.module.state_dict().items():
     if not name.endswith("num_batches_tracked"):
@@ -101,11 +103,20 @@ class ConvertTorch : public ::testing::Test {
 };
 
 TEST_F(ConvertTorch, EveryCheckpointKindConvertsExactlyInBothEncodings) {
-  for (const char* checkpoint : {"state_dict.pt", "wrapped.pt", "model.pt", "whole.pt"})
+  // Each with the flags it needs: a whole pickled module loads only with --unsafe-pickle, the
+  // rest weights only.
+  const std::pair<std::string, std::string> kinds[] = {
+      {"state_dict.pt", ""},
+      {"wrapped.pt", ""},
+      {"model.pt", ""},
+      {"legacy.pt", ""},
+      {"whole.pt", " --unsafe-pickle"},
+  };
+  for (const auto& [checkpoint, flags] : kinds)
     for (const char* encoding : {"", "--plain"}) {
-      SCOPED_TRACE(std::string(checkpoint) + " " + encoding);
+      SCOPED_TRACE(checkpoint + flags + " " + encoding);
       const std::string out = test_tmp("converted.json");
-      const CommandResult r = convert(test_tmp(checkpoint) + " " + out + " " + encoding);
+      const CommandResult r = convert(test_tmp(checkpoint) + " " + out + " " + encoding + flags);
       ASSERT_EQ(r.status, 0) << r.output;
       EXPECT_NE(r.output.find("6 tensors"), std::string::npos) << r.output;
       const std::map<std::string, Tensor> w = load_weights(out);
@@ -351,7 +362,7 @@ torch.save({"ok": torch.zeros([1] * 8), "deep": torch.zeros([1] * 9)},
 torch.save({0: torch.zeros(2)}, os.path.join(out, "int_key.pt"))
 torch.save({"s": torch.zeros(2, 2).to_sparse()}, os.path.join(out, "sparse.pt"))
 torch.save({"m": torch.zeros(2, device="meta")}, os.path.join(out, "meta.pt"))
-# One stored value viewed as 10^18 (4 EB as float32): materialising it fails in the allocator.
+# One stored value viewed as 10^18 (4 EB as float32): refused from its shape.
 torch.save({"v": torch.ones(1).expand(10**9, 10**9)}, os.path.join(out, "huge_view.pt"))
 )";
 
@@ -367,8 +378,10 @@ TEST_F(ConvertTorch, UnconvertibleTensorsAreExit2NamingTheTensor) {
       {"int_key.pt", "key 0 (int) is not a string"},
       {"sparse.pt", "tensor 's' has layout torch.sparse_coo; only dense (strided) tensors"},
       {"meta.pt", "tensor 'm' is on the meta device, which holds no values"},
-      // What no check foresees is still an error naming the tensor, not a traceback.
-      {"huge_view.pt", "tensor 'v': "},
+      {"huge_view.pt",
+       "tensor 'v' has shape [1000000000, 1000000000]: 1000000000000000000 values "
+       "(4000000000000000000 bytes as float32), more than the 134217728 values (536870912 "
+       "bytes) a converted file may hold"},
   };
   std::ofstream(out) << "old";
   for (const auto& [checkpoint, message] : cases) {
@@ -383,6 +396,140 @@ TEST_F(ConvertTorch, UnconvertibleTensorsAreExit2NamingTheTensor) {
   const CommandResult r = convert(test_tmp("nine_dims.pt") + " " + out + " --exclude deep");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(load_weights(out).at("ok").shape(), (Shape{1, 1, 1, 1, 1, 1, 1, 1}));
+}
+
+// Tiny checkpoints whose views claim more values than a converted file may hold (2^27, 512 MiB
+// of float32; 2^25 with --plain). Materialised, the first took 5 GB and minutes and wrote a
+// 1.4 GB file; the second needs tens of GB.
+const char kMakeHuge[] = R"(
+import os, sys, torch
+out = sys.argv[1]
+one = torch.ones(1)
+torch.save({"a": one.expand(2**28)}, os.path.join(out, "view_2_28.pt"))
+torch.save({"small": torch.zeros(2), "a": one.expand(2**31)}, os.path.join(out, "view_2_31.pt"))
+# Each within the bound, together one value over it.
+torch.save({"a": one.expand(2**26), "b": one.expand(2**26), "c": torch.zeros(1)},
+           os.path.join(out, "view_total.pt"))
+# 2^20 values, 2^27 + 2^20 once inflated with T = 129.
+torch.save({"w": one.expand(1024, 1024, 1, 1)}, os.path.join(out, "view_conv.pt"))
+torch.save({"p": one.expand(2**25 + 1)}, os.path.join(out, "view_plain.pt"))
+# Empty, but a reader refuses sizes (a 0 counted as 1) whose product is above 2^60; 2^60 it takes.
+torch.save({"e": torch.empty(0, 2**40, 2**40)}, os.path.join(out, "empty_over.pt"))
+torch.save({"e": torch.empty(0, 2**30, 2**30)}, os.path.join(out, "empty_at.pt"))
+)";
+
+TEST_F(ConvertTorch, TensorsAreBoundedByTheirShapesBeforeAnyIsMaterialised) {
+  const std::string script = test_tmp("make_huge.py");
+  std::ofstream(script) << kMakeHuge;
+  const CommandResult made = run_command(kDebianPython + " " + script + " " + test_tmp(""));
+  ASSERT_EQ(made.status, 0) << made.output;
+  const std::string out = test_tmp("kept_huge.json");
+  const std::pair<std::string, std::string> cases[] = {
+      {"view_2_28.pt",
+       ": tensor 'a' has shape [268435456]: 268435456 values (1073741824 bytes as float32), more "
+       "than the 134217728 values (536870912 bytes) a converted file may hold"},
+      {"view_2_31.pt",
+       ": tensor 'a' has shape [2147483648]: 2147483648 values (8589934592 bytes as float32), "
+       "more than the 134217728 values (536870912 bytes) a converted file may hold"},
+      {"view_total.pt",
+       ": the 3 tensors hold 134217729 values (536870916 bytes as float32) in all, more than "
+       "the 134217728 values (536870912 bytes) a converted file may hold; --exclude can drop "
+       "tensors"},
+      {"view_conv.pt --inflate-3d --time-kernel 129",
+       ": tensor 'w' has shape [1024, 1024, 1, 1], inflated to [1024, 1024, 129, 1, 1]: "
+       "135266304 values"},
+      {"view_plain.pt --plain",
+       ": tensor 'p' has shape [33554433]: 33554433 values (134217732 bytes as float32), more "
+       "than the 33554432 values (134217728 bytes) a --plain file may hold (without --plain, "
+       "134217728)"},
+      {"empty_over.pt",
+       ": tensor 'e' has shape [0, 1099511627776, 1099511627776], whose sizes (a 0 counted as "
+       "1) multiply to 1208925819614629174706176, more than the 1152921504606846976 a reader "
+       "takes"},
+  };
+  std::ofstream(out) << "old";
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(args);
+    const std::string checkpoint = test_tmp(args.substr(0, args.find(' ')));
+    // Refused from the shapes: within a 4 GiB address space and a minute, not after minutes.
+    const CommandResult r = convert_bounded(test_tmp(args) + " " + out);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, "error: " + checkpoint + message)) << r.output;
+    EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(read_bytes(out), "old");
+  // What is left after --exclude is what counts.
+  CommandResult r = convert_bounded(test_tmp("view_2_31.pt") + " " + out + " --exclude a --plain");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(load_weights(out).at("small").shape(), Shape{2});
+  r = convert_bounded(test_tmp("empty_at.pt") + " " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(load_weights(out).at("e").shape(), (Shape{0, 1073741824, 1073741824}));
+}
+
+// A pickle naming a function beyond tensors and plain containers: unpickled whole, it creates
+// the directory given as the script's second argument.
+const char kMakeHostile[] = R"(
+import os, sys, torch
+out, marker = sys.argv[1], sys.argv[2]
+class Hostile:
+    def __reduce__(self):
+        return (os.mkdir, (marker,))
+torch.save({"w": torch.ones(2), "x": Hostile()}, os.path.join(out, "hostile.pt"))
+torch.save({"w": torch.ones(2), "x": Hostile()}, os.path.join(out, "hostile_legacy.pt"),
+           _use_new_zipfile_serialization=False)
+)";
+
+TEST_F(ConvertTorch, OnlyWeightsLoadWithoutUnsafePickle) {
+  const std::string script = test_tmp("make_hostile.py"), marker = test_tmp("hostile_ran");
+  std::ofstream(script) << kMakeHostile;
+  std::filesystem::remove_all(marker);
+  const CommandResult made =
+      run_command(kDebianPython + " " + script + " " + test_tmp("") + " " + marker);
+  ASSERT_EQ(made.status, 0) << made.output;
+  ASSERT_FALSE(std::filesystem::exists(marker));
+  const std::string out = test_tmp("kept_pickle.json");
+  const std::string advice =
+      ", e.g. a whole pickled module, whose unpickling runs code the file names; pass "
+      "--unsafe-pickle to load it, only for a file you trust";
+  const std::pair<std::string, std::string> cases[] = {
+      {"whole.pt",
+       ": holds more than tensors and plain containers (Unsupported class "
+       "torch.nn.parallel.data_parallel.DataParallel)" +
+           advice},
+      {"hostile.pt",
+       ": holds more than tensors and plain containers (Unsupported class posix.mkdir)" + advice},
+      {"hostile_legacy.pt",
+       ": holds more than tensors and plain containers (Unsupported class posix.mkdir)" + advice},
+  };
+  std::ofstream(out) << "old";
+  for (const auto& [checkpoint, message] : cases) {
+    SCOPED_TRACE(checkpoint);
+    const CommandResult r = convert(test_tmp(checkpoint) + " " + out);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(has_line(r.output, "error: " + test_tmp(checkpoint) + message)) << r.output;
+    // Refused before anything it names ran.
+    EXPECT_FALSE(std::filesystem::exists(marker));
+  }
+  EXPECT_EQ(read_bytes(out), "old");
+  // With the flag a whole module converts ...
+  CommandResult r = convert(test_tmp("whole.pt") + " " + out + " --unsafe-pickle");
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::vector<std::string> names;
+  for (const auto& [name, t] : load_weights(out)) names.push_back(name);
+  EXPECT_EQ(names, kNames);
+  // ... and the file's code runs, which is why it takes the flag.
+  r = convert(test_tmp("hostile.pt") + " " + out + " --unsafe-pickle");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(has_line(
+      r.output, "error: " + test_tmp("hostile.pt") + ": entry 'x' is a NoneType, not a tensor"))
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(marker));
+  std::filesystem::remove_all(marker);
+  // --help says so.
+  r = convert("--help");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("--unsafe-pickle"), std::string::npos) << r.output;
 }
 
 TEST_F(ConvertTorch, InputsMustBeRegularFilesAndClassNamesBounded) {

@@ -1,12 +1,19 @@
 #!/usr/bin/python3
 """Converts a PyTorch checkpoint to a repflow weight file (docs/weights.md).
 
-Reads a state dict, a dict holding one under "state_dict" or "model", or a whole pickled
-module; strips DataParallel's "module." prefix and drops BatchNorm's num_batches_tracked
-counters. With --inflate-3d, 2D conv weights (O, I, kH, kW) become 3D ones (O, I, T, kH, kW)
-by repeating them over time, as the paper's code does for ImageNet weights. With --model, the
-file's "meta" field records the model and, as given, its options, class names and clip geometry
-(docs/weights.md, "Metadata"), which //tools:infer takes as its flags' defaults.
+Reads a state dict, a dict holding one under "state_dict" or "model", or (with --unsafe-pickle)
+a whole pickled module; strips DataParallel's "module." prefix and drops BatchNorm's
+num_batches_tracked counters. With --inflate-3d, 2D conv weights (O, I, kH, kW) become 3D ones
+(O, I, T, kH, kW) by repeating them over time, as the paper's code does for ImageNet weights.
+With --model, the file's "meta" field records the model and, as given, its options, class names
+and clip geometry (docs/weights.md, "Metadata"), which //tools:infer takes as its flags'
+defaults.
+
+The checkpoint is unpickled with torch.load(weights_only=True): only tensors and plain containers,
+so a hostile file cannot run code. A whole pickled module needs --unsafe-pickle, which unpickles
+everything and so runs whatever code the file names: only for files you trust. Tensors are sized
+from their shapes before anything is computed: a file holding more than MAX_VALUES values
+(MAX_PLAIN_VALUES with --plain), e.g. a tiny checkpoint with a huge expand()ed view, is refused.
 
 Run with Debian's /usr/bin/python3 (python3-torch). Exit codes: 0 done, 2 bad usage (the message
 names the flag), an unreadable --class-names file, or an unreadable or unconvertible checkpoint
@@ -15,7 +22,9 @@ names the flag), an unreadable --class-names file, or an unreadable or unconvert
 import argparse
 import base64
 import fnmatch
+import inspect
 import json
+import math
 import os
 import stat
 import sys
@@ -42,6 +51,25 @@ MAX_TIME = 256
 # a --class-names file's size that leaves 160 bytes for each of them.
 MAX_CLASSES = 100000
 MAX_CLASS_NAMES_BYTES = 16 << 20
+# The most float32 values a converted file may hold, in each tensor and in all: 512 MiB of
+# float32. repflow's reader has no size bound of its own to mirror (only memory bounds it), so
+# this is the converter's: 4x the largest models the project supports (r3d_18, 33.4M values;
+# kinetics_repflow_r50, 29.8M). It is checked on the shapes before any tensor is materialised,
+# since a tiny checkpoint may hold a huge expand()ed view of one stored value.
+MAX_VALUES = 1 << 27
+FLOAT32_BYTES = 4
+# --plain writes up to 25 characters a value and a reader's parsed JSON holds each as a node:
+# 1/4 of base64's bound gives files of about the same size; r3d_18 still fits.
+MAX_PLAIN_VALUES = 1 << 25
+# framework/tensor.cc's kMaxElements: a reader refuses a shape whose sizes, a 0 counted as 1,
+# multiply to more (an empty tensor's strides still do), e.g. [0, 2^40, 2^40].
+READER_MAX_EXTENT = 1 << 60
+# What a weights-only load (torch.load(weights_only=True)) says, after "WeightsUnpickler error: ",
+# when the pickle names a class or function beyond tensors and plain containers: such a file
+# needs --unsafe-pickle. Other failures (e.g. "Unsupported operand", garbage) are unreadable.
+WEIGHTS_ONLY_ERROR = "WeightsUnpickler error: "
+NEEDS_UNSAFE_PICKLE = ("Unsupported class", "Trying to instantiate unsupported class",
+                       "Trying to call reduce for unrecognized function", "Can only build")
 
 
 class ConvertError(Exception):
@@ -73,13 +101,41 @@ def open_regular(path, where, unreadable="cannot read: {}"):
         raise
 
 
-def load_state_dict(path, torch):
+def supports_weights_only(torch):
+    try:
+        return "weights_only" in inspect.signature(torch.load).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def load_checkpoint(path, torch, unsafe_pickle):
+    """torch.load's object: weights only (tensors and plain containers, no code run) unless
+    unsafe_pickle, which unpickles anything, e.g. a whole module, running the code it names."""
+    if not unsafe_pickle and not supports_weights_only(torch):
+        raise ConvertError(f"{path}: torch {torch.__version__} cannot load weights only "
+                           "(torch.load's weights_only needs torch 1.13 or later); pass "
+                           "--unsafe-pickle to unpickle it whole, which runs any code the file "
+                           "names, only for a file you trust")
     with open_regular(path, path, unreadable="no such readable file ({})") as f:
         try:
-            obj = torch.load(f, map_location="cpu")
+            if unsafe_pickle:
+                return torch.load(f, map_location="cpu")
+            return torch.load(f, map_location="cpu", weights_only=True)
         except Exception as e:  # pickle, zip and torch errors alike mean an unreadable file
+            message = first_line(e)
+            at = message.find(WEIGHTS_ONLY_ERROR)
+            reason = message[at + len(WEIGHTS_ONLY_ERROR):] if at >= 0 else None
+            if not unsafe_pickle and reason is not None and reason.startswith(NEEDS_UNSAFE_PICKLE):
+                raise ConvertError(
+                    f"{path}: holds more than tensors and plain containers ({reason}), e.g. a "
+                    "whole pickled module, whose unpickling runs code the file names; pass "
+                    "--unsafe-pickle to load it, only for a file you trust") from e
             raise ConvertError(f"{path}: cannot read as a PyTorch checkpoint: "
-                               f"{first_line(e)}") from e
+                               f"{reason if reason is not None else message}") from e
+
+
+def load_state_dict(path, torch, unsafe_pickle=False):
+    obj = load_checkpoint(path, torch, unsafe_pickle)
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and key in obj:
             obj = obj[key]
@@ -137,25 +193,72 @@ def parse_time_patterns(specs):
     return patterns
 
 
-def inflate(state, args, patterns, path):
-    """Repeats every 4-D tensor over a new time axis 2; T from the first --time pattern matching
-    its name, else --time-kernel. Other tensors (biases, batch norm, linear) stay as they are."""
+def inflation_times(state, args, patterns, path):
+    """Name -> T for every 4-D tensor: from the first --time pattern matching its name, else
+    --time-kernel. Other tensors (biases, batch norm, linear) are not inflated."""
     used = set()
-    out = {}
+    times = {}
     for name, t in state.items():
         if t.dim() != 4:
-            out[name] = t
             continue
         match = next(((p, n) for p, n in patterns if fnmatch.fnmatchcase(name, p)), None)
         if match:
             used.add(match[0])
-        time = match[1] if match else args.time_kernel
-        t = t.unsqueeze(2).repeat(1, 1, time, 1, 1)
-        out[name] = t / time if args.divide_by_time else t
+        times[name] = match[1] if match else args.time_kernel
     unused = [p for p, _ in patterns if p not in used]
     if unused:
         # A mistyped pattern would otherwise leave those weights at --time-kernel unnoticed.
         raise ConvertError(f"{path}: --time pattern(s) {', '.join(unused)} match no 4-D tensor")
+    return times
+
+
+def inflated_shape(shape, time):
+    return shape[:2] + [time] + shape[2:]
+
+
+def check_sizes(state, times, plain, path):
+    """Refuses, from the shapes alone (a view of one stored value may claim any size), a tensor
+    or a file with more values than a converted file may hold, and a shape a reader refuses;
+    times: the inflation's T's."""
+    limit = MAX_PLAIN_VALUES if plain else MAX_VALUES
+    encoding = "a --plain file" if plain else "a converted file"
+    hint = (f" (without --plain, {MAX_VALUES})" if plain else "")
+    total = 0
+    for name, t in state.items():
+        shape = list(t.shape)
+        described = f"shape {shape}"
+        if name in times:
+            shape = inflated_shape(shape, times[name])
+            described += f", inflated to {shape}"
+        extent = math.prod(max(size, 1) for size in shape)
+        if extent > READER_MAX_EXTENT:
+            raise ConvertError(
+                f"{path}: tensor '{name}' has {described}, whose sizes (a 0 counted as 1) "
+                f"multiply to {extent}, more than the {READER_MAX_EXTENT} a reader takes")
+        n = math.prod(shape)
+        if n > limit:
+            raise ConvertError(
+                f"{path}: tensor '{name}' has {described}: {n} values ({n * FLOAT32_BYTES} "
+                f"bytes as float32), more than the {limit} values ({limit * FLOAT32_BYTES} "
+                f"bytes) {encoding} may hold{hint}")
+        total += n
+    if total > limit:
+        raise ConvertError(
+            f"{path}: the {len(state)} tensors hold {total} values ({total * FLOAT32_BYTES} "
+            f"bytes as float32) in all, more than the {limit} values ({limit * FLOAT32_BYTES} "
+            f"bytes) {encoding} may hold{hint}; --exclude can drop tensors")
+
+
+def inflate(state, times, args):
+    """Repeats every tensor of times over a new time axis 2, T times."""
+    out = {}
+    for name, t in state.items():
+        if name not in times:
+            out[name] = t
+            continue
+        time = times[name]
+        t = t.unsqueeze(2).repeat(1, 1, time, 1, 1)
+        out[name] = t / time if args.divide_by_time else t
     return out
 
 
@@ -337,21 +440,24 @@ def write_atomic(path, text):
 def convert(args, patterns, meta, torch):
     """The checkpoint's tensors, the names --exclude dropped, the number inflated, and the
     weight file's text."""
-    state = load_state_dict(args.checkpoint, torch)
+    state = load_state_dict(args.checkpoint, torch, args.unsafe_pickle)
     dropped = [n for n in state if any(fnmatch.fnmatchcase(n, p) for p in args.exclude)]
     state = {n: t for n, t in state.items() if n not in dropped}
     for name, t in state.items():
         check_tensor(name, t, torch, args.checkpoint)
     before = {n: tuple(t.shape) for n, t in state.items()}
+    times = inflation_times(state, args, patterns, args.checkpoint) if args.inflate_3d else {}
+    # Before anything is computed: inflating and encoding materialise every value.
+    check_sizes(state, times, args.plain, args.checkpoint)
     if args.inflate_3d:
-        state = inflate(state, args, patterns, args.checkpoint)
+        state = inflate(state, times, args)
     tensors = {}
     for name, t in state.items():
         try:
             tensors[name] = encode(name, t, torch, args.plain, args.checkpoint)
         except ConvertError:
             raise
-        except Exception as e:  # e.g. a view of a huge size over one stored value
+        except Exception as e:  # e.g. memory for a large tensor on a small machine
             raise ConvertError(f"{args.checkpoint}: tensor '{name}': {first_line(e)}") from e
     document = {"format": FORMAT, "version": VERSION}
     if meta is not None:
@@ -368,7 +474,13 @@ def main(argv):
     parser.add_argument("checkpoint", help="the PyTorch file (torch.save output)")
     parser.add_argument("out", help="the repflow weight file to write (JSON)")
     parser.add_argument("--plain", action="store_true",
-                        help="write plain number arrays instead of base64-f32le")
+                        help="write plain number arrays instead of base64-f32le (at most "
+                        f"{MAX_PLAIN_VALUES} values in all; base64-f32le takes {MAX_VALUES})")
+    parser.add_argument("--unsafe-pickle", action="store_true",
+                        help="unpickle the checkpoint whole, as torch.load(weights_only=False): "
+                        "needed for a whole pickled module (torch.save(model)), but it runs any "
+                        "code the file names, so only for a file you trust; without it only "
+                        "tensors and plain containers load (weights_only=True)")
     parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                         help="drop tensors whose name matches this glob (repeatable), e.g. "
                         "'fc.*' for a new classifier")
