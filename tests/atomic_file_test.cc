@@ -11,6 +11,8 @@
 #include <functional>
 #include <map>
 
+#include "framework/directory_lock.h"
+#include "framework/error.h"
 #include "framework/image_io.h"
 #include "framework/weights.h"
 #include "tests/test_util.h"
@@ -108,6 +110,34 @@ TEST(AtomicFile, StaleTemporariesOfDeadProcessesAreRemoved) {
                                                      "notes.tmp.txt", "w.json.tmp." + gone,
                                                      "w.json.tmp." + gone + ".x", "weights.json"}));
   EXPECT_EQ(remove_stale_temporaries(dir + "/absent"), 0);
+}
+
+// flock(2) locks belong to an open file, so a second lock of one directory conflicts within one
+// process as it does between two.
+TEST(DirectoryLock, OneHolderAtATimeAndReleasedWhenDropped) {
+  const std::string dir = fresh_dir("lock");
+  {
+    const DirectoryLock held(dir, "run directory " + dir);
+    EXPECT_ERROR_CONTAINS(DirectoryLock(dir, "run directory " + dir),
+                          "run directory " + dir + " is in use by another process");
+    // Another process: a child that tries the lock and reports.
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      try {
+        DirectoryLock again(dir, "x");
+      } catch (const Error&) {
+        _exit(0);
+      }
+      _exit(1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child got the lock";
+  }
+  const DirectoryLock after(dir, "run directory " + dir);
+  EXPECT_ERROR_CONTAINS(DirectoryLock(dir + "/absent", "run directory " + dir + "/absent"),
+                        "run directory " + dir + "/absent: cannot open it to lock it: ");
 }
 
 }  // namespace

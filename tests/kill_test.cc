@@ -122,7 +122,8 @@ void finish(const std::string& dir, int epochs) {
   // The checkpoint may have completed the run but for its lost metrics line.
   if (resume) {
     EXPECT_TRUE(r.output.find("resumed at epoch") != std::string::npos ||
-                r.output.find("its lost metrics line is written again") != std::string::npos)
+                r.output.find("the files the run directory lacked are written") !=
+                    std::string::npos)
         << r.output;
   }
 }

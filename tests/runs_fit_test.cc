@@ -158,6 +158,14 @@ TEST(RunsFit, InitWeightsLoadsWhatFitsAndListsWhatItSkipped) {
                           "(expected [8], got [4])"),
             std::string::npos)
       << r.output;
+  // A file nothing of which fits (a checkpoint, whose tensors are grouped) is refused.
+  const CommandResult none = run_command(g_train + small + "--init-weights " + four +
+                                         "/checkpoint.json --run-dir " + fresh_dir("init_none"));
+  EXPECT_EQ(none.status, 2) << none.output;
+  EXPECT_NE(
+      none.output.find("error: flag --init-weights: " + four + "/checkpoint.json: loaded 0 of "),
+      std::string::npos)
+      << none.output;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <thread>
 #include <tuple>
 
+#include "framework/directory_lock.h"
 #include "framework/image_io.h"
 #include "framework/precision.h"
 #include "framework/weights.h"
@@ -238,8 +239,8 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
   write_text(dir + "/metrics.jsonl", records[0].dump() + "\n");
   const CommandResult completed = run_command(g_train + " --resume " + dir + " --epochs 2");
   ASSERT_EQ(completed.status, 0) << completed.output;
-  EXPECT_NE(completed.output.find("the checkpoint had completed all 2 epochs: its lost metrics "
-                                  "line is written again"),
+  EXPECT_NE(completed.output.find("the checkpoint had completed all 2 epochs: the files the run "
+                                  "directory lacked are written from it"),
             std::string::npos)
       << completed.output;
   char final_line[96];
@@ -251,6 +252,12 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
   const CommandResult again = run_command(g_train + " --resume " + dir + " --epochs 2");
   EXPECT_EQ(again.status, 2) << again.output;
   EXPECT_NE(again.output.find("error: train: nothing to do"), std::string::npos) << again.output;
+  // So does a weights.json deleted since: it is written from the checkpoint.
+  const auto weights = contents(dir + "/weights.json");
+  std::filesystem::remove(dir + "/weights.json");
+  const CommandResult rewritten = run_command(g_train + " --resume " + dir + " --epochs 2");
+  EXPECT_EQ(rewritten.status, 0) << rewritten.output;
+  EXPECT_EQ(contents(dir + "/weights.json"), weights);
 
   write_text(dir + "/metrics.jsonl", records[0].dump() + "\n");
   const CommandResult r = run_command(g_train + " --resume " + dir + " --epochs 3");
@@ -270,6 +277,13 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
   const std::string not_a_count = " is not an integer in 0..";
   const std::string not_the_line =
       " is not the metrics line of epoch 3 (an object with \"epoch\": 3)";
+  const auto with = [&](const std::string& object, const std::string& key,
+                        const nlohmann::json& value) {
+    nlohmann::json j = doc["trainer"][object];
+    j[key] = value;
+    return j;
+  };
+  const std::string not_a_sum = ", not a finite sum at least 0";
   for (const auto& [field, value, message] :
        std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
            {"epoch", 1.5, not_a_count},
@@ -277,7 +291,13 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
            {"epoch", "3", not_a_count},
            {"epoch_record", 5, not_the_line},
            {"epoch_record", nlohmann::json::object(), not_the_line},
-           {"epoch_record", {{"epoch", 2}, {"train_loss", 1.0}}, not_the_line}}) {
+           {"epoch_record", {{"epoch", 2}, {"train_loss", 1.0}}, not_the_line},
+           {"seconds", -1.0, " is -1" + not_a_sum},
+           {"seconds", 1e308, " is 1e+308" + not_a_sum},
+           {"epoch_sums", with("epoch_sums", "loss", 1e308), ".loss is 1e+308" + not_a_sum},
+           {"epoch_sums", with("epoch_sums", "correct", "1"), ".correct is \"1\", not a number"},
+           {"rng", with("rng", "seed", -1), ".seed is -1, not a 64-bit unsigned integer"},
+           {"rng", with("rng", "offset", 0.5), ".offset is 0.5, not a 64-bit unsigned integer"}}) {
     nlohmann::json bad = doc;
     bad["trainer"][field] = value;
     write_text(path, bad.dump());
@@ -541,6 +561,59 @@ TEST(Train, ARefusedRunLeavesAnExistingRunDirectoryAsItWas) {
             std::string::npos)
       << wider.output;
   EXPECT_TRUE(files() == before);
+
+  // Another run's checkpoint, resumed into this directory, would mix the two runs' files.
+  const std::string other = fresh_dir("other_run");
+  ASSERT_EQ(train("--epochs 1 --seed 1 --run-dir " + other).status, 0);
+  for (const char* epochs : {"1", "2"}) {
+    const CommandResult into =
+        run_command(g_train + " --resume " + other + " --run-dir " + dir + " --epochs " + epochs);
+    EXPECT_EQ(into.status, 2) << into.output;
+    EXPECT_NE(into.output.find("error: run directory " + dir +
+                               " already holds another run (checkpoint.json) than the one "
+                               "resumed from " +
+                               other + "/checkpoint.json"),
+              std::string::npos)
+        << into.output;
+  }
+  // A process that writes into the directory keeps every other one out.
+  {
+    const DirectoryLock held(dir, "a test");
+    const CommandResult busy = run_command(g_train + " --resume " + dir + " --epochs 2");
+    EXPECT_EQ(busy.status, 2) << busy.output;
+    EXPECT_NE(busy.output.find("error: run directory " + dir + " is in use by another process"),
+              std::string::npos)
+        << busy.output;
+  }
+  EXPECT_TRUE(files() == before);
+
+  // Results whose checkpoint was deleted (to save space) are a finished run all the same.
+  std::filesystem::remove(dir + "/checkpoint.json");
+  const CommandResult over = train("--epochs 1 --run-dir " + dir);
+  EXPECT_EQ(over.status, 2) << over.output;
+  EXPECT_NE(over.output.find("error: run directory " + dir + " already holds a run (weights.json)"),
+            std::string::npos)
+      << over.output;
+  std::filesystem::remove(dir + "/weights.json");
+  EXPECT_NE(train("--epochs 1 --run-dir " + dir).output.find("already holds a run (metrics.jsonl)"),
+            std::string::npos);
+  std::filesystem::remove(dir + "/metrics.jsonl");
+  EXPECT_EQ(train("--epochs 1 --run-dir " + dir).status, 0);
+}
+
+// A run whose weights diverge fails (exit 1) without saving them, whether the training loss or
+// only the validation loss shows it.
+TEST(Train, DivergedWeightsFailTheRunUnsaved) {
+  for (const std::string flags : {"--lr 1e30", "--weight-decay 1e12"}) {
+    SCOPED_TRACE(flags);
+    const std::string dir = fresh_dir("diverged");
+    const CommandResult r = train("--epochs 1 " + flags + " --run-dir " + dir);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("error: train: the "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(" loss became "), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/checkpoint.json"));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/weights.json"));
+  }
 }
 
 // Past the memory the tensors may hold, an allocation is an error naming the sizes, not a

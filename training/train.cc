@@ -241,6 +241,11 @@ int train(int argc, char** argv) {
   if (!flags.str("init-weights").empty() && !resumed) {
     const std::string path = flags.str("init-weights");
     const LoadReport report = load_weights_into(*model, path, /*strict=*/false);
+    // Nothing loaded is a wrong file (another model's, or a checkpoint, whose tensors are
+    // grouped), never a start from it.
+    RF_CHECK(report.loaded > 0, "flag --init-weights: ", describe_partial_load(path, report),
+             "\n(nothing of it fits this model; a run's checkpoint.json continues with --resume, "
+             "and its weights.json is the file to start from)");
     if (!comm || comm->rank() == 0) std::cout << describe_partial_load(path, report) << std::endl;
   }
   model->to(device);

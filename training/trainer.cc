@@ -13,6 +13,7 @@
 
 #include "framework/atomic_file.h"
 #include "framework/autograd.h"
+#include "framework/directory_lock.h"
 #include "framework/error.h"
 #include "framework/generator.h"
 #include "framework/json_tensor.h"
@@ -54,6 +55,24 @@ EvalResult eval_of_record(const nlohmann::json& record, const std::string& check
   return eval;
 }
 
+// Whether the resumed checkpoint is in the run directory it continues: the checkpoint of that
+// directory's own run, or an earlier one of it kept beside it.
+bool resumes_in_place(const TrainerOptions& options) {
+  std::error_code ec;
+  return std::filesystem::equivalent(std::filesystem::path(options.resume_path).parent_path(),
+                                     options.run_dir, ec);
+}
+
+// A sum of losses, clips or seconds from a checkpoint: finite and not negative, or an Error
+// naming `what`.
+double json_sum(const nlohmann::json& j, const std::string& what) {
+  RF_CHECK(j.is_number(), what, " is ", excerpt(j.dump()), ", not a number");
+  const double value = j.get<double>();
+  RF_CHECK(std::isfinite(value) && value >= 0 && value <= 1e300, what, " is ", value,
+           ", not a finite sum at least 0");
+  return value;
+}
+
 // Running sums of the epoch's training loss and accuracy; kept in checkpoints so that an epoch
 // resumed in the middle reports the same figures as an uninterrupted one.
 struct EpochSums {
@@ -68,13 +87,16 @@ struct EpochSums {
   }
   static EpochSums from_json(const nlohmann::json& j) {
     EpochSums sums{
-        j.at("loss").get<double>(), j.at("correct").get<double>(),
+        json_sum(j.at("loss"), "checkpoint: trainer.epoch_sums.loss"),
+        json_sum(j.at("correct"), "checkpoint: trainer.epoch_sums.correct"),
         json_integer(j.at("clips"), "checkpoint: trainer.epoch_sums.clips", 0, kMaxCount)};
+    RF_CHECK(sums.correct <= static_cast<double>(sums.clips),
+             "checkpoint: trainer.epoch_sums.correct is ", sums.correct, ", more than its ",
+             sums.clips, " clips");
     // Checkpoints written before the field existed count from the resume.
-    if (j.contains("train_seconds")) sums.train_seconds = j.at("train_seconds").get<double>();
-    RF_CHECK(std::isfinite(sums.train_seconds) && sums.train_seconds >= 0,
-             "checkpoint: trainer.epoch_sums.train_seconds is ", sums.train_seconds,
-             ", not a time");
+    if (j.contains("train_seconds"))
+      sums.train_seconds =
+          json_sum(j.at("train_seconds"), "checkpoint: trainer.epoch_sums.train_seconds");
     return sums;
   }
   double mean_loss() const { return clips ? loss / clips : 0.0; }
@@ -104,7 +126,7 @@ class Trainer {
              options.sgd),
         schedule_(options.schedule),
         average_(model, options.averaging),
-        metrics_(options.run_dir + "/metrics.jsonl") {
+        metrics_(metrics_path(options.run_dir)) {
     RF_CHECK(options.epochs >= 1, "train: --epochs ", options.epochs, " is not a positive count");
     RF_CHECK(train_set.num_classes() == val_set.num_classes(), "train: the training set has ",
              train_set.num_classes(), " classes but the validation set ", val_set.num_classes());
@@ -116,19 +138,11 @@ class Trainer {
                            : std::string());
     if (options.resume_from) {
       restore(*options.resume_from);
-      // A checkpoint that completed the run but whose last metrics line was lost (a kill between
-      // the two writes) had one thing left to do, which restore has just done: the run is then
-      // complete, not refused. (With several processes it is refused as below, on every rank
-      // alike, since only the root knows what restore wrote.)
-      completed_by_restore_ = position_.epoch >= options.epochs && wrote_lost_line_ &&
-                              options.data_parallel.world_size == 1;
       // Refused here, before the configuration is written, rather than after a run of no epochs.
-      RF_CHECK(position_.epoch < options.epochs || completed_by_restore_,
+      RF_CHECK(position_.epoch < options.epochs || restored_eval_,
                "train: nothing to do: the checkpoint already "
                "completed ",
                position_.epoch, " epochs (raise --epochs to continue)");
-      if (completed_by_restore_)
-        restored_eval_ = eval_of_record(epoch_record_, options.resume_path);
     }
     if (options.cuda_graph) {
       RF_CHECK(options.data_parallel.world_size == 1 && options.clip_grad_norm == 0,
@@ -147,10 +161,10 @@ class Trainer {
       summary.interrupt_signal =
           InterruptGuard::requested() ? InterruptGuard::signal_number() : SIGTERM;
     };
-    if (completed_by_restore_) {
+    if (restored_eval_) {
       summary.last_eval = restored_eval_;
       out() << "the checkpoint had completed all " << position_.epoch
-            << " epochs: its lost metrics line is written again" << std::endl;
+            << " epochs: the files the run directory lacked are written from it" << std::endl;
     }
     while (position_.epoch < options_.epochs) {
       const auto epoch_start = std::chrono::steady_clock::now();
@@ -196,6 +210,14 @@ class Trainer {
       const double train_seconds = position_.sums.train_seconds + seconds_since(epoch_start);
       share_buffers();
       const EvalResult eval = evaluate();
+      // Weights an update made non-finite can still give a finite training loss (computed before
+      // the update) and an accuracy from NaN logits: neither is a result to save.
+      if (!std::isfinite(eval.loss)) {
+        std::ostringstream msg;
+        msg << "train: the validation loss became " << eval.loss << " after epoch "
+            << position_.epoch + 1 << ": the weights diverged (try a lower --lr or --clip-grad)";
+        throw std::runtime_error(msg.str());
+      }
       schedule_.observe(eval.top1);
       position_.seconds = seconds_before + seconds_since(epoch_start);
       finish_epoch(eval, lr, train_seconds, progress);
@@ -384,7 +406,7 @@ class Trainer {
       position_.step = json_integer(t.at("step"), "checkpoint: trainer.step", 0, kMaxCount);
       position_.global_step =
           json_integer(t.at("global_step"), "checkpoint: trainer.global_step", 0, kMaxCount);
-      position_.seconds = t.at("seconds").get<double>();
+      position_.seconds = json_sum(t.at("seconds"), "checkpoint: trainer.seconds");
       position_.sums = EpochSums::from_json(t.at("epoch_sums"));
       // Each process trains its shard of every batch: another process count cuts the epoch's
       // clips into other shards, so a position inside an epoch would skip or repeat clips.
@@ -396,6 +418,9 @@ class Trainer {
                  dp().world_size, " would skip or repeat clips of that epoch (resume with ", saved,
                  " or from an epoch's end)");
       }
+      for (const char* key : {"seed", "offset"})
+        RF_CHECK(t.at("rng").at(key).is_number_unsigned(), "checkpoint: trainer.rng.", key, " is ",
+                 excerpt(t["rng"][key].dump()), ", not a 64-bit unsigned integer");
       default_generator().set_state(t.at("rng").at("seed").get<uint64_t>(),
                                     t.at("rng").at("offset").get<uint64_t>());
       schedule_.set_plateau_state(plateau_state_from_json(t.at("plateau")));
@@ -433,8 +458,6 @@ class Trainer {
     // are written again from it, one save's cost, since nothing tells a stale weights.json from
     // a current one; should the checkpoint end the run, this is what completes its directory.
     const bool at_epoch_end = position_.step == 0 && !epoch_record_.is_null();
-    SaveGuard saving;
-    if (dp().root() && at_epoch_end) save_evaluated_weights();
     metrics_ = MetricsLog::read(metrics_.path());
     metrics_.drop_after_epoch(position_.epoch);
     // The checkpoint's epoch has no metrics line when the process died between writing the
@@ -442,12 +465,27 @@ class Trainer {
     const std::vector<nlohmann::json>& records = metrics_.records();
     const bool line_missing =
         !epoch_record_.is_null() &&
-        std::none_of(records.begin(), records.end(), [&](const nlohmann::json& r) {
-          return r.contains("epoch") && r["epoch"] == epoch_record_["epoch"];
-        });
+        std::none_of(records.begin(), records.end(),
+                     [&](const nlohmann::json& r) { return r["epoch"] == epoch_record_["epoch"]; });
+    if (position_.epoch >= options_.epochs) {
+      // Nothing is left to train, and the constructor refuses the run unless restore completes
+      // it here. Only the run's own directory is touched, by one process (with several, only
+      // the root would know what it wrote). When it lacks the checkpoint's metrics line or
+      // weights.json, they are written and the run is complete; otherwise only the chart is
+      // drawn again (a kill while it was written), from the directory's own metrics.
+      if (!resumes_in_place(options_) || dp().world_size != 1) return;
+      std::error_code ec;
+      if (!line_missing && std::filesystem::exists(weights_path(options_.run_dir), ec)) {
+        SaveGuard saving;
+        write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
+        return;
+      }
+      restored_eval_ = eval_of_record(epoch_record_, options_.resume_path);
+    }
+    SaveGuard saving;
+    if (dp().root() && at_epoch_end) save_evaluated_weights();
     if (dp().root() && line_missing) {
       append_metrics(epoch_record_);
-      wrote_lost_line_ = true;
     } else if (dp().root() && at_epoch_end) {
       // The line is there but the chart may not be: a process killed while drawing or writing
       // it left the previous epoch's.
@@ -486,9 +524,9 @@ class Trainer {
   Position position_;
   // The last finished epoch's metrics line, null before the first.
   nlohmann::json epoch_record_;
-  bool wrote_lost_line_ = false;             // restore appended epoch_record_ to metrics.jsonl
-  bool completed_by_restore_ = false;        // ... and that was all the run had left to do
-  std::optional<EvalResult> restored_eval_;  // the summary of a run completed_by_restore_
+  // Set by restore when it completed a finished run's directory (its lost metrics line or
+  // weights.json) and that was all the run had left to do: the result its summary reports.
+  std::optional<EvalResult> restored_eval_;
   std::ostream silent_{nullptr};
 };
 
@@ -496,18 +534,35 @@ class Trainer {
 
 std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.json"; }
 std::string weights_path(const std::string& run_dir) { return run_dir + "/weights.json"; }
+std::string metrics_path(const std::string& run_dir) { return run_dir + "/metrics.jsonl"; }
 
 TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
                          const TrainerOptions& options) {
   const bool root = options.data_parallel.root();
+  std::optional<DirectoryLock> lock;  // held until the run ends
   if (root) {
-    // A new run would overwrite another run's files one by one, leaving a directory of two runs.
-    RF_CHECK(options.resume_from || !std::filesystem::exists(checkpoint_path(options.run_dir)),
-             "run directory ", options.run_dir, " already holds a run (checkpoint.json): --resume ",
-             options.run_dir, " continues it, another --run-dir starts a new one");
+    const std::string where = "run directory " + options.run_dir;
     std::error_code ec;
     std::filesystem::create_directories(options.run_dir, ec);
-    RF_CHECK(!ec, "run directory ", options.run_dir, ": cannot create it: ", ec.message());
+    RF_CHECK(!ec, where, ": cannot create it: ", ec.message());
+    lock.emplace(options.run_dir, where);
+    // A new run would overwrite another run's files one by one, leaving a directory of two
+    // runs; so would a resume of another directory's checkpoint. Results without their
+    // checkpoint (deleted to save space) are a finished run too.
+    if (!options.resume_from) {
+      for (const std::string& file : {checkpoint_path(options.run_dir),
+                                      weights_path(options.run_dir), metrics_path(options.run_dir)})
+        RF_CHECK(!std::filesystem::exists(std::filesystem::symlink_status(file, ec)), where,
+                 " already holds a run (", std::filesystem::path(file).filename().string(),
+                 "): --resume ", options.run_dir,
+                 " continues it, another --run-dir starts a new one");
+    } else {
+      RF_CHECK(
+          resumes_in_place(options) || !std::filesystem::exists(std::filesystem::symlink_status(
+                                           checkpoint_path(options.run_dir), ec)),
+          where, " already holds another run (checkpoint.json) than the one resumed from ",
+          options.resume_path, ": resume a run in its own directory, or continue it in a new one");
+    }
     // A run killed in mid-save (kill -9, a lost machine) leaves its temporary file behind.
     remove_stale_temporaries(options.run_dir);
   }

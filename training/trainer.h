@@ -73,5 +73,6 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
 // The run directory's files.
 std::string checkpoint_path(const std::string& run_dir);
 std::string weights_path(const std::string& run_dir);
+std::string metrics_path(const std::string& run_dir);
 
 }  // namespace repflow
