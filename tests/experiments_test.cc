@@ -3,10 +3,13 @@
 // epochs resume every cell from its checkpoint; bad flags and a failing trainer exit 2.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "framework/directory_lock.h"
 #include "framework/image_io.h"
 #include "tests/test_util.h"
 #include "training/ablations/tables.h"
@@ -72,6 +75,60 @@ TEST(Experiments, EveryTableRunsThenSkipsFinishedCellsAndResumesForMoreEpochs) {
   ASSERT_EQ(mended.status, 0) << mended.output;
   EXPECT_EQ(count(mended.output, ": resuming after epoch 1"), 1u) << mended.output;
   EXPECT_EQ(read_text(out + "/table3/iters1/metrics.jsonl"), metrics);
+
+  // A table for fewer epochs than a cell ran reports that epoch's result, not the last one's;
+  // a cell whose checkpoint was deleted keeps its results; a result that is not an accuracy is
+  // refused naming its file.
+  std::filesystem::remove(out + "/table3/iters1/checkpoint.json");
+  const nlohmann::json first_line = nlohmann::json::parse(metrics.substr(0, metrics.find('\n')));
+  const CommandResult fewer = experiments(" --table 3 --epochs 1 --out " + out);
+  ASSERT_EQ(fewer.status, 0) << fewer.output;
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "iters1: done, val top-1 %.2f%%",
+                100 * first_line["val_top1"].get<double>());
+  EXPECT_NE(fewer.output.find(expected), std::string::npos) << fewer.output;
+  nlohmann::json bad = first_line;
+  bad["val_top1"] = 5;
+  write_text(out + "/table3/iters1/metrics.jsonl", bad.dump() + "\n");
+  const CommandResult refused = experiments(" --table 3 --epochs 1 --out " + out);
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("error: " + out +
+                                "/table3/iters1/metrics.jsonl: epoch 1's val_top1 is not an "
+                                "accuracy in [0, 1], got 5"),
+            std::string::npos)
+      << refused.output;
+
+  // One command at a time in a folder.
+  {
+    const DirectoryLock held(out, "a test");
+    const CommandResult busy = experiments(" --table 3 --epochs 1 --out " + out);
+    EXPECT_EQ(busy.status, 2) << busy.output;
+    EXPECT_NE(
+        busy.output.find("error: experiments: flag --out " + out + " is in use by another process"),
+        std::string::npos)
+        << busy.output;
+  }
+}
+
+// A signal stops the command before the next cell, also when the trainer it was forwarded to
+// finished anyway (it came too late, or the trainer ignores it).
+TEST(Experiments, ASignalStopsTheCommandBeforeTheNextCell) {
+  const std::string out = fresh_dir("between");
+  // A stand-in trainer that finishes its cell (--run-dir DIR comes first), signals the command
+  // and ignores the signal forwarded back to it.
+  const std::string fake = out + "/fake_train";
+  write_text(fake,
+             "#!/bin/sh\ntrap '' INT\nmkdir -p \"$2\"\n"
+             "echo '{\"epoch\": 1, \"val_top1\": 0.5}' > \"$2/metrics.jsonl\"\n"
+             ": > \"$2/weights.json\"\nkill -INT $PPID\nexit 0\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  const CommandResult r = run_command(g_experiments + " --train " + fake +
+                                      " --table 3 --epochs 1 --out " + out + "/exp");
+  EXPECT_EQ(r.status, 130) << r.output;
+  EXPECT_EQ(count(r.output, ": starting"), 1u) << r.output;
+  EXPECT_NE(r.output.find("iters1: val top-1 50.00%"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("interrupted: run the same command again to resume"), std::string::npos)
+      << r.output;
 }
 
 TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
@@ -87,6 +144,11 @@ TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
       {" --table 3 --out " + out + " -- --run-dir x",
        "error: experiments: trainer flag --run-dir is set for every cell by the runner"},
       {" --table 3 --out " + out + " -- --epochs 3", "give --epochs before `--`"},
+      {" --table 3 --out " + out + kTiny + " --flow-iters 3",
+       "error: experiments: trainer flag --flow-iters is what table 3 varies from cell to cell "
+       "(cell iters1 sets it), so it cannot be given for every cell"},
+      {" --table 1 --out " + out + " -- --flow=after2",
+       "error: experiments: trainer flag --flow is what table 1 varies"},
       {" --table 3 --out " + out + kTiny + " --batch-size 0",
        "error: experiments: table 3 cell iters1: the trainer exited with status 2"},
       // Once the library's filesystem_error, exit status 1.

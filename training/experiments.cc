@@ -13,9 +13,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "framework/directory_lock.h"
 #include "framework/error.h"
 #include "framework/flags.h"
 #include "framework/text.h"
@@ -39,30 +41,60 @@ const char kMiniatureEpochs[] = "8";
 const char* const kRunnerFlags[] = {"run-dir", "resume", "epochs", "quiet"};
 
 volatile sig_atomic_t g_child = 0;
+volatile sig_atomic_t g_stop_signal = 0;
 
 // Ctrl-C and kill reach this process; the trainer, in a process group of its own, gets the
 // signal once from here, saves its checkpoint and stops. A hang-up (the terminal closed) reaches
-// it as SIGTERM, which it saves on, where a SIGHUP of its own would end it unsaved.
+// it as SIGTERM, which it saves on, where a SIGHUP of its own would end it unsaved. No further
+// trainer starts after a signal, also when none ran as it came or the one running had just
+// finished.
 void forward_signal(int sig) {
+  g_stop_signal = sig;
   if (g_child > 0) ::kill(g_child, sig == SIGHUP ? SIGTERM : sig);
 }
 
-// Runs the trainer and returns its exit status (128 + N when it ended on signal N).
+// The exit status of a command stopped by g_stop_signal: the trainer's for the signal it got.
+int stopped_status() { return 128 + (g_stop_signal == SIGHUP ? SIGTERM : g_stop_signal); }
+
+// The signals forward_signal handles, blocked while a trainer starts, so that one arriving then
+// is forwarded to it or stops the next start, never lost in between.
+class StartSignalsBlocked {
+ public:
+  StartSignalsBlocked() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+    ::sigprocmask(SIG_BLOCK, &set, &previous_);
+  }
+  ~StartSignalsBlocked() { ::sigprocmask(SIG_SETMASK, &previous_, nullptr); }
+  const sigset_t& previous() const { return previous_; }
+
+ private:
+  sigset_t previous_;
+};
+
+// Runs the trainer and returns its exit status (128 + N when it ended on signal N, or when
+// signal N came before it could start).
 int run_trainer(const std::string& train, const std::vector<std::string>& args) {
   std::vector<std::string> argv_strings{train};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
   pid_t pid = 0;
-  const int r = posix_spawn(&pid, train.c_str(), nullptr, &attr, argv.data(), environ);
-  posix_spawnattr_destroy(&attr);
-  RF_CHECK(r == 0, "experiments: cannot start the trainer ", train, ": ", std::strerror(r));
-  g_child = pid;
+  {
+    const StartSignalsBlocked blocked;
+    if (g_stop_signal) return stopped_status();
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, &blocked.previous());
+    const int r = posix_spawn(&pid, train.c_str(), nullptr, &attr, argv.data(), environ);
+    posix_spawnattr_destroy(&attr);
+    RF_CHECK(r == 0, "experiments: cannot start the trainer ", train, ": ", std::strerror(r));
+    g_child = pid;
+  }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     RF_CHECK(errno == EINTR, "experiments: waiting for the trainer: ", std::strerror(errno));
@@ -131,10 +163,23 @@ int run(int argc, char** argv) {
       if (!given) common.insert(common.begin(), {kMiniature[i], kMiniature[i + 1]});
     }
   }
+  // A flag that a table varies from cell to cell would be overridden by each cell's own value.
+  for (int number : tables)
+    for (const ExperimentCell& cell : experiment_tables()[number - 1].cells)
+      for (const std::string& cell_flag : cell.flags) {
+        if (cell_flag.rfind("--", 0) != 0) continue;
+        const std::string name = cell_flag.substr(0, cell_flag.find('='));
+        for (const std::string& a : common)
+          RF_CHECK(a != name && a.rfind(name + "=", 0) != 0, "experiments: trainer flag ", name,
+                   " is what table ", number, " varies from cell to cell (cell ", cell.id,
+                   " sets it), so it cannot be given for every cell");
+      }
+  std::optional<DirectoryLock> lock;  // one experiments process per --out
   if (!dry_run) {
     std::error_code ec;
     std::filesystem::create_directories(out, ec);
     RF_CHECK(!ec, "experiments: flag --out ", out, ": cannot create the directory: ", ec.message());
+    lock.emplace(out, "experiments: flag --out " + out);
   }
 
   struct sigaction forward {};
@@ -149,6 +194,10 @@ int run(int argc, char** argv) {
     std::vector<CellStatus> status(table.cells.size());
     std::printf("%s\n", table.title.c_str());
     for (size_t i = 0; i < table.cells.size(); ++i) {
+      if (g_stop_signal && !dry_run) {
+        std::printf("interrupted: run the same command again to resume\n");
+        return stopped_status();
+      }
       const ExperimentCell& cell = table.cells[i];
       const std::string where = "  [" + std::to_string(i + 1) + "/" +
                                 std::to_string(table.cells.size()) + "] " + cell.id + ": ";

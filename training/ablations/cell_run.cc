@@ -10,17 +10,25 @@ namespace repflow {
 CellStatus read_cell_status(const std::string& run_dir, int64_t epochs) {
   CellStatus s;
   std::error_code ec;
-  if (!std::filesystem::exists(checkpoint_path(run_dir), ec)) return s;
-  const MetricsLog log = MetricsLog::read(run_dir + "/metrics.jsonl");
+  const MetricsLog log = MetricsLog::read(metrics_path(run_dir));
+  // The result after `epochs` epochs, or after the last one recorded if fewer: a cell trained
+  // further (by hand) still reports the epoch its table is for.
   for (const nlohmann::json& r : log.records()) {
-    const auto epoch = r.find("epoch"), top1 = r.find("val_top1");
-    if (epoch == r.end() || !epoch->is_number_integer()) continue;
-    s.epochs_done = epoch->get<int64_t>();
-    s.val_top1 = top1 != r.end() && top1->is_number() ? 100 * top1->get<double>() : 0;
+    const int64_t epoch = r["epoch"].get<int64_t>();
+    if (epoch > epochs) break;
+    const auto top1 = r.find("val_top1");
+    RF_CHECK(top1 != r.end() && top1->is_number() && top1->get<double>() >= 0 &&
+                 top1->get<double>() <= 1,
+             log.path(), ": epoch ", epoch, "'s val_top1 is not an accuracy in [0, 1], got ",
+             top1 == r.end() ? std::string("none") : excerpt(top1->dump()));
+    s.epochs_done = epoch;
+    s.val_top1 = 100 * top1->get<double>();
   }
-  const bool weights = std::filesystem::exists(weights_path(run_dir), ec);
-  s.state =
-      s.epochs_done >= epochs && weights ? CellStatus::State::kDone : CellStatus::State::kPartial;
+  // A finished cell's checkpoint may have been deleted to save space; its results stand.
+  if (s.epochs_done >= epochs && std::filesystem::exists(weights_path(run_dir), ec))
+    s.state = CellStatus::State::kDone;
+  else if (std::filesystem::exists(checkpoint_path(run_dir), ec))
+    s.state = CellStatus::State::kPartial;
   return s;
 }
 
