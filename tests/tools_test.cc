@@ -366,6 +366,34 @@ TEST(BenchLoader, AMissingDirIsRefusedAndAFailedRunLeavesNothingBehind) {
   EXPECT_TRUE(list_dir(dir).empty()) << failed.output;
 }
 
+// std::stoi took "5x" as 5 workers and "1e30" as 1.
+TEST(BenchLoader, WorkerCountsAreWholeNumbersInRange) {
+  for (const std::string value : {"5x", "1e30", "0x10", "-1", "0", "257", "2,,4"}) {
+    SCOPED_TRACE(value);
+    const CommandResult r = run_command(g_bench_loader + " --dir " + fresh_dir("workers") +
+                                        " --workers " + value + " --compare false");
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("error: bench_loader: flag --workers: '"), std::string::npos)
+        << r.output;
+  }
+}
+
+// A --python that is not a program is named, never taken for a Python without torch (which
+// would install Debian's python3-torch) nor pasted into a shell command.
+TEST(BenchModel, APythonThatIsNotAProgramIsExitTwoNamingIt) {
+  const std::string missing = test_tmp("no python; touch " + test_tmp("injected"));
+  const CommandResult r = run_command(g_bench_model +
+                                      " --steps 1 --warmup 0 --batch 1 --frames 4 --size 16 "
+                                      "--torch true --python '" +
+                                      missing + "'");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("error: flag --python: " + missing + " is not an executable file"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("installing"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(test_tmp("injected")));
+}
+
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (argc != 5) {

@@ -33,11 +33,13 @@ std::vector<int> parse_counts(const std::string& text) {
   RF_CHECK(!items.empty(), "bench_loader: flag --workers is empty");
   std::vector<int> counts;
   for (const std::string& item : items) {
-    try {
-      counts.push_back(std::stoi(item));
-    } catch (const std::exception&) {
-      RF_FAIL("bench_loader: flag --workers: '", text, "' is not a comma-separated list");
-    }
+    // The whole item, digits only: std::stoi took "5x" as 5 and "1e30" as 1.
+    const bool digits = !item.empty() && item.size() <= 9 &&
+                        item.find_first_not_of("0123456789") == std::string::npos;
+    RF_CHECK(digits && std::stoi(item) >= 1 && std::stoi(item) <= kMaxLoaderWorkers,
+             "bench_loader: flag --workers: '", item, "' in '", text,
+             "' is not a count between 1 and ", kMaxLoaderWorkers);
+    counts.push_back(std::stoi(item));
   }
   return counts;
 }

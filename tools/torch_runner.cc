@@ -1,5 +1,6 @@
 #include "tools/torch_runner.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,11 +10,43 @@
 #include "framework/error.h"
 
 namespace repflow {
+namespace {
+
+// The Debian Python whose torch apt-get installs.
+constexpr char kDebianPython[] = "/usr/bin/python3";
+
+// `text` as one word of a shell command, whatever it holds (spaces, quotes, `;`).
+std::string shell_word(const std::string& text) {
+  std::string word = "'";
+  for (char c : text) word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return word + "'";
+}
+
+// The Python and the script a benchmark runs, checked before anything runs: a --python that is
+// not a program would otherwise reach the shell and, as "torch missing", apt-get.
+void check_runnable(const std::string& python, const std::string& script) {
+  if (python.find('/') != std::string::npos)
+    RF_CHECK(::access(python.c_str(), X_OK) == 0 && !std::filesystem::is_directory(python),
+             "flag --python: ", python, " is not an executable file");
+  else
+    RF_CHECK(std::system(("command -v " + shell_word(python) + " >/dev/null 2>&1").c_str()) == 0,
+             "flag --python: ", python, " is not a program on PATH");
+  RF_CHECK(std::filesystem::is_regular_file(script), "cannot find the benchmark's Python side ",
+           script, " (run the benchmark with bazel run, or from the repository's root)");
+}
+
+}  // namespace
 
 std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
                                                 const std::string& script,
                                                 const nlohmann::json& config) {
-  if (std::system((python + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
+  check_runnable(python, script);
+  if (std::system((shell_word(python) + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
+    if (python != kDebianPython) {
+      std::fprintf(stderr, "%s cannot import torch; the PyTorch column is left out\n",
+                   python.c_str());
+      return {};
+    }
     std::fprintf(stderr, "installing Debian's python3-torch for the PyTorch comparison\n");
     const std::string sudo = geteuid() == 0 ? "" : "sudo ";
     const std::string install = sudo + "apt-get update -qq && DEBIAN_FRONTEND=noninteractive " +
@@ -42,6 +75,7 @@ std::string benchmark_script(const std::string& argv0, const std::string& relati
 std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
                                                  const std::string& script,
                                                  const nlohmann::json& config) {
+  check_runnable(python, script);
   std::vector<nlohmann::json> records;
   char input[] = "/tmp/repflow_bench_XXXXXX";
   const int fd = mkstemp(input);
@@ -55,15 +89,20 @@ std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
   }
   int status = 0;
   try {
-    status = run_echoing(python + " " + script + " < " + input, [&](const std::string& line) {
-      if (line.rfind("BENCH ", 0) == 0) records.push_back(nlohmann::json::parse(line.substr(6)));
-    });
+    status = run_echoing(shell_word(python) + " " + shell_word(script) + " < " + input,
+                         [&](const std::string& line) {
+                           if (line.rfind("BENCH ", 0) == 0)
+                             records.push_back(nlohmann::json::parse(line.substr(6)));
+                         });
   } catch (...) {
     std::remove(input);
     throw;
   }
   std::remove(input);
-  RF_CHECK(status == 0, script, " failed (status ", status, ")");
+  RF_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, script, " failed (",
+           WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                             : "signal " + std::to_string(WTERMSIG(status)),
+           ")");
   return records;
 }
 

@@ -12,8 +12,9 @@ namespace repflow {
 // as it is under `bazel run` (which runs in the runfiles tree), else in the binary's runfiles.
 std::string benchmark_script(const std::string& argv0, const std::string& relative);
 
-// Returns no records (after saying why on stderr) when torch cannot be had; a script that
-// fails is an Error.
+// Returns no records (after saying why on stderr) when torch cannot be had (it is installed
+// from Debian only for /usr/bin/python3); a `python` that is not a program, a missing script or
+// a script that fails is an Error.
 std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
                                                 const std::string& script,
                                                 const nlohmann::json& config);

@@ -12,8 +12,9 @@ namespace {
 const LoaderOptions& checked(const LoaderOptions& options, const Dataset& dataset) {
   RF_CHECK(options.batch_size >= 1, "loader: batch size ", options.batch_size,
            " is not a positive count");
-  RF_CHECK(options.workers >= 1 && options.workers <= 256, "loader: ", options.workers,
-           " workers is not a count between 1 and 256");
+  RF_CHECK(options.workers >= 1 && options.workers <= kMaxLoaderWorkers,
+           "loader: ", options.workers, " workers is not a count between 1 and ",
+           kMaxLoaderWorkers);
   RF_CHECK(options.prefetch >= 1, "loader: prefetch ", options.prefetch,
            " is not a positive count");
   RF_CHECK(dataset.size() >= 1, "loader: the dataset has no videos");

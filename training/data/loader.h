@@ -25,10 +25,13 @@
 
 namespace repflow {
 
+// The most decoding threads a loader runs.
+constexpr int kMaxLoaderWorkers = 256;
+
 struct LoaderOptions {
   SampleOrder order;
   int64_t batch_size = 8;
-  int workers = 2;         // decoding threads
+  int workers = 2;         // decoding threads, 1 to kMaxLoaderWorkers
   int prefetch = 2;        // batches kept ready ahead of the consumer
   bool drop_last = false;  // leave out a last batch smaller than batch_size
   bool skip_bad_samples = false;
