@@ -57,7 +57,14 @@ ModelSpec model_spec_from_flags(const Flags& flags, bool with_classes, const Opt
   for (const std::string& name : model_option_names()) {
     if (!with_classes && name == "classes") continue;
     const std::string value = flags.str(name);
-    if (value.empty()) continue;
+    if (value.empty()) {
+      // Empty is the default of an option the model lacks; typed, it would fall back silently
+      // to the model's (or a weight file's) own value.
+      RF_CHECK(!flags.given(name), "flag --", name,
+               applicable.count(name) ? std::string(": the value is empty")
+                                      : " does not apply to " + model);
+      continue;
+    }
     if (!applicable.count(name)) {
       // A default declared for another model (a resumed run's) is not the user's choice.
       RF_CHECK(!flags.given(name), "flag --", name, " does not apply to ", model);

@@ -313,6 +313,9 @@ TEST(Registry, ModelFlagsLeaveUntypedDefaultsToTheRules) {
   EXPECT_EQ(spec({"--fcf", "true"}).options.at("flow-stages"), "2");
   EXPECT_EQ(spec({"--fcf", "true", "--flow-stages", "3"}).options.at("flow-stages"), "3");
   EXPECT_EQ(spec({}).options, resolve_model("resnet18_2d", {}).options);
+  // Typed empty, an option fell back silently to the model's own value.
+  EXPECT_ERROR_CONTAINS(spec({"--width", ""}), "flag --width: the value is empty");
+  EXPECT_ERROR_CONTAINS(spec({"--flow-iters="}), "flag --flow-iters: the value is empty");
 }
 
 // Table 2's subsets: the groups not learned are fixed, hold the paper's values and get no
