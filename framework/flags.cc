@@ -84,6 +84,14 @@ const Flags::Flag& Flags::flag(const std::string& name) const {
   return it->second;
 }
 
+namespace {
+// strtoll and strtod skip leading white space, and strtod reads hexadecimal ("0x10" is 16),
+// "inf" and "nan": none of them is a value any flag means.
+bool only_number_characters(const std::string& text, const char* allowed) {
+  return text.find_first_not_of(allowed) == std::string::npos;
+}
+}  // namespace
+
 std::string Flags::str(const std::string& name) const { return flag(name).value; }
 
 int64_t Flags::integer(const std::string& name) const {
@@ -91,8 +99,8 @@ int64_t Flags::integer(const std::string& name) const {
   char* end = nullptr;
   errno = 0;
   const long long n = std::strtoll(v.c_str(), &end, 10);
-  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", excerpt(v),
-           "' is not an integer");
+  RF_CHECK(!v.empty() && *end == '\0' && only_number_characters(v, "+-0123456789"), program_,
+           ": flag --", name, ": '", excerpt(v), "' is not an integer");
   // strtoll saturates on overflow: the value would silently become another.
   RF_CHECK(errno != ERANGE, program_, ": flag --", name, ": '", excerpt(v),
            "' is outside the 64-bit integers");
@@ -109,8 +117,8 @@ double Flags::number(const std::string& name) const {
   const std::string& v = flag(name).value;
   char* end = nullptr;
   const double x = std::strtod(v.c_str(), &end);
-  RF_CHECK(!v.empty() && *end == '\0', program_, ": flag --", name, ": '", excerpt(v),
-           "' is not a number");
+  RF_CHECK(!v.empty() && *end == '\0' && only_number_characters(v, "+-.eE0123456789"), program_,
+           ": flag --", name, ": '", excerpt(v), "' is not a number");
   // No flag means anything by an infinite or undefined value; left through, they turn into
   // overflowing conversions and non-finite losses far from the flag.
   RF_CHECK(std::isfinite(x), program_, ": flag --", name, ": '", excerpt(v),

@@ -30,11 +30,18 @@ TEST(Flags, ValuesDefaultsAndErrorsNameTheFlag) {
   ASSERT_TRUE(parse_args(bad, {"--epochs=99999999999999999999", "--lr=inf"}));
   EXPECT_ERROR_CONTAINS(bad.integer("epochs"),
                         "flag --epochs: '99999999999999999999' is outside the 64-bit integers");
-  EXPECT_ERROR_CONTAINS(bad.number("lr"), "flag --lr: 'inf' is not a finite number");
-  for (const char* v : {"nan", "-inf", "1e999"}) {
-    ASSERT_TRUE(parse_args(bad, {std::string("--lr=") + v}));
-    EXPECT_ERROR_CONTAINS(bad.number("lr"), "is not a finite number");
+  EXPECT_ERROR_CONTAINS(bad.number("lr"), "flag --lr: 'inf' is not a number");
+  for (const char* v : {"nan", "-inf", "0x10", " 5", "0x1p3", "infinity"}) {
+    SCOPED_TRACE(v);
+    ASSERT_TRUE(parse_args(bad, {std::string("--lr=") + v, std::string("--epochs=") + v}));
+    EXPECT_ERROR_CONTAINS(bad.number("lr"), "is not a number");
+    EXPECT_ERROR_CONTAINS(bad.integer("epochs"), "is not an integer");
   }
+  ASSERT_TRUE(parse_args(bad, {"--lr=1e999", "--epochs=+5"}));
+  EXPECT_ERROR_CONTAINS(bad.number("lr"), "flag --lr: '1e999' is not a finite number");
+  EXPECT_EQ(bad.integer("epochs"), 5);
+  ASSERT_TRUE(parse_args(bad, {"--lr=-1.5E-3"}));
+  EXPECT_EQ(bad.number("lr"), -1.5e-3);
   ASSERT_TRUE(parse_args(bad, {"--lr=2"}));
   EXPECT_ERROR_CONTAINS(bad.number_in("lr", 0, 1), "prog: flag --lr: 2 is outside 0..1");
   EXPECT_EQ(bad.number_in("lr", 0, 2), 2);

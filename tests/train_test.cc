@@ -507,9 +507,9 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--synthetic-classes 1", "flag --synthetic-classes: 1 is outside 2..100000"},
       {"--seed 99999999999999999999", "flag --seed: '99999999999999999999' is outside the 64-bit"},
       {"--warmup-epochs 1e19", "flag --warmup-epochs: 1e+19 is above 1e+06 epochs"},
-      {"--momentum inf", "flag --momentum: 'inf' is not a finite number"},
+      {"--momentum inf", "flag --momentum: 'inf' is not a number"},
       {"--momentum 2", "flag --momentum: 2 is outside 0..1"},
-      {"--weight-decay nan", "flag --weight-decay: 'nan' is not a finite number"},
+      {"--weight-decay nan", "flag --weight-decay: 'nan' is not a number"},
       {"--weight-decay -1", "flag --weight-decay: -1 is negative"},
       {"--dist-timeout 1e10", "flag --dist-timeout: 1e+10 is above 604800 s"},
   };
