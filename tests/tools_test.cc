@@ -117,7 +117,11 @@ TEST(FlowTool, BadInputIsExitTwoWithAMessage) {
            {"--method tvl1 --scale-step 1", "flag --scale-step: 1 is not between 0 and 1"},
            {"--method tvl1 --warps 0", "flag --warps: 0 is not 1 to 1000"},
            {"--method tvl1 --warp-iters 0", "flag --warp-iters: 0 is not 1 to 100000"},
-           {"--method tvl1 --scales 99", "flag --scales: 99 is not 1 to 16"}}) {
+           {"--method tvl1 --scales 99", "flag --scales: 99 is not 1 to 16"},
+           {"--method tvl1 --iters abc", "flow: flag --iters is for --method layer, not tvl1"},
+           {"--method tvl1 --mode reference", "flow: flag --mode is for --method layer"},
+           {"--warp-iters abc", "flow: flag --warp-iters is for --method tvl1, not layer"},
+           {"--method layer --scales 3", "flow: flag --scales is for --method tvl1"}}) {
     const CommandResult r = run_command(g_flow + " " + flag + " a b --out c");
     EXPECT_EQ(r.status, 2) << flag;
     EXPECT_NE(r.output.find(message), std::string::npos) << flag << ": " << r.output;

@@ -5,6 +5,8 @@
 #include "ops/flow/flow.h"
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "framework/autograd.h"
 #include "framework/flags.h"
@@ -52,6 +54,12 @@ int run(int argc, char** argv) {
   RF_CHECK(method == "layer" || method == "tvl1", "flow: flag --method: '", excerpt(method),
            "' is not layer or tvl1");
   const bool tvl1 = method == "tvl1";
+  // The other method's flags would be ignored, unchecked.
+  const std::vector<std::string> layer_only = {"iters", "mode"},
+                                 tvl1_only = {"scales", "scale-step", "warps", "warp-iters"};
+  for (const std::string& name : tvl1 ? layer_only : tvl1_only)
+    RF_CHECK(!flags.given(name), "flow: flag --", name, " is for --method ",
+             tvl1 ? "layer" : "tvl1", ", not ", method);
   const int64_t iters = flags.integer(tvl1 ? "warp-iters" : "iters");
   RF_CHECK(iters >= 1 && iters <= ops::kTvl1MaxIterations, "flow: flag --",
            tvl1 ? "warp-iters" : "iters", ": ", iters, " is not 1 to ", ops::kTvl1MaxIterations);
