@@ -183,6 +183,14 @@ TEST(LrSchedule, FlagsParseAndErrorsNameTheFlag) {
   EXPECT_ERROR_CONTAINS((from({"--warmup-steps=3", "--warmup-epochs=1"})),
                         "give at most one of them");
   EXPECT_ERROR_CONTAINS((from({"--lr-min=1"})), "flag --lr-min: 1");
+  // Another schedule's flags, valid as they are, would be ignored.
+  EXPECT_ERROR_CONTAINS((from({"--lr-schedule=cosine", "--lr-gamma=0.5"})),
+                        "flag --lr-gamma is for --lr-schedule step, not cosine");
+  EXPECT_ERROR_CONTAINS((from({"--plateau-patience=3"})),
+                        "flag --plateau-patience is for --lr-schedule plateau, not constant");
+  EXPECT_ERROR_CONTAINS((from({"--lr-schedule=step", "--lr-steps=3", "--lr-min=0.01"})),
+                        "flag --lr-min is for --lr-schedule cosine or plateau, not step");
+  from({"--lr-schedule=plateau", "--lr-min=0.01", "--plateau-patience=3"});
   EXPECT_ERROR_CONTAINS(LrSchedule(options(LrScheduleKind::kCosine)), "flag --epochs");
   EXPECT_ERROR_CONTAINS(LrSchedule(options(LrScheduleKind::kConstant)).lr(0, 5, 5),
                         "step 5 of epoch 0 with 5 steps per epoch is out of range");
