@@ -3,6 +3,7 @@
 #include "training/data/video_frames.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
@@ -71,6 +72,16 @@ TEST(ListFrames, MissingOrEmptyDirectoryNamesIt) {
   const std::string empty = fresh_dir("empty_video");
   std::ofstream(empty + "/readme.txt") << "x";
   EXPECT_ERROR_CONTAINS(list_frames(empty), empty + ": no frames");
+  // In a frame's place, a broken link or a FIFO is a missing frame, not one to leave out.
+  const std::string broken = fresh_dir("broken_frame");
+  write_png(broken + "/frame_1.png", make_image(2, 2, ramp));
+  fs::create_symlink(broken + "/gone.png", broken + "/frame_2.png");
+  EXPECT_ERROR_CONTAINS(list_frames(broken), broken +
+                                                 "/frame_2.png: named as a frame but not a "
+                                                 "regular file");
+  fs::remove(broken + "/frame_2.png");
+  ASSERT_EQ(mkfifo((broken + "/frame_3.png").c_str(), 0600), 0);
+  EXPECT_ERROR_CONTAINS(list_frames(broken), broken + "/frame_3.png: named as a frame");
 }
 
 TEST(EvenlySpacedFrames, MiddleOfEqualSpansAndLoopingWhenShort) {

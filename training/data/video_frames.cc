@@ -90,7 +90,14 @@ std::vector<std::string> list_frames(const std::string& dir) {
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     RF_CHECK(!ec, dir, ": cannot list frames: ", ec.message());
     const std::string name = it->path().filename().string();
-    if (is_frame_name(name) && it->is_regular_file(ec)) names.push_back(name);
+    if (!is_frame_name(name)) continue;
+    std::error_code status_error;  // a broken link's ENOENT: its type, not_found, says it
+    const fs::file_status status = it->status(status_error);
+    if (fs::is_directory(status)) continue;  // a folder named like an image holds no frame
+    // A broken link or a FIFO in a frame's place would drop that frame and shift the rest.
+    RF_CHECK(fs::is_regular_file(status), (fs::path(dir) / name).string(),
+             ": named as a frame but not a regular file (a broken link, a FIFO or a device)");
+    names.push_back(name);
   }
   RF_CHECK(!names.empty(), dir, ": no frames (no .jpg, .jpeg, .png or .bmp files)");
   std::sort(names.begin(), names.end(), natural_less);
