@@ -485,6 +485,11 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
        "flag --width does not apply to kinetics_repflow_r50"},
       {"--data hmdb", "--root"},
       {"--data videos", "--data"},
+      // Without --data the list would be ignored and the run train on generated clips.
+      {"--train-list list.txt",
+       "flag --train-list is for listed videos (--data hmdb, ucf101, kinetics or plain), not "
+       "--data synthetic"},
+      {"--norm bogus", "flag --norm is for listed videos"},
       {"--resume /nonexistent/run", "/nonexistent/run"},
       {"--param-groups flw:0.1", "flw"},
       {"--param-groups flow:x", "flag --param-groups: 'x' in 'flow:x'"},

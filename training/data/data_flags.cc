@@ -192,10 +192,17 @@ void add_data_flags(Flags& flags) {
 
 DataSplits make_datasets(const Flags& flags) {
   const std::string kind = flags.str("data");
-  if (kind == "synthetic") return synthetic(flags);
-  RF_CHECK(kind == "hmdb" || kind == "ucf101" || kind == "kinetics" || kind == "plain",
+  const bool generated = kind == "synthetic";
+  RF_CHECK(generated || kind == "hmdb" || kind == "ucf101" || kind == "kinetics" || kind == "plain",
            "flag --data: '", kind, "' is not synthetic, hmdb, ucf101, kinetics or plain");
-  return frame_folders(flags, kind);
+  // Without --data, a --train-list would be ignored and the run train on generated clips.
+  if (generated)
+    for (const char* name : {"root", "train-list", "val-list", "split", "class-names", "norm",
+                             "stride", "decode-size", "resize"})
+      RF_CHECK(!flags.given(name), "flag --", name,
+               " is for listed videos (--data hmdb, ucf101, kinetics or plain), not --data "
+               "synthetic");
+  return generated ? synthetic(flags) : frame_folders(flags, kind);
 }
 
 }  // namespace repflow
