@@ -34,6 +34,11 @@ TEST(DistFlags, BadValuesNameTheFlag) {
   EXPECT_ERROR_CONTAINS(read({"--sync-bn"}), "--sync-bn needs --distributed");
   EXPECT_ERROR_CONTAINS(read({"--distributed", "--dist-timeout", "0"}), "--dist-timeout");
   EXPECT_ERROR_CONTAINS(read({"--distributed", "--bucket-mb", "-1"}), "--bucket-mb");
+  EXPECT_ERROR_CONTAINS(read({"--distributed", "--bucket-mb", "1e30"}),
+                        "flag --bucket-mb: 1e+30 is not a size in (0, 1.04858e+06] MB");
+  // Without --distributed they would be ignored.
+  EXPECT_ERROR_CONTAINS(read({"--bucket-mb", "4"}), "flag --bucket-mb needs --distributed");
+  EXPECT_ERROR_CONTAINS(read({"--dist-timeout", "4"}), "flag --dist-timeout needs --distributed");
 }
 
 // mpirun's processes without --distributed would each train alone into one run directory: the

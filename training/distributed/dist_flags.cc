@@ -14,6 +14,8 @@ namespace repflow {
 namespace {
 // A week: longer than any collective should wait, short enough for the clock's deadline.
 constexpr double kMaxDistTimeoutSeconds = 7 * 24 * 3600;
+// A bucket of 1 TB is beyond any model's gradients, and its byte count still fits size_t.
+constexpr double kMaxBucketMb = 1 << 20;
 
 // How many processes the launcher says it started, from the variables Open MPI's and MPICH's
 // launchers set (no MPI call: a process without --distributed makes none); 1 when neither.
@@ -50,8 +52,10 @@ DistOptions read_dist_flags(const Flags& flags) {
   // A deadline further off overflows the clock's ticks and reads as already passed.
   RF_CHECK(o.timeout_s <= kMaxDistTimeoutSeconds, "flag --dist-timeout: ", o.timeout_s,
            " is above ", kMaxDistTimeoutSeconds, " s");
-  RF_CHECK(o.bucket_mb > 0, "flag --bucket-mb: ", o.bucket_mb, " is not a positive size");
-  RF_CHECK(!o.sync_bn || o.enabled, "flag --sync-bn needs --distributed");
+  RF_CHECK(o.bucket_mb > 0 && o.bucket_mb <= kMaxBucketMb, "flag --bucket-mb: ", o.bucket_mb,
+           " is not a size in (0, ", kMaxBucketMb, "] MB");
+  for (const char* name : {"sync-bn", "dist-timeout", "bucket-mb"})
+    RF_CHECK(o.enabled || !flags.given(name), "flag --", name, " needs --distributed");
   // Without it, each of mpirun's processes would train alone, into the same run directory.
   const long launched = launched_processes();
   RF_CHECK(o.enabled || launched == 1, "mpirun started ", launched,
