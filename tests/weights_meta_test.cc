@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/test_util.h"
+#include "training/data/list_parsing.h"
 
 namespace repflow {
 namespace {
@@ -58,6 +59,8 @@ TEST(WeightsMeta, BadFieldsNameTheFileAndTheField) {
       {{{"model", {{"name", "resnet18_2d"}, {"options", {{"width", 8}}}}}},
        "meta.model.options.width is not a string"},
       {{{"class_names", {"a", 3}}}, "meta.class_names holds a value that is not a string"},
+      {{{"class_names", std::vector<std::string>(kMaxClasses + 1, "c")}},
+       "w.json: meta.class_names has 100001 names, more than the 100000 classes a model may have"},
       {{{"input", {{"frames", 0}}}}, "meta.input.frames is not an integer in 1..10000, got 0"},
       {{{"input", {{"frames", 2147483647}}}},
        "w.json: meta.input.frames is not an integer in 1..10000, got 2147483647"},

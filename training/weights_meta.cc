@@ -5,6 +5,7 @@
 #include "framework/error.h"
 #include "framework/json_tensor.h"
 #include "training/data/frame_dataset.h"
+#include "training/data/list_parsing.h"
 
 namespace repflow {
 namespace {
@@ -72,6 +73,8 @@ WeightsMeta weights_meta_from_json(const nlohmann::json& j, const std::string& f
   if (j.contains("class_names")) {
     const nlohmann::json& names = j["class_names"];
     RF_CHECK(names.is_array(), file, ": meta.class_names is not an array");
+    RF_CHECK(names.size() <= static_cast<size_t>(kMaxClasses), file, ": meta.class_names has ",
+             names.size(), " names, more than the ", kMaxClasses, " classes a model may have");
     for (const nlohmann::json& n : names) {
       RF_CHECK(n.is_string(), file, ": meta.class_names holds a value that is not a string");
       meta.class_names.push_back(n.get<std::string>());
