@@ -396,6 +396,13 @@ TEST_F(ConvertTorch, UnconvertibleTensorsAreExit2NamingTheTensor) {
   const CommandResult r = convert(test_tmp("nine_dims.pt") + " " + out + " --exclude deep");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(load_weights(out).at("ok").shape(), (Shape{1, 1, 1, 1, 1, 1, 1, 1}));
+  // A file of no tensors would load into nothing.
+  const CommandResult none = convert(test_tmp("nine_dims.pt") + " " + out + " --exclude '*'");
+  EXPECT_EQ(none.status, 2) << none.output;
+  EXPECT_TRUE(has_line(none.output, "error: " + test_tmp("nine_dims.pt") +
+                                        ": no tensor to convert (--exclude dropped all 2)"))
+      << none.output;
+  EXPECT_EQ(load_weights(out).count("ok"), 1u);
 }
 
 // Tiny checkpoints whose views claim more values than a converted file may hold (2^27, 512 MiB

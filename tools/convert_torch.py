@@ -443,6 +443,11 @@ def convert(args, patterns, meta, torch):
     state = load_state_dict(args.checkpoint, torch, args.unsafe_pickle)
     dropped = [n for n in state if any(fnmatch.fnmatchcase(n, p) for p in args.exclude)]
     state = {n: t for n, t in state.items() if n not in dropped}
+    if not state:
+        # A weight file of no tensors loads into nothing: --init-weights refuses it, infer fails
+        # on every tensor missing.
+        raise ConvertError(f"{args.checkpoint}: no tensor to convert" +
+                           (f" (--exclude dropped all {len(dropped)})" if dropped else ""))
     for name, t in state.items():
         check_tensor(name, t, torch, args.checkpoint)
     before = {n: tuple(t.shape) for n, t in state.items()}
