@@ -2,14 +2,22 @@
 // and its page and chart are written; the same command again skips every finished cell; more
 // epochs resume every cell from its checkpoint; bad flags and a failing trainer exit 2.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "framework/directory_lock.h"
+#include "framework/error.h"
 #include "framework/image_io.h"
 #include "tests/test_util.h"
 #include "training/ablations/tables.h"
@@ -129,6 +137,57 @@ TEST(Experiments, ASignalStopsTheCommandBeforeTheNextCell) {
   EXPECT_NE(r.output.find("iters1: val top-1 50.00%"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("interrupted: run the same command again to resume"), std::string::npos)
       << r.output;
+}
+
+// The pids of the processes whose command line names `text`.
+std::vector<pid_t> processes_naming(const std::string& text) {
+  std::vector<pid_t> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    const std::string line((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (line.find(text) != std::string::npos) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+// Killed outright, the command takes its trainer with it: the trainer saves its checkpoint and
+// lets go of its run directory, rather than run on orphaned where a rerun would resume.
+TEST(Experiments, ATrainerStopsWhenItsCommandIsKilled) {
+  const std::string out = fresh_dir("orphan");
+  const std::string dir = out + "/table3/iters1";
+  const pid_t command = fork();
+  ASSERT_GE(command, 0);
+  if (command == 0) {
+    const std::string line = "exec " + g_experiments + " --train " + g_train +
+                             " --table 3 --epochs 100000 --out " + out + kTiny + " > " + out +
+                             "/log.txt 2>&1";
+    execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto waited = [](const std::function<bool()>& done, int seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return done();
+  };
+  ASSERT_TRUE(waited([&] { return std::filesystem::exists(dir + "/checkpoint.json"); }, 120))
+      << read_text(out + "/log.txt");
+  kill(command, SIGKILL);
+  waitpid(command, nullptr, 0);
+  const bool released = waited(
+      [&] {
+        try {
+          DirectoryLock lock(dir, "test");
+          return true;
+        } catch (const Error&) {
+          return false;
+        }
+      },
+      30);
+  for (const pid_t orphan : processes_naming(dir)) kill(orphan, SIGKILL);
+  EXPECT_TRUE(released) << "the trainer ran on after its command was killed";
 }
 
 TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {

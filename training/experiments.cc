@@ -24,6 +24,7 @@
 #include "training/ablations/cell_run.h"
 #include "training/ablations/results.h"
 #include "training/ablations/tables.h"
+#include "training/interrupt.h"
 
 extern char** environ;
 
@@ -81,6 +82,15 @@ int run_trainer(const std::string& train, const std::vector<std::string>& args) 
   std::vector<char*> argv;
   for (std::string& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // This process's environment, and its pid for the trainer to stop with (stop_with_parent).
+  std::vector<std::string> env_strings;
+  const std::string stop_prefix = std::string(kStopWithParentVariable) + "=";
+  for (char** e = environ; *e != nullptr; ++e)
+    if (std::string(*e).rfind(stop_prefix, 0) != 0) env_strings.emplace_back(*e);
+  env_strings.push_back(stop_prefix + std::to_string(::getpid()));
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
   {
     const StartSignalsBlocked blocked;
@@ -90,7 +100,7 @@ int run_trainer(const std::string& train, const std::vector<std::string>& args) 
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &blocked.previous());
-    const int r = posix_spawn(&pid, train.c_str(), nullptr, &attr, argv.data(), environ);
+    const int r = posix_spawn(&pid, train.c_str(), nullptr, &attr, argv.data(), envp.data());
     posix_spawnattr_destroy(&attr);
     RF_CHECK(r == 0, "experiments: cannot start the trainer ", train, ": ", std::strerror(r));
     g_child = pid;

@@ -1,8 +1,11 @@
 #include "training/interrupt.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 
 namespace repflow {
 
@@ -67,6 +70,17 @@ SaveGuard::~SaveGuard() {
   if (g_saving.fetch_sub(1) != 1) return;
   const int deferred = g_deferred.load();
   if (deferred != 0) die_of(deferred);
+}
+
+void stop_with_parent() {
+  const char* value = std::getenv(kStopWithParentVariable);
+  if (value == nullptr) return;
+  char* end = nullptr;
+  const long parent = std::strtol(value, &end, 10);
+  if (end == value || *end != '\0' || parent <= 0) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // The parent may have ended before the request: the child was then re-parented.
+  if (::getppid() != static_cast<pid_t>(parent)) ::raise(SIGTERM);
 }
 
 }  // namespace repflow

@@ -30,4 +30,14 @@ class SaveGuard {
   SaveGuard& operator=(const SaveGuard&) = delete;
 };
 
+// The environment variable through which a parent process (//training:experiments) gives the
+// trainer it starts its pid, so that the trainer stops as on a SIGTERM (saving its checkpoint)
+// when the parent dies, even of SIGKILL, rather than run on orphaned in a directory that a
+// rerun of the parent would resume.
+inline constexpr char kStopWithParentVariable[] = "REPFLOW_STOP_WITH_PARENT";
+
+// With kStopWithParentVariable set to the parent's pid: has the kernel send this process
+// SIGTERM when its parent ends, and sends it now when the parent has already ended.
+void stop_with_parent();
+
 }  // namespace repflow

@@ -30,6 +30,7 @@
 #include "training/distributed/module_broadcast.h"
 #include "training/distributed/same_settings.h"
 #include "training/distributed/sync_batch_norm.h"
+#include "training/interrupt.h"
 #include "training/optim/averaging.h"
 #include "training/optim/lr_schedule.h"
 #include "training/trainer.h"
@@ -185,6 +186,7 @@ std::vector<Tensor> learned_parameters(const Module& model) {
 }
 
 int train(int argc, char** argv) {
+  stop_with_parent();
   std::optional<Resumed> resumed = read_resumed(argc, argv);
   // The model whose defaults the flags take: the one typed, else the resumed run's, else the
   // default run's.
