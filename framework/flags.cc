@@ -1,5 +1,6 @@
 #include "framework/flags.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -141,6 +142,12 @@ bool Flags::boolean(const std::string& name) const {
 
 bool Flags::given(const std::string& name) const { return flag(name).given; }
 
+void Flags::refuse_given(const std::vector<std::string>& names, const std::string& why,
+                         const std::string& context) const {
+  for (const std::string& name : names)
+    RF_CHECK(!given(name), context.empty() ? "" : context + ": ", "flag --", name, " ", why);
+}
+
 std::vector<std::pair<std::string, std::string>> Flags::values() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const std::string& name : order_)
@@ -169,6 +176,21 @@ std::string Flags::usage() const {
          ")\n      " + f.help + "\n";
   }
   return s;
+}
+
+SplitCommandLine split_at_double_dash(int argc, char** argv) {
+  int own = argc;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--") {
+      own = i;
+      break;
+    }
+  return {own, std::vector<std::string>(argv + std::min(own + 1, argc), argv + argc)};
+}
+
+bool names_flag(const std::string& word, const std::string& name) {
+  const std::string bare = "--" + name;
+  return word == bare || word.rfind(bare + "=", 0) == 0;
 }
 
 void add_threads_flag(Flags& flags, const std::string& help) {

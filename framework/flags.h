@@ -44,6 +44,11 @@ class Flags {
   // Whether the command line set --name (a run resumed from a saved configuration keeps the
   // saved values except those the user gives again).
   bool given(const std::string& name) const;
+  // An Error naming the first of `names` the command line set: flags that do not apply to the
+  // rest of the command line would otherwise be ignored, unchecked. The message reads
+  // "[context: ]flag --NAME why".
+  void refuse_given(const std::vector<std::string>& names, const std::string& why,
+                    const std::string& context = "") const;
   // Every declared flag but --help with its current value, in declaration order: what a run
   // saves as its configuration.
   std::vector<std::pair<std::string, std::string>> values() const;
@@ -63,6 +68,17 @@ class Flags {
   std::map<std::string, Flag> flags_;
   std::vector<std::string> order_, positional_;
 };
+
+// A wrapper's command line, `wrapper [its own flags] -- [flags it passes on]`: the number of
+// argv words that are its own (argc when there is no "--") and the words after "--".
+struct SplitCommandLine {
+  int own_argc;
+  std::vector<std::string> passed_on;
+};
+SplitCommandLine split_at_double_dash(int argc, char** argv);
+// Whether a command-line word sets --name (as "--name" or "--name=VALUE"): what a wrapper
+// checks in the flags it passes on.
+bool names_flag(const std::string& word, const std::string& name);
 
 // --threads: declared with `help` and default 0 (one thread per core); applying it sets the CPU
 // threads (set_num_threads), and a value outside 0..1024 is an Error naming the flag.

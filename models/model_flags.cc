@@ -57,17 +57,15 @@ ModelSpec model_spec_from_flags(const Flags& flags, bool with_classes, const Opt
   for (const std::string& name : model_option_names()) {
     if (!with_classes && name == "classes") continue;
     const std::string value = flags.str(name);
-    if (value.empty()) {
-      // Empty is the default of an option the model lacks; typed, it would fall back silently
-      // to the model's (or a weight file's) own value.
-      RF_CHECK(!flags.given(name), "flag --", name,
-               applicable.count(name) ? std::string(": the value is empty")
-                                      : " does not apply to " + model);
+    if (!applicable.count(name)) {
+      // Empty is the default of an option the model lacks, and a default declared for another
+      // model (a resumed run's) is not the user's choice.
+      flags.refuse_given({name}, "does not apply to " + model);
       continue;
     }
-    if (!applicable.count(name)) {
-      // A default declared for another model (a resumed run's) is not the user's choice.
-      RF_CHECK(!flags.given(name), "flag --", name, " does not apply to ", model);
+    if (value.empty()) {
+      // Typed empty, it would fall back silently to the model's (or a weight file's) own value.
+      RF_CHECK(!flags.given(name), "flag --", name, ": the value is empty");
       continue;
     }
     // An option at the model's own default that the user did not type is left to

@@ -91,6 +91,40 @@ TEST(Flags, GivenValuesAndSetSupportSavedConfigurations) {
   EXPECT_ERROR_CONTAINS(flags.integer_in("epochs", 5, 9), "flag --epochs: 4 is outside 5..9");
 }
 
+TEST(Flags, RefuseGivenNamesTheFirstFlagTheCommandLineSet) {
+  Flags flags("prog", "test");
+  flags.add("iters", "10", "iterations");
+  flags.add("warps", "5", "warps");
+  flags.add("mode", "paper", "mode");
+  ASSERT_TRUE(parse_args(flags, {"--mode", "paper", "--warps=5"}));
+  // Given at its default is still given; not given at all is not refused.
+  EXPECT_NO_THROW(flags.refuse_given({"iters"}, "is for another method"));
+  EXPECT_ERROR_CONTAINS(flags.refuse_given({"iters", "warps", "mode"}, "is for another method"),
+                        "flag --warps is for another method");
+  EXPECT_ERROR_CONTAINS(flags.refuse_given({"mode"}, "is for tvl1", "flow"),
+                        "flow: flag --mode is for tvl1");
+  EXPECT_ERROR_CONTAINS(flags.refuse_given({"nope"}, "x"), "--nope");
+}
+
+TEST(Flags, WrapperCommandLinesSplitAtDoubleDash) {
+  const std::vector<std::string> args = {"prog", "--out", "d", "--", "--data=hmdb", "--", "x"};
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  const SplitCommandLine split = split_at_double_dash(static_cast<int>(argv.size()), argv.data());
+  EXPECT_EQ(split.own_argc, 3);
+  EXPECT_EQ(split.passed_on, (std::vector<std::string>{"--data=hmdb", "--", "x"}));
+  const SplitCommandLine none = split_at_double_dash(3, argv.data());
+  EXPECT_EQ(none.own_argc, 3);
+  EXPECT_TRUE(none.passed_on.empty());
+  EXPECT_TRUE(names_flag("--data", "data"));
+  EXPECT_TRUE(names_flag("--data=hmdb", "data"));
+  EXPECT_TRUE(names_flag("--data=", "data"));
+  EXPECT_FALSE(names_flag("--data-seed", "data"));
+  EXPECT_FALSE(names_flag("--dat", "data"));
+  EXPECT_FALSE(names_flag("data", "data"));
+  EXPECT_FALSE(names_flag("-data", "data"));
+}
+
 TEST(Flags, ThreadsFlagSetsThePoolAndRejectsBadCounts) {
   const int before = num_threads();
   Flags flags("prog", "test");

@@ -117,13 +117,8 @@ void print_row(const nlohmann::json& j, const nlohmann::json& ours) {
 
 int bench(int argc, char** argv) {
   // Arguments after "--" are the trainer's, for both sides.
-  int own = argc;
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--") {
-      own = i;
-      break;
-    }
-  const std::vector<std::string> common(argv + std::min(own + 1, argc), argv + argc);
+  const SplitCommandLine line = split_at_double_dash(argc, argv);
+  const std::vector<std::string>& common = line.passed_on;
   Flags flags("bench_recipe",
               "Times the default training run (//training:train) end to end against the same "
               "recipe in PyTorch (tools/recipe_torch.py: the same synthetic clips, network, "
@@ -136,15 +131,13 @@ int bench(int argc, char** argv) {
   flags.add("torch", "true", "also run the recipe in PyTorch (Debian's python3-torch)");
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
   flags.add("train", "", "the trainer binary (default: //training:train from the runfiles)");
-  if (!flags.parse(own, argv)) return 0;
+  if (!flags.parse(line.own_argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
   for (const std::string& a : common)
-    for (const char* name : kOwnFlags) {
-      const std::string flag = std::string("--") + name;
-      RF_CHECK(a != flag && a.rfind(flag + "=", 0) != 0, "bench_recipe: trainer flag ", flag,
+    for (const char* name : kOwnFlags)
+      RF_CHECK(!names_flag(a, name), "bench_recipe: trainer flag --", name,
                " is set by the benchmark (give --device, --threads and --epochs before `--`)");
-    }
   const std::string train = flags.str("train").empty() ? benchmark_script(argv[0], "training/train")
                                                        : user_path(flags.str("train"));
   std::error_code ec;

@@ -113,9 +113,8 @@ Tensor read_clips(const Flags& flags, const std::string& tool, std::string* what
   RF_CHECK(video != npy, tool, ": give exactly one of --video and --input-npy");
   // The flags that make clips of a video (video_clips) would be ignored, unchecked.
   if (npy)
-    for (const char* name : {"frames", "stride", "clips", "resize", "size", "decode-size", "norm"})
-      RF_CHECK(!flags.given(name), tool, ": flag --", name,
-               " makes clips of a --video; --input-npy clips are fed as they are");
+    flags.refuse_given({"frames", "stride", "clips", "resize", "size", "decode-size", "norm"},
+                       "makes clips of a --video; --input-npy clips are fed as they are", tool);
   return video ? video_clips(flags, tool, user_path(flags.str("video")), what)
                : npy_clips(user_path(flags.str("input-npy")), what);
 }

@@ -55,11 +55,10 @@ int run(int argc, char** argv) {
            "' is not layer or tvl1");
   const bool tvl1 = method == "tvl1";
   // The other method's flags would be ignored, unchecked.
-  const std::vector<std::string> layer_only = {"iters", "mode"},
-                                 tvl1_only = {"scales", "scale-step", "warps", "warp-iters"};
-  for (const std::string& name : tvl1 ? layer_only : tvl1_only)
-    RF_CHECK(!flags.given(name), "flow: flag --", name, " is for --method ",
-             tvl1 ? "layer" : "tvl1", ", not ", method);
+  flags.refuse_given(
+      tvl1 ? std::vector<std::string>{"iters", "mode"}
+           : std::vector<std::string>{"scales", "scale-step", "warps", "warp-iters"},
+      std::string("is for --method ") + (tvl1 ? "layer" : "tvl1") + ", not " + method, "flow");
   const int64_t iters = flags.integer(tvl1 ? "warp-iters" : "iters");
   RF_CHECK(iters >= 1 && iters <= ops::kTvl1MaxIterations, "flow: flag --",
            tvl1 ? "warp-iters" : "iters", ": ", iters, " is not 1 to ", ops::kTvl1MaxIterations);

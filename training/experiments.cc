@@ -123,13 +123,8 @@ std::string default_trainer() {
 
 int run(int argc, char** argv) {
   // Arguments after "--" are the trainer's.
-  int own = argc;
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--") {
-      own = i;
-      break;
-    }
-  std::vector<std::string> common(argv + std::min(own + 1, argc), argv + argc);
+  const SplitCommandLine line = split_at_double_dash(argc, argv);
+  std::vector<std::string> common = line.passed_on;
   Flags flags("experiments",
               "Runs the paper's ablation tables as grids of training runs and writes each "
               "table's results:\n  experiments --table 1|2|3|4|5|all --out DIR [flags] [-- "
@@ -144,7 +139,7 @@ int run(int argc, char** argv) {
   flags.add("epochs", kMiniatureEpochs, "epochs of every cell's run");
   flags.add("train", "", "the trainer binary (default: train beside this program)");
   flags.add("dry-run", "false", "print each cell's state and trainer command, run nothing");
-  if (!flags.parse(own, argv)) return 0;
+  if (!flags.parse(line.own_argc, argv)) return 0;
   RF_CHECK(!flags.str("out").empty(), "experiments: flag --out is required");
   const std::vector<int> tables = parse_table_list(flags.str("table"));
   const int64_t epochs = flags.integer_in("epochs", 1, 1000000);
@@ -155,20 +150,19 @@ int run(int argc, char** argv) {
   bool has_data = false;
   for (const std::string& a : common) {
     for (const char* name : kRunnerFlags) {
-      const std::string flag = std::string("--") + name;
-      RF_CHECK(a != flag && a.rfind(flag + "=", 0) != 0, "experiments: trainer flag ", flag,
+      RF_CHECK(!names_flag(a, name), "experiments: trainer flag --", name,
                " is set for every cell by the runner (",
                name == std::string("epochs") ? "give --epochs before `--`"
                                              : "each cell has its run directory",
                ")");
     }
-    has_data = has_data || a == "--data" || a.rfind("--data=", 0) == 0;
+    has_data = has_data || names_flag(a, "data");
   }
   if (!has_data) {
     // The miniature's sizes, each unless given.
     for (size_t i = 0; i + 1 < kMiniature.size(); i += 2) {
       const bool given = std::any_of(common.begin(), common.end(), [&](const std::string& a) {
-        return a == kMiniature[i] || a.rfind(kMiniature[i] + "=", 0) == 0;
+        return names_flag(a, kMiniature[i].substr(2));
       });
       if (!given) common.insert(common.begin(), {kMiniature[i], kMiniature[i + 1]});
     }
@@ -178,10 +172,10 @@ int run(int argc, char** argv) {
     for (const ExperimentCell& cell : experiment_tables()[number - 1].cells)
       for (const std::string& cell_flag : cell.flags) {
         if (cell_flag.rfind("--", 0) != 0) continue;
-        const std::string name = cell_flag.substr(0, cell_flag.find('='));
+        const std::string name = cell_flag.substr(0, cell_flag.find('=')).substr(2);
         for (const std::string& a : common)
-          RF_CHECK(a != name && a.rfind(name + "=", 0) != 0, "experiments: trainer flag ", name,
-                   " is what table ", number, " varies from cell to cell (cell ", cell.id,
+          RF_CHECK(!names_flag(a, name), "experiments: trainer flag --", name, " is what table ",
+                   number, " varies from cell to cell (cell ", cell.id,
                    " sets it), so it cannot be given for every cell");
       }
   std::optional<DirectoryLock> lock;  // one experiments process per --out

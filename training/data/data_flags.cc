@@ -197,11 +197,10 @@ DataSplits make_datasets(const Flags& flags) {
            "flag --data: '", kind, "' is not synthetic, hmdb, ucf101, kinetics or plain");
   // Without --data, a --train-list would be ignored and the run train on generated clips.
   if (generated)
-    for (const char* name : {"root", "train-list", "val-list", "split", "class-names", "norm",
-                             "stride", "decode-size", "resize"})
-      RF_CHECK(!flags.given(name), "flag --", name,
-               " is for listed videos (--data hmdb, ucf101, kinetics or plain), not --data "
-               "synthetic");
+    flags.refuse_given({"root", "train-list", "val-list", "split", "class-names", "norm", "stride",
+                        "decode-size", "resize"},
+                       "is for listed videos (--data hmdb, ucf101, kinetics or plain), not --data "
+                       "synthetic");
   return generated ? synthetic(flags) : frame_folders(flags, kind);
 }
 

@@ -54,8 +54,8 @@ DistOptions read_dist_flags(const Flags& flags) {
            " is above ", kMaxDistTimeoutSeconds, " s");
   RF_CHECK(o.bucket_mb > 0 && o.bucket_mb <= kMaxBucketMb, "flag --bucket-mb: ", o.bucket_mb,
            " is not a size in (0, ", kMaxBucketMb, "] MB");
-  for (const char* name : {"sync-bn", "dist-timeout", "bucket-mb"})
-    RF_CHECK(o.enabled || !flags.given(name), "flag --", name, " needs --distributed");
+  if (!o.enabled)
+    flags.refuse_given({"sync-bn", "dist-timeout", "bucket-mb"}, "needs --distributed");
   // Without it, each of mpirun's processes would train alone, into the same run directory.
   const long launched = launched_processes();
   RF_CHECK(o.enabled || launched == 1, "mpirun started ", launched,

@@ -219,23 +219,21 @@ LrScheduleOptions lr_schedule_from_flags(const Flags& flags, int64_t epochs) {
   LrSchedule check(o);  // validates, with errors naming the flags
   // A flag of another schedule than the one chosen would be ignored.
   const struct {
-    const char* flag;
+    std::vector<std::string> flags;
     std::vector<LrScheduleKind> kinds;
     const char* names;
   } owned[] = {
-      {"lr-steps", {LrScheduleKind::kStep}, "step"},
-      {"lr-step-every", {LrScheduleKind::kStep}, "step"},
-      {"lr-gamma", {LrScheduleKind::kStep}, "step"},
-      {"lr-min", {LrScheduleKind::kCosine, LrScheduleKind::kPlateau}, "cosine or plateau"},
-      {"plateau-mode", {LrScheduleKind::kPlateau}, "plateau"},
-      {"plateau-patience", {LrScheduleKind::kPlateau}, "plateau"},
-      {"plateau-factor", {LrScheduleKind::kPlateau}, "plateau"},
-      {"plateau-cooldown", {LrScheduleKind::kPlateau}, "plateau"},
-      {"plateau-threshold", {LrScheduleKind::kPlateau}, "plateau"},
+      {{"lr-steps", "lr-step-every", "lr-gamma"}, {LrScheduleKind::kStep}, "step"},
+      {{"lr-min"}, {LrScheduleKind::kCosine, LrScheduleKind::kPlateau}, "cosine or plateau"},
+      {{"plateau-mode", "plateau-patience", "plateau-factor", "plateau-cooldown",
+        "plateau-threshold"},
+       {LrScheduleKind::kPlateau},
+       "plateau"},
   };
-  for (const auto& [flag, kinds, names] : owned)
-    RF_CHECK(!flags.given(flag) || std::find(kinds.begin(), kinds.end(), o.kind) != kinds.end(),
-             "flag --", flag, " is for --lr-schedule ", names, ", not ", flags.str("lr-schedule"));
+  for (const auto& [names, kinds, schedules] : owned)
+    if (std::find(kinds.begin(), kinds.end(), o.kind) == kinds.end())
+      flags.refuse_given(names, std::string("is for --lr-schedule ") + schedules + ", not " +
+                                    flags.str("lr-schedule"));
   return o;
 }
 
