@@ -369,7 +369,7 @@ class Trainer {
   // A line of metrics.jsonl, and the chart redrawn with it.
   void append_metrics(const nlohmann::json& record) {
     metrics_.append(record);
-    write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
+    write_chart(chart_path(options_.run_dir), training_chart(metrics_.records()));
   }
 
   // What evaluation used (the averages, when averaging), for //tools:infer.
@@ -467,6 +467,7 @@ class Trainer {
         !epoch_record_.is_null() &&
         std::none_of(records.begin(), records.end(),
                      [&](const nlohmann::json& r) { return r["epoch"] == epoch_record_["epoch"]; });
+    bool complete = false;  // a finished run's directory lacking nothing (but perhaps its chart)
     if (position_.epoch >= options_.epochs) {
       // Nothing is left to train, and the constructor refuses the run unless restore completes
       // it here. Only the run's own directory is touched, by one process (with several, only
@@ -475,21 +476,17 @@ class Trainer {
       // drawn again (a kill while it was written), from the directory's own metrics.
       if (!resumes_in_place(options_) || dp().world_size != 1) return;
       std::error_code ec;
-      if (!line_missing && std::filesystem::exists(weights_path(options_.run_dir), ec)) {
-        SaveGuard saving;
-        write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
-        return;
-      }
-      restored_eval_ = eval_of_record(epoch_record_, options_.resume_path);
+      complete = !line_missing && std::filesystem::exists(weights_path(options_.run_dir), ec);
+      if (!complete) restored_eval_ = eval_of_record(epoch_record_, options_.resume_path);
     }
     SaveGuard saving;
-    if (dp().root() && at_epoch_end) save_evaluated_weights();
+    if (dp().root() && at_epoch_end && !complete) save_evaluated_weights();
     if (dp().root() && line_missing) {
       append_metrics(epoch_record_);
     } else if (dp().root() && at_epoch_end) {
       // The line is there but the chart may not be: a process killed while drawing or writing
-      // it left the previous epoch's.
-      write_chart(options_.run_dir + "/chart.png", training_chart(metrics_.records()));
+      // it left the previous epoch's (or, for a finished run, its last epoch's unfinished).
+      write_chart(chart_path(options_.run_dir), training_chart(metrics_.records()));
     }
     if (position_.epoch < options_.epochs)
       out() << "resumed at epoch " << position_.epoch + 1 << " step " << position_.step
@@ -535,6 +532,8 @@ class Trainer {
 std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.json"; }
 std::string weights_path(const std::string& run_dir) { return run_dir + "/weights.json"; }
 std::string metrics_path(const std::string& run_dir) { return run_dir + "/metrics.jsonl"; }
+std::string chart_path(const std::string& run_dir) { return run_dir + "/chart.png"; }
+std::string config_path(const std::string& run_dir) { return run_dir + "/config.json"; }
 
 TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
                          const TrainerOptions& options) {
@@ -549,19 +548,21 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
     // A new run would overwrite another run's files one by one, leaving a directory of two
     // runs; so would a resume of another directory's checkpoint. Results without their
     // checkpoint (deleted to save space) are a finished run too.
+    // A link counts as there, even a broken one.
+    const auto present = [&](const std::string& file) {
+      return std::filesystem::exists(std::filesystem::symlink_status(file, ec));
+    };
     if (!options.resume_from) {
       for (const std::string& file : {checkpoint_path(options.run_dir),
                                       weights_path(options.run_dir), metrics_path(options.run_dir)})
-        RF_CHECK(!std::filesystem::exists(std::filesystem::symlink_status(file, ec)), where,
-                 " already holds a run (", std::filesystem::path(file).filename().string(),
-                 "): --resume ", options.run_dir,
+        RF_CHECK(!present(file), where, " already holds a run (",
+                 std::filesystem::path(file).filename().string(), "): --resume ", options.run_dir,
                  " continues it, another --run-dir starts a new one");
     } else {
-      RF_CHECK(
-          resumes_in_place(options) || !std::filesystem::exists(std::filesystem::symlink_status(
-                                           checkpoint_path(options.run_dir), ec)),
-          where, " already holds another run (checkpoint.json) than the one resumed from ",
-          options.resume_path, ": resume a run in its own directory, or continue it in a new one");
+      RF_CHECK(resumes_in_place(options) || !present(checkpoint_path(options.run_dir)), where,
+               " already holds another run (checkpoint.json) than the one resumed from ",
+               options.resume_path,
+               ": resume a run in its own directory, or continue it in a new one");
     }
     // A run killed in mid-save (kill -9, a lost machine) leaves its temporary file behind.
     remove_stale_temporaries(options.run_dir);
@@ -569,7 +570,7 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
   // The configuration is written once the trainer has accepted it (a resumed run's flags
   // against its checkpoint included): a refused run leaves the directory's config.json as it was.
   Trainer trainer(model, train_set, val_set, options);
-  if (root) write_file_atomic(options.run_dir + "/config.json", options.config.dump(2) + "\n");
+  if (root) write_file_atomic(config_path(options.run_dir), options.config.dump(2) + "\n");
   return trainer.run();
 }
 

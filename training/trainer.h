@@ -74,5 +74,7 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
 std::string checkpoint_path(const std::string& run_dir);
 std::string weights_path(const std::string& run_dir);
 std::string metrics_path(const std::string& run_dir);
+std::string chart_path(const std::string& run_dir);
+std::string config_path(const std::string& run_dir);
 
 }  // namespace repflow
