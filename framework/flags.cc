@@ -25,14 +25,21 @@ void Flags::add(const std::string& name, const std::string& default_value,
 }
 
 bool Flags::parse(int argc, char** argv, bool allow_positional) {
+  std::string bare_boolean;  // the flag before this argument, when a boolean given bare
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0) {
-      RF_CHECK(allow_positional, program_, ": unexpected argument '", excerpt(arg),
-               "' (see --help)");
+      // `--legend ''` reads as a bare --legend and a stray word: the message names the flag.
+      RF_CHECK(allow_positional, program_, ": unexpected argument '", excerpt(arg), "'",
+               bare_boolean.empty() ? std::string()
+                                    : " after --" + bare_boolean +
+                                          ", a boolean flag (true or false, or bare for true)",
+               " (see --help)");
       positional_.push_back(arg);
+      bare_boolean.clear();
       continue;
     }
+    bare_boolean.clear();
     std::string name = arg.substr(2), value;
     const size_t eq = name.find('=');
     const bool has_value = eq != std::string::npos;
@@ -49,6 +56,7 @@ bool Flags::parse(int argc, char** argv, bool allow_positional) {
         const bool next_is_value = i + 1 < argc && (std::string(argv[i + 1]) == "true" ||
                                                     std::string(argv[i + 1]) == "false");
         value = next_is_value ? argv[++i] : "true";
+        if (!next_is_value) bare_boolean = name;
       } else {
         RF_CHECK(i + 1 < argc, program_, ": flag --", excerpt(name), " needs a value");
         value = argv[++i];

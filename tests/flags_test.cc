@@ -58,6 +58,16 @@ TEST(Flags, BooleansTakeAValueThatFollowsOrStandBare) {
   EXPECT_FALSE(flags.boolean("quiet"));
   EXPECT_TRUE(flags.boolean("legend"));
   EXPECT_EQ(flags.positional(), std::vector<std::string>{"a.png"});
+  // Without positional arguments, a word after a bare boolean is named with the flag.
+  Flags strict("prog", "test");
+  strict.add("legend", "false", "draw it");
+  EXPECT_ERROR_CONTAINS(parse_args(strict, {"--legend", ""}),
+                        "prog: unexpected argument '' after --legend, a boolean flag");
+  EXPECT_ERROR_CONTAINS(parse_args(strict, {"--legend", "no"}),
+                        "unexpected argument 'no' after --legend, a boolean flag");
+  Flags plain("prog", "test");
+  plain.add("legend", "false", "draw it");
+  EXPECT_ERROR_CONTAINS(parse_args(plain, {"--legend=true", "x"}), "unexpected argument 'x' (see");
 }
 
 TEST(Flags, PeekFindsTheLastValueBeforeAnythingIsDeclared) {
