@@ -24,9 +24,9 @@ std::string header_value(const std::string& path, const std::string& header,
       at += q.size();
       break;
     }
-  RF_CHECK(at != std::string::npos, path, ": .npy header has no '", key, "': ", header);
+  RF_CHECK(at != std::string::npos, path, ": .npy header has no '", key, "': ", excerpt(header));
   at = header.find(':', at);
-  RF_CHECK(at != std::string::npos, path, ": .npy header is malformed: ", header);
+  RF_CHECK(at != std::string::npos, path, ": .npy header is malformed: ", excerpt(header));
   size_t end = at + 1;
   int depth = 0;
   for (; end < header.size(); ++end) {
@@ -42,7 +42,7 @@ std::string header_value(const std::string& path, const std::string& header,
 
 Shape parse_shape(const std::string& path, const std::string& text) {
   RF_CHECK(text.size() >= 2 && text.front() == '(' && text.back() == ')', path,
-           ": .npy shape is not a tuple: ", text);
+           ": .npy shape is not a tuple: ", excerpt(text));
   Shape shape;
   size_t i = 1;
   while (i < text.size() - 1) {
@@ -50,11 +50,11 @@ Shape parse_shape(const std::string& path, const std::string& text) {
     if (i >= text.size() - 1) break;
     size_t j = i;
     while (j < text.size() - 1 && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
-    RF_CHECK(j > i && j - i <= 12, path, ": .npy shape has a bad dimension: ", text);
+    RF_CHECK(j > i && j - i <= 12, path, ": .npy shape has a bad dimension: ", excerpt(text));
     shape.push_back(std::stoll(text.substr(i, j - i)));
     i = j;
   }
-  RF_CHECK(!shape.empty() && shape.size() <= 8, path, ": .npy shape ", text,
+  RF_CHECK(!shape.empty() && shape.size() <= 8, path, ": .npy shape ", excerpt(text),
            " must have 1 to 8 dimensions");
   return shape;
 }
@@ -82,10 +82,12 @@ Tensor read_npy(const std::string& path) {
   RF_CHECK(bytes.size() >= header_start + header_len, path, ": .npy header is truncated");
   const std::string header = bytes.substr(header_start, header_len);
   const std::string descr = header_value(path, header, "descr");
-  RF_CHECK(descr == "'<f4'" || descr == "\"<f4\"", path, ": .npy dtype ", descr,
+  RF_CHECK(descr == "'<f4'" || descr == "\"<f4\"", path, ": .npy dtype ", excerpt(descr),
            " is not little-endian float32 ('<f4')");
-  RF_CHECK(header_value(path, header, "fortran_order") == "False", path,
-           ": .npy array is in Fortran order; save a C-order array");
+  const std::string order = header_value(path, header, "fortran_order");
+  RF_CHECK(order == "False" || order == "True", path, ": .npy fortran_order '", excerpt(order),
+           "' is not True or False");
+  RF_CHECK(order == "False", path, ": .npy array is in Fortran order; save a C-order array");
   const Shape shape = parse_shape(path, header_value(path, header, "shape"));
   int64_t count = 1;
   for (int64_t d : shape) {
