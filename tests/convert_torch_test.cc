@@ -364,6 +364,9 @@ torch.save({"s": torch.zeros(2, 2).to_sparse()}, os.path.join(out, "sparse.pt"))
 torch.save({"m": torch.zeros(2, device="meta")}, os.path.join(out, "meta.pt"))
 # One stored value viewed as 10^18 (4 EB as float32): refused from its shape.
 torch.save({"v": torch.ones(1).expand(10**9, 10**9)}, os.path.join(out, "huge_view.pt"))
+torch.save({"n": torch.tensor([1.0, float("nan")])}, os.path.join(out, "nan.pt"))
+# Finite in float64, infinite once narrowed to float32.
+torch.save({"d": torch.tensor([1.0, -1e39], dtype=torch.float64)}, os.path.join(out, "wide.pt"))
 )";
 
 TEST_F(ConvertTorch, UnconvertibleTensorsAreExit2NamingTheTensor) {
@@ -382,6 +385,10 @@ TEST_F(ConvertTorch, UnconvertibleTensorsAreExit2NamingTheTensor) {
        "tensor 'v' has shape [1000000000, 1000000000]: 1000000000000000000 values "
        "(4000000000000000000 bytes as float32), more than the 134217728 values (536870912 "
        "bytes) a converted file may hold"},
+      {"nan.pt", "tensor 'n': data[1] is nan (only finite values are allowed)"},
+      {"wide.pt",
+       "tensor 'd': data[1] is -1e+39, beyond float32's range (magnitude at most "
+       "3.4028234663852886e+38)"},
   };
   std::ofstream(out) << "old";
   for (const auto& [checkpoint, message] : cases) {
@@ -486,6 +493,45 @@ torch.save({"w": torch.ones(2), "x": Hostile()}, os.path.join(out, "hostile.pt")
 torch.save({"w": torch.ones(2), "x": Hostile()}, os.path.join(out, "hostile_legacy.pt"),
            _use_new_zipfile_serialization=False)
 )";
+
+// Legacy-format (pre-zip) checkpoints whose pickle declares a storage far larger than the file
+// holds: 2^31 - 1 floats (8 GiB) and 2^40 (4 TiB). The loader allocates the declared size
+// before it reads the bytes.
+const char kMakeLegacyHuge[] = R"(
+import os, sys, torch
+out = sys.argv[1]
+path = os.path.join(out, "legacy_small.pt")
+torch.save({"a": torch.zeros(4)}, path, _use_new_zipfile_serialization=False)
+data = open(path, "rb").read()
+# The storage's persistent id ends ('cpu', 4): BINUNICODE 'cpu', BINPUT n, BININT1 4.
+at = data.index(b"X\x03\x00\x00\x00cpu") + 8 + 2
+assert data[at:at + 2] == b"K\x04", data[at:at + 2]
+for n, name in [(2**31 - 1, "legacy_2_31.pt"), (2**40, "legacy_2_40.pt")]:
+    raw = n.to_bytes((n.bit_length() + 8) // 8, "little")
+    long1 = b"\x8a" + bytes([len(raw)]) + raw
+    open(os.path.join(out, name), "wb").write(data[:at] + long1 + data[at + 2:])
+)";
+
+TEST_F(ConvertTorch, LegacyStoragesLargerThanTheFileAreRefused) {
+  const std::string script = test_tmp("make_legacy_huge.py");
+  std::ofstream(script) << kMakeLegacyHuge;
+  const CommandResult made = run_command(kDebianPython + " " + script + " " + test_tmp(""));
+  ASSERT_EQ(made.status, 0) << made.output;
+  const std::string out = test_tmp("kept_legacy.json");
+  std::ofstream(out) << "old";
+  for (const char* name : {"legacy_2_31.pt", "legacy_2_40.pt"}) {
+    SCOPED_TRACE(name);
+    const std::string checkpoint = test_tmp(name);
+    // Within a 4 GiB address space and a minute.
+    const CommandResult r = convert_bounded(checkpoint + " " + out);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(
+        has_line(r.output, "error: " + checkpoint + ": cannot read as a PyTorch checkpoint"))
+        << r.output;
+    EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(read_bytes(out), "old");
+}
 
 TEST_F(ConvertTorch, OnlyWeightsLoadWithoutUnsafePickle) {
   const std::string script = test_tmp("make_hostile.py"), marker = test_tmp("hostile_ran");

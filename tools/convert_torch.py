@@ -263,11 +263,15 @@ def inflate(state, times, args):
 
 
 def encode(name, t, torch, plain, path):
-    t = t.detach().to(torch.float32).contiguous()
+    original = t.detach()
+    t = original.to(torch.float32).contiguous()
     if not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).flatten().nonzero()[0])
-        raise ConvertError(f"{path}: tensor '{name}': data[{bad}] is "
-                           f"{t.flatten()[bad].item()} (only finite values are allowed)")
+        value = original.flatten()[bad].item()
+        # A wider type's finite value can overflow float32: that is not the file's nan or inf.
+        why = (f", beyond float32's range (magnitude at most {torch.finfo(torch.float32).max!r})"
+               if math.isfinite(value) else " (only finite values are allowed)")
+        raise ConvertError(f"{path}: tensor '{name}': data[{bad}] is {value}{why}")
     shape = list(t.shape)
     raw = t.numpy().astype("<f4", copy=False).tobytes()
     # The CRC-32 of the float32 little-endian bytes, whatever the encoding: a reader refuses data
