@@ -30,12 +30,15 @@ namespace {
 
 std::string g_train;
 
-// Small and fast: 16x16 clips of 4 frames; 4 steps per epoch of 64 videos.
-const std::string kSmall =
-    " --quiet --threads 1 --workers 1 --frames 4 --size 16 --synthetic-train 64 "
-    "--synthetic-val 32 --batch-size 16 --lr-schedule step --lr-steps 1 ";
+// Small and fast: 16x16 clips of 4 frames; with synthetic data, 4 steps per epoch of 64 videos.
+const std::string kShape =
+    " --quiet --threads 1 --workers 1 --frames 4 --size 16 --batch-size 16 --lr-schedule step "
+    "--lr-steps 1 ";
+const std::string kSmall = kShape + "--synthetic-train 64 --synthetic-val 32 ";
 
 CommandResult train(const std::string& args) { return run_command(g_train + kSmall + args); }
+// With listed videos (--data), which refuse the synthetic data's flags.
+CommandResult train_listed(const std::string& args) { return run_command(g_train + kShape + args); }
 
 // Every tensor of every group, so runs can be compared bit for bit.
 std::map<std::string, std::vector<float>> contents(const std::string& checkpoint) {
@@ -336,7 +339,7 @@ TEST(Train, FrameFoldersInHmdbAndPlainLists) {
   for (const std::string format : {"hmdb", "plain"}) {
     SCOPED_TRACE(format);
     const std::string root = write_frame_dataset("frames_" + format, format);
-    const CommandResult r = train(frame_args(root, format));
+    const CommandResult r = train_listed(frame_args(root, format));
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("2 classes; 8 training and 8 validation videos"), std::string::npos)
         << r.output;
@@ -356,8 +359,8 @@ TEST(Train, FrameFoldersInHmdbAndPlainLists) {
   for (int line = 0; line < 4; ++line) half = list.find('\n', half) + 1;
   write_text(root + "/train.txt", list.substr(0, half) + list.substr(0, list.find('\n') + 1));
   write_text(root + "/val.txt", list.substr(half));
-  const CommandResult r = train(frame_args(root, "plain") + " --train-list " + root +
-                                "/train.txt --val-list " + root + "/val.txt");
+  const CommandResult r = train_listed(frame_args(root, "plain") + " --train-list " + root +
+                                       "/train.txt --val-list " + root + "/val.txt");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("note: --train-list names 1 video(s) again (v0): each is trained as "
                           "often"),
@@ -385,7 +388,7 @@ TEST(Train, HmdbOfficialSplitDirectoryTrainsResumesAndRejectsMismatchedFlags) {
   const std::string data = " --data hmdb --root " + root + "/videos --train-list " + splits +
                            " --resize 0 --batch-size 2 --clips-per-video 2 --run-dir " + root +
                            "/run ";
-  const CommandResult r = train(data + "--split 1 --epochs 1");
+  const CommandResult r = train_listed(data + "--split 1 --epochs 1");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("2 classes; 6 training and 4 validation videos"), std::string::npos)
       << r.output;
@@ -413,7 +416,7 @@ TEST(Train, HmdbOfficialSplitDirectoryTrainsResumesAndRejectsMismatchedFlags) {
       {"--split 1 --data kinetics", "flag --split"},
   };
   for (const auto& [args, fragment] : bad) {
-    const CommandResult e = train(data + args + " --run-dir " + root + "/bad");
+    const CommandResult e = train_listed(data + args + " --run-dir " + root + "/bad");
     EXPECT_EQ(e.status, 2) << args << "\n" << e.output;
     EXPECT_NE(e.output.find("error: "), std::string::npos) << args << "\n" << e.output;
     EXPECT_NE(e.output.find(fragment), std::string::npos) << args << "\n" << e.output;
@@ -423,10 +426,10 @@ TEST(Train, HmdbOfficialSplitDirectoryTrainsResumesAndRejectsMismatchedFlags) {
 TEST(Train, ABadFrameStopsTheRunNamingItOrIsSkippedAndReported) {
   const std::string root = write_frame_dataset("frames_bad", "plain");
   std::filesystem::remove(root + "/v3/4.png");
-  const CommandResult stop = train(frame_args(root, "plain"));
+  const CommandResult stop = train_listed(frame_args(root, "plain"));
   EXPECT_EQ(stop.status, 2) << stop.output;
   EXPECT_NE(stop.output.find("v3"), std::string::npos) << stop.output;
-  const CommandResult skip = train(frame_args(root, "plain") + " --skip-bad-samples");
+  const CommandResult skip = train_listed(frame_args(root, "plain") + " --skip-bad-samples");
   ASSERT_EQ(skip.status, 0) << skip.output;
   EXPECT_NE(skip.output.find("skipped 1 bad samples"), std::string::npos) << skip.output;
   EXPECT_NE(skip.output.find("v3"), std::string::npos) << skip.output;
@@ -443,7 +446,7 @@ TEST(Train, ListsThatGiveNothingToTrainOnAreErrorsNamingThem) {
   const std::string common = " --data plain --root " + root +
                              " --resize 0 --batch-size 2 --epochs 1 --skip-bad-samples --run-dir ";
   const CommandResult none =
-      train(common + root + "/none --train-list " + bad + " --val-list " + list);
+      train_listed(common + root + "/none --train-list " + bad + " --val-list " + list);
   EXPECT_EQ(none.status, 2) << none.output;
   EXPECT_NE(none.output.find("error: train: epoch 1 gave no training batch: every clip was "
                              "skipped as bad"),
@@ -455,7 +458,7 @@ TEST(Train, ListsThatGiveNothingToTrainOnAreErrorsNamingThem) {
       {"--train-list " + empty + " --val-list " + list, "flag --train-list: "},
       {"--train-list " + list + " --val-list " + empty, "flag --val-list: "}};
   for (const auto& [lists, flag] : empty_lists) {
-    const CommandResult r = train(common + root + "/empty " + lists);
+    const CommandResult r = train_listed(common + root + "/empty " + lists);
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find("error: " + flag + empty + " lists no videos"), std::string::npos)
         << r.output;
@@ -490,6 +493,9 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
        "flag --train-list is for listed videos (--data hmdb, ucf101, kinetics or plain), not "
        "--data synthetic"},
       {"--norm bogus", "flag --norm is for listed videos"},
+      // With listed videos the generated clips' flags would be ignored.
+      {"--data plain --root . --data-seed 3",
+       "flag --data-seed is for --data synthetic, not --data plain"},
       {"--resume /nonexistent/run", "/nonexistent/run"},
       {"--param-groups flw:0.1", "flw"},
       {"--param-groups flow:x", "flag --param-groups: 'x' in 'flow:x'"},
@@ -519,7 +525,9 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--dist-timeout 1e10", "flag --dist-timeout: 1e+10 is above 604800 s"},
   };
   for (const auto& [args, fragment] : cases) {
-    const CommandResult r = train(args + " --run-dir " + test_tmp("bad_flags"));
+    // Each is refused before any clip is made, so the synthetic sizes (which listed videos
+    // refuse) are left out.
+    const CommandResult r = train_listed(args + " --run-dir " + test_tmp("bad_flags"));
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find("error: "), std::string::npos) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(fragment), std::string::npos) << args << "\n" << r.output;

@@ -196,6 +196,10 @@ DataSplits make_datasets(const Flags& flags) {
   RF_CHECK(generated || kind == "hmdb" || kind == "ucf101" || kind == "kinetics" || kind == "plain",
            "flag --data: '", kind, "' is not synthetic, hmdb, ucf101, kinetics or plain");
   // Without --data, a --train-list would be ignored and the run train on generated clips.
+  if (!generated)
+    flags.refuse_given(
+        {"synthetic-train", "synthetic-val", "synthetic-preset", "synthetic-classes", "data-seed"},
+        "is for --data synthetic, not --data " + kind);
   if (generated)
     flags.refuse_given({"root", "train-list", "val-list", "split", "class-names", "norm", "stride",
                         "decode-size", "resize"},
