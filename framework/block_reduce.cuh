@@ -44,12 +44,12 @@ __device__ T block_all_reduce(T v, Op op) {
 
 // Adds the block-wide sum of every thread's acc[s] to slot[s], s < kSlots, for blocks whose size
 // follows the problem (any multiple of 32 threads up to kMaxThreads): each warp sums its
-// threads' values with CUB, then thread s adds up the warps' sums of slot s in warp order.
-// One barrier serves all slots, where a block reduction per slot would take one each.
+// threads' values with CUB, then threads s, s + blockDim.x, ... add up the warps' sums of those
+// slots in warp order (a block of one warp may have fewer threads than slots). One barrier
+// serves all slots, where a block reduction per slot would take one each.
 template <int kMaxThreads, int kSlots>
 __device__ void block_add_slots(const float* acc, float* slot) {
   static_assert(kMaxThreads % kWarpThreads == 0, "blocks are whole warps");
-  static_assert(kSlots <= kMaxThreads, "one thread adds up each slot");
   constexpr int kWarps = kMaxThreads / kWarpThreads;
   using WarpSum = cub::WarpReduce<float>;
   __shared__ typename WarpSum::TempStorage storage[kWarps];
@@ -62,11 +62,10 @@ __device__ void block_add_slots(const float* acc, float* slot) {
     __syncwarp();  // the warp's storage is reused for the next slot
   }
   __syncthreads();
-  if (threadIdx.x < kSlots) {
+  for (int s = threadIdx.x; s < kSlots; s += blockDim.x) {
     float sum = 0.0f;
-    for (int w = 0; w < static_cast<int>(blockDim.x / kWarpThreads); ++w)
-      sum += warp_sums[w][threadIdx.x];
-    slot[threadIdx.x] += sum;
+    for (int w = 0; w < static_cast<int>(blockDim.x / kWarpThreads); ++w) sum += warp_sums[w][s];
+    slot[s] += sum;
   }
   __syncthreads();
 }

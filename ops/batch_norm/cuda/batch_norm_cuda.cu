@@ -75,22 +75,23 @@ __global__ void eval_stats_kernel(const float* running_mean, const float* runnin
 }
 
 // Eval mode's weight and bias gradients, one block per channel: gb = sum of g, gw = sum of
-// g xhat. Either output may be null.
+// g xhat. Either output may be null. Summed in double, as the CPU's channel totals: a thread's
+// share of a large channel (N * S / kThreads terms, tens of thousands) would lose digits in float.
 __global__ void eval_param_grad_kernel(const float* x, const float* g, const float* mean,
                                        const float* invstd, float* gw, float* gb, Dims d) {
   for (int64_t ch = blockIdx.x; ch < d.c; ch += gridDim.x) {
     const float m = mean[ch];
-    float sum_g = 0.0f, sum_gx = 0.0f;
+    double sum_g = 0.0, sum_gx = 0.0;
     for (int64_t e = threadIdx.x; e < d.n * d.s; e += blockDim.x) {
       const int64_t i = ((e / d.s) * d.c + ch) * d.s + e % d.s;
       sum_g += g[i];
-      sum_gx += g[i] * (x[i] - m);
+      sum_gx += static_cast<double>(g[i] * (x[i] - m));
     }
     sum_g = block_reduce<kThreads>(sum_g, Add{});
     sum_gx = block_reduce<kThreads>(sum_gx, Add{});
     if (threadIdx.x == 0) {
-      if (gb) gb[ch] = sum_g;
-      if (gw) gw[ch] = sum_gx * invstd[ch];
+      if (gb) gb[ch] = static_cast<float>(sum_g);
+      if (gw) gw[ch] = static_cast<float>(sum_gx * invstd[ch]);
     }
   }
 }
