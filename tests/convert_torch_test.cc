@@ -15,6 +15,8 @@
 
 #include "framework/weights.h"
 #include "tests/test_util.h"
+#include "training/data/frame_dataset.h"
+#include "training/data/list_parsing.h"
 #include "training/data/video_frames.h"
 #include "training/weights_meta.h"
 
@@ -68,6 +70,15 @@ for name, t in net.module.state_dict().items():
         t.numpy().astype("<f4").tofile(os.path.join(out, "expected", name + ".bin"))
 )";
 
+// Runs one of the kMake* scripts, which writes its checkpoints into the scratch directory
+// (and takes `extra` arguments after it).
+CommandResult make_checkpoints(const std::string& name, const char* script,
+                               const std::string& extra = "") {
+  const std::string path = test_tmp(name);
+  std::ofstream(path) << script;
+  return run_command(kDebianPython + " " + path + " " + test_tmp("") + extra);
+}
+
 const std::vector<std::string> kNames = {"0.bias",         "0.weight",      "1.bias",
                                          "1.running_mean", "1.running_var", "1.weight"};
 
@@ -78,11 +89,7 @@ class ConvertTorch : public ::testing::Test {
       GTEST_SKIP() << kDebianPython
                    << " cannot import torch: install Debian's python3-torch to run "
                    << "the converter tests";
-    static const CommandResult made = [] {
-      const std::string script = test_tmp("make_checkpoints.py");
-      std::ofstream(script) << kMakeCheckpoints;
-      return run_command(kDebianPython + " " + script + " " + test_tmp(""));
-    }();
+    static const CommandResult made = make_checkpoints("make_checkpoints.py", kMakeCheckpoints);
     ASSERT_EQ(made.status, 0) << made.output;
   }
 
@@ -224,6 +231,20 @@ TEST_F(ConvertTorch, MetadataFlagsWriteWhatTheReaderResolves) {
   ASSERT_TRUE(meta.input.norm);
   EXPECT_EQ(meta.input.norm->mean, (std::array<float, 3>{0.5f, 0.5f, 0.5f}));
   EXPECT_EQ(meta.input.norm->std, (std::array<float, 3>{-0.5f, -0.5f, -0.5f}));
+  // The largest values the converter takes are ones a reader takes.
+  const std::string most = test_tmp("most.json");
+  const CommandResult r2 = convert(
+      test_tmp("state_dict.pt") + " " + most + " --model resnet10_2d --classes " +
+      std::to_string(kMaxClasses) + " --frames " + std::to_string(kMaxClipFrames) + " --stride " +
+      std::to_string(kMaxClipFrames) + " --decode-size " + std::to_string(kMaxFrameSide) +
+      " --resize " + std::to_string(kMaxFrameSide) + " --size " + std::to_string(kMaxFrameSide) +
+      " --clips " + std::to_string(kMaxClipsPerVideo));
+  ASSERT_EQ(r2.status, 0) << r2.output;
+  load_weights(most, &extra);
+  const WeightsMeta largest = weights_meta_from_extra(extra, most);
+  EXPECT_EQ(largest.input.frames, kMaxClipFrames);
+  EXPECT_EQ(largest.input.size, kMaxFrameSide);
+  EXPECT_EQ(largest.input.clips, kMaxClipsPerVideo);
 }
 
 TEST_F(ConvertTorch, MetadataTakesThePapersKineticsClassMap) {
@@ -274,6 +295,8 @@ TEST_F(ConvertTorch, BadMetadataFlagsAreExit2NamingTheFlag) {
   std::ofstream(twice) << R"({"a": 0, "b": 1, "a": 0})";
   std::ofstream(deep) << std::string(100000, '[');
   const std::string model = " --model resnet10_2d";
+  const std::string frames = std::to_string(kMaxClipFrames), side = std::to_string(kMaxFrameSide),
+                    classes = std::to_string(kMaxClasses);
   const std::pair<std::string, std::string> cases[] = {
       {model + " --classes 3 --class-names " + names,
        "error: --classes 3 disagrees with --class-names " + names + ", which holds 2 names"},
@@ -283,9 +306,24 @@ TEST_F(ConvertTorch, BadMetadataFlagsAreExit2NamingTheFlag) {
       {" --option flow-iters=3", "error: --option: metadata flags need --model"},
       {" --classes 3 --frames 8", "error: --classes, --frames: metadata flags need --model"},
       {model + " --frames eight", "error: argument --frames: 'eight' is not an integer"},
-      {model + " --frames 0", "error: argument --frames: 0 is outside 1..2147483647"},
-      {model + " --classes 0", "error: argument --classes: 0 is outside 1..2147483647"},
-      {model + " --resize -1", "error: argument --resize: -1 is outside 0..2147483647"},
+      // The readers' bounds: beyond them a file would be written, then refused by infer.
+      {model + " --frames 0", "error: argument --frames: 0 is outside 1.." + frames},
+      {model + " --stride " + std::to_string(kMaxClipFrames + 1),
+       "error: argument --stride: " + std::to_string(kMaxClipFrames + 1) + " is outside 1.." +
+           frames},
+      {model + " --classes 0", "error: argument --classes: 0 is outside 1.." + classes},
+      {model + " --classes " + std::to_string(kMaxClasses + 1),
+       "error: argument --classes: " + std::to_string(kMaxClasses + 1) + " is outside 1.." +
+           classes},
+      {model + " --resize -1", "error: argument --resize: -1 is outside 0.." + side},
+      {model + " --size " + std::to_string(kMaxFrameSide + 1),
+       "error: argument --size: " + std::to_string(kMaxFrameSide + 1) + " is outside 0.." + side},
+      {model + " --decode-size " + std::to_string(kMaxFrameSide + 1),
+       "error: argument --decode-size: " + std::to_string(kMaxFrameSide + 1) + " is outside 0.." +
+           side},
+      {model + " --clips " + std::to_string(kMaxClipsPerVideo + 1),
+       "error: argument --clips: " + std::to_string(kMaxClipsPerVideo + 1) + " is outside 1.." +
+           std::to_string(kMaxClipsPerVideo)},
       {model + " --norm kinetics", "error: argument --norm: invalid choice: 'kinetics'"},
       {model + " --class-names " + test_tmp("absent.txt"),
        "error: --class-names " + test_tmp("absent.txt") + ": cannot read"},
@@ -370,9 +408,7 @@ torch.save({"d": torch.tensor([1.0, -1e39], dtype=torch.float64)}, os.path.join(
 )";
 
 TEST_F(ConvertTorch, UnconvertibleTensorsAreExit2NamingTheTensor) {
-  const std::string script = test_tmp("make_unconvertible.py");
-  std::ofstream(script) << kMakeUnconvertible;
-  const CommandResult made = run_command(kDebianPython + " " + script + " " + test_tmp(""));
+  const CommandResult made = make_checkpoints("make_unconvertible.py", kMakeUnconvertible);
   ASSERT_EQ(made.status, 0) << made.output;
   const std::string out = test_tmp("kept_tensors.json");
   const std::pair<std::string, std::string> cases[] = {
@@ -433,9 +469,7 @@ torch.save({"e": torch.empty(0, 2**30, 2**30)}, os.path.join(out, "empty_at.pt")
 )";
 
 TEST_F(ConvertTorch, TensorsAreBoundedByTheirShapesBeforeAnyIsMaterialised) {
-  const std::string script = test_tmp("make_huge.py");
-  std::ofstream(script) << kMakeHuge;
-  const CommandResult made = run_command(kDebianPython + " " + script + " " + test_tmp(""));
+  const CommandResult made = make_checkpoints("make_huge.py", kMakeHuge);
   ASSERT_EQ(made.status, 0) << made.output;
   const std::string out = test_tmp("kept_huge.json");
   const std::pair<std::string, std::string> cases[] = {
@@ -513,9 +547,7 @@ for n, name in [(2**31 - 1, "legacy_2_31.pt"), (2**40, "legacy_2_40.pt")]:
 )";
 
 TEST_F(ConvertTorch, LegacyStoragesLargerThanTheFileAreRefused) {
-  const std::string script = test_tmp("make_legacy_huge.py");
-  std::ofstream(script) << kMakeLegacyHuge;
-  const CommandResult made = run_command(kDebianPython + " " + script + " " + test_tmp(""));
+  const CommandResult made = make_checkpoints("make_legacy_huge.py", kMakeLegacyHuge);
   ASSERT_EQ(made.status, 0) << made.output;
   const std::string out = test_tmp("kept_legacy.json");
   std::ofstream(out) << "old";
@@ -534,11 +566,9 @@ TEST_F(ConvertTorch, LegacyStoragesLargerThanTheFileAreRefused) {
 }
 
 TEST_F(ConvertTorch, OnlyWeightsLoadWithoutUnsafePickle) {
-  const std::string script = test_tmp("make_hostile.py"), marker = test_tmp("hostile_ran");
-  std::ofstream(script) << kMakeHostile;
+  const std::string marker = test_tmp("hostile_ran");
   std::filesystem::remove_all(marker);
-  const CommandResult made =
-      run_command(kDebianPython + " " + script + " " + test_tmp("") + " " + marker);
+  const CommandResult made = make_checkpoints("make_hostile.py", kMakeHostile, " " + marker);
   ASSERT_EQ(made.status, 0) << made.output;
   ASSERT_FALSE(std::filesystem::exists(marker));
   const std::string out = test_tmp("kept_pickle.json");

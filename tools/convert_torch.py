@@ -42,7 +42,11 @@ NORMS = {
     "paper": {"mean": [0.5, 0.5, 0.5], "std": [-0.5, -0.5, -0.5]},  # 1 - 2 * pixel / 255
 }
 CLIP_FLAGS = ("frames", "stride", "decode_size", "resize", "size", "clips")  # meta.input's counts
-INT_MAX = 2**31 - 1  # the largest count a reader takes
+# The readers' bounds on meta.input's counts (training/data/frame_dataset.h's kMaxClipFrames,
+# kMaxFrameSide, kMaxClipsPerVideo): a file beyond them would be written, then refused by infer.
+MAX_CLIP_FRAMES = 10000
+MAX_FRAME_SIDE = 7680
+MAX_CLIPS_PER_VIDEO = 1000
 MAX_DIMS = 8  # framework/layout.h's kMaxDims: a reader refuses a shape with more dimensions
 # The largest --time-kernel / --time T: far beyond any clip length, while the paper's longest
 # temporal kernel is 7; a larger T is a typo that would only exhaust memory.
@@ -285,7 +289,7 @@ def encode(name, t, torch, plain, path):
             "data": base64.b64encode(raw).decode()}
 
 
-def count(lo, hi=INT_MAX):
+def count(lo, hi):
     """An argparse type: an integer in lo..hi."""
     def parse(text):
         try:
@@ -512,7 +516,7 @@ def main(argv):
     metadata.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                           help="a model option as the flag spells it, e.g. flow-iters=20 "
                           f"(repeatable; KEY one of {', '.join(MODEL_OPTIONS)})")
-    metadata.add_argument("--classes", type=count(1), metavar="N",
+    metadata.add_argument("--classes", type=count(1, MAX_CLASSES), metavar="N",
                           help="the class count; without it, the number of --class-names")
     metadata.add_argument("--class-names", metavar="FILE",
                           help="class names, one per line, or a .json {\"\\\"NAME\\\"\": "
@@ -520,17 +524,17 @@ def main(argv):
     metadata.add_argument("--norm", choices=sorted(NORMS),
                           help="input normalisation: imagenet (torchvision's mean/std) or paper "
                           "(1 - 2 * pixel / 255)")
-    metadata.add_argument("--frames", type=count(1), metavar="T", help="clip length")
-    metadata.add_argument("--stride", type=count(1), metavar="S",
+    metadata.add_argument("--frames", type=count(1, MAX_CLIP_FRAMES), metavar="T", help="clip length")
+    metadata.add_argument("--stride", type=count(1, MAX_CLIP_FRAMES), metavar="S",
                           help="frames between clip frames")
-    metadata.add_argument("--decode-size", type=count(0), metavar="D",
+    metadata.add_argument("--decode-size", type=count(0, MAX_FRAME_SIDE), metavar="D",
                           help="video files decoded with this shorter side before --resize "
                                "(0: full size)")
-    metadata.add_argument("--resize", type=count(0), metavar="R",
+    metadata.add_argument("--resize", type=count(0, MAX_FRAME_SIDE), metavar="R",
                           help="shorter side after resizing, 0 keeps the frames' size")
-    metadata.add_argument("--size", type=count(0), metavar="S",
+    metadata.add_argument("--size", type=count(0, MAX_FRAME_SIDE), metavar="S",
                           help="side of the centre crop, 0 keeps the whole frame")
-    metadata.add_argument("--clips", type=count(1), metavar="N",
+    metadata.add_argument("--clips", type=count(1, MAX_CLIPS_PER_VIDEO), metavar="N",
                           help="evaluation clips per video")
     args = parser.parse_args(argv)
     if not args.inflate_3d and (args.time or args.divide_by_time or args.time_kernel != 1):
