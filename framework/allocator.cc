@@ -1,11 +1,13 @@
 #include "framework/allocator.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -17,22 +19,32 @@ namespace {
 
 constexpr size_t kHostAlignment = 64;
 // Blocks from this size up are cached: their pages are already mapped, so reusing them skips
-// the page faults that dominate the cost of filling fresh large buffers (about 7 ms for 25 MB
-// here, as much as the convolution writing them).
+// the page faults that dominate the cost of filling fresh large buffers (as much as the
+// convolution writing them: docs/perf/ops.md).
 constexpr size_t kCachedFrom = size_t{64} << 10;
 constexpr size_t kPage = size_t{4} << 10;
+
+// The size in bytes that the environment variable `name` gives in MB, at least `min_mb`; none
+// when it is unset. Sizes past the bytes a size_t holds are refused, not wrapped.
+std::optional<size_t> env_megabytes(const char* name, long long min_mb) {
+  const char* env = std::getenv(name);
+  if (!env) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  const long long mb = std::strtoll(env, &end, 10);
+  RF_CHECK(*env && *end == '\0' && errno != ERANGE && mb >= min_mb &&
+               static_cast<unsigned long long>(mb) <= (std::numeric_limits<size_t>::max() >> 20),
+           name, ": '", excerpt(env), "' is not a size in MB");
+  return static_cast<size_t>(mb) << 20;
+}
+
+constexpr char kMemoryVariable[] = "REPFLOW_HOST_MEMORY_MB";
 
 size_t cache_limit() {
   // Under AddressSanitizer every block goes back to the system when freed: a cached block would
   // hide a use-after-free from it, and the blocks still cached at exit would read as leaks.
   if (kAddressSanitizer) return 0;
-  if (const char* env = std::getenv("REPFLOW_HOST_CACHE_MB")) {
-    char* end = nullptr;
-    const long long mb = std::strtoll(env, &end, 10);
-    RF_CHECK(*env && *end == '\0' && mb >= 0, "REPFLOW_HOST_CACHE_MB: '", env,
-             "' is not a size in MB");
-    return static_cast<size_t>(mb) << 20;
-  }
+  if (const std::optional<size_t> bytes = env_megabytes("REPFLOW_HOST_CACHE_MB", 0)) return *bytes;
   return size_t{4} << 30;
 }
 
@@ -44,13 +56,7 @@ size_t cache_limit() {
 constexpr size_t kAvailablePercent = 85;
 
 size_t memory_limit() {
-  if (const char* env = std::getenv("REPFLOW_HOST_MEMORY_MB")) {
-    char* end = nullptr;
-    const long long mb = std::strtoll(env, &end, 10);
-    RF_CHECK(*env && *end == '\0' && mb > 0, "REPFLOW_HOST_MEMORY_MB: '", env,
-             "' is not a size in MB");
-    return static_cast<size_t>(mb) << 20;
-  }
+  if (const std::optional<size_t> bytes = env_megabytes(kMemoryVariable, 1)) return *bytes;
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
   size_t kb = 0;
@@ -95,8 +101,11 @@ void* host_alloc(size_t bytes) {
     RF_CHECK(bytes <= s.memory && s.in_use <= s.memory - bytes, "out of memory: a tensor of ",
              megabytes(bytes), " MB with ", megabytes(s.in_use), " MB in use would pass ",
              megabytes(s.memory),
-             " MB, the memory available at start (a model, batch or clip too large for this "
-             "machine? REPFLOW_HOST_MEMORY_MB sets the limit)");
+             std::getenv(kMemoryVariable)
+                 ? std::string(" MB, the limit ") + kMemoryVariable + " sets"
+                 : std::string(" MB, the memory available at start (a model, batch or clip too "
+                               "large for this machine? ") +
+                       kMemoryVariable + " sets the limit)");
   }
   void* p = nullptr;
   if (bytes >= kCachedFrom) {

@@ -639,7 +639,20 @@ TEST(Train, TensorsPastTheMemoryLimitAreAnErrorNotAKill) {
                   fresh_dir("memory"));
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("error: out of memory: a tensor of "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("would pass 64 MB"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("would pass 64 MB, the limit REPFLOW_HOST_MEMORY_MB sets"),
+            std::string::npos)
+      << r.output;
+  // 2^44 MB is 2^64 bytes, which a size_t does not hold: refused, not wrapped to a small limit.
+  for (const char* bad : {"0", "64MB", "17592186044416", "99999999999999999999"}) {
+    const CommandResult b =
+        run_command(std::string("REPFLOW_HOST_MEMORY_MB=") + bad + " " + g_train +
+                    " --quiet --epochs 1 --run-dir " + fresh_dir("memory_bad"));
+    EXPECT_EQ(b.status, 2) << bad << "\n" << b.output;
+    EXPECT_NE(b.output.find(std::string("error: REPFLOW_HOST_MEMORY_MB: '") + bad +
+                            "' is not a size in MB"),
+              std::string::npos)
+        << b.output;
+  }
 }
 
 }  // namespace
