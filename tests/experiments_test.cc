@@ -203,6 +203,9 @@ TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
       {" --table 3 --out " + out + " -- --run-dir x",
        "error: experiments: trainer flag --run-dir is set for every cell by the runner"},
       {" --table 3 --out " + out + " -- --epochs 3", "give --epochs before `--`"},
+      {" --table 3 --out " + out + " -- --quiet=false",
+       "trainer flag --quiet is set for every cell by the runner (each cell prints one line per "
+       "epoch)"},
       {" --table 3 --out " + out + kTiny + " --flow-iters 3",
        "error: experiments: trainer flag --flow-iters is what table 3 varies from cell to cell "
        "(cell iters1 sets it), so it cannot be given for every cell"},

@@ -39,7 +39,15 @@ const std::vector<std::string> kMiniature = {
 const char kMiniatureEpochs[] = "8";
 
 // Trainer flags the runner sets itself for every cell.
-const char* const kRunnerFlags[] = {"run-dir", "resume", "epochs", "quiet"};
+const struct {
+  const char* name;
+  const char* why;
+} kRunnerFlags[] = {
+    {"run-dir", "each cell has its run directory"},
+    {"resume", "each cell resumes its own run directory's checkpoint"},
+    {"epochs", "give --epochs before `--`"},
+    {"quiet", "each cell prints one line per epoch"},
+};
 
 volatile sig_atomic_t g_child = 0;
 volatile sig_atomic_t g_stop_signal = 0;
@@ -149,13 +157,9 @@ int run(int argc, char** argv) {
   const bool dry_run = flags.boolean("dry-run");
   bool has_data = false;
   for (const std::string& a : common) {
-    for (const char* name : kRunnerFlags) {
+    for (const auto& [name, why] : kRunnerFlags)
       RF_CHECK(!names_flag(a, name), "experiments: trainer flag --", name,
-               " is set for every cell by the runner (",
-               name == std::string("epochs") ? "give --epochs before `--`"
-                                             : "each cell has its run directory",
-               ")");
-    }
+               " is set for every cell by the runner (", why, ")");
     has_data = has_data || names_flag(a, "data");
   }
   if (!has_data) {
