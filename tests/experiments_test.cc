@@ -190,6 +190,29 @@ TEST(Experiments, ATrainerStopsWhenItsCommandIsKilled) {
   EXPECT_TRUE(released) << "the trainer ran on after its command was killed";
 }
 
+// --dry-run has the trainer check each cell (train --check): what a real run would meet at a
+// cell, hours in, is reported at once, and nothing is trained or written.
+TEST(Experiments, ADryRunChecksEveryCellAndWritesNothing) {
+  const std::string out = test_tmp("dry") + "/out";
+  std::filesystem::remove_all(test_tmp("dry"));
+  const CommandResult ok = experiments(" --table 3 --dry-run --out " + out + kTiny);
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  const size_t cells = experiment_tables()[2].cells.size();
+  EXPECT_EQ(count(ok.output, "check: nothing was trained or written"), cells) << ok.output;
+  EXPECT_FALSE(std::filesystem::exists(test_tmp("dry"))) << ok.output;
+  // A path where the trainer wants the data's format: every cell is refused, and listed.
+  const CommandResult bad =
+      experiments(" --table 3 --dry-run --out " + out + " -- --data /data/hmdb51/frames");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_EQ(count(bad.output, "error: flag --data: '/data/hmdb51/frames' is not synthetic"), cells)
+      << bad.output;
+  EXPECT_NE(bad.output.find("error: experiments: the trainer refused " + std::to_string(cells) +
+                            " cell(s), its messages above: table 3 cell "),
+            std::string::npos)
+      << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(test_tmp("dry"))) << bad.output;
+}
+
 TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
   const std::string out = fresh_dir("bad");
   const std::string a_file = out + "/a_file";
@@ -203,6 +226,8 @@ TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
       {" --table 3 --out " + out + " -- --run-dir x",
        "error: experiments: trainer flag --run-dir is set for every cell by the runner"},
       {" --table 3 --out " + out + " -- --epochs 3", "give --epochs before `--`"},
+      {" --table 3 --out " + out + " -- --check",
+       "trainer flag --check is set for every cell by the runner (--dry-run checks every cell)"},
       {" --table 3 --out " + out + " -- --quiet=false",
        "trainer flag --quiet is set for every cell by the runner (each cell prints one line per "
        "epoch)"},

@@ -629,6 +629,33 @@ TEST(Train, DivergedWeightsFailTheRunUnsaved) {
   }
 }
 
+// --check stops before the run directory is made: the flags, data lists, a resumed checkpoint and
+// the model are checked, and nothing is written.
+TEST(Train, CheckValidatesTheRunAndWritesNothing) {
+  const std::string dir = test_tmp("check_run");
+  std::filesystem::remove_all(dir);
+  const CommandResult ok = train("--check --run-dir " + dir);
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_NE(ok.output.find("check: nothing was trained or written"), std::string::npos)
+      << ok.output;
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  const CommandResult bad = train_listed("--check --data hmdb --run-dir " + dir);
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--root"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  // A resumed run: its checkpoint is read, and its directory left as it was.
+  ASSERT_EQ(train("--epochs 1 --run-dir " + dir).status, 0);
+  const std::string checkpoint = read_text(dir + "/checkpoint.json"),
+                    metrics = read_text(dir + "/metrics.jsonl");
+  const CommandResult resumed = run_command(g_train + " --resume " + dir + " --epochs 2 --check");
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_EQ(read_text(dir + "/checkpoint.json"), checkpoint);
+  EXPECT_EQ(read_text(dir + "/metrics.jsonl"), metrics);
+  const CommandResult other =
+      run_command(g_train + " --resume " + dir + " --epochs 2 --model resnet18_2d --check");
+  EXPECT_EQ(other.status, 2) << other.output;
+}
+
 // Past the memory the tensors may hold, an allocation is an error naming the sizes, not a
 // process the kernel kills or swaps out.
 TEST(Train, TensorsPastTheMemoryLimitAreAnErrorNotAKill) {

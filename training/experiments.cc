@@ -47,6 +47,7 @@ const struct {
     {"resume", "each cell resumes its own run directory's checkpoint"},
     {"epochs", "give --epochs before `--`"},
     {"quiet", "each cell prints one line per epoch"},
+    {"check", "--dry-run checks every cell"},
 };
 
 volatile sig_atomic_t g_child = 0;
@@ -146,7 +147,9 @@ int run(int argc, char** argv) {
   flags.add("out", "", "directory of the runs and the results (required)");
   flags.add("epochs", kMiniatureEpochs, "epochs of every cell's run");
   flags.add("train", "", "the trainer binary (default: train beside this program)");
-  flags.add("dry-run", "false", "print each cell's state and trainer command, run nothing");
+  flags.add("dry-run", "false",
+            "print each cell's state and trainer command and have the trainer check its flags "
+            "(train --check), training and writing nothing");
   if (!flags.parse(line.own_argc, argv)) return 0;
   RF_CHECK(!flags.str("out").empty(), "experiments: flag --out is required");
   const std::vector<int> tables = parse_table_list(flags.str("table"));
@@ -197,6 +200,7 @@ int run(int argc, char** argv) {
   ::sigaction(SIGTERM, &forward, nullptr);
   ::sigaction(SIGHUP, &forward, nullptr);
 
+  std::vector<std::string> refused;  // with --dry-run, the cells whose flags the trainer refused
   for (int number : tables) {
     const ExperimentTable& table = experiment_tables()[number - 1];
     std::vector<CellStatus> status(table.cells.size());
@@ -224,7 +228,15 @@ int run(int argc, char** argv) {
                       : ("resuming after epoch " + std::to_string(status[i].epochs_done)).c_str(),
                   line.c_str());
       std::fflush(stdout);
-      if (dry_run) continue;
+      if (dry_run) {
+        // What would otherwise stop the command at this cell, hours into the grid.
+        std::vector<std::string> check = args;
+        check.push_back("--check");
+        const int code = run_trainer(train, check);
+        if (code == 130 || code == 143) return code;
+        if (code != 0) refused.push_back("table " + std::to_string(number) + " cell " + cell.id);
+        continue;
+      }
       const int code = run_trainer(train, args);
       if (code == 130 || code == 143) {
         std::printf("interrupted: run the same command again to resume\n");
@@ -245,6 +257,8 @@ int run(int argc, char** argv) {
     std::printf("wrote %s and %s\n", table_markdown_path(out, number).c_str(),
                 table_chart_path(out, number).c_str());
   }
+  RF_CHECK(refused.empty(), "experiments: the trainer refused ", refused.size(),
+           " cell(s), its messages above: ", join(refused, ", "));
   return 0;
 }
 

@@ -95,6 +95,9 @@ void add_flags(Flags& flags, const std::string& model) {
             "a run directory or checkpoint to continue from, exactly; its saved "
             "configuration is used except for flags given again");
   flags.add("quiet", "false", "no progress bar, one line per epoch");
+  flags.add("check", "false",
+            "check the flags, the data lists, a resumed checkpoint and the model, then exit "
+            "without training or writing anything");
   flags.add("seed", "0", "seed of the weights, the sampling and dropout");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
   add_precision_flag(flags);
@@ -339,7 +342,12 @@ int train(int argc, char** argv) {
 
   const Precision precision = precision_from_flag(flags, device, o.data_parallel.root());
   PrecisionScope precision_scope(precision);
+  o.check = flags.boolean("check");
   const TrainSummary s = train_model(*model, *data.train, *data.val, o);
+  if (o.check) {
+    if (o.data_parallel.root()) std::cout << "check: nothing was trained or written" << std::endl;
+    return 0;
+  }
   if (s.interrupted) return 128 + s.interrupt_signal;
   if (o.data_parallel.root())
     std::printf("final: val_top1=%.2f val_top5=%.2f epochs=%lld seconds=%.2f\n",

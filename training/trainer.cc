@@ -479,6 +479,7 @@ class Trainer {
       complete = !line_missing && std::filesystem::exists(weights_path(options_.run_dir), ec);
       if (!complete) restored_eval_ = eval_of_record(epoch_record_, options_.resume_path);
     }
+    if (options_.check) return;
     SaveGuard saving;
     if (dp().root() && at_epoch_end && !complete) save_evaluated_weights();
     if (dp().root() && line_missing) {
@@ -542,9 +543,11 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
   if (root) {
     const std::string where = "run directory " + options.run_dir;
     std::error_code ec;
-    std::filesystem::create_directories(options.run_dir, ec);
-    RF_CHECK(!ec, where, ": cannot create it: ", ec.message());
-    lock.emplace(options.run_dir, where);
+    if (!options.check) {
+      std::filesystem::create_directories(options.run_dir, ec);
+      RF_CHECK(!ec, where, ": cannot create it: ", ec.message());
+      lock.emplace(options.run_dir, where);
+    }
     // A new run would overwrite another run's files one by one, leaving a directory of two
     // runs; so would a resume of another directory's checkpoint. Results without their
     // checkpoint (deleted to save space) are a finished run too.
@@ -565,11 +568,12 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
                ": resume a run in its own directory, or continue it in a new one");
     }
     // A run killed in mid-save (kill -9, a lost machine) leaves its temporary file behind.
-    remove_stale_temporaries(options.run_dir);
+    if (!options.check) remove_stale_temporaries(options.run_dir);
   }
   // The configuration is written once the trainer has accepted it (a resumed run's flags
   // against its checkpoint included): a refused run leaves the directory's config.json as it was.
   Trainer trainer(model, train_set, val_set, options);
+  if (options.check) return {};
   if (root) write_file_atomic(config_path(options.run_dir), options.config.dump(2) + "\n");
   return trainer.run();
 }

@@ -40,6 +40,9 @@ struct TrainerOptions {
   AveragingOptions averaging;
   std::string run_dir;
   bool quiet = false;
+  // Only check the run (train --check): everything up to the first step is validated, the run
+  // directory and a resumed checkpoint included, and nothing is trained or written.
+  bool check = false;
   Device device = Device::cpu();
   // The run's configuration (flag values), saved to config.json and into every checkpoint so
   // that --resume can rebuild the same run.
