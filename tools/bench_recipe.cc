@@ -117,8 +117,8 @@ void print_row(const nlohmann::json& j, const nlohmann::json& ours) {
 
 int bench(int argc, char** argv) {
   // Arguments after "--" are the trainer's, for both sides.
-  const SplitCommandLine line = split_at_double_dash(argc, argv);
-  const std::vector<std::string>& common = line.passed_on;
+  const SplitCommandLine split = split_at_double_dash(argc, argv);
+  const std::vector<std::string>& common = split.passed_on;
   Flags flags("bench_recipe",
               "Times the default training run (//training:train) end to end against the same "
               "recipe in PyTorch (tools/recipe_torch.py: the same synthetic clips, network, "
@@ -131,7 +131,7 @@ int bench(int argc, char** argv) {
   flags.add("torch", "true", "also run the recipe in PyTorch (Debian's python3-torch)");
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
   flags.add("train", "", "the trainer binary (default: //training:train from the runfiles)");
-  if (!flags.parse(line.own_argc, argv)) return 0;
+  if (!flags.parse(split.own_argc, argv)) return 0;
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
   for (const std::string& a : common)

@@ -132,8 +132,8 @@ std::string default_trainer() {
 
 int run(int argc, char** argv) {
   // Arguments after "--" are the trainer's.
-  const SplitCommandLine line = split_at_double_dash(argc, argv);
-  std::vector<std::string> common = line.passed_on;
+  const SplitCommandLine split = split_at_double_dash(argc, argv);
+  std::vector<std::string> common = split.passed_on;
   Flags flags("experiments",
               "Runs the paper's ablation tables as grids of training runs and writes each "
               "table's results:\n  experiments --table 1|2|3|4|5|all --out DIR [flags] [-- "
@@ -150,7 +150,7 @@ int run(int argc, char** argv) {
   flags.add("dry-run", "false",
             "print each cell's state and trainer command and have the trainer check its flags "
             "(train --check), training and writing nothing");
-  if (!flags.parse(line.own_argc, argv)) return 0;
+  if (!flags.parse(split.own_argc, argv)) return 0;
   RF_CHECK(!flags.str("out").empty(), "experiments: flag --out is required");
   const std::vector<int> tables = parse_table_list(flags.str("table"));
   const int64_t epochs = flags.integer_in("epochs", 1, 1000000);
