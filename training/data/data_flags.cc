@@ -195,16 +195,18 @@ DataSplits make_datasets(const Flags& flags) {
   const bool generated = kind == "synthetic";
   RF_CHECK(generated || kind == "hmdb" || kind == "ucf101" || kind == "kinetics" || kind == "plain",
            "flag --data: '", kind, "' is not synthetic, hmdb, ucf101, kinetics or plain");
-  // Without --data, a --train-list would be ignored and the run train on generated clips.
-  if (!generated)
-    flags.refuse_given(
-        {"synthetic-train", "synthetic-val", "synthetic-preset", "synthetic-classes", "data-seed"},
-        "is for --data synthetic, not --data " + kind);
-  if (generated)
+  if (generated) {
+    // Without --data, a --train-list would be ignored and the run train on generated clips.
     flags.refuse_given({"root", "train-list", "val-list", "split", "class-names", "norm", "stride",
                         "decode-size", "resize"},
                        "is for listed videos (--data hmdb, ucf101, kinetics or plain), not --data "
                        "synthetic");
+  } else {
+    // A --data-seed or --synthetic-* size would otherwise look like it shaped the listed data.
+    flags.refuse_given(
+        {"synthetic-train", "synthetic-val", "synthetic-preset", "synthetic-classes", "data-seed"},
+        "is for --data synthetic, not --data " + kind);
+  }
   return generated ? synthetic(flags) : frame_folders(flags, kind);
 }
 
