@@ -55,18 +55,28 @@ size_t cache_limit() {
 // large for the machine is the user's input, and gets a message.
 constexpr size_t kAvailablePercent = 85;
 
-size_t memory_limit() {
-  if (const std::optional<size_t> bytes = env_megabytes(kMemoryVariable, 1)) return *bytes;
+struct MemoryLimit {
+  size_t bytes;
+  std::string source;  // what set it, for the out-of-memory message
+};
+
+MemoryLimit memory_limit() {
+  if (const std::optional<size_t> bytes = env_megabytes(kMemoryVariable, 1))
+    return {*bytes, std::string("the limit ") + kMemoryVariable + " sets"};
+  const std::string available = std::string(
+                                    "the memory available at start (a model, batch or clip too "
+                                    "large for this machine? ") +
+                                kMemoryVariable + " sets the limit)";
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
   size_t kb = 0;
   while (meminfo >> key >> kb) {
     // Not all of it: the process's other memory (code, libraries' own buffers, the decoder's
     // frames) needs room beside the tensors.
-    if (key == "MemAvailable:") return (kb << 10) / 100 * kAvailablePercent;
+    if (key == "MemAvailable:") return {(kb << 10) / 100 * kAvailablePercent, available};
     meminfo.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
-  return std::numeric_limits<size_t>::max();  // not Linux: the system's own limits apply
+  return {std::numeric_limits<size_t>::max(), available};  // not Linux: the system's limits apply
 }
 
 size_t megabytes(size_t bytes) { return (bytes + (size_t{1} << 20) - 1) >> 20; }
@@ -75,7 +85,7 @@ struct HostState {
   std::mutex mu;
   size_t in_use = 0, peak = 0, cached = 0;
   const size_t limit = cache_limit();
-  const size_t memory = memory_limit();
+  const MemoryLimit memory = memory_limit();
   std::multimap<size_t, void*> free_blocks;       // block size -> block, for best fit
   std::unordered_map<void*, size_t> block_sizes;  // cached-size blocks handed out
 };
@@ -98,14 +108,9 @@ void* host_alloc(size_t bytes) {
   HostState& s = host_state();
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    RF_CHECK(bytes <= s.memory && s.in_use <= s.memory - bytes, "out of memory: a tensor of ",
-             megabytes(bytes), " MB with ", megabytes(s.in_use), " MB in use would pass ",
-             megabytes(s.memory),
-             std::getenv(kMemoryVariable)
-                 ? std::string(" MB, the limit ") + kMemoryVariable + " sets"
-                 : std::string(" MB, the memory available at start (a model, batch or clip too "
-                               "large for this machine? ") +
-                       kMemoryVariable + " sets the limit)");
+    RF_CHECK(bytes <= s.memory.bytes && s.in_use <= s.memory.bytes - bytes,
+             "out of memory: a tensor of ", megabytes(bytes), " MB with ", megabytes(s.in_use),
+             " MB in use would pass ", megabytes(s.memory.bytes), " MB, ", s.memory.source);
   }
   void* p = nullptr;
   if (bytes >= kCachedFrom) {
@@ -121,7 +126,7 @@ void* host_alloc(size_t bytes) {
     } else {
       // Cached blocks are memory too: they go before the tensors in use and a new block would
       // pass the limit together.
-      if (s.cached > s.memory - std::min(s.memory, s.in_use + size)) release_cached(s);
+      if (s.cached > s.memory.bytes - std::min(s.memory.bytes, s.in_use + size)) release_cached(s);
       p = std::aligned_alloc(kPage, size);
       if (!p && !s.free_blocks.empty()) {
         release_cached(s);
