@@ -66,6 +66,10 @@ void forward_signal(int sig) {
 // The exit status of a command stopped by g_stop_signal: the trainer's for the signal it got.
 int stopped_status() { return 128 + (g_stop_signal == SIGHUP ? SIGTERM : g_stop_signal); }
 
+// Whether a trainer's exit status says an interrupt or a kill stopped it (after saving), not an
+// error: the command then stops too, with the same status.
+bool stopped_by_signal(int code) { return code == 128 + SIGINT || code == 128 + SIGTERM; }
+
 // The signals forward_signal handles, blocked while a trainer starts, so that one arriving then
 // is forwarded to it or stops the next start, never lost in between.
 class StartSignalsBlocked {
@@ -233,12 +237,12 @@ int run(int argc, char** argv) {
         std::vector<std::string> check = args;
         check.push_back("--check");
         const int code = run_trainer(train, check);
-        if (code == 130 || code == 143) return code;
+        if (stopped_by_signal(code)) return code;
         if (code != 0) refused.push_back("table " + std::to_string(number) + " cell " + cell.id);
         continue;
       }
       const int code = run_trainer(train, args);
-      if (code == 130 || code == 143) {
+      if (stopped_by_signal(code)) {
         std::printf("interrupted: run the same command again to resume\n");
         return code;
       }
