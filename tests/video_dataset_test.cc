@@ -11,6 +11,7 @@
 #include "tests/video_fixture.h"
 #include "training/data/frame_dataset.h"
 #include "training/data/loader.h"
+#include "training/data/video_source.h"
 
 namespace repflow {
 namespace {
@@ -155,6 +156,28 @@ TEST(VideoDataset, HmdbNamesFindTheAviTheKineticsMp4AnyVideoFileOrTheFrameFolder
   // Found once: a better match appearing later does not change the answer.
   write_video(root + "/d.mp4", spec);
   EXPECT_EQ(data.video_name(3), root + "/d");
+}
+
+// A name that exists as given is what it names: infer --video DIR reads DIR, never a DIR.mp4 beside
+// it. Only a name not there is looked for as a video file of its stem.
+TEST(VideoDataset, ANameThatIsAFolderIsThatFolderNotAVideoFileOfTheSameStem) {
+  const std::string root = fresh_dir("names_exact");
+  VideoSpec spec;
+  spec.frames = 12;
+  write_coded_frames(root + "/f", 10, 16, 16);
+  write_video(root + "/f.mp4", spec);
+  write_video(root + "/g.mp4", spec);
+  const VideoSource folder = find_video(root, {"f", 0, -1, {}});
+  EXPECT_EQ(folder.kind, VideoSource::Kind::kFolder);
+  EXPECT_EQ(folder.path, root + "/f");
+  const VideoSource file = find_video(root, {"f.mp4", 0, -1, {}});
+  EXPECT_EQ(file.kind, VideoSource::Kind::kFile);
+  EXPECT_EQ(file.path, root + "/f.mp4");
+  const VideoSource stem = find_video(root, {"g", 0, -1, {}});
+  EXPECT_EQ(stem.kind, VideoSource::Kind::kFile);
+  EXPECT_EQ(stem.path, root + "/g.mp4");
+  // An absolute path, as infer passes --video, with an empty root.
+  EXPECT_EQ(find_video("", {root + "/f", 0, -1, {}}).path, root + "/f");
 }
 
 TEST(VideoDataset, KineticsKeysNameTheVideoFileOrItsFolder) {

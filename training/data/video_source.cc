@@ -30,9 +30,19 @@ fs::path stem_of(const fs::path& name) {
 }
 
 bool find_named(const fs::path& root, const std::string& name, VideoSource* found) {
+  // The name exactly as given first, whatever it is: infer's --video DIR means that folder, not a
+  // DIR.mp4 beside it.
+  if (is_file(root / name)) {
+    *found = {VideoSource::Kind::kFile, (root / name).string()};
+    return true;
+  }
+  if (is_folder(root / name)) {
+    *found = {VideoSource::Kind::kFolder, (root / name).string()};
+    return true;
+  }
   const fs::path stem = stem_of(name);
-  std::vector<fs::path> files = {
-      root / name, root / stem.parent_path() / ("rgb_" + stem.filename().string() + ".mp4")};
+  std::vector<fs::path> files = {root / stem.parent_path() /
+                                 ("rgb_" + stem.filename().string() + ".mp4")};
   for (const std::string& ext : video_extensions()) files.push_back(root / (stem.string() + ext));
   for (const fs::path& file : files) {
     if (is_file(file)) {
@@ -40,11 +50,9 @@ bool find_named(const fs::path& root, const std::string& name, VideoSource* foun
       return true;
     }
   }
-  for (const fs::path& folder : {root / name, root / stem}) {
-    if (is_folder(folder)) {
-      *found = {VideoSource::Kind::kFolder, folder.string()};
-      return true;
-    }
+  if (is_folder(root / stem)) {
+    *found = {VideoSource::Kind::kFolder, (root / stem).string()};
+    return true;
   }
   return false;
 }

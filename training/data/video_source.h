@@ -22,12 +22,12 @@ struct VideoSource {
 
 // The video `entry` names under `root`. For its name and then each of its other names, the
 // first of:
-//   1. ROOT/NAME, a file: a video file (NAME.avi of an HMDB split file, rgb_ID.mp4 of the
-//      paper's Kinetics lists, any PATH of a plain list);
+//   1. ROOT/NAME exactly: a file is a video file (NAME.avi of an HMDB split file, rgb_ID.mp4 of
+//      the paper's Kinetics lists, any PATH of a plain list), a directory a frame folder;
 //   2. ROOT/DIR/rgb_STEM.mp4, a file, where DIR/STEM is NAME without its extension (the paper's
 //      naming of Kinetics videos);
 //   3. ROOT/STEM.EXT, a file, for EXT in .mp4 .avi .mkv .webm .mov;
-//   4. ROOT/NAME or ROOT/STEM, a directory: a frame folder.
+//   4. ROOT/STEM, a directory: a frame folder.
 // Nothing found: Kind::kMissing. It only looks at the file system (stat), never opens a file.
 VideoSource find_video(const std::string& root, const VideoEntry& entry);
 
