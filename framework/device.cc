@@ -1,6 +1,6 @@
 #include "framework/device.h"
 
-#include <cstdlib>
+#include <string>
 
 #include "framework/error.h"
 
@@ -47,10 +47,12 @@ Device parse_device(const std::string& spec) {
     if (spec.size() > 4) {
       RF_CHECK(spec[4] == ':' && spec.size() > 5, "device: '", excerpt(spec),
                "' is not one of auto, cpu, cuda, cuda:N");
-      char* end = nullptr;
-      const long v = std::strtol(spec.c_str() + 5, &end, 10);
-      RF_CHECK(*end == '\0' && v >= 0, "device: '", excerpt(spec), "' has a bad GPU index");
-      index = static_cast<int>(v);
+      // Digits only, and no more than an int holds: strtol would take a sign or spaces, and an
+      // index past LONG_MAX or INT_MAX would wrap to another GPU's.
+      const std::string digits = spec.substr(5);
+      RF_CHECK(digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos,
+               "device: '", excerpt(spec), "' has a bad GPU index");
+      index = std::stoi(digits);
     }
     RF_CHECK(built_with_cuda(), "device: '", excerpt(spec),
              "' requested but this build has no CUDA backend (nvcc was not found at build time)");

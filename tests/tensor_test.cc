@@ -169,7 +169,11 @@ TEST(Device, ParsingAndAvailability) {
   EXPECT_EQ(parse_device("cpu"), Device::cpu());
   EXPECT_EQ(parse_device("auto"), cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu());
   EXPECT_ERROR_CONTAINS(parse_device("tpu"), "device: 'tpu' is not one of auto, cpu, cuda, cuda:N");
-  EXPECT_ERROR_CONTAINS(parse_device("cuda:x"), "bad GPU index");
+  // Indices past what an int holds once wrapped, cuda:4294967296 to GPU 0.
+  for (const char* bad : {"cuda:x", "cuda:-1", "cuda:+1", "cuda: 1", "cuda:1 ", "cuda:4294967296",
+                          "cuda:99999999999999999999"})
+    EXPECT_ERROR_CONTAINS(parse_device(bad),
+                          std::string("device: '") + bad + "' has a bad GPU index");
   if (cuda_device_count() == 0) {
     EXPECT_THROW(parse_device("cuda"), Error);
   }
