@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -257,6 +258,27 @@ TEST(Infer, BadInputIsExitTwoNamingTheThing) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find(weights), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fc.weight"), std::string::npos) << r.output;
+}
+
+// Class names recorded for another class count would leave every score unnamed, or misnamed.
+TEST(Infer, ClassNamesOfAnotherCountInTheWeightFileAreExitTwoNamingIt) {
+  const std::map<std::string, Tensor> tensors = load_weights(write_weights());
+  const std::string path = test_tmp("three_names.json");
+  save_weights(path, {tensors.begin(), tensors.end()},
+               nlohmann::json{{"meta", {{"class_names", {"walk", "run", "jump"}}}}});
+  Generator gen(2);
+  const std::string npy = npy_file("names.npy", Tensor::uniform({1, 3, 4, 16, 16}, 0, 1, gen));
+  const CommandResult r =
+      run_command(g_infer + kModelFlags + " --weights " + path + " --input-npy " + npy);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(path + ": meta.class_names has 3 names but the model has 5 classes"),
+            std::string::npos)
+      << r.output;
+  // --labels names them instead.
+  const std::string labels = write_text("five_labels.txt", "a\nb\nc\nd\ne\n");
+  const CommandResult named = run_command(g_infer + kModelFlags + " --weights " + path +
+                                          " --input-npy " + npy + " --labels " + labels);
+  EXPECT_EQ(named.status, 0) << named.output;
 }
 
 // Weights that overflow on an input give logits that are not finite: refused, naming the file,

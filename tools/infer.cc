@@ -108,8 +108,11 @@ int run(int argc, char** argv) {
   std::vector<std::string> labels = meta.class_names;
   if (!flags.str("labels").empty()) {
     labels = read_labels(user_path(flags.str("labels")), classes);
-  } else if (static_cast<int64_t>(labels.size()) != classes) {
-    labels.clear();  // names recorded for another class count do not apply
+  } else {
+    // Names for another class count would label the scores wrongly or not at all.
+    RF_CHECK(labels.empty() || static_cast<int64_t>(labels.size()) == classes, weights->path,
+             ": meta.class_names has ", labels.size(), " names but the model has ", classes,
+             " classes (--labels FILE names them instead)");
   }
 
   auto start = Clock::now();
