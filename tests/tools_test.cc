@@ -382,6 +382,20 @@ TEST(BenchLoader, WorkerCountsAreWholeNumbersInRange) {
   }
 }
 
+// Sizes past an 8K frame were once encoded, for minutes, before being refused as read back.
+TEST(BenchLoader, VideoSizesAreEvenAndAtMostAnEightKFrame) {
+  for (const std::string value : {"15x16", "17x16", "7682x16", "99999999x99999999"}) {
+    SCOPED_TRACE(value);
+    const CommandResult r = run_command(g_bench_loader + " --dir " + fresh_dir("sizes") +
+                                        " --source video --compare false --video-sizes " + value);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("error: bench_loader: flag --video-sizes: " + value +
+                            " is not an even size from 16x16 to 7680x7680"),
+              std::string::npos)
+        << r.output;
+  }
+}
+
 // A --python that is not a program is named, never taken for a Python without torch (which
 // would install Debian's python3-torch) nor pasted into a shell command.
 TEST(BenchModel, APythonThatIsNotAProgramIsExitTwoNamingIt) {
@@ -396,6 +410,13 @@ TEST(BenchModel, APythonThatIsNotAProgramIsExitTwoNamingIt) {
       << r.output;
   EXPECT_EQ(r.output.find("installing"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(test_tmp("injected")));
+  // Found before repflow's side runs, not after it.
+  EXPECT_EQ(r.output.find("BENCH"), std::string::npos) << r.output;
+  const CommandResult amp = run_command(g_bench_model + " --torch false --torch-amp true");
+  EXPECT_EQ(amp.status, 2) << amp.output;
+  EXPECT_NE(amp.output.find("error: flag --torch-amp times PyTorch: needs --torch true"),
+            std::string::npos)
+      << amp.output;
 }
 
 int main(int argc, char** argv) {

@@ -80,6 +80,9 @@ int bench(int argc, char** argv) {
   flags.add("device", "cpu", "cpu, cuda or cuda:N (PyTorch runs on the same device)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
+  const std::string torch_side = flags.boolean("torch") ? python_side(argv[0], flags.str("python"),
+                                                                      "tools/bench_flow_torch.py")
+                                                        : "";
   const Device device = parse_device(flags.str("device"));
   const int threads = num_threads();
   const int repeats = static_cast<int>(flags.integer_in("repeats", 1, 1000));
@@ -105,8 +108,7 @@ int bench(int argc, char** argv) {
   if (flags.boolean("torch")) {
     const nlohmann::json config{
         {"threads", threads}, {"repeats", repeats}, {"device", device.str()}, {"configs", configs}};
-    for (const nlohmann::json& j :
-         run_torch_benchmark(flags.str("python"), "tools/bench_flow_torch.py", config))
+    for (const nlohmann::json& j : run_torch_benchmark(flags.str("python"), torch_side, config))
       torch[j["config"].dump()] = j;
   }
   std::printf("\n%-26s %10s %10s %12s %11s %11s %12s %9s\n", "config (pairs x C x HxW)", "fwd ms",

@@ -112,6 +112,7 @@ struct Common {
   FrameDatasetOptions data;
   int64_t batch = 8, batches = 8;
   std::vector<int> workers;
+  std::string compare_side;  // with --compare: the Python side's script (python_side)
 };
 
 void bench_frames(const Flags& flags, const std::string& root, const Common& c) {
@@ -159,8 +160,10 @@ void bench_video(const Flags& flags, const std::string& root, const Common& c,
   char extra = 0;
   RF_CHECK(std::sscanf(size.c_str(), "%dx%d%c", &spec.width, &spec.height, &extra) == 2,
            "bench_loader: flag --video-sizes: '", size, "' is not WIDTHxHEIGHT");
-  RF_CHECK(spec.width >= 16 && spec.height >= 16 && spec.width % 2 == 0 && spec.height % 2 == 0,
-           "bench_loader: flag --video-sizes: ", size, " is not an even size of at least 16x16");
+  RF_CHECK(spec.width >= 16 && spec.height >= 16 && spec.width <= kMaxFrameSide &&
+               spec.height <= kMaxFrameSide && spec.width % 2 == 0 && spec.height % 2 == 0,
+           "bench_loader: flag --video-sizes: ", size, " is not an even size from 16x16 to ",
+           kMaxFrameSide, "x", kMaxFrameSide);
   // x264's default GOP (a keyframe every 250 frames) and B-frames, on footage with a camera's
   // grain at a rate factor that gives bit rates like HMDB's and YouTube's files (printed below).
   spec.frames = static_cast<int>(flags.integer_in("video-length", 2, 100000));
@@ -213,7 +216,7 @@ void bench_video(const Flags& flags, const std::string& root, const Common& c,
     std::printf("BENCH %s\n", records.back().dump().c_str());
     std::fflush(stdout);
   }
-  if (flags.boolean("compare")) {
+  if (!c.compare_side.empty()) {
     if (o.decode_size > 0)
       std::printf("(OpenCV and torchvision decode at full size: --decode-size is repflow's)\n");
     const nlohmann::json python_config = {{"files", files},
@@ -229,7 +232,7 @@ void bench_video(const Flags& flags, const std::string& root, const Common& c,
                                           {"readers", {"opencv", "torchvision"}},
                                           {"record", config}};
     for (const nlohmann::json& r :
-         run_python_benchmark(flags.str("python"), "tools/bench_loader_video.py", python_config))
+         run_python_benchmark(flags.str("python"), c.compare_side, python_config))
       records.push_back(r);
   }
   std::printf("%-12s %8s %10s %12s %16s\n", "reader", "workers", "clips/s", "CPU ms/clip",
@@ -302,6 +305,9 @@ int bench(int argc, char** argv) {
   } remove_data{root};
   const std::vector<std::string> sources = split(flags.str("source"), ',');
   RF_CHECK(!sources.empty(), "bench_loader: flag --source is empty");
+  // --compare times the video readers only.
+  if (flags.boolean("compare") && std::count(sources.begin(), sources.end(), "video"))
+    c.compare_side = python_side(argv[0], flags.str("python"), "tools/bench_loader_video.py");
   for (const std::string& source : sources) {
     if (source == "frames") {
       bench_frames(flags, root + "/frames", c);

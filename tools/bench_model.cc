@@ -247,6 +247,11 @@ int bench(int argc, char** argv) {
             "longest kernels, copies and memsets, and how busy the GPU was (a GPU; 0: off)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
+  const std::string torch_side = flags.boolean("torch") ? python_side(argv[0], flags.str("python"),
+                                                                      "tools/bench_model_torch.py")
+                                                        : "";
+  if (!flags.boolean("torch"))
+    flags.refuse_given({"torch-amp"}, "times PyTorch: needs --torch true");
   ops::apply_conv_algo_flag(flags);
   const Device device = parse_device(flags.str("device"));
   const Precision precision = precision_from_flag(flags, device, /*say=*/true);
@@ -320,8 +325,7 @@ int bench(int argc, char** argv) {
     if (skipped) break;
     config["mode"] = mode;
     const TorchTrace torch_trace(kernel_rows > 0, config);
-    for (const nlohmann::json& j :
-         run_torch_benchmark(flags.str("python"), "tools/bench_model_torch.py", config)) {
+    for (const nlohmann::json& j : run_torch_benchmark(flags.str("python"), torch_side, config)) {
       if (j.contains("skipped")) {
         skipped = true;
         break;

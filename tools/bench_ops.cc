@@ -100,6 +100,9 @@ int bench(int argc, char** argv) {
   flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
+  const std::string torch_side =
+      flags.boolean("torch") ? python_side(argv[0], flags.str("python"), "tools/bench_ops_torch.py")
+                             : "";
   const int threads = num_threads();
   const int repeats = static_cast<int>(flags.integer_in("repeats", 1, 1000));
   // ResNet-18 halves the frames five times: 32 is the smallest size its last layers still see.
@@ -138,8 +141,7 @@ int bench(int argc, char** argv) {
   // The PyTorch side needs the memory our cached blocks hold (about 10 GB at 56 x 56, 20 it).
   host_empty_cache();
   if (flags.boolean("torch")) {
-    for (const nlohmann::json& j :
-         run_torch_benchmark(flags.str("python"), "tools/bench_ops_torch.py", config))
+    for (const nlohmann::json& j : run_torch_benchmark(flags.str("python"), torch_side, config))
       torch[j["config"]["layer"].get<std::string>() +
             shape_str(j["config"]["input"].get<Shape>())] = {j["fwd_ms"].get<double>(),
                                                              j["bwd_ms"].get<double>()};

@@ -85,6 +85,8 @@ int bench(int argc, char** argv) {
   flags.add("iters", "30", "iterations per warp (both sides)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
+  const std::string opencv_side =
+      python_side(argv[0], flags.str("python"), "tools/bench_tvl1_opencv.py");
   const Device device = parse_device(flags.str("device"));
   const int repeats = static_cast<int>(flags.integer_in("repeats", 1, 1000));
   const int64_t size = flags.integer("size");
@@ -124,8 +126,8 @@ int bench(int argc, char** argv) {
                                 {"scale_step", o.scale_step},
                                 {"warps", o.warps},
                                 {"iterations", o.iterations}}}};
-  const std::vector<nlohmann::json> records = run_python_benchmark(
-      flags.str("python"), benchmark_script(argv[0], "tools/bench_tvl1_opencv.py"), config);
+  const std::vector<nlohmann::json> records =
+      run_python_benchmark(flags.str("python"), opencv_side, config);
   const nlohmann::json* made = nullptr;
   std::map<std::string, std::map<std::string, nlohmann::json>> opencv;  // setting -> case
   for (const nlohmann::json& r : records) {

@@ -72,6 +72,13 @@ std::string benchmark_script(const std::string& argv0, const std::string& relati
   return relative;
 }
 
+std::string python_side(const std::string& argv0, const std::string& python,
+                        const std::string& relative) {
+  const std::string script = benchmark_script(argv0, relative);
+  check_runnable(python, script);
+  return script;
+}
+
 std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
                                                  const std::string& script,
                                                  const nlohmann::json& config) {

@@ -12,6 +12,12 @@ namespace repflow {
 // as it is under `bazel run` (which runs in the runfiles tree), else in the binary's runfiles.
 std::string benchmark_script(const std::string& argv0, const std::string& relative);
 
+// benchmark_script's path, with `python` (the benchmark's --python) checked to be a program and
+// the script to be there: called at start-up, so that a bad --python or a missing script stops
+// the benchmark before its own side has run for minutes, not after.
+std::string python_side(const std::string& argv0, const std::string& python,
+                        const std::string& relative);
+
 // Returns no records (after saying why on stderr) when torch cannot be had (it is installed
 // from Debian only for /usr/bin/python3); a `python` that is not a program, a missing script or
 // a script that fails is an Error.
