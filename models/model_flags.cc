@@ -81,11 +81,19 @@ ModelSpec model_spec_from_flags(const Flags& flags, bool with_classes, const Opt
     given[name] = value;
   }
   for (const auto& [name, value] : extra) given[name] = value;
+  ModelSpec spec;
   try {
-    return resolve_model(model, given);
+    spec = resolve_model(model, given);
   } catch (const Error& e) {
     RF_FAIL("flag --model ", model, ": ", e.what());
   }
+  // The flow layer's settings without a flow layer would be recorded with the weights as if they
+  // had shaped them. (A weight file's own record holds every option, so only typed flags count.)
+  const auto flow = spec.options.find("flow");
+  if (flow != spec.options.end() && flow->second == "none")
+    flags.refuse_given({"flow-iters", "flow-stages", "fcf", "reduced-channels", "flow-learn"},
+                       "is for a flow layer, and --flow is none");
+  return spec;
 }
 
 }  // namespace repflow

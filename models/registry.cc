@@ -1,5 +1,6 @@
 #include "models/registry.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -16,9 +17,16 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
+// Whether `text` may start a number: strtoll and strtof would also skip spaces and take a '+',
+// which the other flags' parsers refuse.
+bool number_start(const std::string& text) {
+  return !text.empty() &&
+         (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-' || text[0] == '.');
+}
+
 // The whole of `text` as a number, or nullopt.
 std::optional<long long> parse_int(const std::string& text) {
-  if (text.empty()) return std::nullopt;
+  if (!number_start(text)) return std::nullopt;
   char* end = nullptr;
   const long long v = std::strtoll(text.c_str(), &end, 10);
   if (*end != '\0') return std::nullopt;
@@ -26,7 +34,7 @@ std::optional<long long> parse_int(const std::string& text) {
 }
 
 std::optional<float> parse_float(const std::string& text) {
-  if (text.empty()) return std::nullopt;
+  if (!number_start(text)) return std::nullopt;
   char* end = nullptr;
   const float v = std::strtof(text.c_str(), &end);
   if (*end != '\0') return std::nullopt;

@@ -198,8 +198,15 @@ TEST(Averaging, FlagsParseAndErrorsNameTheFlag) {
     averaging_from_flags(f);
   };
   EXPECT_ERROR_CONTAINS(from({"--average=swa"}), "flag --average: 'swa'");
-  EXPECT_ERROR_CONTAINS(from({"--ema-decay=1"}), "flag --ema-decay: 1");
-  EXPECT_ERROR_CONTAINS(from({"--polyak-start=0"}), "flag --polyak-start: 0");
+  EXPECT_ERROR_CONTAINS(from({"--average=ema", "--ema-decay=1"}), "flag --ema-decay: 1");
+  EXPECT_ERROR_CONTAINS(from({"--average=polyak", "--polyak-start=0"}), "flag --polyak-start: 0");
+  // Another kind's settings.
+  EXPECT_ERROR_CONTAINS(from({"--ema-decay=0.5"}),
+                        "flag --ema-decay is for --average ema, not none");
+  EXPECT_ERROR_CONTAINS(from({"--average=polyak", "--ema-warmup"}),
+                        "flag --ema-warmup is for --average ema, not polyak");
+  EXPECT_ERROR_CONTAINS(from({"--average=ema", "--polyak-start=5"}),
+                        "flag --polyak-start is for --average polyak, not ema");
 }
 
 // update() in its two halves, as a step recorded as a CUDA graph runs it: next_rate() counts

@@ -443,6 +443,12 @@ TEST(Registry, UnknownNamesAndOptionsListTheValidOnes) {
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-learn", "div,theta"), "unknown group 'theta'");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "flow-iters", "0"), "is not an integer between 1 and");
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "classes", "5x"), "is not an integer between 1 and");
+  // Spaces and a '+', which strtoll takes, as the other flags' parsers do not.
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "width", " 8"),
+                        "option width: ' 8' is not an integer");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "width", "+8"),
+                        "option width: '+8' is not an integer");
+  EXPECT_ERROR_CONTAINS(set_model_option(&o, "dropout", " 0.5"), "not a number in [0, 1]");
   // Hostile sizes are refused before any shape is computed from them.
   EXPECT_ERROR_CONTAINS(set_model_option(&o, "width", "4611686018427387904"),
                         "option width: '4611686018427387904' is not an integer between 1 and 4096");

@@ -147,6 +147,9 @@ TEST(ShowFlow, BadInputIsExitTwoNamingTheThing) {
   EXPECT_NE(r.output.find("error: show_flow: flag --out is required"), std::string::npos);
   OptionValues plain = kOptions;
   plain["flow"] = "none";
+  // The flow layer's own options are refused without one.
+  for (const char* option : {"flow-iters", "flow-stages", "fcf", "reduced-channels", "flow-learn"})
+    plain.erase(option);
   const Files g = write_files("plain", plain);
   const CommandResult none = run_command(g_show_flow + flags_of(plain) + " --weights " + g.weights +
                                          " --input-npy " + g.npy + " --out " + test_tmp("p.png"));

@@ -139,6 +139,11 @@ AveragingOptions averaging_from_flags(const Flags& flags) {
   } else {
     RF_FAIL("flag --average: '", excerpt(kind), "' is not none, ema or polyak");
   }
+  // Another kind's settings would otherwise be saved with the run as if they had shaped it.
+  if (o.kind != AveragingKind::kEma)
+    flags.refuse_given({"ema-decay", "ema-warmup"}, "is for --average ema, not " + kind);
+  if (o.kind != AveragingKind::kPolyak)
+    flags.refuse_given({"polyak-start"}, "is for --average polyak, not " + kind);
   o.decay = flags.number("ema-decay");
   o.ema_warmup = flags.boolean("ema-warmup");
   o.polyak_start = flags.integer("polyak-start");
