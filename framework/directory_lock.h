@@ -1,9 +1,19 @@
 #pragma once
-// One writer per directory: a run directory (or an experiments folder) that two processes
-// write at once ends up holding files of both runs, each of which exited 0.
+// Making the directory a writer owns, and one writer per directory: a run directory (or an
+// experiments folder) that two processes write at once ends up holding files of both runs, each of
+// which exited 0.
 #include <string>
 
 namespace repflow {
+
+// Creates `dir` and its missing parents; failing, an Error "<what>: cannot create it: <reason>".
+void make_directory(const std::string& dir, const std::string& what);
+
+// Whether make_directory would succeed, found out by making the missing directories and removing
+// them again: only trying tells (a file in the way, a read-only or virtual file system,
+// permissions), and a check (train --check, experiments --dry-run) leaves the file system as it
+// was. The same Error as make_directory.
+void check_directory_can_be_made(const std::string& dir, const std::string& what);
 
 // Holds an exclusive flock(2) on a directory for the object's lifetime. The kernel drops it when
 // the process ends however it ends (a SIGKILL too), so no stale lock is ever left to clear, and

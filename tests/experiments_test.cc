@@ -224,13 +224,15 @@ TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
       {" --table 2,2 --out " + out, "error: flag --table: table 2 given twice"},
       {" --table 1", "error: experiments: flag --out is required"},
       {" --table 3 --out " + out + " -- --run-dir x",
-       "error: experiments: trainer flag --run-dir is set for every cell by the runner"},
+       "error: experiments: trainer flag --run-dir cannot be given after `--` (each cell has its "
+       "run directory under --out)"},
       {" --table 3 --out " + out + " -- --epochs 3", "give --epochs before `--`"},
       {" --table 3 --out " + out + " -- --check",
-       "trainer flag --check is set for every cell by the runner (--dry-run checks every cell)"},
+       "trainer flag --check cannot be given after `--` (--dry-run checks every cell)"},
+      {" --table 3 --out " + out + " -- --help",
+       "trainer flag --help cannot be given after `--` (train --help lists the trainer's flags)"},
       {" --table 3 --out " + out + " -- --quiet=false",
-       "trainer flag --quiet is set for every cell by the runner (each cell prints one line per "
-       "epoch)"},
+       "trainer flag --quiet cannot be given after `--` (each cell prints one line per epoch)"},
       {" --table 3 --out " + out + kTiny + " --flow-iters 3",
        "error: experiments: trainer flag --flow-iters is what table 3 varies from cell to cell "
        "(cell iters1 sets it), so it cannot be given for every cell"},
@@ -240,7 +242,7 @@ TEST(Experiments, BadFlagsAndAFailingTrainerAreExitTwo) {
        "error: experiments: table 3 cell iters1: the trainer exited with status 2"},
       // Once the library's filesystem_error, exit status 1.
       {" --table 3 --out " + a_file,
-       "error: experiments: flag --out " + a_file + ": cannot create the directory: "},
+       "error: experiments: flag --out " + a_file + ": cannot create it: "},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args);

@@ -254,6 +254,16 @@ TEST(BenchRecipeFlags, BadFlagsExitWithStatus2) {
     EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find("error: "), std::string::npos) << args << "\n" << r.output;
   }
+  // Trainer flags that would time another run than the recipe's: --resume trains only the
+  // epochs left, --check and --help none.
+  for (const std::string flag : {"resume", "check", "help"}) {
+    const CommandResult r = run_command(g_bench + " --torch=false -- --" + flag);
+    EXPECT_EQ(r.status, 2) << flag << "\n" << r.output;
+    EXPECT_NE(r.output.find("error: bench_recipe: trainer flag --" + flag +
+                            " cannot be given after `--`"),
+              std::string::npos)
+        << r.output;
+  }
 }
 
 }  // namespace

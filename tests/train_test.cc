@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <thread>
@@ -511,6 +512,8 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--synthetic-classes 1000000000",
        "flag --synthetic-classes: 1000000000 is outside 2..100000"},
       {"--clips-per-video 1000000000", "flag --clips-per-video: 1000000000 is outside 1..1000"},
+      {"--synthetic-train 1000000000", "flag --synthetic-train: 1000000000 is outside 1..2600000"},
+      {"--synthetic-val 2600001", "flag --synthetic-val: 2600001 is outside 1..2600000"},
       {"--frames 100000", "flag --frames: 100000 is outside 2..10000"},
       // The synthetic generator's minima, once reported as its own sizes, not the flags.
       {"--frames 1", "flag --frames: 1 is outside 2..10000"},
@@ -614,16 +617,26 @@ TEST(Train, ARefusedRunLeavesAnExistingRunDirectoryAsItWas) {
   EXPECT_EQ(train("--epochs 1 --run-dir " + dir).status, 0);
 }
 
-// A run whose weights diverge fails (exit 1) without saving them, whether the training loss or
-// only the validation loss shows it.
+// A run whose weights diverge fails (exit 1) without saving them, whether the training loss, the
+// validation loss or only the live weights (evaluation used their finite averages) show it.
 TEST(Train, DivergedWeightsFailTheRunUnsaved) {
-  for (const std::string flags : {"--lr 1e30", "--weight-decay 1e12"}) {
+  const struct {
+    std::string flags, message;
+  } cases[] = {
+      {kSmall + "--lr 1e30", " loss became "},
+      {kSmall + "--weight-decay 1e12", " loss became "},
+      // Two steps, and evaluation with the averages: once a checkpoint refused as if it were a
+      // corrupt file ("tensor 'model/conv1.weight': data[54] is -nan").
+      {kShape + "--synthetic-train 32 --synthetic-val 32 --weight-decay 1e20",
+       " in epoch 1: the weights diverged (try a lower --lr or --weight-decay, or --clip-grad)"},
+  };
+  for (const auto& [flags, message] : cases) {
     SCOPED_TRACE(flags);
     const std::string dir = fresh_dir("diverged");
-    const CommandResult r = train("--epochs 1 " + flags + " --run-dir " + dir);
+    const CommandResult r = run_command(g_train + flags + " --epochs 1 --run-dir " + dir);
     EXPECT_EQ(r.status, 1) << r.output;
-    EXPECT_NE(r.output.find("error: train: the "), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find(" loss became "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("error: train: "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
     EXPECT_FALSE(std::filesystem::exists(dir + "/checkpoint.json"));
     EXPECT_FALSE(std::filesystem::exists(dir + "/weights.json"));
   }
@@ -654,6 +667,38 @@ TEST(Train, CheckValidatesTheRunAndWritesNothing) {
   const CommandResult other =
       run_command(g_train + " --resume " + dir + " --epochs 2 --model resnet18_2d --check");
   EXPECT_EQ(other.status, 2) << other.output;
+}
+
+// What the first step or the run directory would refuse, --check refuses: a clip too short for
+// the model, a run directory that cannot be made. Missing parents it made to find out are gone.
+TEST(Train, CheckMeetsTheModelsInputChecksAndTheRunDirectory) {
+  const std::string base = test_tmp("check_refused");
+  std::filesystem::remove_all(base);
+  const std::string dir = base + "/new/run";
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+      {"--flow-stages 4", "ResNet: input [1,3,4,16,16] is not (N, 3, T, H, W) with T > 4"},
+      {"--model kinetics_repflow_r50 --size 32",
+       "conv: kernel 7 (dilated) larger than padded input 4 in spatial dim 0 (input "
+       "[1,3,4,32,32]"},
+  };
+  for (const Case& c : cases) {
+    const CommandResult r = train("--check --run-dir " + dir + " " + c.args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("error: " + c.message), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(base)) << r.output;
+  }
+  std::filesystem::create_directories(base);
+  std::ofstream(base + "/a_file") << "x";
+  const CommandResult file = train("--check --run-dir " + base + "/a_file/run");
+  EXPECT_EQ(file.status, 2) << file.output;
+  EXPECT_NE(file.output.find("error: run directory " + base + "/a_file/run: cannot create it"),
+            std::string::npos)
+      << file.output;
+  const CommandResult ok = train("--check --run-dir " + dir);
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_FALSE(std::filesystem::exists(base + "/new")) << ok.output;
 }
 
 // Past the memory the tensors may hold, an allocation is an error naming the sizes, not a

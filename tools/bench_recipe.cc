@@ -27,8 +27,22 @@
 namespace repflow {
 namespace {
 
-// Trainer flags the benchmark sets itself.
-const char* const kOwnFlags[] = {"device", "threads", "epochs", "run-dir", "quiet"};
+// Trainer flags that cannot be given after `--`: the benchmark sets them on both sides, or they
+// would make the timed run another one than the recipe's (--resume trains only the epochs left,
+// --check and --help none).
+const struct {
+  const char* name;
+  const char* why;
+} kOwnFlags[] = {
+    {"device", "give --device before `--`"},
+    {"threads", "give --threads before `--`"},
+    {"epochs", "give --epochs before `--`"},
+    {"run-dir", "the run goes to a scratch directory"},
+    {"quiet", "the benchmark runs the trainer quiet"},
+    {"resume", "both sides train the recipe from its first step"},
+    {"check", "the benchmark times a whole run"},
+    {"help", "train --help lists the trainer's flags"},
+};
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -133,11 +147,14 @@ int bench(int argc, char** argv) {
   flags.add("train", "", "the trainer binary (default: //training:train from the runfiles)");
   if (!flags.parse(split.own_argc, argv)) return 0;
   apply_threads_flag(flags);
+  const std::string torch_side =
+      flags.boolean("torch") ? python_side(argv[0], flags.str("python"), "tools/recipe_torch.py")
+                             : "";
   const Device device = parse_device(flags.str("device"));
   for (const std::string& a : common)
-    for (const char* name : kOwnFlags)
+    for (const auto& [name, why] : kOwnFlags)
       RF_CHECK(!names_flag(a, name), "bench_recipe: trainer flag --", name,
-               " is set by the benchmark (give --device, --threads and --epochs before `--`)");
+               " cannot be given after `--` (", why, ")");
   const std::string train = flags.str("train").empty() ? benchmark_script(argv[0], "training/train")
                                                        : user_path(flags.str("train"));
   std::error_code ec;
@@ -188,8 +205,8 @@ int bench(int argc, char** argv) {
                                          {"device", device.str()},
                                          {"threads", num_threads()},
                                          {"config", config}};
-    for (const nlohmann::json& j : run_torch_benchmark(
-             flags.str("python"), benchmark_script(argv[0], "tools/recipe_torch.py"), torch_config))
+    for (const nlohmann::json& j :
+         run_torch_benchmark(flags.str("python"), torch_side, torch_config))
       rows.push_back(j);
   }
   std::printf(

@@ -38,16 +38,18 @@ const std::vector<std::string> kMiniature = {
     "--synthetic-preset", "hard", "--synthetic-train", "1024", "--synthetic-val", "256"};
 const char kMiniatureEpochs[] = "8";
 
-// Trainer flags the runner sets itself for every cell.
+// Trainer flags that cannot be given after `--`: the runner sets them for every cell, or they
+// would stop a cell from training.
 const struct {
   const char* name;
   const char* why;
 } kRunnerFlags[] = {
-    {"run-dir", "each cell has its run directory"},
+    {"run-dir", "each cell has its run directory under --out"},
     {"resume", "each cell resumes its own run directory's checkpoint"},
     {"epochs", "give --epochs before `--`"},
     {"quiet", "each cell prints one line per epoch"},
     {"check", "--dry-run checks every cell"},
+    {"help", "train --help lists the trainer's flags"},
 };
 
 volatile sig_atomic_t g_child = 0;
@@ -166,7 +168,7 @@ int run(int argc, char** argv) {
   for (const std::string& a : common) {
     for (const auto& [name, why] : kRunnerFlags)
       RF_CHECK(!names_flag(a, name), "experiments: trainer flag --", name,
-               " is set for every cell by the runner (", why, ")");
+               " cannot be given after `--` (", why, ")");
     has_data = has_data || names_flag(a, "data");
   }
   if (!has_data) {
@@ -190,11 +192,12 @@ int run(int argc, char** argv) {
                    " sets it), so it cannot be given for every cell");
       }
   std::optional<DirectoryLock> lock;  // one experiments process per --out
-  if (!dry_run) {
-    std::error_code ec;
-    std::filesystem::create_directories(out, ec);
-    RF_CHECK(!ec, "experiments: flag --out ", out, ": cannot create the directory: ", ec.message());
-    lock.emplace(out, "experiments: flag --out " + out);
+  const std::string out_what = "experiments: flag --out " + out;
+  if (dry_run) {
+    check_directory_can_be_made(out, out_what);
+  } else {
+    make_directory(out, out_what);
+    lock.emplace(out, out_what);
   }
 
   struct sigaction forward {};

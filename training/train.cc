@@ -96,8 +96,8 @@ void add_flags(Flags& flags, const std::string& model) {
             "configuration is used except for flags given again");
   flags.add("quiet", "false", "no progress bar, one line per epoch");
   flags.add("check", "false",
-            "check the flags, the data lists, a resumed checkpoint and the model, then exit "
-            "without training or writing anything");
+            "check the flags, the data lists, a resumed checkpoint, the run directory and the "
+            "model on the first training clip, then exit without training or writing anything");
   flags.add("seed", "0", "seed of the weights, the sampling and dropout");
   flags.add("device", "auto", "auto, cpu, cuda or cuda:N");
   add_precision_flag(flags);

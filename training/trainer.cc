@@ -19,6 +19,7 @@
 #include "framework/json_tensor.h"
 #include "framework/weights.h"
 #include "ops/loss/loss.h"
+#include "ops/view/view.h"
 #include "training/graphed_step.h"
 #include "training/interrupt.h"
 #include "training/report/chart.h"
@@ -218,6 +219,7 @@ class Trainer {
             << position_.epoch + 1 << ": the weights diverged (try a lower --lr or --clip-grad)";
         throw std::runtime_error(msg.str());
       }
+      check_weights_finite();
       schedule_.observe(eval.top1);
       position_.seconds = seconds_before + seconds_since(epoch_start);
       finish_epoch(eval, lr, train_seconds, progress);
@@ -287,6 +289,21 @@ class Trainer {
     msg << "train: the loss became " << loss_value << " at epoch " << position_.epoch + 1
         << " step " << position_.step + 1 << " (try a lower --lr or --clip-grad)";
     throw std::runtime_error(msg.str());
+  }
+
+  // Evaluation with averaged weights can stay finite for a while after an update (a huge --lr or
+  // --weight-decay) made the live weights non-finite; those are no checkpoint to save.
+  void check_weights_finite() {
+    for (const auto& [name, p] : model_.named_parameters()) {
+      for (float v : p.to_vector()) {
+        if (std::isfinite(v)) continue;
+        std::ostringstream msg;
+        msg << "train: parameter '" << name << "' became " << v << " in epoch "
+            << position_.epoch + 1
+            << ": the weights diverged (try a lower --lr or --weight-decay, or --clip-grad)";
+        throw std::runtime_error(msg.str());
+      }
+    }
   }
 
   const DataParallel& dp() const { return options_.data_parallel; }
@@ -528,6 +545,19 @@ class Trainer {
   std::ostream silent_{nullptr};
 };
 
+// --check: the model run on the first training video's clip, without gradients. It reads a clip
+// as the loader will (the data's files, decoded), and meets the model's own input checks (a clip
+// too short for a model's temporal strides or its flow stages, too small for its spatial
+// strides), which would otherwise stop the run at its first step, its directory made.
+void check_first_clip(Module& model, const Dataset& train_set, Device device) {
+  const Clip clip = train_set.clip(0, ClipRequest::evaluation(0, 1));
+  NoGradGuard no_grad;
+  const bool training = model.is_training();
+  model.eval();  // batch norm's running statistics: a batch of one clip has no spread to use
+  model(ops::unsqueeze(clip.frames, 0).to(device));
+  model.train(training);
+}
+
 }  // namespace
 
 std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.json"; }
@@ -543,9 +573,10 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
   if (root) {
     const std::string where = "run directory " + options.run_dir;
     std::error_code ec;
-    if (!options.check) {
-      std::filesystem::create_directories(options.run_dir, ec);
-      RF_CHECK(!ec, where, ": cannot create it: ", ec.message());
+    if (options.check) {
+      check_directory_can_be_made(options.run_dir, where);
+    } else {
+      make_directory(options.run_dir, where);
       lock.emplace(options.run_dir, where);
     }
     // A new run would overwrite another run's files one by one, leaving a directory of two
@@ -573,7 +604,10 @@ TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset&
   // The configuration is written once the trainer has accepted it (a resumed run's flags
   // against its checkpoint included): a refused run leaves the directory's config.json as it was.
   Trainer trainer(model, train_set, val_set, options);
-  if (options.check) return {};
+  if (options.check) {
+    check_first_clip(model, train_set, options.device);
+    return {};
+  }
   if (root) write_file_atomic(config_path(options.run_dir), options.config.dump(2) + "\n");
   return trainer.run();
 }
