@@ -526,6 +526,8 @@ TEST(Train, BadFlagsAreErrorsNamingThem) {
       {"--weight-decay nan", "flag --weight-decay: 'nan' is not a number"},
       {"--weight-decay -1", "flag --weight-decay: -1 is negative"},
       {"--dist-timeout 1e10", "flag --dist-timeout: 1e+10 is above 604800 s"},
+      {"--average polyak --polyak-start 100000 --epochs 2",
+       "flag --polyak-start: 100000 is past the run's last step, 128 (2 epochs of 64 steps)"},
   };
   for (const auto& [args, fragment] : cases) {
     // Each is refused before any clip is made, so the synthetic sizes (which listed videos

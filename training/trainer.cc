@@ -137,6 +137,14 @@ class Trainer {
              processes > 1 ? " (" + std::to_string(options.train_loader.batch_size) +
                                  " per process x " + std::to_string(processes) + " processes)"
                            : std::string());
+    // A Polyak average that starts after the last step averages nothing, and evaluation would
+    // use the raw weights of a run that says it averages.
+    const int64_t last_step = options.epochs * train_loader_.batches_per_epoch();
+    RF_CHECK(options.averaging.kind != AveragingKind::kPolyak ||
+                 options.averaging.polyak_start <= last_step,
+             "flag --polyak-start: ", options.averaging.polyak_start,
+             " is past the run's last step, ", last_step, " (", options.epochs, " epochs of ",
+             train_loader_.batches_per_epoch(), " steps)");
     if (options.resume_from) {
       restore(*options.resume_from);
       // Refused here, before the configuration is written, rather than after a run of no epochs.
