@@ -201,6 +201,14 @@ bool names_flag(const std::string& word, const std::string& name) {
   return word == bare || word.rfind(bare + "=", 0) == 0;
 }
 
+void refuse_passed_on(const std::string& program, const std::vector<std::string>& passed_on,
+                      const std::vector<RefusedFlag>& refused) {
+  for (const std::string& word : passed_on)
+    for (const auto& [name, why] : refused)
+      RF_CHECK(!names_flag(word, name), program, ": trainer flag --", name,
+               " cannot be given after `--` (", why, ")");
+}
+
 void add_threads_flag(Flags& flags, const std::string& help) {
   flags.add("threads", "0", help + " (0: one per core)");
 }

@@ -79,6 +79,15 @@ SplitCommandLine split_at_double_dash(int argc, char** argv);
 // Whether a command-line word sets --name (as "--name" or "--name=VALUE"): what a wrapper
 // checks in the flags it passes on.
 bool names_flag(const std::string& word, const std::string& name);
+// A flag that a wrapper cannot pass on, and why (what the user should do instead).
+struct RefusedFlag {
+  const char* name;
+  const char* why;
+};
+// An Error "PROGRAM: trainer flag --NAME cannot be given after `--` (WHY)" for the first word of
+// `passed_on` that sets a flag of `refused`.
+void refuse_passed_on(const std::string& program, const std::vector<std::string>& passed_on,
+                      const std::vector<RefusedFlag>& refused);
 
 // --threads: declared with `help` and default 0 (one thread per core); applying it sets the CPU
 // threads (set_num_threads), and a value outside 0..1024 is an Error naming the flag.

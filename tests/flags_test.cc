@@ -135,6 +135,15 @@ TEST(Flags, WrapperCommandLinesSplitAtDoubleDash) {
   EXPECT_FALSE(names_flag("-data", "data"));
 }
 
+TEST(Flags, RefusedPassedOnFlagsNameTheProgramTheFlagAndWhy) {
+  const std::vector<RefusedFlag> refused = {{"run-dir", "set for you"}, {"check", "not here"}};
+  refuse_passed_on("wrap", {"--lr", "0.1", "--run-directory=x", "--", "check"}, refused);
+  EXPECT_ERROR_CONTAINS(refuse_passed_on("wrap", {"--lr", "0.1", "--check=true"}, refused),
+                        "wrap: trainer flag --check cannot be given after `--` (not here)");
+  EXPECT_ERROR_CONTAINS(refuse_passed_on("wrap", {"--run-dir", "d", "--check"}, refused),
+                        "wrap: trainer flag --run-dir cannot be given after `--` (set for you)");
+}
+
 TEST(Flags, ThreadsFlagSetsThePoolAndRejectsBadCounts) {
   const int before = num_threads();
   Flags flags("prog", "test");

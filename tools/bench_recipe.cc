@@ -30,10 +30,7 @@ namespace {
 // Trainer flags that cannot be given after `--`: the benchmark sets them on both sides, or they
 // would make the timed run another one than the recipe's (--resume trains only the epochs left,
 // --check and --help none).
-const struct {
-  const char* name;
-  const char* why;
-} kOwnFlags[] = {
+const std::vector<RefusedFlag> kOwnFlags = {
     {"device", "give --device before `--`"},
     {"threads", "give --threads before `--`"},
     {"epochs", "give --epochs before `--`"},
@@ -151,10 +148,7 @@ int bench(int argc, char** argv) {
       flags.boolean("torch") ? python_side(argv[0], flags.str("python"), "tools/recipe_torch.py")
                              : "";
   const Device device = parse_device(flags.str("device"));
-  for (const std::string& a : common)
-    for (const auto& [name, why] : kOwnFlags)
-      RF_CHECK(!names_flag(a, name), "bench_recipe: trainer flag --", name,
-               " cannot be given after `--` (", why, ")");
+  refuse_passed_on("bench_recipe", common, kOwnFlags);
   const std::string train = flags.str("train").empty() ? benchmark_script(argv[0], "training/train")
                                                        : user_path(flags.str("train"));
   std::error_code ec;

@@ -40,10 +40,7 @@ const char kMiniatureEpochs[] = "8";
 
 // Trainer flags that cannot be given after `--`: the runner sets them for every cell, or they
 // would stop a cell from training.
-const struct {
-  const char* name;
-  const char* why;
-} kRunnerFlags[] = {
+const std::vector<RefusedFlag> kRunnerFlags = {
     {"run-dir", "each cell has its run directory under --out"},
     {"resume", "each cell resumes its own run directory's checkpoint"},
     {"epochs", "give --epochs before `--`"},
@@ -164,13 +161,9 @@ int run(int argc, char** argv) {
   const std::string train =
       flags.str("train").empty() ? default_trainer() : user_path(flags.str("train"));
   const bool dry_run = flags.boolean("dry-run");
-  bool has_data = false;
-  for (const std::string& a : common) {
-    for (const auto& [name, why] : kRunnerFlags)
-      RF_CHECK(!names_flag(a, name), "experiments: trainer flag --", name,
-               " cannot be given after `--` (", why, ")");
-    has_data = has_data || names_flag(a, "data");
-  }
+  refuse_passed_on("experiments", common, kRunnerFlags);
+  const bool has_data = std::any_of(common.begin(), common.end(),
+                                    [](const std::string& a) { return names_flag(a, "data"); });
   if (!has_data) {
     // The miniature's sizes, each unless given.
     for (size_t i = 0; i + 1 < kMiniature.size(); i += 2) {

@@ -18,7 +18,9 @@
 #include "framework/generator.h"
 #include "framework/json_tensor.h"
 #include "framework/weights.h"
+#include "ops/elementwise/elementwise.h"
 #include "ops/loss/loss.h"
+#include "ops/reduce/reduce.h"
 #include "ops/view/view.h"
 #include "training/graphed_step.h"
 #include "training/interrupt.h"
@@ -221,12 +223,8 @@ class Trainer {
       const EvalResult eval = evaluate();
       // Weights an update made non-finite can still give a finite training loss (computed before
       // the update) and an accuracy from NaN logits: neither is a result to save.
-      if (!std::isfinite(eval.loss)) {
-        std::ostringstream msg;
-        msg << "train: the validation loss became " << eval.loss << " after epoch "
-            << position_.epoch + 1 << ": the weights diverged (try a lower --lr or --clip-grad)";
-        throw std::runtime_error(msg.str());
-      }
+      if (!std::isfinite(eval.loss))
+        diverged("the validation loss", eval.loss, "after epoch " + epoch_name());
       check_weights_finite();
       schedule_.observe(eval.top1);
       position_.seconds = seconds_before + seconds_since(epoch_start);
@@ -292,26 +290,38 @@ class Trainer {
   bool averaging() const { return options_.averaging.kind != AveragingKind::kNone; }
 
   void check_loss(double loss_value) const {
-    if (std::isfinite(loss_value)) return;
-    std::ostringstream msg;
-    msg << "train: the loss became " << loss_value << " at epoch " << position_.epoch + 1
-        << " step " << position_.step + 1 << " (try a lower --lr or --clip-grad)";
-    throw std::runtime_error(msg.str());
+    if (!std::isfinite(loss_value))
+      diverged("the loss", loss_value,
+               "at epoch " + epoch_name() + " step " + std::to_string(position_.step + 1));
   }
 
   // Evaluation with averaged weights can stay finite for a while after an update (a huge --lr or
-  // --weight-decay) made the live weights non-finite; those are no checkpoint to save.
+  // --weight-decay) made the live weights non-finite; those are no checkpoint to save. The test
+  // runs where the weights are: one sum of p * 0 over every parameter, non-finite exactly when
+  // an element is (inf * 0 and NaN * 0 are NaN), is the only number copied to the host.
   void check_weights_finite() {
-    for (const auto& [name, p] : model_.named_parameters()) {
-      for (float v : p.to_vector()) {
-        if (std::isfinite(v)) continue;
-        std::ostringstream msg;
-        msg << "train: parameter '" << name << "' became " << v << " in epoch "
-            << position_.epoch + 1
-            << ": the weights diverged (try a lower --lr or --weight-decay, or --clip-grad)";
-        throw std::runtime_error(msg.str());
-      }
+    NoGradGuard no_grad;
+    const NamedTensors parameters = model_.named_parameters();
+    Tensor zero;
+    for (const auto& [name, p] : parameters) {
+      const Tensor term = ops::sum(ops::mul(p, 0.0f));
+      zero = zero.defined() ? ops::add(zero, term) : term;
     }
+    if (!zero.defined() || std::isfinite(zero.item())) return;
+    for (const auto& [name, p] : parameters)  // which one: the host copies only on the way out
+      for (float v : p.to_vector())
+        if (!std::isfinite(v)) diverged("parameter '" + name + "'", v, "in epoch " + epoch_name());
+  }
+
+  std::string epoch_name() const { return std::to_string(position_.epoch + 1); }
+
+  // A run whose numbers left the finite range ends (exit 1): nothing it would save is a result.
+  [[noreturn]] static void diverged(const std::string& what, double value,
+                                    const std::string& when) {
+    std::ostringstream msg;
+    msg << "train: " << what << " became " << value << " " << when
+        << ": the weights diverged (try a lower --lr or --weight-decay, or --clip-grad)";
+    throw std::runtime_error(msg.str());
   }
 
   const DataParallel& dp() const { return options_.data_parallel; }
@@ -560,10 +570,8 @@ class Trainer {
 void check_first_clip(Module& model, const Dataset& train_set, Device device) {
   const Clip clip = train_set.clip(0, ClipRequest::evaluation(0, 1));
   NoGradGuard no_grad;
-  const bool training = model.is_training();
   model.eval();  // batch norm's running statistics: a batch of one clip has no spread to use
   model(ops::unsqueeze(clip.frames, 0).to(device));
-  model.train(training);
 }
 
 }  // namespace
