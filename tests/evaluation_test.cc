@@ -138,15 +138,6 @@ TEST(Evaluation, JsonCarriesEveryFieldUnderThePrefix) {
   EXPECT_FALSE(j.contains("top1"));
 }
 
-TEST(Evaluation, ResetForgetsEverything) {
-  Evaluator eval(2);
-  eval.add(Tensor::from_vector({1, 2}, {0, 1}), {0}, {0});
-  eval.reset();
-  eval.add(Tensor::from_vector({1, 2}, {1, 0}), {0}, {0});
-  EXPECT_EQ(eval.result().clips, 1);
-  EXPECT_DOUBLE_EQ(eval.result().top1, 1.0);
-}
-
 TEST(Evaluation, BadInputIsAnErrorAndLeavesTheTotalsAlone) {
   Evaluator eval(3);
   EXPECT_ERROR_CONTAINS(eval.result(), "no clips");

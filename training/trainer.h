@@ -66,18 +66,10 @@ struct TrainSummary {
   double seconds = 0.0;                 // this process's wall time
   bool interrupted = false;             // stopped by SIGINT/SIGTERM after saving a checkpoint
   int interrupt_signal = 0;  // SIGTERM on a process stopped because another one was interrupted
-  int64_t bad_samples = 0;   // this process's
 };
 
 // Trains `model` (already on options.device) in place.
 TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
                          const TrainerOptions& options);
-
-// The run directory's files.
-std::string checkpoint_path(const std::string& run_dir);
-std::string weights_path(const std::string& run_dir);
-std::string metrics_path(const std::string& run_dir);
-std::string chart_path(const std::string& run_dir);
-std::string config_path(const std::string& run_dir);
 
 }  // namespace repflow

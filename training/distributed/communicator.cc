@@ -1,19 +1,11 @@
 #include "training/distributed/communicator.h"
 
-#include "framework/autograd.h"
-#include "ops/elementwise/elementwise.h"
+#include "framework/error.h"
 
 namespace repflow {
 
 void Communicator::allreduce_sum(const Tensor& t, const std::string& what) {
   allreduce_sum_async(t, what)->wait();
-}
-
-void Communicator::allreduce_average(const Tensor& t, const std::string& what) {
-  allreduce_sum(t, what);
-  NoGradGuard no_grad;
-  Tensor target = t.detach();
-  target.copy_(ops::mul(target, 1.0f / static_cast<float>(world_size())));
 }
 
 void check_collective_tensor(const Communicator& comm, const Tensor& t, const std::string& what) {

@@ -43,8 +43,6 @@ class Communicator {
                                             const std::string& what) = 0;
 
   void allreduce_sum(const Tensor& t, const std::string& what);
-  // Sum, then divide by world_size(): data-parallel gradients.
-  void allreduce_average(const Tensor& t, const std::string& what);
 };
 
 // What a collective sees of a tensor: contiguous, on the communicator's device.

@@ -115,8 +115,6 @@ EvalResult Evaluator::result() const {
   return r;
 }
 
-void Evaluator::reset() { *this = Evaluator(num_classes_); }
-
 std::vector<double> Evaluator::totals(int64_t num_videos) const {
   std::vector<double> t = {static_cast<double>(clips_), loss_sum_, static_cast<double>(top1_hits_),
                            static_cast<double>(topk_hits_)};

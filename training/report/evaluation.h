@@ -50,8 +50,6 @@ class Evaluator {
   // Over everything added so far; an Error when nothing was added.
   EvalResult result() const;
 
-  void reset();
-
   // The running totals as doubles, laid out so that the element-wise sum of the totals of
   // evaluators that saw disjoint shards of one validation set (each with its own batches) is the
   // totals of one evaluator that saw them all: several processes reduce them with one allreduce.
