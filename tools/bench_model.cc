@@ -24,13 +24,11 @@
 #include "tools/torch_model_config.h"
 #include "tools/torch_runner.h"
 #include "training/optim/averaging.h"
+#include "training/optim/recipe.h"
 #include "training/optim/sgd.h"
 
 namespace repflow {
 namespace {
-
-// The trainer's default recipe (docs/training.md): what a training step costs beyond backward.
-constexpr double kLr = 0.05, kMomentum = 0.9, kWeightDecay = 1e-4, kEmaDecay = 0.99;
 
 double max_rss_mb() {
   rusage usage{};
@@ -79,11 +77,13 @@ Result time_model(Module& net, const Device& device, const Shape& input, int64_t
   const Tensor x = Tensor::normal(input, 0, 1, gen).to(device);
   std::vector<int64_t> labels(input[0]);
   for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i) % classes;
-  Sgd sgd(make_param_groups(net.named_parameters(), {}, kWeightDecay, /*no_decay_1d=*/true),
-          {kMomentum, 0.0, /*nesterov=*/true});
+  // The trainer's default recipe: what a training step costs beyond backward.
+  const Recipe& recipe = kDefaultRecipe;
+  Sgd sgd(make_param_groups(net.named_parameters(), {}, recipe.weight_decay, /*no_decay_1d=*/true),
+          {recipe.momentum, 0.0, recipe.nesterov});
   AveragingOptions averaging;
   averaging.kind = AveragingKind::kEma;
-  averaging.decay = kEmaDecay;
+  averaging.decay = recipe.ema_decay;
   ParameterAverage average(net, averaging);
 
   const double rss_before = max_rss_mb();
@@ -101,7 +101,7 @@ Result time_model(Module& net, const Device& device, const Shape& input, int64_t
     synchronize(device);
     const double b = ms_since(t1);
     const auto t2 = BenchClock::now();
-    sgd.step(kLr);
+    sgd.step(kDefaultRecipe.lr);
     average.update();
     synchronize(device);
     const double o = ms_since(t2);
@@ -116,7 +116,7 @@ Result time_model(Module& net, const Device& device, const Shape& input, int64_t
   const auto whole_step = [&] {
     sgd.zero_grad();
     ops::cross_entropy(net.forward(x), labels).backward();
-    sgd.step(kLr);
+    sgd.step(kDefaultRecipe.lr);
     average.update();
   };
   if (traced) traced->push_back(trace_step(device, whole_step));
@@ -238,7 +238,7 @@ int bench(int argc, char** argv) {
   flags.add("steps", "5", "timed steps (the median is reported)");
   flags.add("torch", "true", "also time the network in PyTorch (Debian's python3-torch)");
   flags.add("torch-amp", "true", "also time PyTorch with autocast (bf16; and TF32 on a GPU)");
-  flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  flags.add("python", kDebianPython, "the Python with Debian's torch");
   flags.add("cuda-graph", "false",
             "also time the training step recorded once as a CUDA graph and replayed (a GPU, "
             "and at least one warm-up step)");
@@ -284,10 +284,11 @@ int bench(int argc, char** argv) {
                  {"cudnn_benchmark", ops::conv_algorithms() == ops::ConvAlgorithms::kFastest},
                  {"parameters", parameter_count(*net)},
                  {"recipe",
-                  {{"lr", kLr},
-                   {"momentum", kMomentum},
-                   {"weight_decay", kWeightDecay},
-                   {"ema_decay", kEmaDecay}}}});
+                  {{"lr", kDefaultRecipe.lr},
+                   {"momentum", kDefaultRecipe.momentum},
+                   {"nesterov", kDefaultRecipe.nesterov},
+                   {"weight_decay", kDefaultRecipe.weight_decay},
+                   {"ema_decay", kDefaultRecipe.ema_decay}}}});
   std::printf("bench_model: %s, %lld parameters, input %s, %s, %d threads, %s cuDNN algorithms\n",
               spec.name.c_str(), static_cast<long long>(parameter_count(*net)),
               shape_str(input).c_str(), device.str().c_str(), num_threads(),

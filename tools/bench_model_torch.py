@@ -427,7 +427,7 @@ def time_mode(net, config, device, mode):
             (no_decay if p.dim() < 2 else decay).append(p)
     sgd = torch.optim.SGD([{"params": decay, "weight_decay": recipe["weight_decay"]},
                            {"params": no_decay, "weight_decay": 0.0}], lr=recipe["lr"],
-                          momentum=recipe["momentum"], nesterov=True)
+                          momentum=recipe["momentum"], nesterov=recipe["nesterov"])
     tracked = [t for t in net.state_dict().values() if t.is_floating_point()]
     averages = [t.detach().clone() for t in tracked]
     rate = 1.0 - recipe["ema_decay"]
