@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +21,8 @@
 #include "models/registry.h"
 #include "tools/torch_model_config.h"
 #include "tools/torch_runner.h"
+#include "training/report/metrics_log.h"
+#include "training/run_files.h"
 #include "training/weights_meta.h"
 
 namespace repflow {
@@ -40,12 +41,6 @@ const std::vector<RefusedFlag> kOwnFlags = {
     {"check", "the benchmark times a whole run"},
     {"help", "train --help lists the trainer's flags"},
 };
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 // A scratch directory for the repflow run, removed with everything in it.
 class ScratchDir {
@@ -66,21 +61,12 @@ class ScratchDir {
   std::string path_;
 };
 
-struct RunResult {
-  int status = 0;
-  std::string final_line;
-};
-
-// Runs the trainer, echoing its output, and keeps its `final:` line.
-RunResult run_trainer(const std::vector<std::string>& argv) {
+// Runs the trainer, echoing its output; returns its exit status.
+int run_trainer(const std::vector<std::string>& argv) {
   std::string command;
-  for (const std::string& a : argv) command += shell_quote(a) + " ";
-  RunResult r;
-  const int status = run_echoing(command + "2>&1", [&r](const std::string& line) {
-    if (line.rfind("final: ", 0) == 0) r.final_line = line;
-  });
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  for (const std::string& a : argv) command += shell_word(a) + " ";
+  const int status = run_echoing(command + "2>&1", [](const std::string&) {});
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 nlohmann::json read_json(const std::string& path) {
@@ -91,31 +77,26 @@ nlohmann::json read_json(const std::string& path) {
   }
 }
 
-// repflow's side from the run directory: the final line, the per-epoch metrics and the saved
-// flags.
-nlohmann::json repflow_record(const std::string& run_dir, const std::string& final_line,
-                              const nlohmann::json& flags) {
-  double top1 = 0, top5 = 0, seconds = 0;
-  long long epochs = 0;
-  RF_CHECK(
-      std::sscanf(final_line.c_str(), "final: val_top1=%lf val_top5=%lf epochs=%lld seconds=%lf",
-                  &top1, &top5, &epochs, &seconds) == 4,
-      "bench_recipe: the trainer's last line is not `final: ...`: ", final_line);
+// repflow's side from the run directory's per-epoch metrics (the last epoch's accuracies and
+// the run's seconds, training time summed over epochs) and saved flags.
+nlohmann::json repflow_record(const std::string& run_dir, const nlohmann::json& flags) {
+  const MetricsLog log = MetricsLog::read(metrics_path(run_dir));
+  RF_CHECK(!log.records().empty(), "bench_recipe: the run's ", log.path(), " has no epoch");
   double train_seconds = 0;
-  int64_t steps = 0;
-  std::istringstream lines(read_file(run_dir + "/metrics.jsonl"));
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty()) continue;
-    const nlohmann::json m = nlohmann::json::parse(line);
+  for (const nlohmann::json& m : log.records())
     train_seconds += m.at("train_seconds").get<double>();
-    steps = m.at("step").get<int64_t>();
-  }
-  const int64_t clips = steps * std::stoll(flags.at("batch-size").get<std::string>());
-  return {{"bench", "recipe"},  {"impl", "repflow"},
-          {"seconds", seconds}, {"train_seconds", train_seconds},
-          {"clips", clips},     {"clips_per_s", static_cast<double>(clips) / train_seconds},
-          {"val_top1", top1},   {"val_top5", top5},
-          {"epochs", epochs}};
+  const nlohmann::json& last = log.records().back();
+  const int64_t clips =
+      last.at("step").get<int64_t>() * std::stoll(flags.at("batch-size").get<std::string>());
+  return {{"bench", "recipe"},
+          {"impl", "repflow"},
+          {"seconds", last.at("seconds")},
+          {"train_seconds", train_seconds},
+          {"clips", clips},
+          {"clips_per_s", static_cast<double>(clips) / train_seconds},
+          {"val_top1", 100 * last.at("val_top1").get<double>()},
+          {"val_top5", 100 * last.at("val_top5").get<double>()},
+          {"epochs", last.at("epoch")}};
 }
 
 void print_row(const nlohmann::json& j, const nlohmann::json& ours) {
@@ -140,7 +121,7 @@ int bench(int argc, char** argv) {
   add_threads_flag(flags, "CPU compute threads for both sides");
   flags.add("epochs", "", "epochs of both runs (empty: the trainer's default)");
   flags.add("torch", "true", "also run the recipe in PyTorch (Debian's python3-torch)");
-  flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  flags.add("python", kDebianPython, "the Python with Debian's torch");
   flags.add("train", "", "the trainer binary (default: //training:train from the runfiles)");
   if (!flags.parse(split.own_argc, argv)) return 0;
   apply_threads_flag(flags);
@@ -160,25 +141,25 @@ int bench(int argc, char** argv) {
       train,       "--device",     device.str(), "--threads", std::to_string(num_threads()),
       "--run-dir", run_dir.path(), "--quiet"};
   if (!flags.str("epochs").empty())
-    args.insert(args.end(), {"--epochs", std::to_string(flags.integer_in("epochs", 1, 1000000))});
+    args.insert(args.end(),
+                {"--epochs", std::to_string(flags.integer_in("epochs", 1, kMaxFlagCount))});
   args.insert(args.end(), common.begin(), common.end());
   std::printf("bench_recipe: %s, %d threads\nrepflow:", device.str().c_str(), num_threads());
   for (const std::string& a : args) std::printf(" %s", a.c_str());
   std::printf("\n");
-  const RunResult ran = run_trainer(args);
-  RF_CHECK(ran.status != 2,
+  const int status = run_trainer(args);
+  RF_CHECK(status != 2,
            "bench_recipe: the trainer stopped on bad flags or data (status 2; its message is "
            "above)");
-  if (ran.status != 0) {
-    std::fprintf(stderr, "bench_recipe: the trainer failed with status %d\n", ran.status);
-    return 1;
-  }
+  if (status != 0)
+    throw std::runtime_error("bench_recipe: the trainer failed with status " +
+                             std::to_string(status) + " (its message is above)");
 
-  const nlohmann::json saved = read_json(run_dir.path() + "/config.json");
+  const nlohmann::json saved = read_json(config_path(run_dir.path()));
   const nlohmann::json& trainer_flags = saved.at("flags");
   nlohmann::json extra;
-  load_weights(run_dir.path() + "/weights.json", &extra);
-  const WeightsMeta meta = weights_meta_from_extra(extra, run_dir.path() + "/weights.json");
+  load_weights(weights_path(run_dir.path()), &extra);
+  const WeightsMeta meta = weights_meta_from_extra(extra, weights_path(run_dir.path()));
   RF_CHECK(meta.model.has_value(), "bench_recipe: the run's weights.json names no model");
   const ModelSpec spec = resolve_model(meta.model->name, meta.model->options);
   const nlohmann::json config = {
@@ -186,7 +167,7 @@ int bench(int argc, char** argv) {
       {"epochs", trainer_flags.at("epochs")},     {"batch_size", trainer_flags.at("batch-size")},
       {"train_videos", saved.at("train_videos")}, {"val_videos", saved.at("val_videos")},
       {"workers", trainer_flags.at("workers")}};
-  nlohmann::json ours = repflow_record(run_dir.path(), ran.final_line, trainer_flags);
+  nlohmann::json ours = repflow_record(run_dir.path(), trainer_flags);
   ours.update({{"device", device.str()}, {"threads", num_threads()}, {"config", config}});
   std::printf("BENCH %s\n", ours.dump().c_str());
   std::vector<nlohmann::json> rows{ours};

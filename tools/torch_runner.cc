@@ -12,16 +12,6 @@
 namespace repflow {
 namespace {
 
-// The Debian Python whose torch apt-get installs.
-constexpr char kDebianPython[] = "/usr/bin/python3";
-
-// `text` as one word of a shell command, whatever it holds (spaces, quotes, `;`).
-std::string shell_word(const std::string& text) {
-  std::string word = "'";
-  for (char c : text) word += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return word + "'";
-}
-
 // The Python and the script a benchmark runs, checked before anything runs: a --python that is
 // not a program would otherwise reach the shell and, as "torch missing", apt-get.
 void check_runnable(const std::string& python, const std::string& script) {
@@ -36,6 +26,12 @@ void check_runnable(const std::string& python, const std::string& script) {
 }
 
 }  // namespace
+
+std::string shell_word(const std::string& text) {
+  std::string word = "'";
+  for (char c : text) word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return word + "'";
+}
 
 std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
                                                 const std::string& script,

@@ -8,6 +8,9 @@
 
 namespace repflow {
 
+// The Debian Python whose torch apt-get installs: the benchmarks' --python default.
+inline constexpr char kDebianPython[] = "/usr/bin/python3";
+
 // The path of a benchmark's Python script, `relative` to the workspace, for the binary `argv0`:
 // as it is under `bazel run` (which runs in the runfiles tree), else in the binary's runfiles.
 std::string benchmark_script(const std::string& argv0, const std::string& relative);
@@ -30,6 +33,9 @@ std::vector<nlohmann::json> run_torch_benchmark(const std::string& python,
 std::vector<nlohmann::json> run_python_benchmark(const std::string& python,
                                                  const std::string& script,
                                                  const nlohmann::json& config);
+
+// `text` as one word of a shell command, whatever it holds (spaces, quotes, `;`).
+std::string shell_word(const std::string& text);
 
 // Runs `command` through the shell, echoing its output as it comes (flushed, so a long run shows
 // its progress) and handing each line to `on_line`; returns pclose's status. A command that

@@ -2,8 +2,9 @@
 
 #include <filesystem>
 
+#include "framework/error.h"
 #include "training/report/metrics_log.h"
-#include "training/trainer.h"
+#include "training/run_files.h"
 
 namespace repflow {
 
