@@ -1,6 +1,7 @@
 #pragma once
 // Command-line flags for every binary: --name=value or --name value, --help listing every flag
 // with its default, and errors that name the flag.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -79,6 +80,10 @@ SplitCommandLine split_at_double_dash(int argc, char** argv);
 // Whether a command-line word sets --name (as "--name" or "--name=VALUE"): what a wrapper
 // checks in the flags it passes on.
 bool names_flag(const std::string& word, const std::string& name);
+// Upper bound for counts given as flags (epochs, batch sizes, workers): far above any real use,
+// and within int.
+constexpr int64_t kMaxFlagCount = 1000000000;
+
 // A flag that a wrapper cannot pass on, and why (what the user should do instead).
 struct RefusedFlag {
   const char* name;

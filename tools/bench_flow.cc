@@ -76,7 +76,7 @@ int bench(int argc, char** argv) {
             "untimed runs per configuration before the timed ones, for at least this long (and "
             "at least one)");
   flags.add("torch", "true", "also time PyTorch (installs Debian's python3-torch if missing)");
-  flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  flags.add("python", kDebianPython, "the Python with Debian's torch");
   flags.add("device", "cpu", "cpu, cuda or cuda:N (PyTorch runs on the same device)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);

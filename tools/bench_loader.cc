@@ -121,8 +121,8 @@ void bench_frames(const Flags& flags, const std::string& root, const Common& c) 
            "' is not jpg or png");
   const int videos = static_cast<int>(flags.integer_in("videos", 1, 10000));
   const int video_frames = static_cast<int>(flags.integer_in("video-frames", 1, 100000));
-  const int width = static_cast<int>(flags.integer_in("width", 2, 10000));
-  const int height = static_cast<int>(flags.integer_in("height", 2, 10000));
+  const int width = static_cast<int>(flags.integer_in("width", 2, kMaxFrameSide));
+  const int height = static_cast<int>(flags.integer_in("height", 2, kMaxFrameSide));
   std::string list;
   for (int v = 0; v < videos; ++v) {
     const std::string name = "video" + std::to_string(v);
@@ -190,7 +190,7 @@ void bench_video(const Flags& flags, const std::string& root, const Common& c,
   const double kbits = 8.0 * bytes / videos / (static_cast<double>(spec.frames) / spec.fps) / 1000;
   FrameDatasetOptions o = c.data;
   o.root = root;
-  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, 100000));
+  o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, kMaxFrameSide));
   const nlohmann::ordered_json config = {{"source", "video"},
                                          {"codec", "h264"},
                                          {"frame_size", size},
@@ -273,7 +273,7 @@ int bench(int argc, char** argv) {
   flags.add("compare", "true",
             "video files: also time OpenCV's VideoCapture (python3-opencv) and "
             "torchvision.io.read_video (python3-torchvision) on the same files");
-  flags.add("python", "/usr/bin/python3", "the Python for --compare (Debian's packages)");
+  flags.add("python", kDebianPython, "the Python for --compare (Debian's packages)");
   flags.add("frames", "16", "frames per clip");
   flags.add("stride", "1", "frame stride");
   flags.add("resize", "128", "shorter side after resizing");
@@ -283,10 +283,10 @@ int bench(int argc, char** argv) {
   flags.add("workers", "1,2", "comma-separated worker counts to time");
   if (!flags.parse(argc, argv)) return 0;
   Common c;
-  c.data.frames = flags.integer_in("frames", 1, 10000);
-  c.data.stride = flags.integer_in("stride", 1, 10000);
-  c.data.resize = static_cast<int>(flags.integer_in("resize", 0, 100000));
-  c.data.crop = static_cast<int>(flags.integer_in("crop", 0, 100000));
+  c.data.frames = flags.integer_in("frames", 1, kMaxClipFrames);
+  c.data.stride = flags.integer_in("stride", 1, kMaxClipFrames);
+  c.data.resize = static_cast<int>(flags.integer_in("resize", 0, kMaxFrameSide));
+  c.data.crop = static_cast<int>(flags.integer_in("crop", 0, kMaxFrameSide));
   c.batch = flags.integer_in("batch", 1, 100000);
   c.batches = flags.integer_in("batches", 1, 100000);
   c.workers = parse_counts(flags.str("workers"));

@@ -97,7 +97,7 @@ int bench(int argc, char** argv) {
   add_threads_flag(flags, "CPU threads for both frameworks");
   flags.add("repeats", "5", "timed runs per layer (median reported), after one warm-up run");
   flags.add("torch", "true", "also time PyTorch (installs Debian's python3-torch if missing)");
-  flags.add("python", "/usr/bin/python3", "the Python with Debian's torch");
+  flags.add("python", kDebianPython, "the Python with Debian's torch");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const std::string torch_side =

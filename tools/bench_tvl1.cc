@@ -75,7 +75,7 @@ int bench(int argc, char** argv) {
   flags.add("size", "0", "resize the photograph to size x size first (0: as it is)");
   flags.add("repeats", "3", "timed calls per pair (median), after one untimed call");
   flags.add("device", "cpu", "cpu, cuda or cuda:N for repflow (OpenCV runs on the CPU)");
-  flags.add("python", "/usr/bin/python3", "the Python with Debian's OpenCV");
+  flags.add("python", kDebianPython, "the Python with Debian's OpenCV");
   flags.add("opencv-defaults", "false",
             "also run OpenCV at its own defaults (up to 300 iterations per warp, scale step 0.8, "
             "a median filter): about 20 s a pair on 512 x 512");

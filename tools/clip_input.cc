@@ -87,23 +87,25 @@ void add_model_and_clip_flags(Flags& flags, int argc, char** argv,
   if (meta.model && meta.model->name == model) model_options = meta.model->options;
   add_model_flags(flags, model, model_options, /*with_classes=*/true);
   const ClipMeta& in = meta.input;
+  const FrameDatasetOptions data;  // the trainer's defaults, for weights that do not say
   flags.add("weights", "", "JSON weight file (required)");
   flags.add("video", "",
             "video file or directory of frames (exactly one of --video and --input-npy)");
   flags.add("input-npy", "", "float32 .npy clips laid out N,C,T,H,W, fed without preprocessing");
-  flags.add("frames", std::to_string(in.frames.value_or(16)),
+  flags.add("frames", std::to_string(in.frames.value_or(data.frames)),
             "clip length T (kinetics_repflow_r50 needs T >= 11)");
-  flags.add("stride", std::to_string(in.stride.value_or(1)), "frames between clip frames");
+  flags.add("stride", std::to_string(in.stride.value_or(data.stride)),
+            "frames between clip frames");
   flags.add("clips", std::to_string(in.clips.value_or(1)),
             "clips per video, as the trainer's --clips-per-video");
-  flags.add("resize", std::to_string(in.resize.value_or(128)),
+  flags.add("resize", std::to_string(in.resize.value_or(data.resize)),
             "shorter side after resizing, 0 keeps the frames' size");
-  flags.add("size", std::to_string(in.size.value_or(112)),
+  flags.add("size", std::to_string(in.size.value_or(data.crop)),
             "side of the centre crop, 0 keeps the whole frame");
-  flags.add("decode-size", std::to_string(in.decode_size.value_or(0)),
+  flags.add("decode-size", std::to_string(in.decode_size.value_or(data.decode_size)),
             "video files: decode with the shorter side scaled to this, before --resize (0: "
             "full size)");
-  flags.add("norm", normalisation_text(in.norm.value_or(imagenet_normalisation())),
+  flags.add("norm", normalisation_text(in.norm.value_or(data.norm)),
             "imagenet (torchvision's mean/std), paper (1 - 2 * pixel / 255, the published "
             "code's, for its converted weights) or M,M,M/S,S,S");
 }

@@ -156,7 +156,7 @@ int run(int argc, char** argv) {
   if (!flags.parse(split.own_argc, argv)) return 0;
   RF_CHECK(!flags.str("out").empty(), "experiments: flag --out is required");
   const std::vector<int> tables = parse_table_list(flags.str("table"));
-  const int64_t epochs = flags.integer_in("epochs", 1, 1000000);
+  const int64_t epochs = flags.integer_in("epochs", 1, kMaxFlagCount);
   const std::string out = std::filesystem::absolute(user_path(flags.str("out"))).lexically_normal();
   const std::string train =
       flags.str("train").empty() ? default_trainer() : user_path(flags.str("train"));

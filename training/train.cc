@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -33,26 +34,32 @@
 #include "training/interrupt.h"
 #include "training/optim/averaging.h"
 #include "training/optim/lr_schedule.h"
+#include "training/optim/recipe.h"
+#include "training/run_files.h"
 #include "training/trainer.h"
 #include "training/weights_meta.h"
 
 namespace repflow {
 namespace {
 
-// Upper bound for counts given as flags: far above any real use, and within int.
-constexpr int64_t kMaxCount = 1000000000;
-
 // The default run's network (README, "Training"), a preset of the registry: a ResNet-10 for
 // 32x32 frames, 8 channels wide, with a flow block after res2 where the features still have the
 // frames' full resolution.
 constexpr char kDefaultModel[] = "resnet10_2d_tiny";
-// Defaults of flags the optimiser and averaging libraries declare: the default run's recipe
-// (batch 16 gives twice the updates of 32 for the same compute and learned on every seed tried).
-const std::pair<const char*, const char*> kRecipeDefaults[] = {{"lr", "0.05"},
-                                                               {"lr-schedule", "cosine"},
-                                                               {"average", "ema"},
-                                                               {"ema-decay", "0.99"},
-                                                               {"ema-warmup", "true"}};
+// A number as a flag's default shows it ("0.05", "0.0001").
+std::string flag_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// Defaults of flags the optimiser and averaging libraries declare: the default run's recipe.
+const std::pair<const char*, std::string> kRecipeDefaults[] = {
+    {"lr", flag_number(kDefaultRecipe.lr)},
+    {"lr-schedule", "cosine"},
+    {"average", "ema"},
+    {"ema-decay", flag_number(kDefaultRecipe.ema_decay)},
+    {"ema-warmup", "true"}};
 
 // `model`: the model whose own defaults the model flags take (and --help shows).
 void add_flags(Flags& flags, const std::string& model) {
@@ -65,9 +72,9 @@ void add_flags(Flags& flags, const std::string& model) {
   flags.add("batch-size", "16",
             "clips per step and process (--distributed: the global batch is K times this, for "
             "the same --lr)");
-  flags.add("momentum", "0.9", "SGD momentum");
-  flags.add("nesterov", "false", "Nesterov momentum");
-  flags.add("weight-decay", "0.0001", "L2 weight decay");
+  flags.add("momentum", flag_number(kDefaultRecipe.momentum), "SGD momentum");
+  flags.add("nesterov", kDefaultRecipe.nesterov ? "true" : "false", "Nesterov momentum");
+  flags.add("weight-decay", flag_number(kDefaultRecipe.weight_decay), "L2 weight decay");
   flags.add("no-decay-1d", "true",
             "no weight decay on biases, BN scales/shifts and other 1-d "
             "parameters");
@@ -223,7 +230,7 @@ int train(int argc, char** argv) {
 
   TrainerOptions o;
   o.seed = static_cast<uint64_t>(flags.integer("seed"));
-  o.epochs = flags.integer_in("epochs", 1, kMaxCount);
+  o.epochs = flags.integer_in("epochs", 1, kMaxFlagCount);
   o.device = device;
   o.quiet = flags.boolean("quiet");
   const DataSplits data = make_datasets(flags);
@@ -264,9 +271,9 @@ int train(int argc, char** argv) {
   }
 
   for (LoaderOptions* l : {&o.train_loader, &o.val_loader}) {
-    l->batch_size = flags.integer_in("batch-size", 1, kMaxCount);
-    l->workers = static_cast<int>(flags.integer_in("workers", 1, kMaxCount));
-    l->prefetch = static_cast<int>(flags.integer_in("prefetch", 1, kMaxCount));
+    l->batch_size = flags.integer_in("batch-size", 1, kMaxFlagCount);
+    l->workers = static_cast<int>(flags.integer_in("workers", 1, kMaxFlagCount));
+    l->prefetch = static_cast<int>(flags.integer_in("prefetch", 1, kMaxFlagCount));
     l->skip_bad_samples = flags.boolean("skip-bad-samples");
   }
   o.train_loader.drop_last = true;

@@ -27,6 +27,7 @@
 #include "training/report/chart.h"
 #include "training/report/metrics_log.h"
 #include "training/report/progress.h"
+#include "training/run_files.h"
 
 namespace repflow {
 
@@ -34,7 +35,7 @@ namespace {
 
 // The largest epoch, step or clip count a checkpoint may hold: far beyond any run, and small
 // enough that sums of such counts cannot overflow.
-constexpr int64_t kMaxCount = int64_t{1} << 53;
+constexpr int64_t kMaxCheckpointCount = int64_t{1} << 53;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -89,10 +90,10 @@ struct EpochSums {
         {"loss", loss}, {"correct", correct}, {"clips", clips}, {"train_seconds", train_seconds}};
   }
   static EpochSums from_json(const nlohmann::json& j) {
-    EpochSums sums{
-        json_sum(j.at("loss"), "checkpoint: trainer.epoch_sums.loss"),
-        json_sum(j.at("correct"), "checkpoint: trainer.epoch_sums.correct"),
-        json_integer(j.at("clips"), "checkpoint: trainer.epoch_sums.clips", 0, kMaxCount)};
+    EpochSums sums{json_sum(j.at("loss"), "checkpoint: trainer.epoch_sums.loss"),
+                   json_sum(j.at("correct"), "checkpoint: trainer.epoch_sums.correct"),
+                   json_integer(j.at("clips"), "checkpoint: trainer.epoch_sums.clips", 0,
+                                kMaxCheckpointCount)};
     RF_CHECK(sums.correct <= static_cast<double>(sums.clips),
              "checkpoint: trainer.epoch_sums.correct is ", sums.correct, ", more than its ",
              sums.clips, " clips");
@@ -239,7 +240,6 @@ class Trainer {
     }
     summary.epochs_done = position_.epoch;
     summary.seconds = seconds_since(start);
-    summary.bad_samples = train_loader_.bad_sample_count() + val_loader_.bad_sample_count();
     report_bad_samples();
     return summary;
   }
@@ -437,17 +437,20 @@ class Trainer {
   void restore(const Checkpoint& c) {
     const nlohmann::json& t = c.trainer;
     try {
-      position_.epoch = json_integer(t.at("epoch"), "checkpoint: trainer.epoch", 0, kMaxCount);
-      position_.step = json_integer(t.at("step"), "checkpoint: trainer.step", 0, kMaxCount);
-      position_.global_step =
-          json_integer(t.at("global_step"), "checkpoint: trainer.global_step", 0, kMaxCount);
+      position_.epoch =
+          json_integer(t.at("epoch"), "checkpoint: trainer.epoch", 0, kMaxCheckpointCount);
+      position_.step =
+          json_integer(t.at("step"), "checkpoint: trainer.step", 0, kMaxCheckpointCount);
+      position_.global_step = json_integer(t.at("global_step"), "checkpoint: trainer.global_step",
+                                           0, kMaxCheckpointCount);
       position_.seconds = json_sum(t.at("seconds"), "checkpoint: trainer.seconds");
       position_.sums = EpochSums::from_json(t.at("epoch_sums"));
       // Each process trains its shard of every batch: another process count cuts the epoch's
       // clips into other shards, so a position inside an epoch would skip or repeat clips.
       if (position_.step != 0 && t.contains("config") && t["config"].contains("processes")) {
-        const int64_t saved = json_integer(t["config"]["processes"],
-                                           "checkpoint: trainer.config.processes", 1, kMaxCount);
+        const int64_t saved =
+            json_integer(t["config"]["processes"], "checkpoint: trainer.config.processes", 1,
+                         kMaxCheckpointCount);
         RF_CHECK(saved == dp().world_size, "checkpoint: saved at step ", position_.step,
                  " of epoch ", position_.epoch + 1, " by ", saved, " process(es); resuming with ",
                  dp().world_size, " would skip or repeat clips of that epoch (resume with ", saved,
@@ -474,9 +477,9 @@ class Trainer {
         RF_CHECK(!c.average.empty(),
                  "the checkpoint has no averaged weights but this run "
                  "averages (--average)");
-        average_.load_state(as_map(c.average),
-                            json_integer(t.at("average_updates"),
-                                         "checkpoint: trainer.average_updates", 0, kMaxCount));
+        average_.load_state(as_map(c.average), json_integer(t.at("average_updates"),
+                                                            "checkpoint: trainer.average_updates",
+                                                            0, kMaxCheckpointCount));
       }
     } catch (const nlohmann::json::exception& e) {
       RF_FAIL(options_.resume_path, ": the trainer state is incomplete or mistyped: ", e.what());
@@ -575,12 +578,6 @@ void check_first_clip(Module& model, const Dataset& train_set, Device device) {
 }
 
 }  // namespace
-
-std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.json"; }
-std::string weights_path(const std::string& run_dir) { return run_dir + "/weights.json"; }
-std::string metrics_path(const std::string& run_dir) { return run_dir + "/metrics.jsonl"; }
-std::string chart_path(const std::string& run_dir) { return run_dir + "/chart.png"; }
-std::string config_path(const std::string& run_dir) { return run_dir + "/config.json"; }
 
 TrainSummary train_model(Module& model, const Dataset& train_set, const Dataset& val_set,
                          const TrainerOptions& options) {

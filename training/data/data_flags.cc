@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,11 +17,9 @@ namespace repflow {
 
 namespace {
 
-// Upper bound for counts given as flags: far above any real use, and within int.
-constexpr int64_t kMaxCount = 1000000000;
 // Synthetic videos per split: four times Kinetics-700's 650,000 training videos. The trainer keeps
-// an epoch's order and each video's results, about 80 bytes a video, which at kMaxCount would be
-// 80 GB before the first step.
+// an epoch's order and each video's results, about 80 bytes a video, which at kMaxFlagCount would
+// be 80 GB before the first step.
 constexpr int64_t kMaxSyntheticVideos = 2600000;
 
 DataSplits synthetic(const Flags& flags) {
@@ -30,8 +29,8 @@ DataSplits synthetic(const Flags& flags) {
     o.classes = flags.integer_in("synthetic-classes", 2, kMaxClasses);
   // The generator's own minima (two frames make a motion, 4 x 4 pixels an object on a
   // background), checked here so that the message names the flag.
-  o.frames = flags.str("frames").empty() ? 8 : flags.integer_in("frames", 2, kMaxClipFrames);
-  o.height = o.width = flags.str("size").empty() ? 32 : flags.integer_in("size", 4, kMaxFrameSide);
+  if (!flags.str("frames").empty()) o.frames = flags.integer_in("frames", 2, kMaxClipFrames);
+  if (!flags.str("size").empty()) o.height = o.width = flags.integer_in("size", 4, kMaxFrameSide);
   DataSplits s;
   o.size = flags.integer_in("synthetic-train", 1, kMaxSyntheticVideos);
   s.train = std::make_unique<SyntheticMotion>(o);
@@ -97,7 +96,7 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   o.flip = flags.boolean("flip");
   o.decode_size = static_cast<int>(flags.integer_in("decode-size", 0, kMaxFrameSide));
   o.decoder_threads =
-      decoder_threads_per_worker(static_cast<int>(flags.integer_in("workers", 1, kMaxCount)));
+      decoder_threads_per_worker(static_cast<int>(flags.integer_in("workers", 1, kMaxFlagCount)));
   std::vector<std::string> classes;
   if (!flags.str("class-names").empty())
     classes = read_class_names(user_path(flags.str("class-names")));
@@ -140,6 +139,15 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
   return s;
 }
 
+// A synthetic preset's classes and speeds, for --help.
+std::string preset_text(const char* name) {
+  const SyntheticMotionOptions o = synthetic_preset(name, {});
+  std::ostringstream s;
+  s << name << " (" << o.classes << " directions, " << o.min_speed << "-" << o.max_speed
+    << " px/frame";
+  return s.str();
+}
+
 }  // namespace
 
 const std::vector<std::string>& data_path_flags() {
@@ -149,17 +157,24 @@ const std::vector<std::string>& data_path_flags() {
 
 void add_data_flags(Flags& flags) {
   flags.add("data", "synthetic",
-            "synthetic (built-in motion classes), or the format of --train-list/--val-list: "
-            "hmdb, ucf101, kinetics or plain");
-  flags.add("frames", "", "clip length T (synthetic: 8, frame folders: 16)");
-  flags.add("size", "", "clip height and width (synthetic: 32, frame folders: the crop, 112)");
+            "synthetic (built-in motion classes), or the format of --train-list/--val-list: " +
+                list_format_choices());
+  const SyntheticMotionOptions synthetic;
+  const FrameDatasetOptions folders;
+  flags.add("frames", "",
+            "clip length T (synthetic: " + std::to_string(synthetic.frames) +
+                ", frame folders: " + std::to_string(folders.frames) + ")");
+  flags.add("size", "",
+            "clip height and width (synthetic: " + std::to_string(synthetic.height) +
+                ", frame folders: the crop, " + std::to_string(folders.crop) + ")");
   flags.add("synthetic-train", "1024",
             "synthetic: training videos (a fresh clip of each per epoch)");
   flags.add("synthetic-val", "512", "synthetic: validation videos");
   flags.add("synthetic-preset", "easy",
-            "synthetic: easy (8 directions, 1-2 px/frame) or hard (12 directions, 0.5-1.25 "
-            "px/frame, camera shake, a moving distractor, more noise)");
-  flags.add("synthetic-classes", "", "synthetic: motion directions (classes; easy: 8, hard: 12)");
+            "synthetic: " + preset_text("easy") + ") or " + preset_text("hard") +
+                ", camera shake, a moving distractor, more noise)");
+  flags.add("synthetic-classes", "",
+            "synthetic: motion directions (classes; default: the preset's)");
   flags.add("data-seed", "0", "synthetic: seed of the generated videos");
   flags.add("root", "",
             "frame folders or video files: the directory the lists' videos are relative to");
@@ -179,17 +194,18 @@ void add_data_flags(Flags& flags) {
   flags.add("norm", "imagenet",
             "frame folders: pixel normalisation, imagenet (torchvision's "
             "mean/std), paper (1 - 2 x / 255, what the published weights saw) or M,M,M/S,S,S");
-  flags.add("stride", "1", "frame folders: frames between consecutive clip frames");
-  flags.add("decode-size", "0",
+  flags.add("stride", std::to_string(folders.stride),
+            "frame folders: frames between consecutive clip frames");
+  flags.add("decode-size", std::to_string(folders.decode_size),
             "video files: decode with the shorter side scaled to this (area averaging), before "
             "--resize; 0: full size. Frame folders are read as stored");
-  flags.add("flip", "true",
+  flags.add("flip", folders.flip ? "true" : "false",
             "mirror training clips left-right with probability 1/2 (false for classes of "
             "left/right motion)");
   flags.add("workers", "2",
             "data loading threads; each decodes video files with max(1, cores / workers) "
             "FFmpeg threads");
-  flags.add("resize", "128",
+  flags.add("resize", std::to_string(folders.resize),
             "frame folders: shorter side after resizing, before the crop (0: "
             "keep)");
 }
@@ -197,14 +213,14 @@ void add_data_flags(Flags& flags) {
 DataSplits make_datasets(const Flags& flags) {
   const std::string kind = flags.str("data");
   const bool generated = kind == "synthetic";
-  RF_CHECK(generated || kind == "hmdb" || kind == "ucf101" || kind == "kinetics" || kind == "plain",
-           "flag --data: '", kind, "' is not synthetic, hmdb, ucf101, kinetics or plain");
+  RF_CHECK(generated || is_list_format(kind), "flag --data: '", kind, "' is not synthetic, ",
+           list_format_choices());
   if (generated) {
     // Without --data, a --train-list would be ignored and the run train on generated clips.
-    flags.refuse_given({"root", "train-list", "val-list", "split", "class-names", "norm", "stride",
-                        "decode-size", "resize"},
-                       "is for listed videos (--data hmdb, ucf101, kinetics or plain), not --data "
-                       "synthetic");
+    flags.refuse_given(
+        {"root", "train-list", "val-list", "split", "class-names", "norm", "stride", "decode-size",
+         "resize"},
+        "is for listed videos (--data " + list_format_choices() + "), not --data synthetic");
   } else {
     // A --data-seed or --synthetic-* size would otherwise look like it shaped the listed data.
     flags.refuse_given(

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "framework/error.h"
 #include "framework/json_tensor.h"
@@ -116,28 +117,41 @@ std::vector<std::string> ucf101_classes(const std::string& list) {
   return names;
 }
 
+// The formats by name, in the order list_format_choices() gives them.
+const struct {
+  ListFormat format;
+  const char* name;
+} kListFormats[] = {{ListFormat::kHmdb, "hmdb"},
+                    {ListFormat::kUcf101, "ucf101"},
+                    {ListFormat::kKinetics, "kinetics"},
+                    {ListFormat::kPlain, "plain"}};
+
 const char* format_name(ListFormat format) {
-  switch (format) {
-    case ListFormat::kHmdb:
-      return "hmdb";
-    case ListFormat::kUcf101:
-      return "ucf101";
-    case ListFormat::kKinetics:
-      return "kinetics";
-    case ListFormat::kPlain:
-      return "plain";
-  }
+  for (const auto& f : kListFormats)
+    if (f.format == format) return f.name;
   return "?";
 }
 
 }  // namespace
 
+bool is_list_format(const std::string& name) {
+  for (const auto& f : kListFormats)
+    if (name == f.name) return true;
+  return false;
+}
+
+std::string list_format_choices() {
+  std::string text;
+  const size_t n = std::size(kListFormats);
+  for (size_t i = 0; i < n; ++i)
+    text += (i == 0 ? "" : i + 1 == n ? " or " : ", ") + std::string(kListFormats[i].name);
+  return text;
+}
+
 ListFormat parse_list_format(const std::string& name) {
-  if (name == "hmdb") return ListFormat::kHmdb;
-  if (name == "ucf101") return ListFormat::kUcf101;
-  if (name == "kinetics") return ListFormat::kKinetics;
-  if (name == "plain") return ListFormat::kPlain;
-  RF_FAIL("unknown list format '", name, "' (expected hmdb, ucf101, kinetics or plain)");
+  for (const auto& f : kListFormats)
+    if (name == f.name) return f.format;
+  RF_FAIL("unknown list format '", name, "' (expected ", list_format_choices(), ")");
 }
 
 VideoList read_video_list(const std::string& path, ListFormat format,

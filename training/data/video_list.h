@@ -31,6 +31,9 @@ enum class ListFormat { kHmdb, kKinetics, kPlain, kUcf101 };
 
 // "hmdb", "ucf101", "kinetics" or "plain"; anything else is an Error listing them.
 ListFormat parse_list_format(const std::string& name);
+bool is_list_format(const std::string& name);
+// The formats' names for messages and help: "hmdb, ucf101, kinetics or plain".
+std::string list_format_choices();
 
 // Which rows a list is read for. The official lists hold several subsets (a Kinetics annotation
 // file's "subset" or "split", an HMDB51 split file's 1 = training and 2 = testing, UCF101's
