@@ -283,6 +283,37 @@ TEST(Weights, DeeplyNestedJsonIsAnErrorNotACrash) {
   EXPECT_EQ(parse_json(deepest, "text").dump(), deepest);
 }
 
+// The checked parser builds the document nlohmann's own parser does, for every kind of value.
+TEST(Weights, ParseJsonBuildsWhatNlohmannBuilds) {
+  const std::string text =
+      R"({"a": [1, -2, 3.5, 1e300, 18446744073709551615, "s\u0000t", true, false, null, [], {}],)"
+      R"( "b": {"c": [{"d": [[{"e": 1}], {"f": {}}]}, 2], "g": "\u00e9"}, "": 0})";
+  EXPECT_EQ(parse_json(text, "text"), nlohmann::json::parse(text));
+  EXPECT_EQ(parse_json("[[1, [2]], [3]]", "text"), nlohmann::json::parse("[[1, [2]], [3]]"));
+  EXPECT_EQ(parse_json(" 7 ", "text"), nlohmann::json(7));
+}
+
+// A Kinetics annotation file holds some 250,000 small objects: once parsed in time quadratic in
+// their count (a run hung at start-up), now as a whole in a moment.
+TEST(Weights, ParseJsonTakesManySmallObjects) {
+  std::string text = "{";
+  constexpr int kVideos = 250000;
+  for (int i = 0; i < kVideos; ++i)
+    text += (i ? ",\"v" : "\"v") + std::to_string(i) + R"(":{"annotations":{"label":"x"}})";
+  text += "}";
+  const nlohmann::json parsed = parse_json(text, "annotations");
+  EXPECT_EQ(parsed.size(), static_cast<size_t>(kVideos));
+  EXPECT_EQ(parsed.at("v123456").at("annotations").at("label"), "x");
+}
+
+// nlohmann's lexer ends the input at a NUL byte, which let anything after one through.
+TEST(Weights, ParseJsonRefusesANulByte) {
+  EXPECT_ERROR_CONTAINS(parse_json(std::string("{}\0garbage", 10), "w.json"),
+                        "w.json: not JSON text: a NUL byte at offset 2");
+  EXPECT_ERROR_CONTAINS(parse_json(std::string("{\"a\":\0 1}", 9), "w.json"),
+                        "a NUL byte at offset 5");
+}
+
 // Each case: a file's text and a fragment its error must contain, after "<path>: ".
 struct BadFile {
   std::string text, error;
