@@ -237,6 +237,17 @@ TEST(BatchNormTest, GradientsOfLargeInputsMatchTheFormula) {
   expect_near_all(b.grad(), gb, 1e-4);
 }
 
+// Inference with a negative running variance (a corrupt or hostile weight file) gives NaN, which
+// the fused ReLU passes on to the output's finiteness checks.
+TEST(BatchNormTest, FusedReluPassesNaNThrough) {
+  const Tensor x = Tensor::ones({1, 2, 1, 1});
+  const Tensor w = Tensor::ones({2}), b = Tensor::zeros({2});
+  const Tensor rm = Tensor::zeros({2}), rv = Tensor::from_vector({2}, {1, -1});
+  const std::vector<float> y = ops::batch_norm_relu(x, w, b, rm, rv, false).to_vector();
+  EXPECT_GT(y[0], 0.99f);
+  EXPECT_TRUE(std::isnan(y[1]));
+}
+
 // batch_norm_relu gives exactly relu(batch_norm(...)) and batch_norm_add_relu exactly
 // relu(batch_norm(...) + residual): the same output, running statistics and gradients, bit for
 // bit, since the ReLU's mask read from the output is the one it reads from its input. Large

@@ -56,6 +56,14 @@ TEST(Elementwise, UnaryValues) {
                       [](float v) { return v / 4.0f - 1.0f; }, -2, 2);
 }
 
+// A ReLU that mapped NaN to 0 (x > 0 ? x : 0) turned overflowed weights into confident logits.
+TEST(Elementwise, ReluPassesNaNThrough) {
+  const std::vector<float> y = ops::relu(Tensor::from_vector({3}, {NAN, -1, 2})).to_vector();
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], 0.0f);
+  EXPECT_EQ(y[2], 2.0f);
+}
+
 TEST(Elementwise, SigmoidIsStableForLargeInputs) {
   const Tensor x = Tensor::from_vector({2}, {-200.0f, 200.0f});
   const std::vector<float> y = ops::sigmoid(x).to_vector();

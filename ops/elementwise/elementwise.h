@@ -26,7 +26,7 @@ Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor abs(const Tensor& x);   // gradient 0 at 0
-Tensor relu(const Tensor& x);  // gradient 0 at 0
+Tensor relu(const Tensor& x);  // gradient 0 at 0; NaN stays NaN
 // The gradient relu passes back to its input: g where relu's output y is > 0, else 0. Not
 // recorded: for the backward of ops that fuse a ReLU.
 Tensor relu_grad(const Tensor& g, const Tensor& y);

@@ -36,7 +36,9 @@ RF_HD float unary_value(float x, UnaryParams p) {
   if constexpr (op == UnaryOp::kLog) return logf(x);
   if constexpr (op == UnaryOp::kSqrt) return sqrtf(x);
   if constexpr (op == UnaryOp::kAbs) return fabsf(x);
-  if constexpr (op == UnaryOp::kRelu) return x > 0.0f ? x : 0.0f;
+  // NaN passes through (as PyTorch's does): weights that overflowed must reach the output as
+  // non-finite values, which infer and the trainer refuse, not vanish into confident logits.
+  if constexpr (op == UnaryOp::kRelu) return x <= 0.0f ? 0.0f : x;
   // Written so that exp never overflows for large |x|.
   if constexpr (op == UnaryOp::kSigmoid) {
     if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
