@@ -68,16 +68,40 @@ Image decode_jpeg(const std::string& path, const std::string& bytes, int channel
   return image;
 }
 
+// `bytes` without the chunks that say how the pixels map to light (gAMA, sRGB, iCCP, cHRM).
+// Readers of video frames (PIL, OpenCV, FFmpeg) take the stored values as they are; libpng's
+// simplified API converts by them. A malformed chunk list is left for libpng to refuse.
+std::string without_colour_chunks(const std::string& bytes) {
+  constexpr size_t kSignature = 8;
+  std::string out = bytes.substr(0, kSignature);
+  for (size_t at = kSignature; at < bytes.size();) {
+    if (bytes.size() - at < 12) return bytes;
+    uint32_t length = 0;
+    for (int k = 0; k < 4; ++k) length = length << 8 | static_cast<uint8_t>(bytes[at + k]);
+    if (length > bytes.size() - at - 12) return bytes;
+    const std::string type = bytes.substr(at + 4, 4);
+    const size_t chunk = 12 + static_cast<size_t>(length);
+    if (type != "gAMA" && type != "sRGB" && type != "iCCP" && type != "cHRM")
+      out.append(bytes, at, chunk);
+    at += chunk;
+  }
+  return out;
+}
+
 // PNG through libpng's simplified API, which turns every bit depth, palette and transparency
-// chunk into 8-bit grey or RGB with or without alpha. An alpha channel that is not wanted is
-// dropped (as stb and PIL's convert("RGB") do), not composited onto a background.
-Image decode_png(const std::string& path, const std::string& bytes, int channels) {
+// chunk into 8-bit grey or RGB with or without alpha. The stored values are read as they are:
+// 16 bits scale to 8 (libpng would otherwise take 16-bit values for linear light and brighten
+// them), and colour-space chunks are ignored. An alpha channel that is not wanted is dropped (as
+// stb and PIL's convert("RGB") do), not composited onto a background.
+Image decode_png(const std::string& path, const std::string& file_bytes, int channels) {
+  const std::string bytes = without_colour_chunks(file_bytes);
   png_image png;
   std::memset(&png, 0, sizeof png);
   png.version = PNG_IMAGE_VERSION;
   const std::unique_ptr<png_image, void (*)(png_imagep)> release(&png, png_image_free);
   RF_CHECK(png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()), path,
            ": cannot read PNG: ", png.message);
+  png.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
   check_size(path, png.width, png.height);
   const bool file_colour = png.format & PNG_FORMAT_FLAG_COLOR;
   const bool file_alpha = png.format & PNG_FORMAT_FLAG_ALPHA;

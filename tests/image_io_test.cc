@@ -3,10 +3,12 @@
 #include "framework/image_io.h"
 
 #include <stb_image_write.h>
+#include <zlib.h>
 
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "tests/test_util.h"
@@ -134,6 +136,69 @@ TEST(ReadImage, PngAlphaIsDroppedOrKeptAsAsked) {
   const Image as_rgb = read_image(path, 3);
   for (size_t p = 0; p < 8; ++p)
     for (int c = 0; c < 3; ++c) ASSERT_EQ(as_rgb.pixels[3 * p + c], grey.pixels[p]);
+}
+
+// Big-endian bytes of v, as PNG stores numbers.
+std::string be32(uint32_t v) {
+  std::string b(4, '\0');
+  for (int k = 0; k < 4; ++k) b[k] = static_cast<char>(v >> (24 - 8 * k) & 0xff);
+  return b;
+}
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  const std::string body = type + data;
+  const auto* p = reinterpret_cast<const Bytef*>(body.data());
+  return be32(static_cast<uint32_t>(data.size())) + body +
+         be32(static_cast<uint32_t>(crc32(0, p, static_cast<uInt>(body.size()))));
+}
+
+// A 2 x 2 grey PNG of `depth` bits (8 or 16), every sample `value`, with a gAMA chunk when
+// `gamma` (its value x 100000) is given: written by hand, since libpng's writer puts a linear
+// gAMA into every 16-bit file.
+std::string grey_png(int depth, uint16_t value, std::optional<uint32_t> gamma) {
+  const std::string ihdr = be32(2) + be32(2) + std::string{static_cast<char>(depth), 0, 0, 0, 0};
+  std::string rows;
+  for (int y = 0; y < 2; ++y) {
+    rows += '\0';  // no filter
+    for (int x = 0; x < 2; ++x) {
+      if (depth == 16) rows += static_cast<char>(value >> 8);
+      rows += static_cast<char>(value & 0xff);
+    }
+  }
+  std::string idat(compressBound(rows.size()), '\0');
+  uLongf size = idat.size();
+  EXPECT_EQ(compress(reinterpret_cast<Bytef*>(idat.data()), &size,
+                     reinterpret_cast<const Bytef*>(rows.data()), rows.size()),
+            Z_OK);
+  idat.resize(size);
+  return std::string("\x89PNG\r\n\x1A\n", 8) + png_chunk("IHDR", ihdr) +
+         (gamma ? png_chunk("gAMA", be32(*gamma)) : "") + png_chunk("IDAT", idat) +
+         png_chunk("IEND", "");
+}
+
+// The stored values, as PIL, OpenCV and FFmpeg read them: 16 bits scale to 8 and a gAMA chunk
+// changes nothing. libpng's simplified API took 16-bit values for linear light (0x8080 read as
+// 188) and converted by any gAMA chunk.
+TEST(ReadImage, PngValuesAreReadAsStored) {
+  const std::string path = test_tmp("grey.png");
+  const struct {
+    int depth;
+    uint16_t value;
+    std::optional<uint32_t> gamma;
+    uint8_t expected;
+  } cases[] = {{16, 0x8080, std::nullopt, 128}, {16, 0xffff, std::nullopt, 255},
+               {16, 0x0000, std::nullopt, 0},   {16, 0x8080, 100000, 128},
+               {8, 128, 100000, 128},           {8, 128, 45455, 128},
+               {8, 77, std::nullopt, 77}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::to_string(c.depth) + "-bit " + std::to_string(c.value) +
+                 (c.gamma ? " gAMA " + std::to_string(*c.gamma) : ""));
+    write_text(path, grey_png(c.depth, c.value, c.gamma));
+    const Image grey = read_image(path);
+    ASSERT_EQ(grey.channels, 1);
+    EXPECT_EQ(grey.pixels, std::vector<uint8_t>(4, c.expected));
+    EXPECT_EQ(read_image(path, 3).pixels, std::vector<uint8_t>(12, c.expected));
+  }
 }
 
 TEST(ReadImage, TheFormatComesFromTheSignatureNotTheName) {
