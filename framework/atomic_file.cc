@@ -16,6 +16,30 @@
 
 namespace repflow {
 
+void check_output_file(const std::string& path, const std::string& what,
+                       const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path out(path);
+  const bool exists = fs::exists(out, ec);
+  RF_CHECK(!exists || fs::is_regular_file(out, ec), what, " ", path,
+           ": exists and is not a regular file (a directory, device or pipe); the output must be "
+           "a file's path");
+  const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  RF_CHECK(fs::is_directory(dir, ec), what, " ", path, ": the directory ", dir.string(),
+           " does not exist");
+  RF_CHECK(::access(dir.c_str(), W_OK) == 0, what, " ", path, ": cannot write in ", dir.string(),
+           ": ", std::strerror(errno));
+  if (!exists) return;
+  for (const std::string& input : inputs) {
+    if (input.empty() || !fs::exists(input, ec)) continue;
+    RF_CHECK(!fs::equivalent(out, input, ec), what, " ", path, " is the input ", input,
+             ", which the output would replace");
+    RF_CHECK(!fs::is_directory(input, ec) || !fs::equivalent(dir, input, ec), what, " ", path,
+             " is a file in the input directory ", input, ", which the output would replace");
+  }
+}
+
 void write_file_atomic(const std::string& path, const std::string& contents) {
   // Unique per process and call, so concurrent saves to one path never share a temporary file.
   static std::atomic<int> counter{0};

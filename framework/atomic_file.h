@@ -2,6 +2,7 @@
 // Files that readers see whole or not at all: every output of a run (weights, checkpoints,
 // metrics, config, charts, logits) is written through write_file_atomic.
 #include <string>
+#include <vector>
 
 namespace repflow {
 
@@ -10,6 +11,13 @@ namespace repflow {
 // new one, never a partial one, and the temporary file is removed when any step fails. A `path`
 // that exists and is not a regular file (a directory, /dev/null, a FIFO) is an Error.
 void write_file_atomic(const std::string& path, const std::string& contents);
+
+// What write_file_atomic would refuse, and what it must not replace, checked before the work
+// whose result it writes: `path` (`what` names its flag) must not exist unless it is a regular
+// file, its directory must exist and be writable, and it must not be one of `inputs` (files or
+// directories the program reads; empty entries are skipped) or a file inside one of them.
+void check_output_file(const std::string& path, const std::string& what,
+                       const std::vector<std::string>& inputs);
 
 // Removes the temporary files write_file_atomic left in `dir` when its process was killed
 // mid-save (PATH.tmp.<pid>.<n> whose process no longer runs); returns how many. A temporary

@@ -306,6 +306,42 @@ TEST(Infer, OutputThatIsNotFiniteIsExitTwoNamingTheWeights) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+// --logits-out is checked before the model runs: it once replaced the weight file, the .npy input
+// or a frame it was given, and a directory it could not be written in failed after the whole
+// prediction had been printed.
+TEST(Infer, ALogitsFileThatWouldReplaceAnInputOrCannotBeWrittenIsRefusedFirst) {
+  const std::string video = write_video("out_video", 4);
+  const std::string weights = test_tmp("out_weights.json");
+  fs::copy_file(write_weights(), weights, fs::copy_options::overwrite_existing);
+  Generator gen(3);
+  const std::string npy = npy_file("out_in.npy", Tensor::uniform({1, 3, 4, 16, 16}, 0, 1, gen));
+  const std::string frame = video + "/frame_0.png";
+  const std::string clip = " --frames 4 --resize 0 --size 28 --video " + video;
+  const struct {
+    std::string input, out, error;
+  } cases[] = {
+      {clip, weights, "error: flag --logits-out " + weights + " is the input " + weights},
+      {" --input-npy " + npy, npy, "is the input " + npy},
+      {clip, frame, "is a file in the input directory " + video},
+      {clip, test_tmp("no_such_dir") + "/l.json",
+       "l.json: the directory " + test_tmp("no_such_dir") + " does not exist"},
+      {clip, video, "exists and is not a regular file"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.out);
+    const std::string before =
+        fs::exists(c.out) && fs::is_regular_file(c.out) ? read_text(c.out) : "";
+    const CommandResult r = run_command(g_infer + kModelFlags + " --weights " + weights + c.input +
+                                        " --logits-out " + c.out);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(c.error), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("top "), std::string::npos) << r.output;  // nothing was predicted
+    if (!before.empty()) {
+      EXPECT_EQ(read_text(c.out), before);
+    }
+  }
+}
+
 TEST(Infer, HelpListsEveryFlagWithItsDefault) {
   const CommandResult r = run_command(g_infer + " --help");
   ASSERT_EQ(r.status, 0) << r.output;

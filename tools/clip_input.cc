@@ -110,6 +110,10 @@ void add_model_and_clip_flags(Flags& flags, int argc, char** argv,
             "code's, for its converted weights) or M,M,M/S,S,S");
 }
 
+std::vector<std::string> clip_input_paths(const Flags& flags, const WeightsFile& weights) {
+  return {weights.path, user_path(flags.str("video")), user_path(flags.str("input-npy"))};
+}
+
 Tensor read_clips(const Flags& flags, const std::string& tool, std::string* what) {
   const bool video = !flags.str("video").empty(), npy = !flags.str("input-npy").empty();
   RF_CHECK(video != npy, tool, ": give exactly one of --video and --input-npy");

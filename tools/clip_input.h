@@ -34,4 +34,8 @@ void add_model_and_clip_flags(Flags& flags, int argc, char** argv,
 // Exactly one of --video and --input-npy must be given (an Error naming `tool` otherwise).
 Tensor read_clips(const Flags& flags, const std::string& tool, std::string* what);
 
+// What the tool reads (the weight file, --video, --input-npy): the inputs an output it writes
+// must not replace (check_output_file).
+std::vector<std::string> clip_input_paths(const Flags& flags, const WeightsFile& weights);
+
 }  // namespace repflow

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/atomic_file.h"
 #include "framework/autograd.h"
 #include "framework/flags.h"
 #include "framework/image_io.h"
@@ -50,6 +51,8 @@ int run(int argc, char** argv) {
   RF_CHECK(flags.positional().size() == 2, "flow: expected two images A and B, got ",
            flags.positional().size(), " arguments (see --help)");
   RF_CHECK(!flags.str("out").empty(), "flow: flag --out is required");
+  check_output_file(user_path(flags.str("out")), "flag --out",
+                    {user_path(flags.positional()[0]), user_path(flags.positional()[1])});
   const std::string method = flags.str("method");
   RF_CHECK(method == "layer" || method == "tvl1", "flow: flag --method: '", excerpt(method),
            "' is not layer or tvl1");

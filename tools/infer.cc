@@ -101,6 +101,13 @@ int run(int argc, char** argv) {
   apply_threads_flag(flags);
   const Device device = parse_device(flags.str("device"));
   RF_CHECK(weights, "infer: flag --weights is required");
+  // Checked before the model runs, which can take minutes.
+  const std::string logits_out = user_path(flags.str("logits-out"));
+  if (!logits_out.empty()) {
+    std::vector<std::string> inputs = clip_input_paths(flags, *weights);
+    inputs.push_back(user_path(flags.str("labels")));
+    check_output_file(logits_out, "flag --logits-out", inputs);
+  }
   const bool video = !flags.str("video").empty();
   const ModelSpec spec = model_spec_from_flags(flags, /*with_classes=*/true);
   const int64_t classes = std::stoll(spec.options.at("classes"));
@@ -153,8 +160,8 @@ int run(int argc, char** argv) {
   } else {
     print_top(probabilities, top, labels, [](int64_t i) { return "sample " + std::to_string(i); });
   }
-  if (!flags.str("logits-out").empty()) {
-    write_file_atomic(user_path(flags.str("logits-out")), logits_json(logits));
+  if (!logits_out.empty()) {
+    write_file_atomic(logits_out, logits_json(logits));
     std::printf("wrote logits to %s\n", flags.str("logits-out").c_str());
   }
   std::printf("time: read %.3f s, load %.3f s, forward %.3f s\n", read_s, load_s, forward_s);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/atomic_file.h"
 #include "framework/autograd.h"
 #include "framework/flags.h"
 #include "framework/image_io.h"
@@ -75,6 +76,7 @@ int run(int argc, char** argv) {
   apply_threads_flag(flags);
   RF_CHECK(weights, "show_flow: flag --weights is required");
   RF_CHECK(!flags.str("out").empty(), "show_flow: flag --out is required");
+  check_output_file(user_path(flags.str("out")), "flag --out", clip_input_paths(flags, *weights));
   const int cell = static_cast<int>(flags.integer_in("cell", 1, 1024));
   const double scale_flag = flow_scale_flag(flags, "show_flow");
   const ModelSpec spec = model_spec_from_flags(flags, /*with_classes=*/true);
