@@ -296,6 +296,13 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
            {"epoch_record", 5, not_the_line},
            {"epoch_record", nlohmann::json::object(), not_the_line},
            {"epoch_record", {{"epoch", 2}, {"train_loss", 1.0}}, not_the_line},
+           // Checked though the run is not over: it was once written into metrics.jsonl as is.
+           {"epoch_record", with("epoch_record", "val_top1", "x"),
+            ".val_top1 is not an accuracy in [0, 1]"},
+           {"epoch_record", {{"epoch", 3}}, ".val_top1 is not an accuracy in [0, 1]"},
+           // Sums of clips no step trained, and more averaging updates than steps.
+           {"epoch_sums", with("epoch_sums", "clips", 5), ".clips is 5 after step 0 of an epoch"},
+           {"average_updates", int64_t{100000000000}, not_a_count},
            {"seconds", -1.0, " is -1" + not_a_sum},
            {"seconds", 1e308, " is 1e+308" + not_a_sum},
            {"epoch_sums", with("epoch_sums", "loss", 1e308), ".loss is 1e+308" + not_a_sum},
@@ -312,6 +319,17 @@ TEST(Train, ResumingWritesTheMetricsLineThatTheCheckpointGotAhead) {
         << refused.output;
     EXPECT_EQ(read_text(dir + "/metrics.jsonl"), log_before) << field;
   }
+  // The optimiser's state taken out of a checkpoint saved after steps with momentum.
+  nlohmann::json no_momentum = doc;
+  for (auto it = no_momentum["tensors"].begin(); it != no_momentum["tensors"].end();)
+    it = it.key().rfind("optimizer/", 0) == 0 ? no_momentum["tensors"].erase(it) : std::next(it);
+  ASSERT_LT(no_momentum["tensors"].size(), doc["tensors"].size());
+  write_text(path, no_momentum.dump());
+  const CommandResult refused = run_command(g_train + " --resume " + dir + " --epochs 4");
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("the checkpoint has no momentum buffers, but it was saved after "),
+            std::string::npos)
+      << refused.output;
 }
 
 // Two classes of four videos in frame folders, listed as `what` says.
@@ -369,6 +387,35 @@ TEST(Train, FrameFoldersInHmdbAndPlainLists) {
       << r.output;
   EXPECT_EQ(r.output.find("in --train-list too"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("5 training and 4 validation videos"), std::string::npos) << r.output;
+}
+
+// Lists that cannot train a classifier are refused before anything runs: a video under two
+// classes, a single class (a model always right), and a directory given as a plain list.
+TEST(Train, ListsOfOneClassOrAVideoUnderTwoClassesAreErrors) {
+  const std::string root = write_frame_dataset("frames_bad_lists", "plain");
+  const std::string list = read_text(root + "/list.txt");
+  const std::string check = frame_args(root, "plain") + " --check";
+  write_text(root + "/twice.txt", list + "v0 6 1\n");
+  write_text(root + "/one.txt", "v0 6 0\nv2 6 0\n");
+  const struct {
+    std::string flags, error;
+  } cases[] = {
+      {" --train-list " + root + "/twice.txt",
+       "error: video 'v0' is listed as 0 and as 1 (--train-list): a video has one class"},
+      {" --val-list " + root + "/twice.txt", "(--val-list): a video has one class"},
+      {" --train-list " + root + "/one.txt --val-list " + root + "/one.txt",
+       "error: flag --train-list: " + root +
+           "/one.txt gives 1 class ('0'): a classifier needs "
+           "two at least"},
+      {" --train-list " + root,
+       "error: flag --train-list: '" + root + "' is a directory; --data plain reads a list file"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.flags);
+    const CommandResult r = train_listed(check + c.flags);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(c.error), std::string::npos) << r.output;
+  }
 }
 
 // HMDB51 as published: the official split directory, the videos in a folder per class (frame
@@ -449,8 +496,8 @@ TEST(Train, ListsThatGiveNothingToTrainOnAreErrorsNamingThem) {
   const CommandResult none =
       train_listed(common + root + "/none --train-list " + bad + " --val-list " + list);
   EXPECT_EQ(none.status, 2) << none.output;
-  EXPECT_NE(none.output.find("error: train: epoch 1 gave no training batch: every clip was "
-                             "skipped as bad"),
+  EXPECT_NE(none.output.find("error: train: epoch 1 gave no training batch: the clips skipped as "
+                             "bad (listed above) left fewer than a batch of 2"),
             std::string::npos)
       << none.output;
   EXPECT_NE(none.output.find("nope2"), std::string::npos) << none.output;
@@ -628,9 +675,10 @@ TEST(Train, DivergedWeightsFailTheRunUnsaved) {
       {kSmall + "--lr 1e30", " loss became "},
       {kSmall + "--weight-decay 1e12", " loss became "},
       // Two steps, and evaluation with the averages: once a checkpoint refused as if it were a
-      // corrupt file ("tensor 'model/conv1.weight': data[54] is -nan").
+      // corrupt file ("tensor 'model/conv1.weight': data[54] is -nan"), before the ReLU passed
+      // NaN on, an evaluation that stayed finite.
       {kShape + "--synthetic-train 32 --synthetic-val 32 --weight-decay 1e20",
-       "train: parameter '"},
+       "train: the validation loss became "},
   };
   for (const auto& [flags, message] : cases) {
     SCOPED_TRACE(flags);

@@ -217,7 +217,9 @@ class Trainer {
         // all: the run would go on to evaluate and save an untrained model.
         report_bad_samples();
         RF_FAIL("train: epoch ", position_.epoch + 1,
-                " gave no training batch: every clip was skipped as bad (listed above)");
+                " gave no training batch: the clips skipped as bad (listed above) left fewer "
+                "than a batch of ",
+                options_.train_loader.batch_size * dp().world_size);
       }
       const double train_seconds = position_.sums.train_seconds + seconds_since(epoch_start);
       share_buffers();
@@ -322,6 +324,19 @@ class Trainer {
     msg << "train: " << what << " became " << value << " " << when
         << ": the weights diverged (try a lower --lr or --weight-decay, or --clip-grad)";
     throw std::runtime_error(msg.str());
+  }
+
+  // A position inside an epoch has counted the clips of its steps: all full global batches but
+  // perhaps the last (a loader that skipped bad samples ends its epoch with a short one), and
+  // none at an epoch's start. Sums of another position would report made-up figures for it.
+  void check_position_fits() const {
+    const int64_t batch = options_.train_loader.batch_size * dp().world_size;
+    const int64_t step = position_.step, clips = position_.sums.clips;
+    RF_CHECK(step == 0 ? clips == 0 : clips > (step - 1) * batch && clips <= step * batch,
+             "checkpoint: trainer.epoch_sums.clips is ", clips, " after step ", step,
+             " of an epoch of batches of ", batch, " clips (a different batch size?)");
+    RF_CHECK(position_.global_step >= step, "checkpoint: trainer.global_step ",
+             position_.global_step, " is below the epoch's step ", step);
   }
 
   const DataParallel& dp() const { return options_.data_parallel; }
@@ -471,15 +486,23 @@ class Trainer {
                "checkpoint: trainer.epoch_record is not the metrics line of epoch ",
                position_.epoch, " (an object with \"epoch\": ", position_.epoch, "), got ",
                excerpt(epoch_record_.dump()));
+      // Checked whether or not the run is over: a resumed run writes the line as it is into
+      // metrics.jsonl when the file lacks it.
+      if (!epoch_record_.is_null()) eval_of_record(epoch_record_, "checkpoint");
+      check_position_fits();
       model_.load_state_dict(as_map(c.model));
+      RF_CHECK(!c.optimizer.empty() || position_.global_step == 0 || options_.sgd.momentum == 0,
+               "the checkpoint has no momentum buffers, but it was saved after ",
+               position_.global_step, " steps with momentum");
       sgd_.load_state(as_map(c.optimizer));
       if (averaging()) {
         RF_CHECK(!c.average.empty(),
                  "the checkpoint has no averaged weights but this run "
                  "averages (--average)");
+        // The average takes one update per step at most.
         average_.load_state(as_map(c.average), json_integer(t.at("average_updates"),
                                                             "checkpoint: trainer.average_updates",
-                                                            0, kMaxCheckpointCount));
+                                                            0, position_.global_step));
       }
     } catch (const nlohmann::json::exception& e) {
       RF_FAIL(options_.resume_path, ": the trainer state is incomplete or mistyped: ", e.what());
