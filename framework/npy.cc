@@ -18,6 +18,12 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "read_npy copies '<f4' 
 std::string header_value(const std::string& path, const std::string& header,
                          const std::string& key) {
   const std::string quoted[] = {"'" + key + "'", "\"" + key + "\""};
+  // A key given twice is read as the last by numpy, as the first by a search: neither is trusted.
+  int count = 0;
+  for (const std::string& q : quoted)
+    for (size_t p = header.find(q); p != std::string::npos; p = header.find(q, p + q.size()))
+      ++count;
+  RF_CHECK(count <= 1, path, ": .npy header gives '", key, "' ", count, " times");
   size_t at = std::string::npos;
   for (const std::string& q : quoted)
     if ((at = header.find(q)) != std::string::npos) {

@@ -71,6 +71,10 @@ TEST(ReadNpy, BadFilesNameTheFileAndTheProblem) {
       {"truncated.npy", good.substr(0, good.size() - 3), "(truncated)"},
       {"long.npy", good + "xxxx", "needs 16 data bytes but the file has 20"},
       {"header_cut.npy", good.substr(0, 30), "header is truncated"},
+      // numpy reads the last of a repeated key: this array is in Fortran order to numpy.
+      {"twice.npy",
+       npy_bytes("<f4', 'fortran_order': True, 'x': '", "(2, 2)", raw_floats({1, 2, 3, 4})),
+       "header gives 'fortran_order' 2 times"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
