@@ -201,6 +201,8 @@ TEST(OfficialLists, HmdbSplitDirectoryErrorsNameTheFileAndLine) {
                             "split, 1, 2 or 3");
   EXPECT_ERROR_CONTAINS(read_video_list(dir, ListFormat::kHmdb, {}, ListRole::kTrain, 4),
                         "HMDB51 has splits 1, 2 and 3, not 4");
+  write_text(dir + "/walk_test_split3.txt", "w1.avi 1\n");
+  write_text(dir + "/brush_hair_test_split3.txt", "b1.avi 1\n");
   write_text(dir + "/jump_test_split3.txt", "j1.avi 1\nj2.avi 3\n");
   EXPECT_ERROR_CONTAINS(read_video_list(dir, ListFormat::kHmdb, {}, ListRole::kTrain, 3),
                         dir +
@@ -221,6 +223,34 @@ TEST(OfficialLists, HmdbSplitDirectoryErrorsNameTheFileAndLine) {
   // Other formats take files only.
   EXPECT_ERROR_CONTAINS(read_video_list(dir, ListFormat::kPlain),
                         dir + ": a directory, expected a plain list file");
+}
+
+// A class whose file of the split is missing would have dropped out of the class list (with one
+// class left, a model that is always right).
+TEST(OfficialLists, AClassLackingTheSplitsFileIsAnError) {
+  const std::string dir = fresh_dir("hmdb_official/missing");
+  write_text(dir + "/a_test_split1.txt", "a1.avi 1\na2.avi 2\n");
+  write_text(dir + "/a_test_split2.txt", "a1.avi 1\na2.avi 2\n");
+  write_text(dir + "/b_test_split2.txt", "b1.avi 1\nb2.avi 2\n");
+  EXPECT_ERROR_CONTAINS(read_video_list(dir, ListFormat::kHmdb, {}, ListRole::kTrain, 1),
+                        dir + ": class 'b' has b_test_split2.txt but no b_test_split1.txt");
+  EXPECT_EQ(read_video_list(dir, ListFormat::kHmdb, {}, ListRole::kTrain, 2).classes,
+            (std::vector<std::string>{"a", "b"}));
+}
+
+// Editors on Windows start files with a byte-order mark, which once became part of the first
+// video's name; a class name with a control character would print as something else.
+TEST(VideoList, AByteOrderMarkIsDroppedAndControlCharactersInClassNamesAreErrors) {
+  const std::string path = test_tmp("bom/train.txt");
+  write_text(path, "\xEF\xBB\xBFv1.avi run\nv2.avi walk\n");
+  const VideoList list = read_video_list(path, ListFormat::kHmdb);
+  EXPECT_EQ(names(list), (std::vector<std::string>{"v1.avi", "v2.avi"}));
+  EXPECT_EQ(list.classes, (std::vector<std::string>{"run", "walk"}));
+  write_text(path, "v1.avi run\nv2.avi w\x1b[31malk\n");
+  EXPECT_ERROR_CONTAINS(read_video_list(path, ListFormat::kHmdb),
+                        path + ":2: class name 'w\\x1b[31malk' holds the control character 27");
+  EXPECT_ERROR_CONTAINS(read_video_list(path, ListFormat::kPlain, {"a", "b\tc"}),
+                        "class 1: class name 'b\\x09c' holds the control character 9");
 }
 
 TEST(OfficialLists, AnOfficialHmdbSplitFileGivenAsAListSaysToGiveTheDirectory) {

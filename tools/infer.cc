@@ -36,6 +36,7 @@ std::vector<std::string> read_labels(const std::string& path, int64_t classes) {
   std::vector<std::string> names;
   for (const std::string& line : read_lines(path)) {
     RF_CHECK(!line.empty(), path, ": line ", names.size() + 1, " is empty (one name per line)");
+    check_class_name(line, path + ":" + std::to_string(names.size() + 1));
     names.push_back(line);
   }
   RF_CHECK(static_cast<int64_t>(names.size()) == classes, path, ": has ", names.size(),

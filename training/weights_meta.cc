@@ -77,6 +77,8 @@ WeightsMeta weights_meta_from_json(const nlohmann::json& j, const std::string& f
              names.size(), " names, more than the ", kMaxClasses, " classes a model may have");
     for (const nlohmann::json& n : names) {
       RF_CHECK(n.is_string(), file, ": meta.class_names holds a value that is not a string");
+      check_class_name(n.get<std::string>(), file + ": meta.class_names[" +
+                                                 std::to_string(meta.class_names.size()) + "]");
       meta.class_names.push_back(n.get<std::string>());
     }
   }

@@ -1,6 +1,7 @@
 #include "training/data/data_flags.h"
 
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -62,8 +63,17 @@ std::string some(const std::vector<std::string>& names) {
 
 // Videos listed more than once (oversampling, or a list concatenated twice) and videos in both
 // lists (a look at training accuracy, or validation measuring training videos): legal, so said,
-// not refused. By the lists' names, before any video is looked for.
+// not refused. By the lists' names, before any video is looked for. One video under two classes
+// (an edited list, or a split file copied into another class's) is an Error: it has one label.
 std::vector<std::string> list_notes(const VideoList& train, const VideoList& val) {
+  std::map<std::string, int64_t> label_of;
+  for (const auto* list : {&train, &val})
+    for (const VideoEntry& e : list->videos) {
+      const auto [it, first] = label_of.emplace(e.name, e.label);
+      RF_CHECK(first || it->second == e.label, "video '", excerpt(e.name), "' is listed as ",
+               train.classes[it->second], " and as ", train.classes[e.label], " (",
+               list == &train ? "--train-list" : "--val-list", "): a video has one class");
+    }
   std::vector<std::string> notes;
   std::set<std::string> seen;
   std::vector<std::string> repeated;
@@ -106,6 +116,10 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
            "(--data hmdb or ucf101), not of --data ",
            kind);
   const std::string train_path = required(flags, "train-list", kind);
+  const bool split_format = format == ListFormat::kHmdb || format == ListFormat::kUcf101;
+  RF_CHECK(split_format || !std::filesystem::is_directory(train_path), "flag --train-list: '",
+           train_path, "' is a directory; --data ", kind,
+           " reads a list file (split directories are HMDB51's and UCF101's)");
   // An official split directory holds the testing rows too: they are the validation list.
   std::string val_path = train_path;
   if (!std::filesystem::is_directory(train_path) || !flags.str("val-list").empty()) {
@@ -125,6 +139,11 @@ DataSplits frame_folders(const Flags& flags, const std::string& kind) {
            split ? " for training in split " + std::to_string(split) : std::string());
   RF_CHECK(!val.videos.empty(), "flag --val-list: ", val_path, " lists no videos",
            split ? " for testing in split " + std::to_string(split) : std::string());
+  // One class would train a model that is always right.
+  RF_CHECK(train.classes.size() >= 2, "flag --train-list: ", train_path, " gives ",
+           train.classes.size(), " class",
+           train.classes.size() == 1 ? " ('" + excerpt(train.classes[0]) + "')" : "s",
+           ": a classifier needs two at least");
   DataSplits s;
   s.notes = list_notes(train, val);
   s.class_names = train.classes;

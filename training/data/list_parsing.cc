@@ -36,7 +36,9 @@ bool parse_int(const std::string& s, int64_t* value) {
 bool has_space(const std::string& s) { return std::any_of(s.begin(), s.end(), is_space); }
 
 std::vector<std::string> read_lines(const std::string& path) {
-  std::istringstream in(read_file(path));
+  std::string text = read_file(path);
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  std::istringstream in(text);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -55,9 +57,20 @@ std::vector<ListLine> read_list_lines(const std::string& path) {
   return out;
 }
 
+void check_class_name(const std::string& name, const std::string& where) {
+  for (const char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    RF_CHECK(byte >= 0x20 && byte != 0x7f, where, ": class name '", excerpt(name),
+             "' holds the control character ", static_cast<int>(byte));
+  }
+}
+
 ClassIndex::ClassIndex(const std::vector<std::string>& classes)
     : fixed_(!classes.empty()), classes_(classes) {
-  for (size_t i = 0; i < classes_.size(); ++i) index_[classes_[i]] = static_cast<int64_t>(i);
+  for (size_t i = 0; i < classes_.size(); ++i) {
+    check_class_name(classes_[i], "class " + std::to_string(i));
+    index_[classes_[i]] = static_cast<int64_t>(i);
+  }
 }
 
 int64_t ClassIndex::of_name(const std::string& name, const std::string& where) {
@@ -66,6 +79,7 @@ int64_t ClassIndex::of_name(const std::string& name, const std::string& where) {
   RF_CHECK(!fixed_, where, ": unknown label '", excerpt(name), "' (not among the ", classes_.size(),
            " classes)");
   RF_CHECK(size() < kMaxClasses, where, ": more than ", kMaxClasses, " classes");
+  check_class_name(name, where);
   classes_.push_back(name);
   return index_[name] = size() - 1;
 }

@@ -24,7 +24,8 @@ bool parse_int(const std::string& s, int64_t* value);
 
 bool has_space(const std::string& s);
 
-// The file's lines, line ends ('\n', '\r\n') removed. An Error when it cannot be read.
+// The file's lines, line ends ('\n', '\r\n') and a UTF-8 byte-order mark at its start (which
+// editors on Windows write) removed. An Error when it cannot be read.
 std::vector<std::string> read_lines(const std::string& path);
 
 // A non-blank line of a list file, trimmed, and where it is ("PATH:LINE") for errors about it.
@@ -35,6 +36,10 @@ struct ListLine {
 
 // The file's non-blank lines, as read_lines reads them.
 std::vector<ListLine> read_list_lines(const std::string& path);
+
+// A class name's characters: one with a control character (a newline, an escape sequence) would
+// print as something else, even as a forged line of output. An Error naming `where`.
+void check_class_name(const std::string& name, const std::string& where);
 
 // Numbers class names as they come (or looks them up in fixed classes) and checks integer
 // labels against the class count.

@@ -145,17 +145,29 @@ void read_hmdb_split_directory(const std::string& dir, int split, ListRole role,
                                ClassIndex& classes, std::vector<VideoEntry>& videos) {
   RF_CHECK(split >= 1 && split <= 3, dir, ": HMDB51 has splits 1, 2 and 3, not ", split);
   const std::string suffix = "_test_split" + std::to_string(split) + ".txt";
-  std::map<std::string, std::string> files;  // class -> file, in alphabetical order
+  std::map<std::string, std::string> files;         // class -> file, in alphabetical order
+  std::map<std::string, std::string> other_splits;  // class -> a file of another split
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(dir, ec);
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const std::string file = it->path().filename().string();
-    if (file.size() > suffix.size() && ends_with(file, suffix))
-      files[file.substr(0, file.size() - suffix.size())] = it->path().string();
+    for (int s = 1; s <= 3; ++s) {
+      const std::string any = "_test_split" + std::to_string(s) + ".txt";
+      if (file.size() <= any.size() || !ends_with(file, any)) continue;
+      const std::string name = file.substr(0, file.size() - any.size());
+      if (s == split)
+        files[name] = it->path().string();
+      else
+        other_splits[name] = file;
+    }
   }
   RF_CHECK(!ec, dir, ": cannot list the directory: ", ec.message());
   RF_CHECK(!files.empty(), dir, ": no HMDB51 split files '<class>", suffix,
            "' (expected the official split directory, testTrainMulti_7030_splits)");
+  // A class whose file of this split is missing would drop out of the class list.
+  for (const auto& [name, file] : other_splits)
+    RF_CHECK(files.count(name), dir, ": class '", excerpt(name), "' has ", file, " but no ", name,
+             suffix);
   if (!classes.fixed()) {
     for (const auto& [name, file] : files) classes.of_name(name, dir);
   }
