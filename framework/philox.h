@@ -34,9 +34,24 @@ RF_HD Philox4 philox4x32(uint64_t seed, uint64_t offset, uint64_t index) {
   return Philox4{{c0, c1, c2, c3}};
 }
 
-// Uniform in [0, 1) from the top 24 bits: exactly representable, identical on both devices.
+// Uniform in [0, 1) from a word's top 24 bits: exactly representable, identical on both devices.
+RF_HD float uniform_of_word(uint32_t word) {
+  return static_cast<float>(word >> 8) * (1.0f / 16777216.0f);
+}
+
 RF_HD float philox_uniform(uint64_t seed, uint64_t offset, uint64_t index) {
-  return static_cast<float>(philox4x32(seed, offset, index).v[0] >> 8) * (1.0f / 16777216.0f);
+  return uniform_of_word(philox4x32(seed, offset, index).v[0]);
+}
+
+// A uniform integer in [0, n) from one word (multiply and shift: no division, and a bias below
+// n / 2^32), for n up to 2^32.
+RF_HD int64_t below_of_word(uint32_t word, int64_t n) {
+  return static_cast<int64_t>((static_cast<uint64_t>(word) * static_cast<uint64_t>(n)) >> 32);
+}
+
+// The first two words of a draw as one 64-bit number: a seed or key derived from another.
+RF_HD uint64_t word64(const Philox4& r) {
+  return static_cast<uint64_t>(r.v[0]) | (static_cast<uint64_t>(r.v[1]) << 32);
 }
 
 // Standard normal by Box-Muller on two words of the same draw. log/cos may differ in the last

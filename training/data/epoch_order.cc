@@ -26,7 +26,7 @@ std::vector<Sample> epoch_samples(int64_t videos, const SampleOrder& order, int6
     std::iota(perm.begin(), perm.end(), 0);
     for (int64_t i = videos - 1; i > 0; --i) {
       const uint32_t r = philox4x32(order.seed, shuffle_stream, i).v[0];
-      const int64_t j = static_cast<int64_t>((static_cast<uint64_t>(r) * (i + 1)) >> 32);
+      const int64_t j = below_of_word(r, i + 1);
       std::swap(perm[i], perm[j]);
     }
     const int64_t used = videos / order.world_size * order.world_size;
@@ -34,7 +34,7 @@ std::vector<Sample> epoch_samples(int64_t videos, const SampleOrder& order, int6
       const Philox4 r = philox4x32(order.seed, clip_stream, p);
       Sample s;
       s.video = perm[p];
-      s.request = ClipRequest::training((static_cast<uint64_t>(r.v[1]) << 32) | r.v[0]);
+      s.request = ClipRequest::training(word64(r));
       samples.push_back(s);
     }
   } else {

@@ -8,24 +8,13 @@
 #include "training/data/video_file.h"
 
 namespace repflow {
-namespace {
-
-// A uniform integer in [0, n) from one random word.
-int64_t below(uint32_t word, int64_t n) {
-  return static_cast<int64_t>((static_cast<uint64_t>(word) * static_cast<uint64_t>(n)) >> 32);
-}
-
-float fraction(uint32_t word) { return static_cast<float>(word >> 8) * (1.0f / 16777216.0f); }
-
-}  // namespace
-
 std::vector<int64_t> clip_frame_indices(int64_t count, int64_t frames, int64_t stride,
                                         const ClipRequest& request) {
   RF_CHECK(count >= 1, "clip_frame_indices: a video without frames");
   const int64_t room = std::max<int64_t>(0, count - ((frames - 1) * stride + 1));
   int64_t offset = 0;
   if (request.train) {
-    offset = below(philox4x32(request.seed, 0, 0).v[0], room + 1);
+    offset = below_of_word(philox4x32(request.seed, 0, 0).v[0], room + 1);
   } else {
     RF_CHECK(request.clip_index >= 0 && request.clip_index < request.clips, "clip index ",
              request.clip_index, " is outside 0 ... ", request.clips - 1);
@@ -76,7 +65,7 @@ Clip FrameDataset::clip(int64_t index, const ClipRequest& request) const {
   transform.norm = options_.norm;
   if (request.train) {
     const Philox4 r = philox4x32(request.seed, 0, 0);
-    transform.position = {fraction(r.v[1]), fraction(r.v[2])};
+    transform.position = {uniform_of_word(r.v[1]), uniform_of_word(r.v[2])};
     transform.flip = options_.flip && (r.v[3] >> 31) != 0;
   }
   // The first `num_frames` frames when the list gives a count.

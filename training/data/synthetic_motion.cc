@@ -13,12 +13,8 @@ namespace {
 
 // A 64-bit key from a key and two counters: the derived streams of different (a, b) are
 // unrelated, which keeps videos, splits and requests apart.
-uint64_t derive_key(uint64_t key, uint64_t a, uint64_t b) {
-  const Philox4 r = philox4x32(key, a, b);
-  return static_cast<uint64_t>(r.v[0]) | (static_cast<uint64_t>(r.v[1]) << 32);
-}
+uint64_t derive_key(uint64_t key, uint64_t a, uint64_t b) { return word64(philox4x32(key, a, b)); }
 
-// Draw streams of one clip key.
 // Draw streams of one clip key; distractor i draws from kDistractor + 2 i (scalars) and
 // kDistractor + 2 i + 1 (texture).
 enum Stream : uint64_t { kScalars, kBackground, kObject, kNoise, kShake, kDistractor };
