@@ -3,7 +3,6 @@
 // probabilities. A weight file's metadata (training/weights_meta.h) gives the model and clip
 // defaults.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -13,6 +12,7 @@
 
 #include "framework/atomic_file.h"
 #include "framework/autograd.h"
+#include "framework/clock.h"
 #include "framework/flags.h"
 #include "models/model_flags.h"
 #include "models/weights_io.h"
@@ -23,12 +23,6 @@
 
 namespace repflow {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // One name per line; a final newline does not start another name. read_lines refuses what is
 // not a regular file: a directory read as no labels, a device as endless ones.
@@ -123,19 +117,19 @@ int run(int argc, char** argv) {
              " classes (--labels FILE names them instead)");
   }
 
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   std::string what;
   const Tensor clips = read_clips(flags, "infer", &what);
   const double read_s = seconds_since(start);
 
-  start = Clock::now();
+  start = SteadyClock::now();
   std::shared_ptr<Module> net = make_model(spec);
   load_weights_into(*net, weights->tensors, weights->path);
   net->eval();
   net->to(device);
   const double load_s = seconds_since(start);
 
-  start = Clock::now();
+  start = SteadyClock::now();
   NoGradGuard no_grad;
   PrecisionScope precision(precision_from_flag(flags, device, /*say=*/true));
   const Tensor logits = net->forward(clips.to(device)).to(Device::cpu());

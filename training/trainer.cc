@@ -1,7 +1,6 @@
 #include "training/trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -13,6 +12,7 @@
 
 #include "framework/atomic_file.h"
 #include "framework/autograd.h"
+#include "framework/clock.h"
 #include "framework/directory_lock.h"
 #include "framework/error.h"
 #include "framework/generator.h"
@@ -36,10 +36,6 @@ namespace {
 // The largest epoch, step or clip count a checkpoint may hold: far beyond any run, and small
 // enough that sums of such counts cannot overflow.
 constexpr int64_t kMaxCheckpointCount = int64_t{1} << 53;
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 std::map<std::string, Tensor> as_map(const NamedTensors& tensors) {
   return std::map<std::string, Tensor>(tensors.begin(), tensors.end());
@@ -164,7 +160,7 @@ class Trainer {
   }
 
   TrainSummary run() {
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = SteadyClock::now();
     TrainSummary summary;
     InterruptGuard interrupts;
     const int64_t steps = train_loader_.batches_per_epoch();
@@ -179,7 +175,7 @@ class Trainer {
             << " epochs: the files the run directory lacked are written from it" << std::endl;
     }
     while (position_.epoch < options_.epochs) {
-      const auto epoch_start = std::chrono::steady_clock::now();
+      const auto epoch_start = SteadyClock::now();
       const double seconds_before = position_.seconds;
       ProgressOptions progress_options;
       progress_options.quiet = options_.quiet;

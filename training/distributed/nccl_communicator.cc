@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "framework/clock.h"
 #include "framework/cuda_context.h"
 #include "training/distributed/mpi_runtime.h"
 
@@ -17,14 +18,10 @@
 namespace repflow {
 namespace {
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 class NcclPending : public PendingCollective {
  public:
   NcclPending(NcclCommunicator* comm, std::string what, Tensor keep)
-      : comm_(comm), what_(std::move(what)), keep_(std::move(keep)), start_s_(now_s()) {
+      : comm_(comm), what_(std::move(what)), keep_(std::move(keep)), start_s_(steady_seconds()) {
     RF_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
   }
   ~NcclPending() override {
@@ -125,7 +122,7 @@ void NcclCommunicator::wait_for(cudaEvent_t done, double start_s, const std::str
     RF_NCCL_CHECK(ncclCommGetAsyncError(comm_, &async_error));
     RF_CHECK(async_error == ncclSuccess || async_error == ncclInProgress, "distributed: ", what,
              ": NCCL failed on rank ", rank(), ": ", ncclGetErrorString(async_error));
-    if (now_s() - start_s > mpi_->timeout_s()) {
+    if (steady_seconds() - start_s > mpi_->timeout_s()) {
       // Frees the GPU from the collective that will never complete before the job ends.
       ncclCommAbort(comm_);
       comm_ = nullptr;

@@ -9,11 +9,12 @@
 #include <ostream>
 #include <string>
 
+#include "framework/clock.h"
+
 namespace repflow {
 
 // Seconds on a monotonic clock; tests inject their own.
 using ProgressClock = std::function<double()>;
-double steady_seconds();
 
 // Whether the C stream (stdout or stderr) is a terminal.
 bool is_terminal(std::FILE* stream);
