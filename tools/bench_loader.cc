@@ -6,7 +6,6 @@
 // (tools/bench_loader_video.py) times OpenCV's VideoCapture and torchvision.io.read_video
 // cutting the same clips.
 #include <stb_image_write.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -19,6 +18,7 @@
 #include "framework/philox.h"
 #include "framework/text.h"
 #include "tools/bench_timing.h"
+#include "tools/scratch_dir.h"
 #include "tools/torch_runner.h"
 #include "tools/video_writer.h"
 #include "training/data/frame_dataset.h"
@@ -33,7 +33,7 @@ std::vector<int> parse_counts(const std::string& text) {
   RF_CHECK(!items.empty(), "bench_loader: flag --workers is empty");
   std::vector<int> counts;
   for (const std::string& item : items) {
-    // The whole item, digits only: std::stoi took "5x" as 5 and "1e30" as 1.
+    // The whole item, digits only: std::stoi would take "5x" as 5 and "1e30" as 1.
     const bool digits = !item.empty() && item.size() <= 9 &&
                         item.find_first_not_of("0123456789") == std::string::npos;
     RF_CHECK(digits && std::stoi(item) >= 1 && std::stoi(item) <= kMaxLoaderWorkers,
@@ -294,15 +294,8 @@ int bench(int argc, char** argv) {
   std::error_code ec;
   RF_CHECK(std::filesystem::is_directory(dir, ec), "bench_loader: flag --dir: ", dir,
            " is not an existing directory");
-  const std::string root = dir + "/repflow_bench_loader." + std::to_string(::getpid());
-  // Removed however the benchmark ends, an error included.
-  struct RemoveOnExit {
-    std::string path;
-    ~RemoveOnExit() {
-      std::error_code ignored;
-      std::filesystem::remove_all(path, ignored);
-    }
-  } remove_data{root};
+  const ScratchDir scratch(dir, "repflow_bench_loader.");
+  const std::string& root = scratch.path();
   const std::vector<std::string> sources = split(flags.str("source"), ',');
   RF_CHECK(!sources.empty(), "bench_loader: flag --source is empty");
   // --compare times the video readers only.

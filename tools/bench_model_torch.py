@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench_flow_torch import representation_flow
+from bench_flow_torch import representation_flow, sync
 
 
 def conv3d(cin, cout, kernel, stride, padding):
@@ -377,11 +377,6 @@ def build(config):
         depth, kind = name[len("resnet"):].split("_")
         return ZooResNet(int(depth), kind, options, classes, config["flow_params"])
     raise NotImplementedError(name)
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def max_rss_mb():

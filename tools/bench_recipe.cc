@@ -19,6 +19,7 @@
 #include "framework/read_file.h"
 #include "framework/weights.h"
 #include "models/registry.h"
+#include "tools/scratch_dir.h"
 #include "tools/torch_model_config.h"
 #include "tools/torch_runner.h"
 #include "training/report/metrics_log.h"
@@ -40,25 +41,6 @@ const std::vector<RefusedFlag> kOwnFlags = {
     {"resume", "both sides train the recipe from its first step"},
     {"check", "the benchmark times a whole run"},
     {"help", "train --help lists the trainer's flags"},
-};
-
-// A scratch directory for the repflow run, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "repflow_recipe_XXXXXX");
-    RF_CHECK(mkdtemp(pattern.data()) != nullptr, "bench_recipe: cannot create a directory in ",
-             std::filesystem::temp_directory_path().string());
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 // Runs the trainer, echoing its output; returns its exit status.
@@ -136,7 +118,7 @@ int bench(int argc, char** argv) {
   RF_CHECK(std::filesystem::is_regular_file(train, ec), "bench_recipe: the trainer '", train,
            "' does not exist (give --train PATH)");
 
-  const ScratchDir run_dir;
+  const ScratchDir run_dir(std::filesystem::temp_directory_path(), "repflow_recipe_");
   std::vector<std::string> args = {
       train,       "--device",     device.str(), "--threads", std::to_string(num_threads()),
       "--run-dir", run_dir.path(), "--quiet"};

@@ -13,10 +13,12 @@
 #include "framework/flags.h"
 #include "framework/npy.h"
 #include "framework/parallel.h"
+#include "framework/text.h"
 #include "ops/cat/cat.h"
 #include "ops/flow/tvl1.h"
 #include "ops/view/view.h"
 #include "tools/bench_timing.h"
+#include "tools/scratch_dir.h"
 #include "tools/torch_runner.h"
 
 namespace repflow {
@@ -79,10 +81,12 @@ int bench(int argc, char** argv) {
   flags.add("opencv-defaults", "false",
             "also run OpenCV at its own defaults (up to 300 iterations per warp, scale step 0.8, "
             "a median filter): about 20 s a pair on 512 x 512");
-  flags.add("scales", "5", "pyramid levels, at most (both sides)");
-  flags.add("scale-step", "0.5", "each level's size over the next finer one's (both sides)");
-  flags.add("warps", "5", "warps per level (both sides)");
-  flags.add("iters", "30", "iterations per warp (both sides)");
+  const ops::Tvl1Options tvl1_defaults;
+  flags.add("scales", std::to_string(tvl1_defaults.scales), "pyramid levels, at most (both sides)");
+  flags.add("scale-step", number_text(tvl1_defaults.scale_step),
+            "each level's size over the next finer one's (both sides)");
+  flags.add("warps", std::to_string(tvl1_defaults.warps), "warps per level (both sides)");
+  flags.add("iters", std::to_string(tvl1_defaults.iterations), "iterations per warp (both sides)");
   if (!flags.parse(argc, argv)) return 0;
   apply_threads_flag(flags);
   const std::string opencv_side =
@@ -101,16 +105,8 @@ int bench(int argc, char** argv) {
   const Tensor probe = Tensor::zeros({1, 1, 16, 16});
   ops::tvl1_flow(probe, probe, o);  // an Error here names a bad option before OpenCV runs
 
-  char dir_template[] = "/tmp/repflow_bench_tvl1_XXXXXX";
-  RF_CHECK(mkdtemp(dir_template) != nullptr, "bench_tvl1: cannot create a temporary directory");
-  const std::string dir = dir_template;
-  struct RemoveDir {
-    std::string path;
-    ~RemoveDir() {
-      std::error_code ignored;
-      std::filesystem::remove_all(path, ignored);
-    }
-  } remove_dir{dir};
+  const ScratchDir scratch(std::filesystem::temp_directory_path(), "repflow_bench_tvl1_");
+  const std::string& dir = scratch.path();
   const nlohmann::json config{{"image", flags.str("image")},
                               {"size", size},
                               {"margin", 16},
