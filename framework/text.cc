@@ -1,5 +1,7 @@
 #include "framework/text.h"
 
+#include <sstream>
+
 namespace repflow {
 
 std::vector<std::string> split(const std::string& text, char separator) {
@@ -18,6 +20,12 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
   std::string text;
   for (size_t i = 0; i < items.size(); ++i) text += (i ? separator : "") + items[i];
   return text;
+}
+
+std::string number_text(double value) {
+  std::ostringstream s;
+  s << value;
+  return s.str();
 }
 
 }  // namespace repflow

@@ -13,4 +13,7 @@ std::vector<std::string> split(const std::string& text, char separator);
 // The items with `separator` between them.
 std::string join(const std::vector<std::string>& items, const std::string& separator);
 
+// A number as a flag's default or a message shows it, in its shortest form ("0.05", "0.0001").
+std::string number_text(double value);
+
 }  // namespace repflow

@@ -12,6 +12,7 @@
 #include "framework/autograd.h"
 #include "framework/flags.h"
 #include "framework/image_io.h"
+#include "framework/text.h"
 #include "models/reference/reference_flow_layer.h"
 #include "ops/flow/tvl1.h"
 #include "tools/flow_colour.h"
@@ -37,10 +38,14 @@ int run(int argc, char** argv) {
   flags.add("mode", "paper",
             "with --method layer: paper (the fused op) or reference (the published layer's "
             "iterations)");
-  flags.add("scales", "5", "with --method tvl1: pyramid levels, at most");
-  flags.add("scale-step", "0.5", "with --method tvl1: each level's size over the next finer one's");
-  flags.add("warps", "5", "with --method tvl1: warps per level");
-  flags.add("warp-iters", "30", "with --method tvl1: iterations per warp");
+  const ops::Tvl1Options tvl1_defaults;
+  flags.add("scales", std::to_string(tvl1_defaults.scales),
+            "with --method tvl1: pyramid levels, at most");
+  flags.add("scale-step", number_text(tvl1_defaults.scale_step),
+            "with --method tvl1: each level's size over the next finer one's");
+  flags.add("warps", std::to_string(tvl1_defaults.warps), "with --method tvl1: warps per level");
+  flags.add("warp-iters", std::to_string(tvl1_defaults.iterations),
+            "with --method tvl1: iterations per warp");
   flags.add("scale", "0",
             "the flow magnitude in pixels shown at full saturation; larger magnitudes are "
             "clipped to full saturation (0: the largest magnitude in the field)");

@@ -12,7 +12,6 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -21,6 +20,7 @@
 #include "framework/error.h"
 #include "framework/flags.h"
 #include "framework/generator.h"
+#include "framework/text.h"
 #include "models/model_flags.h"
 #include "models/weights_io.h"
 #include "ops/conv/conv_algorithms.h"
@@ -46,19 +46,12 @@ namespace {
 // 32x32 frames, 8 channels wide, with a flow block after res2 where the features still have the
 // frames' full resolution.
 constexpr char kDefaultModel[] = "resnet10_2d_tiny";
-// A number as a flag's default shows it ("0.05", "0.0001").
-std::string flag_number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 // Defaults of flags the optimiser and averaging libraries declare: the default run's recipe.
 const std::pair<const char*, std::string> kRecipeDefaults[] = {
-    {"lr", flag_number(kDefaultRecipe.lr)},
+    {"lr", number_text(kDefaultRecipe.lr)},
     {"lr-schedule", "cosine"},
     {"average", "ema"},
-    {"ema-decay", flag_number(kDefaultRecipe.ema_decay)},
+    {"ema-decay", number_text(kDefaultRecipe.ema_decay)},
     {"ema-warmup", "true"}};
 
 // `model`: the model whose own defaults the model flags take (and --help shows).
@@ -72,9 +65,9 @@ void add_flags(Flags& flags, const std::string& model) {
   flags.add("batch-size", "16",
             "clips per step and process (--distributed: the global batch is K times this, for "
             "the same --lr)");
-  flags.add("momentum", flag_number(kDefaultRecipe.momentum), "SGD momentum");
+  flags.add("momentum", number_text(kDefaultRecipe.momentum), "SGD momentum");
   flags.add("nesterov", kDefaultRecipe.nesterov ? "true" : "false", "Nesterov momentum");
-  flags.add("weight-decay", flag_number(kDefaultRecipe.weight_decay), "L2 weight decay");
+  flags.add("weight-decay", number_text(kDefaultRecipe.weight_decay), "L2 weight decay");
   flags.add("no-decay-1d", "true",
             "no weight decay on biases, BN scales/shifts and other 1-d "
             "parameters");
@@ -158,7 +151,7 @@ void apply_resumed(Flags& flags, const Resumed& r) {
     try {
       if (name == "resume" || flags.given(name)) continue;
       flags.set(name, value.get<std::string>());
-    } catch (const Error& e) {
+    } catch (const Error&) {
       RF_FAIL(r.path, ": the saved configuration has flag --", name,
               " that this trainer does not know");
     }
