@@ -35,6 +35,11 @@ bool parse_int(const std::string& s, int64_t* value) {
 
 bool has_space(const std::string& s) { return std::any_of(s.begin(), s.end(), is_space); }
 
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 std::vector<std::string> read_lines(const std::string& path) {
   std::string text = read_file(path);
   if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);

@@ -23,6 +23,7 @@ std::pair<std::string, std::string> split_last(const std::string& line);
 bool parse_int(const std::string& s, int64_t* value);
 
 bool has_space(const std::string& s);
+bool ends_with(const std::string& s, const std::string& suffix);
 
 // The file's lines, line ends ('\n', '\r\n') and a UTF-8 byte-order mark at its start (which
 // editors on Windows write) removed. An Error when it cannot be read.

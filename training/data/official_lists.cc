@@ -12,11 +12,6 @@
 namespace repflow {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string role_rows(ListRole role) {
   return role == ListRole::kTrain ? "training" : "validation";
 }

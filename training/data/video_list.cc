@@ -17,7 +17,7 @@ namespace {
 // most often one of HMDB51's official split files: say what to give instead.
 [[noreturn]] void fail_numbered_hmdb_label(const std::string& where, const std::string& line,
                                            const std::string& name, const std::string& label) {
-  const bool avi = name.size() > 4 && name.compare(name.size() - 4, 4, ".avi") == 0;
+  const bool avi = name.size() > 4 && ends_with(name, ".avi");
   if (avi && name.find('/') == std::string::npos && (label == "0" || label == "1" || label == "2"))
     RF_FAIL(where, ": expected 'NAME.avi CLASS' (the paper's split lists), got '", excerpt(line),
             "': a 0, 1 or 2 after the name is how HMDB51's official split files "
@@ -181,7 +181,7 @@ VideoList read_video_list(const std::string& path, ListFormat format,
   } else if (format == ListFormat::kUcf101) {
     read_ucf101_list(file, index, list.videos);
   } else if (format == ListFormat::kKinetics) {
-    const bool csv = file.size() >= 4 && file.compare(file.size() - 4, 4, ".csv") == 0;
+    const bool csv = ends_with(file, ".csv");
     if (csv) {
       read_kinetics_csv(file, role, index, list.videos);
     } else {
@@ -196,7 +196,7 @@ VideoList read_video_list(const std::string& path, ListFormat format,
 
 std::vector<std::string> read_class_names(const std::string& path) {
   std::vector<std::string> names;
-  const bool json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+  const bool json = ends_with(path, ".json");
   if (!json) {
     const std::vector<std::string> lines = read_lines(path);
     if (read_class_ind(path, lines, &names)) return names;
