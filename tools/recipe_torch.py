@@ -391,10 +391,11 @@ REFUSED = {"data": "synthetic", "precision": "fp32", "distributed": "false", "re
 def check_ported(flags):
     for name, value in REFUSED.items():
         if flags.get(name, value) != value:
-            raise SystemExit("recipe_torch: --%s %s is not ported (only %s)" %
+            raise SystemExit("error: recipe_torch: --%s %s is not ported (only %s)" %
                              (name, flags[name], value or "unset"))
     if flags["lr-schedule"] not in ("constant", "step", "cosine"):
-        raise SystemExit("recipe_torch: --lr-schedule %s is not ported" % flags["lr-schedule"])
+        raise SystemExit("error: recipe_torch: --lr-schedule %s is not ported" %
+                         flags["lr-schedule"])
 
 
 def datasets(flags):

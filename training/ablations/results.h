@@ -10,7 +10,7 @@
 
 namespace repflow {
 
-// `status[i]` is cell i's (ignored for cells that cannot run). `common` are the trainer flags
+// `status[i]` is cell i's. `common` are the trainer flags
 // every cell shared, written into the page so that it says how it was made. Both files are
 // written atomically.
 void write_table_results(const std::string& out_dir, const ExperimentTable& table,

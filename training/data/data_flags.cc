@@ -24,7 +24,12 @@ namespace {
 constexpr int64_t kMaxSyntheticVideos = 2600000;
 
 DataSplits synthetic(const Flags& flags) {
-  SyntheticMotionOptions o = synthetic_preset(flags.str("synthetic-preset"), {});
+  SyntheticMotionOptions o;
+  try {
+    o = synthetic_preset(flags.str("synthetic-preset"), {});
+  } catch (const Error& e) {
+    RF_FAIL("flag --synthetic-preset: ", e.what());
+  }
   o.seed = static_cast<uint64_t>(flags.integer("data-seed"));
   if (!flags.str("synthetic-classes").empty())
     o.classes = flags.integer_in("synthetic-classes", 2, kMaxClasses);
