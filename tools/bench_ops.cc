@@ -138,7 +138,7 @@ int bench(int argc, char** argv) {
     std::fflush(stdout);
   }
   std::map<std::string, std::pair<double, double>> torch;
-  // The PyTorch side needs the memory our cached blocks hold (about 10 GB at 56 x 56, 20 it).
+  // The PyTorch side needs the memory our cached blocks hold (gigabytes at the largest shapes).
   host_empty_cache();
   if (flags.boolean("torch")) {
     for (const nlohmann::json& j : run_torch_benchmark(flags.str("python"), torch_side, config))

@@ -126,7 +126,8 @@ def main():
         settings["opencv defaults"] = {}
     for setting, kwargs in settings.items():
         for name, _, i0, i1, flow, mask in pairs:
-            # At its defaults OpenCV takes ~20 s a pair: one timed call, no untimed one.
+            # At its defaults (up to 300 iterations a warp) OpenCV is slow: one timed call, no
+            # untimed one.
             runs = config["repeats"] + 1 if setting == "same" else 1
             times = []
             for _ in range(runs):

@@ -3,8 +3,8 @@
 # test (CUDA against the CPU), compute-sanitizer's memcheck on the fused optimiser and TV-L1
 # tests, then bench_model (repflow against PyTorch in fp32, TF32 and bf16 autocast, eager and as
 # a CUDA graph; repflow's own tf32 and bf16 on r2plus1d_18; the published code on
-# kinetics_repflow_r50) and a short bench_flow, printing their tables. About 3-5 minutes on an
-# H100 or H200; the logs stay in LOGDIR.
+# kinetics_repflow_r50) and a short bench_flow, printing their tables (its time on an H100 or
+# H200: docs/perf/gpu.md); the logs stay in LOGDIR.
 #
 #   tools/gpu_check.sh BUNDLE.tgz LOGDIR [python]
 #
@@ -51,7 +51,8 @@ if command -v compute-sanitizer > /dev/null && [ "$device" = cuda ]; then
   done
 fi
 
-# The shape on a GPU; a tiny one for the CPU self-test.
+# docs/perf/gpu.md's shape on a GPU (batch 8 x 3 x 16 x 112 x 112); a tiny one for the CPU
+# self-test.
 if [ "$device" = cuda ]; then
   shape=(--batch 8 --frames 16 --size 112 --steps 10 --warmup 3)
   threads=16
