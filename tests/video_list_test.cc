@@ -251,6 +251,9 @@ TEST(VideoList, AByteOrderMarkIsDroppedAndControlCharactersInClassNamesAreErrors
                         path + ":2: class name 'w\\x1b[31malk' holds the control character 27");
   EXPECT_ERROR_CONTAINS(read_video_list(path, ListFormat::kPlain, {"a", "b\tc"}),
                         "class 1: class name 'b\\x09c' holds the control character 9");
+  // A class list that names one class twice (a classInd.txt with "1 A" and "2 A").
+  EXPECT_ERROR_CONTAINS(read_video_list(path, ListFormat::kPlain, {"a", "b", "a"}),
+                        "class name 'a' is given twice (classes 0 and 2)");
 }
 
 TEST(OfficialLists, AnOfficialHmdbSplitFileGivenAsAListSaysToGiveTheDirectory) {

@@ -74,7 +74,9 @@ ClassIndex::ClassIndex(const std::vector<std::string>& classes)
     : fixed_(!classes.empty()), classes_(classes) {
   for (size_t i = 0; i < classes_.size(); ++i) {
     check_class_name(classes_[i], "class " + std::to_string(i));
-    index_[classes_[i]] = static_cast<int64_t>(i);
+    const auto [it, first] = index_.emplace(classes_[i], static_cast<int64_t>(i));
+    RF_CHECK(first, "class name '", excerpt(classes_[i]), "' is given twice (classes ", it->second,
+             " and ", i, "): a label could not say which it means");
   }
 }
 
