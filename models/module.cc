@@ -3,6 +3,7 @@
 #include <set>
 
 #include "framework/autograd.h"
+#include "framework/error.h"
 
 namespace repflow {
 
@@ -49,10 +50,14 @@ NamedTensors Module::state_dict() const {
 
 std::string LoadReport::lines(const std::string& prefix) const {
   std::string text;
+  // A hostile file can hold any number of names of any length: the first ones, shortened, say
+  // what is wrong.
+  constexpr size_t kShown = 20;
   const auto list = [&](const char* what, const std::vector<std::string>& names) {
     if (names.empty()) return;
     text += "\n  " + prefix + what + ":";
-    for (const std::string& n : names) text += " " + n;
+    for (size_t i = 0; i < names.size() && i < kShown; ++i) text += " " + excerpt(names[i]);
+    if (names.size() > kShown) text += " ... (" + std::to_string(names.size()) + " in all)";
   };
   list("mis-shaped", mismatched);
   list("missing", missing);

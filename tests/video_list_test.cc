@@ -6,6 +6,7 @@
 #include "tests/frame_fixture.h"
 #include "tests/test_util.h"
 #include "training/data/frame_dataset.h"
+#include "training/data/list_parsing.h"
 
 namespace repflow {
 namespace {
@@ -251,6 +252,10 @@ TEST(VideoList, AByteOrderMarkIsDroppedAndControlCharactersInClassNamesAreErrors
                         path + ":2: class name 'w\\x1b[31malk' holds the control character 27");
   EXPECT_ERROR_CONTAINS(read_video_list(path, ListFormat::kPlain, {"a", "b\tc"}),
                         "class 1: class name 'b\\x09c' holds the control character 9");
+  // A line no list has: once quoted whole in a 40 MB error.
+  write_text(path, "v1 4 0\n" + std::string(kMaxListLineBytes, 'x') + " 4 1\n");
+  EXPECT_ERROR_CONTAINS(read_video_list(path, ListFormat::kPlain),
+                        path + ":2: a line of 65540 bytes, longer than any list's (65536)");
   // A class list that names one class twice (a classInd.txt with "1 A" and "2 A").
   EXPECT_ERROR_CONTAINS(read_video_list(path, ListFormat::kPlain, {"a", "b", "a"}),
                         "class name 'a' is given twice (classes 0 and 2)");
@@ -505,8 +510,8 @@ TEST(OfficialLists, HostileSizesAreBoundedErrors) {
   write_text(json, R"({"a.mp4": 0, "b.mp4": 16777216})");
   EXPECT_ERROR_CONTAINS(read_video_list(json, ListFormat::kKinetics),
                         "video 'b.mp4': label 16777216 is above the largest class index");
-  // A huge malformed line is quoted by its first 100 bytes only.
-  const std::string line(1000000, 'x');
+  // A long malformed line is quoted by its first 100 bytes only.
+  const std::string line(60000, 'x');
   write_text(path, line + " 1\n");
   try {
     read_video_list(path, ListFormat::kPlain);

@@ -232,6 +232,21 @@ TEST(Weights, StrictLoadNamesTheFileAndEveryBadName) {
     EXPECT_NE(m.find("missing: scale"), std::string::npos) << m;
     EXPECT_NE(m.find("unexpected: extra other"), std::string::npos) << m;
   }
+  // Hostile names are listed shortened, and only the first of many: 200 names of 100 KB once
+  // made a 20 MB message.
+  std::map<std::string, Tensor> many;
+  for (int i = 0; i < 200; ++i)
+    many.emplace(std::string(100000, 'a' + i % 26) + std::to_string(i), Tensor::zeros({1}));
+  const std::string messy = fresh_dir("strict_many") + "/many.json";
+  save_weights(messy, many);
+  try {
+    load_weights_into(tiny, messy);
+    ADD_FAILURE() << "expected an Error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_LT(m.size(), 5000u);
+    EXPECT_NE(m.find(" ... (200 in all)"), std::string::npos);
+  }
   // Without strict, what fits is loaded and the rest reported: a mis-shaped tensor keeps its
   // value like a missing one.
   const std::vector<float> before = tiny.state_dict()[0].second.to_vector();

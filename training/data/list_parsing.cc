@@ -47,6 +47,8 @@ std::vector<std::string> read_lines(const std::string& path) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    RF_CHECK(line.size() <= kMaxListLineBytes, path, ":", lines.size() + 1, ": a line of ",
+             line.size(), " bytes, longer than any list's (", kMaxListLineBytes, ")");
     lines.push_back(line);
   }
   return lines;

@@ -25,6 +25,9 @@ bool parse_int(const std::string& s, int64_t* value);
 bool has_space(const std::string& s);
 bool ends_with(const std::string& s, const std::string& suffix);
 
+// The longest line of a list or class-name file: a path, a label and a count, with room to spare.
+constexpr size_t kMaxListLineBytes = 65536;
+
 // The file's lines, line ends ('\n', '\r\n') and a UTF-8 byte-order mark at its start (which
 // editors on Windows write) removed. An Error when it cannot be read.
 std::vector<std::string> read_lines(const std::string& path);
