@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstring>
@@ -13,7 +14,9 @@
 #include <sstream>
 #include <utility>
 
+#include "framework/layout.h"
 #include "framework/weights.h"
+#include "models/registry.h"
 #include "tests/test_util.h"
 #include "training/data/frame_dataset.h"
 #include "training/data/list_parsing.h"
@@ -108,6 +111,41 @@ class ConvertTorch : public ::testing::Test {
     return read_bytes(test_tmp("expected/" + name + ".bin"));
   }
 };
+
+// The converter's copies of the readers' constants (it is Python, apart from the C++) are theirs:
+// a bound or option that drifted would write files infer then refuses, or refuse good ones.
+TEST_F(ConvertTorch, ItsCopiesOfTheReadersConstantsMatchThem) {
+  const std::string script = test_tmp("constants.py");
+  std::ofstream(script) << R"(import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("convert_torch", sys.argv[1])
+c = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(c)
+print(json.dumps({"options": sorted(c.MODEL_OPTIONS), "norms": c.NORMS,
+                  "limits": [c.MAX_CLIP_FRAMES, c.MAX_FRAME_SIDE, c.MAX_CLIPS_PER_VIDEO,
+                             c.MAX_DIMS, c.MAX_CLASSES]}))
+)";
+  const CommandResult r = run_command(kDebianPython + " " + script + " " + g_script);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json got = nlohmann::json::parse(r.output);
+  std::vector<std::string> options;
+  for (const std::string& name : model_option_names())
+    if (name != "classes") options.push_back(name);
+  std::sort(options.begin(), options.end());
+  EXPECT_EQ(got["options"], nlohmann::json(options));
+  const auto norm = [](const Normalisation& n) {
+    return nlohmann::json{{"mean", n.mean}, {"std", n.std}};
+  };
+  // Compared as float32, as the readers hold them.
+  for (const auto& [name, want] :
+       {std::pair{"imagenet", imagenet_normalisation()}, {"paper", paper_normalisation()}}) {
+    SCOPED_TRACE(name);
+    for (const char* field : {"mean", "std"})
+      for (int c = 0; c < 3; ++c)
+        EXPECT_EQ(got["norms"][name][field][c].get<float>(), norm(want)[field][c].get<float>());
+  }
+  EXPECT_EQ(got["limits"], nlohmann::json({kMaxClipFrames, kMaxFrameSide, kMaxClipsPerVideo,
+                                           int64_t{kMaxDims}, kMaxClasses}));
+}
 
 TEST_F(ConvertTorch, EveryCheckpointKindConvertsExactlyInBothEncodings) {
   // Each with the flags it needs: a whole pickled module loads only with --unsafe-pickle, the
